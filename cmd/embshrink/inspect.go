@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/embshrink/embshrink/onnxrewrite"
+)
+
+func inspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "list a model's embedding tables, largest first",
+		ArgsUsage: "MODEL.onnx",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
+		},
+		Action: func(c *cli.Context) error {
+			path, err := oneArg(c, "MODEL.onnx")
+			if err != nil {
+				return err
+			}
+			m, err := onnxrewrite.Load(path)
+			if err != nil {
+				return inputError(err)
+			}
+			inv, err := onnxrewrite.FindTables(m)
+			if err != nil {
+				return inputError(err)
+			}
+			if c.Bool("json") {
+				return writeJSON(c.App.Writer, struct {
+					Model string `json:"model"`
+					*onnxrewrite.Inventory
+				}{path, inv})
+			}
+			printInventory(c.App.Writer, path, inv)
+			return nil
+		},
+	}
+}
+
+func printInventory(w io.Writer, path string, inv *onnxrewrite.Inventory) {
+	fmt.Fprintf(w, "%s: %d embedding table(s), %s of %s weights (%.1f%%)\n", path, len(inv.Tables),
+		humanBytes(inv.TableBytes), humanBytes(inv.TotalBytes), 100*ratio(inv.TableBytes, inv.TotalBytes))
+	if len(inv.Tables) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tSHAPE\tDTYPE\tBYTES\tSHARE\tGATHERS\tOTHER USES")
+	for _, t := range inv.Tables {
+		var gathers []string
+		for _, g := range t.Gathers {
+			gathers = append(gathers, g.Node)
+		}
+		others := "-"
+		if len(t.OtherUses) > 0 {
+			var s []string
+			for _, u := range t.OtherUses {
+				s = append(s, fmt.Sprintf("%s %s (%s)", u.OpType, u.Node, u.Detail))
+			}
+			others = strings.Join(s, "; ")
+		}
+		fmt.Fprintf(tw, "%s\t[%d, %d]\t%s\t%d\t%.4f\t%s\t%s\n", t.Name, t.Shape[0], t.Shape[1], t.DType, t.Bytes, t.Share,
+			strings.Join(gathers, ", "), others)
+	}
+	tw.Flush()
+}
+
+// oneArg returns the single positional argument a command takes.
+func oneArg(c *cli.Context, what string) (string, error) {
+	if c.NArg() != 1 {
+		return "", inputError(fmt.Errorf("%s: expected one argument, %s; got %d", c.Command.Name, what, c.NArg()))
+	}
+	return c.Args().First(), nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// humanBytes prints a byte count in binary units with the exact count in
+// parentheses when it is not small.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for v := n / unit; v >= unit; v /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,121 @@
+// Command embshrink shrinks ONNX models by replacing their embedding tables
+// with learned compositional codes (Shu & Nakayama, ICLR 2018).
+//
+// Exit codes: 0 success, 1 validation outside tolerance, 2 usage or input
+// error. Human output goes to stdout, progress and logs to stderr; with
+// --json, stdout carries one JSON document and nothing else.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes users gate CI on.
+const (
+	exitOK      = 0
+	exitOutside = 1
+	exitInput   = 2
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the process exit code. It is
+// separate from main so that tests can run the whole CLI in-process.
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(flagsFirst(app, args))
+	if err == nil {
+		return exitOK
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(stderr, "embshrink:", msg)
+		}
+		return ec.ExitCode()
+	}
+	// Anything else (flag parsing, bad arguments, unreadable input) is a usage
+	// or input error.
+	fmt.Fprintln(stderr, "embshrink:", err)
+	return exitInput
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:            "embshrink",
+		Usage:           "shrink ONNX models by replacing embedding tables with compositional codes",
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		// Errors are printed once, by run, with the right exit code.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return cli.Exit(err.Error(), exitInput)
+		},
+		Commands: []*cli.Command{
+			inspectCommand(),
+			rewriteCommand(),
+		},
+	}
+}
+
+// flagsFirst moves a subcommand's flags ahead of its positional arguments,
+// so that "inspect MODEL --json" works like "inspect --json MODEL" (the cli
+// package stops reading flags at the first positional argument). A "--"
+// ends the flags as usual.
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 3 {
+		return args
+	}
+	cmd := app.Command(args[1])
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	var flags, pos []string
+	rest := args[2:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "--" {
+			pos = append(pos, rest[i:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if takesValue[name] && i+1 < len(rest) {
+			i++
+			flags = append(flags, rest[i])
+		}
+	}
+	out := append([]string{args[0], args[1]}, flags...)
+	return append(out, pos...)
+}
+
+// inputError marks err as a usage or input error (exit 2).
+func inputError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return cli.Exit(err.Error(), exitInput)
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/npy"
+)
+
+func rewriteCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rewrite",
+		Usage:     "replace a table's Gathers with a lookup of given codes and codebook",
+		ArgsUsage: "MODEL.onnx",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "codes", Required: true, Usage: "integer `.npy` [V, M] of codes in [0, K)"},
+			&cli.StringFlag{Name: "codebook", Required: true, Usage: "float `.npy` [M*K, D] or [M, K, D]"},
+			&cli.StringFlag{Name: "table", Usage: "table `NAME` (default: the largest)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output model `FILE`"},
+			&cli.StringFlag{Name: "external-data", Value: "auto", Usage: "where weights go: auto (as the input had them), always, never"},
+			&cli.StringFlag{Name: "data-file", Usage: "external data file `NAME` beside the output (default: OUTPUT.data)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
+		},
+		Action: func(c *cli.Context) error {
+			path, err := oneArg(c, "MODEL.onnx")
+			if err != nil {
+				return err
+			}
+			save, err := saveOptions(c)
+			if err != nil {
+				return err
+			}
+			m, err := onnxrewrite.Load(path)
+			if err != nil {
+				return inputError(err)
+			}
+			before := fileBytes(path, m)
+			codes, book, err := readCodes(c.String("codes"), c.String("codebook"))
+			if err != nil {
+				return inputError(err)
+			}
+			rep, err := onnxrewrite.Rewrite(m, c.String("table"), codes, book)
+			if err != nil {
+				return inputError(err)
+			}
+			out := c.String("output")
+			if err := m.Save(out, save); err != nil {
+				return inputError(err)
+			}
+			after := outputBytes(out)
+			if c.Bool("json") {
+				return writeJSON(c.App.Writer, struct {
+					*onnxrewrite.RewriteReport
+					Output      string `json:"output"`
+					FilesBefore int64  `json:"files_bytes_before"`
+					FilesAfter  int64  `json:"files_bytes_after"`
+				}{rep, out, before, after})
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "rewrote %d Gather(s) of %s (%s)\n", rep.Gathers, rep.Table, humanBytes(rep.TableBytes))
+			fmt.Fprintf(w, "  codes %s, codebook %s, offsets %s\n", humanBytes(rep.CodesBytes), humanBytes(rep.CodebookBytes), humanBytes(rep.OffsetsBytes))
+			if !rep.Removed {
+				fmt.Fprintf(w, "  table kept: %d other use(s) still read it\n", len(rep.OtherUses))
+			}
+			fmt.Fprintf(w, "  files: %s -> %s (%.1fx smaller)\n", humanBytes(before), humanBytes(after), float64(before)/float64(max(after, 1)))
+			fmt.Fprintf(w, "wrote %s\n", out)
+			return nil
+		},
+	}
+}
+
+func saveOptions(c *cli.Context) (onnxrewrite.SaveOptions, error) {
+	opts := onnxrewrite.SaveOptions{DataFile: c.String("data-file")}
+	switch c.String("external-data") {
+	case "auto":
+		opts.External = onnxrewrite.ExternalAuto
+	case "always":
+		opts.External = onnxrewrite.ExternalAlways
+	case "never":
+		opts.External = onnxrewrite.ExternalNever
+	default:
+		return opts, inputError(fmt.Errorf("--external-data %q: want auto, always or never", c.String("external-data")))
+	}
+	return opts, nil
+}
+
+// readCodes reads codes [V, M] and a codebook [M*K, D] or [M, K, D]; K is
+// the codebook's group size.
+func readCodes(codesPath, bookPath string) (onnxrewrite.Codes, onnxrewrite.Codebook, error) {
+	var codes onnxrewrite.Codes
+	var book onnxrewrite.Codebook
+	ca, err := npy.ReadFile(codesPath)
+	if err != nil {
+		return codes, book, err
+	}
+	if len(ca.Shape) != 2 {
+		return codes, book, fmt.Errorf("%s: codes must be 2-D [V, M], got shape %v", codesPath, ca.Shape)
+	}
+	ints, err := ca.Int64s()
+	if err != nil {
+		return codes, book, fmt.Errorf("%s: codes: %w", codesPath, err)
+	}
+	ba, err := npy.ReadFile(bookPath)
+	if err != nil {
+		return codes, book, err
+	}
+	vals, err := ba.Float32s()
+	if err != nil {
+		return codes, book, fmt.Errorf("%s: codebook: %w", bookPath, err)
+	}
+	m := ca.Shape[1]
+	switch len(ba.Shape) {
+	case 3:
+		book = onnxrewrite.Codebook{M: ba.Shape[0], K: ba.Shape[1], D: ba.Shape[2], Data: vals}
+	case 2:
+		if m == 0 || ba.Shape[0]%m != 0 {
+			return codes, book, fmt.Errorf("%s: codebook has %d rows, not a multiple of the codes' M=%d", bookPath, ba.Shape[0], m)
+		}
+		book = onnxrewrite.Codebook{M: m, K: ba.Shape[0] / m, D: ba.Shape[1], Data: vals}
+	default:
+		return codes, book, fmt.Errorf("%s: codebook must be [M*K, D] or [M, K, D], got shape %v", bookPath, ba.Shape)
+	}
+	if book.M != m {
+		return codes, book, fmt.Errorf("%s: codebook has %d groups, %s has M=%d", bookPath, book.M, codesPath, m)
+	}
+	codes = onnxrewrite.Codes{Rows: ca.Shape[0], M: m, K: book.K, Data: make([]uint16, len(ints))}
+	for i, v := range ints {
+		if v < 0 || v >= int64(book.K) {
+			return codes, book, fmt.Errorf("%s: row %d group %d holds %d, outside [0, K=%d)", codesPath, i/max(m, 1), i%max(m, 1), v, book.K)
+		}
+		codes.Data[i] = uint16(v)
+	}
+	return codes, book, nil
+}
+
+// fileBytes is the size of a model file and the external data it reads.
+func fileBytes(path string, m *onnxrewrite.Model) int64 {
+	n := sizeOf(path)
+	for _, f := range m.ExternalFiles() {
+		n += sizeOf(f)
+	}
+	return n
+}
+
+// outputBytes is the size of a saved model and its data file, if any.
+func outputBytes(path string) int64 {
+	m, err := onnxrewrite.Load(path)
+	if err != nil {
+		return sizeOf(path)
+	}
+	return fileBytes(path, m)
+}
+
+func sizeOf(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}

@@ -1,0 +1,536 @@
+package onnxrewrite
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+)
+
+// Model is a loaded ONNX model. Tensors stored in external data files are not
+// read at load: their locations are checked and kept, and their bytes are
+// read (or streamed to the output) only when needed.
+type Model struct {
+	// Proto is the model itself. Fields this package does not know survive
+	// as protobuf unknown fields.
+	Proto *onnxpb.ModelProto
+	// Path is the file the model was loaded from.
+	Path string
+
+	dir string
+	ext map[*onnxpb.TensorProto]extLoc
+	// added holds tensors created by a rewrite; Save may move them to
+	// external data.
+	added map[*onnxpb.TensorProto]bool
+}
+
+// extLoc is where an external tensor's bytes are.
+type extLoc struct {
+	file           string // resolved path, inside the model's folder
+	offset, length int64
+}
+
+// maxProtoBytes is protobuf's limit on one message: a model whose graph file
+// would be larger must keep its weights in external data.
+const maxProtoBytes = math.MaxInt32
+
+// Load reads an ONNX model and resolves its external data, which must lie in
+// files inside the model's folder.
+func Load(path string) (*Model, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory, not an ONNX model", path)
+	}
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("%s: empty file, not an ONNX model", path)
+	}
+	if st.Size() > maxProtoBytes {
+		return nil, fmt.Errorf("%s: %d bytes is past protobuf's 2 GiB limit; an ONNX model this large must keep its weights in external data", path, st.Size())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	mp := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(b, mp); err != nil {
+		return nil, fmt.Errorf("%s: not an ONNX model: %w", path, err)
+	}
+	if mp.Graph == nil {
+		return nil, fmt.Errorf("%s: not an ONNX model: no graph", path)
+	}
+	if mp.IrVersion <= 0 {
+		return nil, fmt.Errorf("%s: not an ONNX model: ir_version %d", path, mp.IrVersion)
+	}
+	m := &Model{
+		Proto: mp,
+		Path:  path,
+		dir:   filepath.Dir(path),
+		ext:   map[*onnxpb.TensorProto]extLoc{},
+		added: map[*onnxpb.TensorProto]bool{},
+	}
+	var firstErr error
+	m.eachTensor(func(t *onnxpb.TensorProto) {
+		if firstErr != nil || !isExternal(t) {
+			return
+		}
+		loc, err := m.resolveExternal(t)
+		if err != nil {
+			firstErr = err
+			return
+		}
+		m.ext[t] = loc
+	})
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return m, nil
+}
+
+// externalField returns the value of key in a tensor's external_data.
+func externalField(t *onnxpb.TensorProto, key string) (string, bool) {
+	for _, e := range t.ExternalData {
+		if e.Key == key {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
+// resolveExternal checks that an external tensor's bytes exist inside the
+// model's folder and match its shape.
+func (m *Model) resolveExternal(t *onnxpb.TensorProto) (extLoc, error) {
+	fail := func(format string, args ...any) (extLoc, error) {
+		return extLoc{}, fmt.Errorf("%s: tensor %q: %s", m.Path, t.Name, fmt.Sprintf(format, args...))
+	}
+	loc, ok := externalField(t, "location")
+	if !ok || loc == "" {
+		return fail("external data has no location")
+	}
+	if filepath.IsAbs(loc) || strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, `\`) {
+		return fail("external data location %q is an absolute path; only files inside the model's folder are read", loc)
+	}
+	clean := filepath.Clean(filepath.FromSlash(loc))
+	if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return fail("external data location %q escapes the model's folder", loc)
+	}
+	dir, err := filepath.EvalSymlinks(m.dir)
+	if err != nil {
+		return fail("%v", err)
+	}
+	full := filepath.Join(dir, clean)
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return fail("external data file: %v", err)
+	}
+	if rel, err := filepath.Rel(dir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fail("external data location %q leads out of the model's folder (to %s)", loc, real)
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return fail("external data file: %v", err)
+	}
+	if !st.Mode().IsRegular() {
+		return fail("external data location %q is not a regular file", loc)
+	}
+	var offset, length int64 = 0, -1
+	if s, ok := externalField(t, "offset"); ok {
+		if offset, err = strconv.ParseInt(s, 10, 64); err != nil || offset < 0 {
+			return fail("external data offset %q is not a non-negative integer", s)
+		}
+	}
+	if s, ok := externalField(t, "length"); ok {
+		if length, err = strconv.ParseInt(s, 10, 64); err != nil || length < 0 {
+			return fail("external data length %q is not a non-negative integer", s)
+		}
+	}
+	want, err := dataBytes(t)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if length < 0 {
+		length = want
+	}
+	if length != want {
+		return fail("external data length %d does not match shape %v of %s (%d bytes)", length, t.Dims, DTypeName(DataType(t.DataType)), want)
+	}
+	if offset > st.Size() || length > st.Size()-offset {
+		return fail("external data %s holds %d bytes; the tensor needs %d at offset %d", loc, st.Size(), length, offset)
+	}
+	return extLoc{file: real, offset: offset, length: length}, nil
+}
+
+// eachTensor calls fn for every tensor in the model, in a fixed order:
+// graph initializers, sparse initializers, node attributes (subgraphs
+// included), functions, training graphs.
+func (m *Model) eachTensor(fn func(*onnxpb.TensorProto)) {
+	var graph func(g *onnxpb.GraphProto)
+	var attrs func(as []*onnxpb.AttributeProto)
+	sparse := func(s *onnxpb.SparseTensorProto) {
+		if s == nil {
+			return
+		}
+		if s.Values != nil {
+			fn(s.Values)
+		}
+		if s.Indices != nil {
+			fn(s.Indices)
+		}
+	}
+	attrs = func(as []*onnxpb.AttributeProto) {
+		for _, a := range as {
+			if a.T != nil {
+				fn(a.T)
+			}
+			for _, t := range a.Tensors {
+				fn(t)
+			}
+			sparse(a.SparseTensor)
+			for _, s := range a.SparseTensors {
+				sparse(s)
+			}
+			if a.G != nil {
+				graph(a.G)
+			}
+			for _, g := range a.Graphs {
+				graph(g)
+			}
+		}
+	}
+	graph = func(g *onnxpb.GraphProto) {
+		for _, t := range g.Initializer {
+			fn(t)
+		}
+		for _, s := range g.SparseInitializer {
+			sparse(s)
+		}
+		for _, n := range g.Node {
+			attrs(n.Attribute)
+		}
+	}
+	graph(m.Proto.Graph)
+	for _, f := range m.Proto.Functions {
+		for _, n := range f.Node {
+			attrs(n.Attribute)
+		}
+	}
+	for _, ti := range m.Proto.TrainingInfo {
+		if ti.Initialization != nil {
+			graph(ti.Initialization)
+		}
+		if ti.Algorithm != nil {
+			graph(ti.Algorithm)
+		}
+	}
+}
+
+// ExternalMode says where Save puts tensor data.
+type ExternalMode int
+
+const (
+	// ExternalAuto keeps external tensors external and inline ones inline;
+	// tensors a rewrite added go external when the model already used
+	// external data.
+	ExternalAuto ExternalMode = iota
+	// ExternalAlways moves every tensor of at least SaveOptions.Threshold
+	// bytes to the data file.
+	ExternalAlways
+	// ExternalNever stores every tensor inside the model file.
+	ExternalNever
+)
+
+// SaveOptions controls Save.
+type SaveOptions struct {
+	External ExternalMode
+	// DataFile is the external data file's name, in the output's folder;
+	// default: the output's file name plus ".data".
+	DataFile string
+	// Threshold is the size from which a tensor goes to external data, in
+	// bytes; default 1024.
+	Threshold int64
+}
+
+// extAlign aligns each tensor in the data file so that runtimes can map it.
+const extAlign = 4096
+
+// Save writes the model to path, and its external tensors to a data file
+// beside it. Both are written to temporary files in the target folder, synced
+// and renamed into place, so a failure never leaves half a model; the input
+// model and its data are never written to.
+func (m *Model) Save(path string, opts SaveOptions) error {
+	if opts.Threshold <= 0 {
+		opts.Threshold = 1024
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("%s: output folder: %w", path, err)
+	} else if !st.IsDir() {
+		return fmt.Errorf("%s: output folder %s is not a directory", path, dir)
+	}
+	dataName := opts.DataFile
+	if dataName == "" {
+		dataName = filepath.Base(path) + ".data"
+	}
+	if dataName != filepath.Base(dataName) || dataName == "." || dataName == ".." {
+		return fmt.Errorf("%s: data file name %q must be a plain file name in the output's folder", path, opts.DataFile)
+	}
+	dataPath := filepath.Join(dir, dataName)
+	if err := m.refuseInputs(path, dataPath); err != nil {
+		return err
+	}
+
+	// Choose each tensor's place.
+	var toExt []*onnxpb.TensorProto
+	var inlineFromExt []*onnxpb.TensorProto
+	useExt := opts.External == ExternalAlways || (opts.External == ExternalAuto && len(m.ext) > 0)
+	m.eachTensor(func(t *onnxpb.TensorProto) {
+		size := storedBytes(t)
+		switch {
+		case opts.External == ExternalNever:
+			if isExternal(t) {
+				inlineFromExt = append(inlineFromExt, t)
+			}
+		case isExternal(t):
+			toExt = append(toExt, t)
+		case DataType(t.DataType) == onnxpb.TensorProto_STRING || !useExt || size < opts.Threshold:
+		case opts.External == ExternalAlways || m.added[t]:
+			toExt = append(toExt, t)
+		}
+	})
+
+	var tmps []string
+	defer func() {
+		for _, p := range tmps {
+			os.Remove(p)
+		}
+	}()
+
+	// Swap each moved tensor's storage for the output's, marshal, and put
+	// the input's back, so that m stays as loaded and no table is copied.
+	type saved struct {
+		t     *onnxpb.TensorProto
+		state tensorStorage
+	}
+	var restore []saved
+	defer func() {
+		for i := len(restore) - 1; i >= 0; i-- {
+			restore[i].state.put(restore[i].t)
+		}
+	}()
+
+	for _, t := range inlineFromExt {
+		b, err := m.TensorBytes(t)
+		if err != nil {
+			return err
+		}
+		restore = append(restore, saved{t, storageOf(t)})
+		t.DataLocation = onnxpb.TensorProto_DEFAULT
+		t.ExternalData = nil
+		t.RawData = b
+	}
+	var dataTmp string
+	if len(toExt) > 0 {
+		f, err := os.CreateTemp(dir, "."+dataName+".*.tmp")
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		dataTmp = f.Name()
+		tmps = append(tmps, dataTmp)
+		var off int64
+		for _, t := range toExt {
+			if pad := (extAlign - off%extAlign) % extAlign; pad > 0 && off > 0 {
+				if _, err := f.Write(make([]byte, pad)); err != nil {
+					f.Close()
+					return fmt.Errorf("%s: %w", dataPath, err)
+				}
+				off += pad
+			}
+			n, err := m.copyTensorData(f, t)
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("writing %s: %w", dataPath, err)
+			}
+			restore = append(restore, saved{t, storageOf(t)})
+			setExternal(t, dataName, off, n)
+			off += n
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", dataPath, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("%s: %w", dataPath, err)
+		}
+	}
+
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m.Proto)
+	if err != nil {
+		return fmt.Errorf("%s: encoding model: %w", path, err)
+	}
+	if len(b) > maxProtoBytes {
+		return fmt.Errorf("%s: the model file would be %d bytes, past protobuf's 2 GiB limit: save with external data", path, len(b))
+	}
+	graphTmp, err := writeTemp(dir, "."+filepath.Base(path)+".*.tmp", b)
+	if graphTmp != "" {
+		tmps = append(tmps, graphTmp)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	// Data first: a model file never points at data that is not there.
+	if dataTmp != "" {
+		if err := os.Rename(dataTmp, dataPath); err != nil {
+			return fmt.Errorf("%s: %w", dataPath, err)
+		}
+	}
+	if err := os.Rename(graphTmp, path); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tmps = nil
+	syncDir(dir)
+	return nil
+}
+
+// refuseInputs refuses an output that would overwrite the input model or a
+// file the input's external data lives in.
+func (m *Model) refuseInputs(path, dataPath string) error {
+	in, err := os.Stat(m.Path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", m.Path, err)
+	}
+	if st, err := os.Stat(path); err == nil && os.SameFile(in, st) {
+		return fmt.Errorf("%s: refusing to overwrite the input model", path)
+	}
+	dst, err := os.Stat(dataPath)
+	if err != nil {
+		return nil
+	}
+	for _, loc := range m.ext {
+		if st, err := os.Stat(loc.file); err == nil && os.SameFile(st, dst) {
+			return fmt.Errorf("%s: refusing to overwrite %s, which holds the input model's external data", path, dataPath)
+		}
+	}
+	return nil
+}
+
+// copyTensorData writes a tensor's bytes to w, streaming external data
+// from its file.
+func (m *Model) copyTensorData(w *os.File, t *onnxpb.TensorProto) (int64, error) {
+	if loc, ok := m.ext[t]; ok && isExternal(t) {
+		src, err := os.Open(loc.file)
+		if err != nil {
+			return 0, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+		defer src.Close()
+		if _, err := src.Seek(loc.offset, io.SeekStart); err != nil {
+			return 0, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+		// A LimitedReader over an *os.File lets the kernel copy the bytes.
+		n, err := io.Copy(w, &io.LimitedReader{R: src, N: loc.length})
+		if err == nil && n != loc.length {
+			err = fmt.Errorf("external data ended after %d of %d bytes", n, loc.length)
+		}
+		if err != nil {
+			return n, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+		return n, nil
+	}
+	b, err := m.TensorBytes(t)
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// tensorStorage is the part of a tensor that says where its data is.
+type tensorStorage struct {
+	loc     onnxpb.TensorProto_DataLocation
+	ext     []*onnxpb.StringStringEntryProto
+	raw     []byte
+	floats  []float32
+	int32s  []int32
+	int64s  []int64
+	doubles []float64
+	uint64s []uint64
+}
+
+func storageOf(t *onnxpb.TensorProto) tensorStorage {
+	return tensorStorage{t.DataLocation, t.ExternalData, t.RawData, t.FloatData, t.Int32Data, t.Int64Data, t.DoubleData, t.Uint64Data}
+}
+
+func (s tensorStorage) put(t *onnxpb.TensorProto) {
+	t.DataLocation, t.ExternalData, t.RawData = s.loc, s.ext, s.raw
+	t.FloatData, t.Int32Data, t.Int64Data, t.DoubleData, t.Uint64Data = s.floats, s.int32s, s.int64s, s.doubles, s.uint64s
+}
+
+// setExternal points a tensor at bytes in the data file, keeping any other
+// external_data keys (a checksum stays valid: the bytes are the same).
+func setExternal(t *onnxpb.TensorProto, file string, off, n int64) {
+	entries := []*onnxpb.StringStringEntryProto{
+		{Key: "location", Value: file},
+		{Key: "offset", Value: strconv.FormatInt(off, 10)},
+		{Key: "length", Value: strconv.FormatInt(n, 10)},
+	}
+	for _, e := range t.ExternalData {
+		switch e.Key {
+		case "location", "offset", "length":
+		default:
+			entries = append(entries, e)
+		}
+	}
+	t.ExternalData = entries
+	t.DataLocation = onnxpb.TensorProto_EXTERNAL
+	t.RawData, t.FloatData, t.Int32Data, t.Int64Data, t.DoubleData, t.Uint64Data = nil, nil, nil, nil, nil, nil
+}
+
+// writeTemp writes b to a new temporary file in dir and syncs it.
+func writeTemp(dir, pattern string, b []byte) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return name, err
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+// ErrNotFound is returned (wrapped) when a named table does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ExternalFiles lists the files the model's external tensors are read from,
+// in the order the tensors appear.
+func (m *Model) ExternalFiles() []string {
+	var files []string
+	seen := map[string]bool{}
+	m.eachTensor(func(t *onnxpb.TensorProto) {
+		if loc, ok := m.ext[t]; ok && isExternal(t) && !seen[loc.file] {
+			seen[loc.file] = true
+			files = append(files, loc.file)
+		}
+	})
+	return files
+}

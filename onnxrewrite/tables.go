@@ -1,0 +1,345 @@
+package onnxrewrite
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+)
+
+// Table is an embedding table: a rank-2 float initializer (or Constant) that
+// is the data input of at least one Gather along axis 0.
+type Table struct {
+	Name  string   `json:"name"`
+	Shape [2]int64 `json:"shape"`
+	DType string   `json:"dtype"`
+	Bytes int64    `json:"bytes"`
+	// Share is Bytes over the bytes of all the model's weights.
+	Share float64 `json:"share"`
+	// Source is "initializer" or "constant" (the output of a Constant node).
+	Source string `json:"source"`
+	// Graph is the graph that defines the table: "main", or a subgraph path
+	// such as "main/If_0.then_branch".
+	Graph string `json:"graph"`
+	// External says the table's bytes live in an external data file.
+	External bool `json:"external"`
+	// GraphInput says the table is also a graph input, so a caller could
+	// feed other values for it.
+	GraphInput bool `json:"graph_input,omitempty"`
+	// Gathers are the Gather nodes that read the table as embeddings.
+	Gathers []NodeRef `json:"gathers"`
+	// OtherUses are every other node input the table feeds, such as a tied
+	// output projection.
+	OtherUses []Use `json:"other_uses"`
+
+	def *tableDef
+}
+
+// NodeRef names a node: its graph, name (or "#index" when unnamed) and type.
+type NodeRef struct {
+	Graph  string `json:"graph"`
+	Node   string `json:"node"`
+	OpType string `json:"op_type"`
+}
+
+// Use is a node input that reads a table, other than an embedding Gather.
+type Use struct {
+	NodeRef
+	Input int `json:"input"`
+	// Kind is "tied_projection" for a MatMul or Gemm that reads the table
+	// (directly or through a Transpose), else "other".
+	Kind string `json:"kind"`
+	// Detail says how, e.g. "Gemm input 1, transB=1" or
+	// "Transpose -> MatMul lm_head input 1".
+	Detail string `json:"detail"`
+}
+
+// Inventory is what FindTables reports.
+type Inventory struct {
+	Tables []Table `json:"tables"`
+	// TotalBytes is the bytes of all the model's weights (initializers and
+	// constants, inside subgraphs too).
+	TotalBytes int64 `json:"total_bytes"`
+	// TableBytes is the bytes of all the tables together.
+	TableBytes int64 `json:"table_bytes"`
+}
+
+// tableDef is where a table is defined.
+type tableDef struct {
+	tensor   *onnxpb.TensorProto
+	graph    *graphCtx
+	constant *onnxpb.NodeProto // the Constant node, when Source is "constant"
+}
+
+// graphCtx is a graph with its place in the model.
+type graphCtx struct {
+	g      *onnxpb.GraphProto
+	path   string
+	parent *graphCtx
+	// defs are the names this graph defines: initializers and Constant
+	// outputs map to their tensor; computed values and inputs map to nil.
+	defs map[string]*tableDef
+}
+
+// walkGraphs visits the main graph and every subgraph (If, Loop, Scan
+// bodies, at any depth) in a fixed order, parents before children.
+func walkGraphs(m *Model, fn func(gc *graphCtx)) {
+	var visit func(gc *graphCtx)
+	visit = func(gc *graphCtx) {
+		gc.defs = localDefs(gc)
+		fn(gc)
+		for i, n := range gc.g.Node {
+			for _, a := range n.Attribute {
+				sub := a.Graphs
+				if a.G != nil {
+					sub = append([]*onnxpb.GraphProto{a.G}, sub...)
+				}
+				for j, g := range sub {
+					p := gc.path + "/" + nodeLabel(n, i) + "." + a.Name
+					if len(sub) > 1 {
+						p += "[" + strconv.Itoa(j) + "]"
+					}
+					visit(&graphCtx{g: g, path: p, parent: gc})
+				}
+			}
+		}
+	}
+	visit(&graphCtx{g: m.Proto.Graph, path: "main"})
+}
+
+func nodeLabel(n *onnxpb.NodeProto, i int) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return "#" + strconv.Itoa(i)
+}
+
+func localDefs(gc *graphCtx) map[string]*tableDef {
+	defs := map[string]*tableDef{}
+	for _, in := range gc.g.Input {
+		defs[in.Name] = nil
+	}
+	for _, t := range gc.g.Initializer {
+		defs[t.Name] = &tableDef{tensor: t, graph: gc}
+	}
+	for _, n := range gc.g.Node {
+		for _, o := range n.Output {
+			defs[o] = nil
+		}
+		if isStd(n) && n.OpType == "Constant" && len(n.Output) == 1 {
+			for _, a := range n.Attribute {
+				if a.Name == "value" && a.T != nil {
+					defs[n.Output[0]] = &tableDef{tensor: a.T, graph: gc, constant: n}
+				}
+			}
+		}
+	}
+	return defs
+}
+
+// resolve finds what a name refers to in gc, looking outwards.
+func (gc *graphCtx) resolve(name string) (*tableDef, bool) {
+	for g := gc; g != nil; g = g.parent {
+		if d, ok := g.defs[name]; ok {
+			return d, true
+		}
+	}
+	return nil, false
+}
+
+func isStd(n *onnxpb.NodeProto) bool { return n.Domain == "" || n.Domain == "ai.onnx" }
+
+func attrInt(n *onnxpb.NodeProto, name string, def int64) int64 {
+	for _, a := range n.Attribute {
+		if a.Name == name {
+			return a.I
+		}
+	}
+	return def
+}
+
+func isFloatType(dt DataType) bool {
+	switch dt {
+	case Float32, Float16, BFloat16, Float64:
+		return true
+	}
+	return false
+}
+
+// isEmbeddingGather says whether input i of n reads a rank-2 tensor as an
+// embedding lookup.
+func isEmbeddingGather(n *onnxpb.NodeProto, i int) bool {
+	if !isStd(n) || n.OpType != "Gather" || i != 0 || len(n.Input) < 2 {
+		return false
+	}
+	axis := attrInt(n, "axis", 0)
+	return axis == 0 || axis == -2
+}
+
+// FindTables lists the model's embedding tables, largest first.
+func FindTables(m *Model) (*Inventory, error) {
+	inv := &Inventory{}
+	m.eachTensor(func(t *onnxpb.TensorProto) { inv.TotalBytes += storedBytes(t) })
+
+	byTensor := map[*onnxpb.TensorProto]*Table{}
+	var order []*onnxpb.TensorProto
+	type pending struct {
+		def *tableDef
+		use Use
+	}
+	var others []pending
+	walkGraphs(m, func(gc *graphCtx) {
+		consumers := map[string][]int{}
+		for i, n := range gc.g.Node {
+			for _, in := range n.Input {
+				consumers[in] = append(consumers[in], i)
+			}
+		}
+		for i, n := range gc.g.Node {
+			for j, in := range n.Input {
+				if in == "" {
+					continue
+				}
+				d, ok := gc.resolve(in)
+				if !ok || d == nil || len(d.tensor.Dims) != 2 || !isFloatType(DataType(d.tensor.DataType)) {
+					continue
+				}
+				ref := NodeRef{Graph: gc.path, Node: nodeLabel(n, i), OpType: n.OpType}
+				if isEmbeddingGather(n, j) {
+					tb, ok := byTensor[d.tensor]
+					if !ok {
+						tb = newTable(m, d)
+						byTensor[d.tensor] = tb
+						order = append(order, d.tensor)
+					}
+					tb.Gathers = append(tb.Gathers, ref)
+					continue
+				}
+				others = append(others, pending{d, describeUse(gc, consumers, ref, n, j)})
+			}
+		}
+	})
+	for _, p := range others {
+		if tb, ok := byTensor[p.def.tensor]; ok {
+			tb.OtherUses = append(tb.OtherUses, p.use)
+		}
+	}
+	for _, t := range order {
+		tb := byTensor[t]
+		if inv.TotalBytes > 0 {
+			tb.Share = float64(tb.Bytes) / float64(inv.TotalBytes)
+		}
+		if tb.OtherUses == nil {
+			tb.OtherUses = []Use{}
+		}
+		inv.TableBytes += tb.Bytes
+		inv.Tables = append(inv.Tables, *tb)
+	}
+	sort.SliceStable(inv.Tables, func(a, b int) bool {
+		if inv.Tables[a].Bytes != inv.Tables[b].Bytes {
+			return inv.Tables[a].Bytes > inv.Tables[b].Bytes
+		}
+		return inv.Tables[a].Name < inv.Tables[b].Name
+	})
+	if inv.Tables == nil {
+		inv.Tables = []Table{}
+	}
+	return inv, nil
+}
+
+func newTable(m *Model, d *tableDef) *Table {
+	t := d.tensor
+	tb := &Table{
+		Name:     t.Name,
+		Shape:    [2]int64{t.Dims[0], t.Dims[1]},
+		DType:    DTypeName(DataType(t.DataType)),
+		Bytes:    storedBytes(t),
+		Source:   "initializer",
+		Graph:    d.graph.path,
+		External: isExternal(t),
+		def:      d,
+	}
+	if d.constant != nil {
+		tb.Source = "constant"
+		tb.Name = d.constant.Output[0]
+	}
+	for _, in := range d.graph.g.Input {
+		if in.Name == tb.Name {
+			tb.GraphInput = true
+		}
+	}
+	return tb
+}
+
+// describeUse classifies a non-Gather use of a table.
+func describeUse(gc *graphCtx, consumers map[string][]int, ref NodeRef, n *onnxpb.NodeProto, input int) Use {
+	u := Use{NodeRef: ref, Input: input, Kind: "other", Detail: fmt.Sprintf("%s input %d", n.OpType, input)}
+	if !isStd(n) {
+		return u
+	}
+	switch n.OpType {
+	case "MatMul":
+		u.Kind = "tied_projection"
+	case "Gemm":
+		u.Kind = "tied_projection"
+		if input == 1 {
+			u.Detail += fmt.Sprintf(", transB=%d", attrInt(n, "transB", 0))
+		} else if input == 0 {
+			u.Detail += fmt.Sprintf(", transA=%d", attrInt(n, "transA", 0))
+		}
+	case "Transpose":
+		if len(n.Output) == 1 {
+			for _, c := range consumers[n.Output[0]] {
+				cn := gc.g.Node[c]
+				if isStd(cn) && (cn.OpType == "MatMul" || cn.OpType == "Gemm") {
+					for k, in := range cn.Input {
+						if in == n.Output[0] {
+							u.Kind = "tied_projection"
+							u.Detail = fmt.Sprintf("Transpose -> %s %s input %d", cn.OpType, nodeLabel(cn, c), k)
+						}
+					}
+				}
+			}
+		}
+	}
+	return u
+}
+
+// Table returns the named table, or the largest when name is "".
+func (inv *Inventory) Table(name string) (*Table, error) {
+	if len(inv.Tables) == 0 {
+		return nil, fmt.Errorf("no embedding table (a rank-2 float initializer read by a Gather along axis 0): %w", ErrNotFound)
+	}
+	if name == "" {
+		return &inv.Tables[0], nil
+	}
+	for i := range inv.Tables {
+		if inv.Tables[i].Name == name {
+			return &inv.Tables[i], nil
+		}
+	}
+	names := make([]string, len(inv.Tables))
+	for i, t := range inv.Tables {
+		names[i] = t.Name
+	}
+	return nil, fmt.Errorf("table %q: %w; the model's tables are %q", name, ErrNotFound, names)
+}
+
+// ReadTableFloat32 reads a table's values as a float32 matrix, converting
+// float16, bfloat16 and float64.
+func (m *Model) ReadTableFloat32(name string) (*Matrix, error) {
+	inv, err := FindTables(m)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := inv.Table(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Path, err)
+	}
+	v, err := m.Float32Values(tb.def.tensor)
+	if err != nil {
+		return nil, err
+	}
+	return &Matrix{Rows: int(tb.Shape[0]), Cols: int(tb.Shape[1]), Data: v}, nil
+}
