@@ -345,9 +345,16 @@ func Write(w io.Writer, a *Array) error {
 // WriteFile writes a to path atomically: it writes a temporary file in the
 // same folder, syncs it and renames it over path, so path never holds a
 // partial file.
-func WriteFile(path string, a *Array) (err error) {
-	if _, err := a.check(); err != nil {
+func WriteFile(path string, a *Array) error {
+	if err := writeFile(path, a); err != nil {
 		return fmt.Errorf("npy: %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeFile(path string, a *Array) (err error) {
+	if _, err := a.check(); err != nil {
+		return err
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -355,14 +362,13 @@ func WriteFile(path string, a *Array) (err error) {
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp*")
 	if err != nil {
-		return fmt.Errorf("npy: %s: %w", path, err)
+		return err
 	}
 	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(tmp)
-			err = fmt.Errorf("npy: %s: %w", path, err)
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)

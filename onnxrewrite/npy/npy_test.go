@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -436,4 +437,13 @@ func le16(v ...uint16) []byte {
 		b = binary.LittleEndian.AppendUint16(b, x)
 	}
 	return b
+}
+
+// runtimeMem records the cumulative bytes allocated by the process.
+type runtimeMem struct{ total uint64 }
+
+func (m *runtimeMem) read() {
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	m.total = s.TotalAlloc
 }
