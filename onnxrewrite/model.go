@@ -258,6 +258,9 @@ type SaveOptions struct {
 	// Threshold is the size from which a tensor goes to external data, in
 	// bytes; default 1024.
 	Threshold int64
+	// Check, when set, is run on the written model file before it is
+	// renamed into place (CheckGraph, for one); an error leaves no output.
+	Check func(path string) error
 }
 
 // extAlign aligns each tensor in the data file so that runtimes can map it.
@@ -386,6 +389,11 @@ func (m *Model) Save(path string, opts SaveOptions) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	if opts.Check != nil {
+		if err := opts.Check(graphTmp); err != nil {
+			return fmt.Errorf("%s: the written model fails its check: %w", path, err)
+		}
 	}
 	// Data first: a model file never points at data that is not there.
 	if dataTmp != "" {

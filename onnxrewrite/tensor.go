@@ -110,6 +110,9 @@ func dataBytes(t *onnxpb.TensorProto) (int64, error) {
 // storedBytes is what a tensor's data takes, however it is stored; used for
 // byte counts (strings count their bytes).
 func storedBytes(t *onnxpb.TensorProto) int64 {
+	if t == nil {
+		return 0
+	}
 	if DataType(t.DataType) == onnxpb.TensorProto_STRING {
 		var n int64
 		for _, s := range t.StringData {

@@ -47,6 +47,7 @@ func rewriteCommand() *cli.Command {
 				return inputError(err)
 			}
 			out := c.String("output")
+			save.Check = onnxrewrite.CheckGraph
 			if err := m.Save(out, save); err != nil {
 				return inputError(err)
 			}

@@ -1,0 +1,236 @@
+package onnxrewrite_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+)
+
+func randomCodes(rows, m, k, d int, seed uint64) (onnxrewrite.Codes, onnxrewrite.Codebook) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	c := onnxrewrite.Codes{Rows: rows, M: m, K: k, Data: make([]uint16, rows*m)}
+	for i := range c.Data {
+		c.Data[i] = uint16(r.IntN(k))
+	}
+	b := onnxrewrite.Codebook{M: m, K: k, D: d, Data: make([]float32, m*k*d)}
+	for i := range b.Data {
+		b.Data[i] = float32(r.NormFloat64())
+	}
+	return c, b
+}
+
+func opTypes(g *onnxpb.GraphProto) []string {
+	var s []string
+	for _, n := range g.Node {
+		s = append(s, n.OpType)
+	}
+	return s
+}
+
+// checkSorted fails when a node reads a value no graph input, initializer
+// or earlier node defines.
+func checkSorted(t *testing.T, g *onnxpb.GraphProto) {
+	t.Helper()
+	defined := map[string]bool{"": true}
+	for _, in := range g.Input {
+		defined[in.Name] = true
+	}
+	for _, i := range g.Initializer {
+		defined[i.Name] = true
+	}
+	for _, n := range g.Node {
+		for _, in := range n.Input {
+			if !defined[in] {
+				t.Errorf("node %s (%s) reads %q before it is defined", n.Name, n.OpType, in)
+			}
+		}
+		for _, o := range n.Output {
+			defined[o] = true
+		}
+	}
+}
+
+func TestRewriteEmitsTheOpsetsForm(t *testing.T) {
+	cases := []struct {
+		opset     int64
+		k         int
+		axesInput bool
+		codesType onnxpb.TensorProto_DataType
+	}{
+		{11, 16, false, onnxpb.TensorProto_UINT8},
+		{12, 256, false, onnxpb.TensorProto_UINT8},
+		{13, 257, true, onnxpb.TensorProto_UINT16},
+		{18, 16, true, onnxpb.TensorProto_UINT8},
+		{21, 65536, true, onnxpb.TensorProto_UINT16},
+	}
+	for _, c := range cases {
+		t.Run("opset"+itoa(int(c.opset)), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "m.onnx")
+			writeModel(t, path, gatherModel(c.opset, 40, 6))
+			m, err := onnxrewrite.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			codes, book := randomCodes(40, 3, c.k, 6, 1)
+			rep, err := onnxrewrite.Rewrite(m, "", codes, book)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Removed || rep.Gathers != 1 || rep.Table != "emb" {
+				t.Errorf("report %+v: want table emb removed after 1 Gather", rep)
+			}
+			g := m.Proto.Graph
+			if got := strings.Join(opTypes(g), ","); got != "Gather,Cast,Add,Gather,ReduceSum" {
+				t.Errorf("nodes %s", got)
+			}
+			sum := g.Node[4]
+			var hasAxesAttr bool
+			for _, a := range sum.Attribute {
+				if a.Name == "axes" {
+					hasAxesAttr = true
+					if len(a.Ints) != 1 || a.Ints[0] != -2 {
+						t.Errorf("axes attribute %v", a.Ints)
+					}
+				}
+			}
+			if hasAxesAttr == c.axesInput || (len(sum.Input) == 2) != c.axesInput {
+				t.Errorf("opset %d: ReduceSum inputs %v, axes attribute %v", c.opset, sum.Input, hasAxesAttr)
+			}
+			if sum.Output[0] != "out" {
+				t.Errorf("the last node writes %q, want the Gather's output", sum.Output[0])
+			}
+			for _, init := range g.Initializer {
+				if init.Name == "emb" {
+					t.Error("the table is still an initializer")
+				}
+				if strings.HasSuffix(init.Name, ".codes") && onnxpb.TensorProto_DataType(init.DataType) != c.codesType {
+					t.Errorf("codes stored as %v, want %v", onnxpb.TensorProto_DataType(init.DataType), c.codesType)
+				}
+			}
+			checkSorted(t, g)
+			out := filepath.Join(dir, "out.onnx")
+			if err := m.Save(out, onnxrewrite.SaveOptions{Check: onnxrewrite.CheckGraph}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestRewriteAvoidsNameCollisions(t *testing.T) {
+	mp := gatherModel(13, 10, 4)
+	g := mp.Graph
+	// Names a naive rewrite would pick are taken already.
+	g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: "emb.codes", Dims: []int64{1}, DataType: int32(onnxpb.TensorProto_FLOAT), RawData: make([]byte, 4)})
+	g.Node = append(g.Node, &onnxpb.NodeProto{Name: "lookup/codes", OpType: "Identity", Input: []string{"emb.codes"}, Output: []string{"out.codes"}})
+	g.Output = append(g.Output, valueInfo("out.codes", onnxpb.TensorProto_FLOAT, 1))
+	path := filepath.Join(t.TempDir(), "m.onnx")
+	writeModel(t, path, mp)
+	m, err := onnxrewrite.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes, book := randomCodes(10, 2, 4, 4, 2)
+	if _, err := onnxrewrite.Rewrite(m, "emb", codes, book); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, i := range m.Proto.Graph.Initializer {
+		if prev, ok := seen[i.Name]; ok {
+			t.Errorf("name %q used by %s and an initializer", i.Name, prev)
+		}
+		seen[i.Name] = "initializer"
+	}
+	nodeNames := map[string]bool{}
+	for _, n := range m.Proto.Graph.Node {
+		if nodeNames[n.Name] {
+			t.Errorf("two nodes named %q", n.Name)
+		}
+		nodeNames[n.Name] = true
+		for _, o := range n.Output {
+			if _, ok := seen[o]; ok {
+				t.Errorf("value %q defined twice", o)
+			}
+			seen[o] = n.Name
+		}
+	}
+	checkSorted(t, m.Proto.Graph)
+}
+
+func TestRewriteRejects(t *testing.T) {
+	good := func() (onnxrewrite.Codes, onnxrewrite.Codebook) { return randomCodes(20, 2, 4, 5, 3) }
+	cases := []struct {
+		name   string
+		opset  int64
+		table  string
+		change func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook)
+		want   string
+	}{
+		{"old opset", 10, "", nil, "opset 10 is not supported"},
+		{"unknown table", 13, "nope", nil, `table "nope": not found`},
+		{"too few rows", 13, "", func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook) { c.Rows = 19; c.Data = c.Data[:38] }, "codes have 19 rows, the table has 20"},
+		{"code out of range", 13, "", func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook) { c.Data[7] = 4 }, "row 3 group 1 holds 4"},
+		{"wrong width", 13, "", func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook) { b.D = 4; b.Data = b.Data[:32] }, "codebook rows have 4 values"},
+		{"NaN in codebook", 13, "", func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook) { b.Data[11] = float32(math.NaN()) }, "row 2 column 1 is NaN"},
+		{"K of 1", 13, "", func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook) { c.K, b.K = 1, 1 }, "need M >= 1 and 2 <= K"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "m.onnx")
+			writeModel(t, path, gatherModel(c.opset, 20, 5))
+			m, err := onnxrewrite.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			codes, book := good()
+			if c.change != nil {
+				c.change(&codes, &book)
+			}
+			_, err = onnxrewrite.Rewrite(m, c.table, codes, book)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error with %q", err, c.want)
+			}
+			if !strings.Contains(err.Error(), "m.onnx") {
+				t.Errorf("error %q does not name the model file", err)
+			}
+		})
+	}
+}
+
+func TestDecodeSumsGroups(t *testing.T) {
+	c := onnxrewrite.Codes{Rows: 2, M: 2, K: 2, Data: []uint16{0, 1, 1, 0}}
+	b := onnxrewrite.Codebook{M: 2, K: 2, D: 2, Data: []float32{
+		1, 2, // group 0 code 0
+		3, 4, // group 0 code 1
+		10, 20, // group 1 code 0
+		30, 40, // group 1 code 1
+	}}
+	got := onnxrewrite.Decode(c, b)
+	want := []float32{31, 42, 13, 24}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Decode = %v, want %v", got, want)
+		}
+	}
+}
+
+func TestCheckGraphFindsUndefinedValues(t *testing.T) {
+	mp := gatherModel(13, 10, 4)
+	mp.Graph.Node[0].Input[1] = "no_such_ids"
+	path := filepath.Join(t.TempDir(), "bad.onnx")
+	writeModel(t, path, mp)
+	err := onnxrewrite.CheckGraph(path)
+	if err == nil || !strings.Contains(err.Error(), `"no_such_ids"`) {
+		t.Fatalf("CheckGraph = %v, want an error naming no_such_ids", err)
+	}
+	good := filepath.Join(t.TempDir(), "good.onnx")
+	writeModel(t, good, gatherModel(13, 10, 4))
+	if err := onnxrewrite.CheckGraph(good); err != nil {
+		t.Fatal(err)
+	}
+}
