@@ -72,6 +72,10 @@ func Decode(c Codes, b Codebook) []float32 {
 	return out
 }
 
+// codebookDoc starts the doc string of every codebook a rewrite writes, so
+// that FindTables does not take it for an embedding table.
+const codebookDoc = "embshrink codebook of table"
+
 // RewriteReport says what Rewrite did.
 type RewriteReport struct {
 	Table   string `json:"table"`
@@ -159,7 +163,7 @@ func Rewrite(m *Model, name string, c Codes, b Codebook) (*RewriteReport, error)
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
 	bookT := &onnxpb.TensorProto{Name: names.fresh(tb.Name + ".codebook"), Dims: []int64{int64(b.M * b.K), int64(b.D)},
-		DataType: int32(dt), RawData: bookRaw}
+		DataType: int32(dt), RawData: bookRaw, DocString: fmt.Sprintf("%s %q: M=%d K=%d", codebookDoc, tb.Name, b.M, b.K)}
 	offs := make([]byte, 8*c.M)
 	for i := 0; i < c.M; i++ {
 		binary.LittleEndian.PutUint64(offs[8*i:], uint64(i*c.K))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
@@ -202,7 +203,8 @@ func FindTables(m *Model) (*Inventory, error) {
 					continue
 				}
 				d, ok := gc.resolve(in)
-				if !ok || d == nil || len(d.tensor.Dims) != 2 || !isFloatType(DataType(d.tensor.DataType)) {
+				if !ok || d == nil || len(d.tensor.Dims) != 2 || !isFloatType(DataType(d.tensor.DataType)) ||
+					strings.HasPrefix(d.tensor.DocString, codebookDoc) {
 					continue
 				}
 				ref := NodeRef{Graph: gc.path, Node: nodeLabel(n, i), OpType: n.OpType}
