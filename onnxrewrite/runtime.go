@@ -139,7 +139,8 @@ type IOInfo struct {
 	DimParams []string
 }
 
-// Session runs one model file.
+// Session runs one model file. Run may be called from several goroutines
+// at once; Close must not overlap with Run.
 type Session struct {
 	path    string
 	sess    *ort.DynamicAdvancedSession

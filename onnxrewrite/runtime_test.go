@@ -339,3 +339,25 @@ func TestRuntimeScanModelIO(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeHalfOutputUnknownShape checks the error for a float16 output
+// whose dynamic dimension no input names.
+func TestRuntimeHalfOutputUnknownShape(t *testing.T) {
+	rt := requireRuntime(t)
+	path := rtTestModel(t, &onnxpb.GraphProto{
+		Name: "half",
+		Node: []*onnxpb.NodeProto{{OpType: "Cast", Input: []string{"x"}, Output: []string{"y"},
+			Attribute: []*onnxpb.AttributeProto{{Name: "to", Type: onnxpb.AttributeProto_INT, I: int64(onnxpb.TensorProto_FLOAT16)}}}},
+		Input:  []*onnxpb.ValueInfoProto{rtTestValueInfo("x", onnxpb.TensorProto_FLOAT, "n")},
+		Output: []*onnxpb.ValueInfoProto{rtTestValueInfo("y", onnxpb.TensorProto_FLOAT16, "m")},
+	})
+	s, err := rt.NewSession(path, SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Run(map[string]HostTensor{"x": {Shape: []int64{2}, Data: []float32{1, 2}}})
+	if err == nil || !strings.Contains(err.Error(), `output "y" is FLOAT16 with dynamic dimension 0`) {
+		t.Errorf("Run error = %v, want one about the dynamic float16 output", err)
+	}
+}
