@@ -1,0 +1,710 @@
+package onnxrewrite_test
+
+// Tests over the fixtures package's models (one per rewrite rule): table
+// discovery, lossless round trips, and rewrites checked in ONNX Runtime
+// against a dense reference; then the same on the real models in ../shared
+// when that folder exists.
+//
+// Helpers here are prefixed with fx so as not to collide with the package's
+// other external tests.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+)
+
+// fxWrite writes a fixture to a fresh folder and returns the model's path.
+func fxWrite(t *testing.T, f fixtures.Fixture) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := fixtures.Write(dir, f); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, f.FileName())
+}
+
+func fxLoad(t *testing.T, path string) *onnxrewrite.Model {
+	t.Helper()
+	m, err := onnxrewrite.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func fxSave(t *testing.T, m *onnxrewrite.Model, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := m.Save(p, onnxrewrite.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestFixtureFindTables(t *testing.T) {
+	for _, f := range fixtures.All() {
+		t.Run(f.Name, func(t *testing.T) {
+			m := fxLoad(t, fxWrite(t, f))
+			inv, err := onnxrewrite.FindTables(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, tb := range inv.Tables {
+				got = append(got, tb.Name)
+			}
+			if !slices.Equal(got, f.Tables) {
+				t.Errorf("tables %q, want %q", got, f.Tables)
+			}
+			for _, not := range f.NotTables {
+				if slices.Contains(got, not) {
+					t.Errorf("%q is reported as a table; it is not an embedding lookup", not)
+				}
+			}
+			for _, tb := range inv.Tables {
+				if tb.Name != f.Table {
+					continue
+				}
+				if f.Kept != (len(tb.OtherUses) > 0) {
+					t.Errorf("table %q: other uses %+v, want some: %v", tb.Name, tb.OtherUses, f.Kept)
+				}
+				if f.Kept && tb.OtherUses[0].Kind != "tied_projection" {
+					t.Errorf("table %q: use %+v, want a tied_projection", tb.Name, tb.OtherUses[0])
+				}
+				if ext := len(f.External) > 0; tb.External != ext {
+					t.Errorf("table %q: External %v, want %v", tb.Name, tb.External, ext)
+				}
+				if f.Name == "constant_table" && tb.Source != "constant" {
+					t.Errorf("table %q: source %q, want constant", tb.Name, tb.Source)
+				}
+				if f.Name == "initializers_as_inputs" && !tb.GraphInput {
+					t.Errorf("table %q: GraphInput false, it is listed as a graph input", tb.Name)
+				}
+			}
+			if f.Name == "if_branch" {
+				for _, tb := range inv.Tables {
+					if tb.Name == "inner_emb" && !strings.Contains(tb.Graph, "else_branch") {
+						t.Errorf("inner_emb is defined in graph %q, want the else branch", tb.Graph)
+					}
+				}
+			}
+		})
+	}
+}
+
+// fxTensor is one tensor of a model, as the round-trip test compares it.
+type fxTensor struct {
+	where    string
+	bytes    []byte
+	external bool
+}
+
+// fxTensors lists every tensor of a model (initializers and attribute
+// tensors, subgraphs and functions included) in a fixed order.
+func fxTensors(t *testing.T, m *onnxrewrite.Model) []fxTensor {
+	t.Helper()
+	var out []fxTensor
+	add := func(where string, tp *onnxpb.TensorProto) {
+		b, err := m.TensorBytes(tp)
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		out = append(out, fxTensor{where, slices.Clone(b), tp.DataLocation == onnxpb.TensorProto_EXTERNAL})
+	}
+	fxEachTensor(m.Proto, add)
+	return out
+}
+
+// fxEachTensor calls fn on every tensor of the model with a name saying
+// where it is.
+func fxEachTensor(mp *onnxpb.ModelProto, fn func(where string, t *onnxpb.TensorProto)) {
+	var graph func(path string, g *onnxpb.GraphProto)
+	nodes := func(path string, ns []*onnxpb.NodeProto) {
+		for i, n := range ns {
+			for _, a := range n.Attribute {
+				p := fmt.Sprintf("%s/node%d(%s).%s", path, i, n.Name, a.Name)
+				if a.T != nil {
+					fn(p, a.T)
+				}
+				for j, tp := range a.Tensors {
+					fn(fmt.Sprintf("%s[%d]", p, j), tp)
+				}
+				if a.G != nil {
+					graph(p, a.G)
+				}
+				for j, g := range a.Graphs {
+					graph(fmt.Sprintf("%s[%d]", p, j), g)
+				}
+			}
+		}
+	}
+	graph = func(path string, g *onnxpb.GraphProto) {
+		for _, tp := range g.Initializer {
+			fn(path+"/init:"+tp.Name, tp)
+		}
+		nodes(path, g.Node)
+	}
+	graph("main", mp.Graph)
+	for _, f := range mp.Functions {
+		nodes("function:"+f.Name, f.Node)
+	}
+}
+
+// fxWithoutStorage is a copy of the model with every tensor's data and
+// location fields cleared, so that two saves of the same model compare
+// equal wherever their tensors are stored.
+func fxWithoutStorage(mp *onnxpb.ModelProto) *onnxpb.ModelProto {
+	c := proto.Clone(mp).(*onnxpb.ModelProto)
+	fxEachTensor(c, func(_ string, t *onnxpb.TensorProto) {
+		t.RawData, t.FloatData, t.Int32Data, t.Int64Data, t.DoubleData, t.Uint64Data, t.StringData = nil, nil, nil, nil, nil, nil, nil
+		t.ExternalData, t.DataLocation = nil, onnxpb.TensorProto_DEFAULT
+	})
+	return c
+}
+
+func TestFixtureRoundTrip(t *testing.T) {
+	for _, f := range fixtures.All() {
+		t.Run(f.Name, func(t *testing.T) {
+			orig := fxLoad(t, fxWrite(t, f))
+			saved := fxLoad(t, fxSave(t, orig, f.FileName()))
+			a, b := fxTensors(t, orig), fxTensors(t, saved)
+			if len(a) != len(b) {
+				t.Fatalf("%d tensors before, %d after", len(a), len(b))
+			}
+			for i := range a {
+				if a[i].where != b[i].where {
+					t.Errorf("tensor %d is %s, was %s", i, b[i].where, a[i].where)
+					continue
+				}
+				if !slices.Equal(a[i].bytes, b[i].bytes) {
+					t.Errorf("%s: bytes differ after the round trip", a[i].where)
+				}
+				if a[i].external != b[i].external {
+					t.Errorf("%s: external %v, was %v", a[i].where, b[i].external, a[i].external)
+				}
+			}
+			if !proto.Equal(fxWithoutStorage(orig.Proto), fxWithoutStorage(saved.Proto)) {
+				t.Errorf("the model (tensor storage aside) changed in the round trip")
+			}
+			if !proto.Equal(fxWithoutStorage(f.Model), fxWithoutStorage(saved.Proto)) {
+				t.Errorf("the saved model (tensor storage aside) differs from the fixture")
+			}
+			if f.Name == "rich_round_trip" {
+				if len(saved.Proto.ProtoReflect().GetUnknown()) == 0 || len(saved.Proto.Graph.ProtoReflect().GetUnknown()) == 0 {
+					t.Errorf("unknown fields were dropped")
+				}
+			}
+		})
+	}
+}
+
+// fxRuntime opens ONNX Runtime, failing in CI when it is missing and
+// skipping elsewhere (as the package's requireRuntime does).
+func fxRuntime(t *testing.T) *onnxrewrite.Runtime {
+	t.Helper()
+	if _, err := onnxrewrite.RuntimeLibrary(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("ONNX Runtime is required in CI: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	rt, err := onnxrewrite.OpenRuntime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := rt.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return rt
+}
+
+// fxInputs draws the inputs of one run: ids uniformly in each input's
+// range, negative ones included; a bool input is true on even trials.
+func fxInputs(ins []fixtures.Input, seed uint64, trial int) map[string]onnxrewrite.HostTensor {
+	rng := rand.New(rand.NewPCG(seed, uint64(trial)))
+	out := map[string]onnxrewrite.HostTensor{}
+	for _, in := range ins {
+		n := int64(1)
+		for _, d := range in.Shape {
+			n *= d
+		}
+		shape := slices.Clone(in.Shape)
+		if shape == nil {
+			shape = []int64{}
+		}
+		draw := func() int64 { return in.Low + rng.Int64N(in.High-in.Low) }
+		switch in.Elem {
+		case onnxpb.TensorProto_BOOL:
+			out[in.Name] = onnxrewrite.HostTensor{Shape: shape, Data: []bool{trial%2 == 0}}
+		case onnxpb.TensorProto_INT32:
+			v := make([]int32, n)
+			for i := range v {
+				v[i] = int32(draw())
+			}
+			out[in.Name] = onnxrewrite.HostTensor{Shape: shape, Data: v}
+		default:
+			v := make([]int64, n)
+			for i := range v {
+				v[i] = draw()
+			}
+			out[in.Name] = onnxrewrite.HostTensor{Shape: shape, Data: v}
+		}
+	}
+	return out
+}
+
+// fxSession opens a session and closes it with the test.
+func fxSession(t *testing.T, rt *onnxrewrite.Runtime, path string) *onnxrewrite.Session {
+	t.Helper()
+	s, err := rt.NewSession(path, onnxrewrite.SessionOptions{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func fxFloats(t *testing.T, h onnxrewrite.HostTensor) []float64 {
+	t.Helper()
+	switch d := h.Data.(type) {
+	case []float32:
+		out := make([]float64, len(d))
+		for i, v := range d {
+			out[i] = float64(v)
+		}
+		return out
+	case []float64:
+		return d
+	case []uint16:
+		out := make([]float64, len(d))
+		for i, v := range d {
+			if h.Elem == onnxpb.TensorProto_BFLOAT16 {
+				out[i] = float64(math.Float32frombits(uint32(v) << 16))
+			} else {
+				out[i] = float64(onnxrewrite.HalfToFloat32(v))
+			}
+		}
+		return out
+	}
+	t.Fatalf("output of type %T", h.Data)
+	return nil
+}
+
+// fxCompare runs both sessions on the same inputs and checks that every
+// output agrees within tol relative L2 (with an absolute floor of 1e-9).
+func fxCompare(t *testing.T, got, want *onnxrewrite.Session, inputs map[string]onnxrewrite.HostTensor, tol float64) {
+	t.Helper()
+	a, err := got.Run(inputs)
+	if err != nil {
+		t.Fatalf("rewritten model: %v", err)
+	}
+	b, err := want.Run(inputs)
+	if err != nil {
+		t.Fatalf("reference model: %v", err)
+	}
+	if len(a) != len(b) {
+		t.Fatalf("%d outputs, the reference has %d", len(a), len(b))
+	}
+	for name, wb := range b {
+		wa, ok := a[name]
+		if !ok {
+			t.Errorf("output %q is missing", name)
+			continue
+		}
+		if !slices.Equal(wa.Shape, wb.Shape) {
+			t.Errorf("output %q: shape %v, reference %v", name, wa.Shape, wb.Shape)
+			continue
+		}
+		x, y := fxFloats(t, wa), fxFloats(t, wb)
+		var d, n float64
+		for i := range x {
+			d += (x[i] - y[i]) * (x[i] - y[i])
+			n += y[i] * y[i]
+		}
+		if d, n = math.Sqrt(d), math.Sqrt(n); d > tol*n+1e-9 {
+			t.Errorf("output %q: ||rewritten - reference|| = %.3g, %.3g relative (tolerance %g)", name, d, d/n, tol)
+		}
+	}
+}
+
+// fxCodes draws random codes and a codebook. With grid > 0 every codebook
+// value is a multiple of 1/grid in [-1, 1], so that sums of M of them are
+// exact even in 16-bit floats.
+func fxCodes(rows, m, k, d int, seed uint64, grid float64) (onnxrewrite.Codes, onnxrewrite.Codebook) {
+	rng := rand.New(rand.NewPCG(seed, 0xc0de))
+	c := onnxrewrite.Codes{Rows: rows, M: m, K: k, Data: make([]uint16, rows*m)}
+	for i := range c.Data {
+		c.Data[i] = uint16(rng.IntN(k))
+	}
+	b := onnxrewrite.Codebook{M: m, K: k, D: d, Data: make([]float32, m*k*d)}
+	for i := range b.Data {
+		v := rng.NormFloat64() * 0.3
+		if grid > 0 {
+			v = math.Max(-1, math.Min(1, math.Round(v*grid)/grid))
+		}
+		b.Data[i] = float32(v)
+	}
+	return c, b
+}
+
+// fxPointGathersAt makes the reference for a table that must be kept: the
+// embedding Gathers read a new initializer holding the decoded values while
+// every other use still reads the original table.
+func fxPointGathersAt(t *testing.T, mp *onnxpb.ModelProto, table string, decoded []float32, dims []int64) {
+	t.Helper()
+	name := table + ".fx_decoded"
+	raw := make([]byte, 0, 4*len(decoded))
+	for _, v := range decoded {
+		bits := math.Float32bits(v)
+		raw = append(raw, byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24))
+	}
+	mp.Graph.Initializer = append(mp.Graph.Initializer, &onnxpb.TensorProto{Name: name, Dims: dims,
+		DataType: int32(onnxpb.TensorProto_FLOAT), RawData: raw})
+	n := 0
+	var visit func(g *onnxpb.GraphProto)
+	visit = func(g *onnxpb.GraphProto) {
+		for _, nd := range g.Node {
+			if nd.OpType == "Gather" && len(nd.Input) == 2 && nd.Input[0] == table {
+				nd.Input[0] = name
+				n++
+			}
+			for _, a := range nd.Attribute {
+				if a.G != nil {
+					visit(a.G)
+				}
+				for _, sg := range a.Graphs {
+					visit(sg)
+				}
+			}
+		}
+	}
+	visit(mp.Graph)
+	if n == 0 {
+		t.Fatalf("no Gather reads %q", table)
+	}
+}
+
+// fxReads lists the nodes (by graph and name) that read name.
+func fxReads(mp *onnxpb.ModelProto, name string) []string {
+	var out []string
+	var visit func(path string, g *onnxpb.GraphProto)
+	visit = func(path string, g *onnxpb.GraphProto) {
+		for _, n := range g.Node {
+			if slices.Contains(n.Input, name) {
+				out = append(out, path+"/"+n.Name+"("+n.OpType+")")
+			}
+			for _, a := range n.Attribute {
+				if a.G != nil {
+					visit(path+"/"+n.Name+"."+a.Name, a.G)
+				}
+			}
+		}
+	}
+	visit("main", mp.Graph)
+	return out
+}
+
+// fxCheckWellFormed checks that every graph is topologically sorted (each
+// node input is a graph input, initializer, outer-scope value or earlier
+// output) and that no value name is defined twice anywhere in the model.
+func fxCheckWellFormed(t *testing.T, mp *onnxpb.ModelProto) {
+	t.Helper()
+	defined := map[string]string{} // name -> where, over the whole model
+	define := func(name, where string) {
+		if name == "" {
+			return
+		}
+		if prev, ok := defined[name]; ok {
+			t.Errorf("name %q is defined twice: %s and %s", name, prev, where)
+		}
+		defined[name] = where
+	}
+	nodeNames := map[string]bool{}
+	var visit func(path string, g *onnxpb.GraphProto, outer map[string]bool)
+	visit = func(path string, g *onnxpb.GraphProto, outer map[string]bool) {
+		scope := map[string]bool{"": true}
+		for k := range outer {
+			scope[k] = true
+		}
+		local := map[string]bool{}
+		for _, in := range g.Input {
+			local[in.Name] = true
+		}
+		for _, in := range g.Initializer {
+			local[in.Name] = true
+		}
+		for _, name := range slices.Sorted(func(yield func(string) bool) {
+			for k := range local {
+				if !yield(k) {
+					return
+				}
+			}
+		}) {
+			define(name, path+" input/initializer")
+			scope[name] = true
+		}
+		for i, n := range g.Node {
+			where := fmt.Sprintf("%s node %d %q (%s)", path, i, n.Name, n.OpType)
+			if n.Name != "" {
+				if nodeNames[n.Name] {
+					t.Errorf("node name %q is used twice", n.Name)
+				}
+				nodeNames[n.Name] = true
+			}
+			for _, in := range n.Input {
+				if !scope[in] {
+					t.Errorf("%s reads %q before it is defined", where, in)
+				}
+			}
+			for _, a := range n.Attribute {
+				if a.G != nil {
+					visit(path+"/"+n.Name+"."+a.Name, a.G, scope)
+				}
+				for j, sg := range a.Graphs {
+					visit(fmt.Sprintf("%s/%s.%s[%d]", path, n.Name, a.Name, j), sg, scope)
+				}
+			}
+			for _, o := range n.Output {
+				define(o, where)
+				scope[o] = true
+			}
+		}
+		for _, o := range g.Output {
+			if !scope[o.Name] {
+				t.Errorf("%s: output %q is never defined", path, o.Name)
+			}
+		}
+	}
+	visit("main", mp.Graph, nil)
+}
+
+// fxOnnxChecker runs the onnx package's checker (Debian's python3-onnx)
+// on a model file when it is installed and knows the model's IR version
+// and opset.
+func fxOnnxChecker(t *testing.T, path string, ir, opset int64) {
+	t.Helper()
+	const maxIR, maxOpset = 8, 17 // python3-onnx 1.12
+	if ir > maxIR || opset > maxOpset {
+		t.Logf("onnx.checker skipped: IR version %d, opset %d is past what python3-onnx 1.12 checks (IR %d, opset %d)", ir, opset, maxIR, maxOpset)
+		return
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import onnx").Run(); err != nil {
+		t.Logf("onnx.checker skipped: /usr/bin/python3 cannot import onnx (%v)", err)
+		return
+	}
+	out, err := exec.Command("/usr/bin/python3", "-c", "import onnx, sys; onnx.checker.check_model(sys.argv[1])", path).CombinedOutput()
+	if err != nil {
+		t.Errorf("onnx.checker rejects %s: %v\n%s", path, err, out)
+	}
+}
+
+func TestFixtureRewriteORT(t *testing.T) {
+	rt := fxRuntime(t)
+	for fi, f := range fixtures.All() {
+		t.Run(f.Name, func(t *testing.T) {
+			path := fxWrite(t, f)
+			if f.Table == "" {
+				// Nothing to rewrite: the model runs, and Rewrite says so.
+				s := fxSession(t, rt, path)
+				if _, err := s.Run(fxInputs(f.Inputs, uint64(fi), 0)); err != nil {
+					t.Fatal(err)
+				}
+				_, err := onnxrewrite.Rewrite(fxLoad(t, path), "", onnxrewrite.Codes{}, onnxrewrite.Codebook{})
+				if !errors.Is(err, onnxrewrite.ErrNotFound) {
+					t.Errorf("Rewrite of a model without tables: %v, want ErrNotFound", err)
+				}
+				return
+			}
+			for _, k := range []int{16, 300} {
+				t.Run(fmt.Sprintf("M8_K%d", k), func(t *testing.T) {
+					fxRewriteCase(t, rt, f, path, 8, k, uint64(fi))
+				})
+			}
+		})
+	}
+}
+
+// fxRewriteCase rewrites every table of fixture f with random codes and
+// checks the result in ONNX Runtime against the dense reference.
+func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, path string, mGroups, k int, seed uint64) {
+	rw := fxLoad(t, path)
+	ref := fxLoad(t, path)
+	inv, err := onnxrewrite.FindTables(rw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type decodedTable struct {
+		name string
+		vals []float32
+		dims []int64
+	}
+	var decoded []decodedTable
+	for i, tb := range inv.Tables {
+		grid := 0.0
+		if tb.DType == "float16" {
+			grid = 64
+		} else if tb.DType == "bfloat16" {
+			grid = 8
+		}
+		c, b := fxCodes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed*1000+uint64(i*10+k), grid)
+		name := tb.Name
+		if i == 0 {
+			name = "" // the default must be the fixture's Table
+		}
+		rep, err := onnxrewrite.Rewrite(rw, name, c, b)
+		if err != nil {
+			t.Fatalf("rewriting %q: %v", tb.Name, err)
+		}
+		if rep.Table != tb.Name {
+			t.Fatalf("rewrote %q, want %q", rep.Table, tb.Name)
+		}
+		if rep.Gathers != len(tb.Gathers) {
+			t.Errorf("%q: %d Gathers rewritten, FindTables saw %d", tb.Name, rep.Gathers, len(tb.Gathers))
+		}
+		kept := tb.Name == f.Table && f.Kept
+		if rep.Removed == kept {
+			t.Errorf("%q: Removed = %v, want %v", tb.Name, rep.Removed, !kept)
+		}
+		if rep.Removed {
+			if r := fxReads(rw.Proto, tb.Name); len(r) > 0 {
+				t.Errorf("%q was removed but %q still read it", tb.Name, r)
+			}
+		}
+		decoded = append(decoded, decodedTable{tb.Name, onnxrewrite.Decode(c, b), tb.Shape[:]})
+	}
+	for _, d := range decoded {
+		if f.Kept && d.name == f.Table {
+			fxPointGathersAt(t, ref.Proto, d.name, d.vals, d.dims)
+			continue
+		}
+		if err := ref.SetTableValues(d.name, d.vals); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fxCheckWellFormed(t, rw.Proto)
+	rwPath := fxSave(t, rw, "rewritten.onnx")
+	refPath := fxSave(t, ref, "reference.onnx")
+	if len(f.External) > 0 {
+		if _, err := os.Stat(rwPath + ".data"); err != nil {
+			t.Errorf("the rewritten model of an external-data model has no data file: %v", err)
+		}
+	}
+	fxOnnxChecker(t, rwPath, rw.Proto.IrVersion, rw.Opset())
+	got, want := fxSession(t, rt, rwPath), fxSession(t, rt, refPath)
+	for trial := range trials {
+		fxCompare(t, got, want, fxInputs(f.Inputs, seed, trial), 1e-6)
+	}
+}
+
+const trials = 4
+
+// fxShared finds a file under the shared data folder (../../shared from
+// this package), skipping the test when it is absent.
+func fxShared(t *testing.T, rel string) string {
+	t.Helper()
+	p := filepath.Join("..", "..", "shared", "data", rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("skipping: shared model %s is not here (%v)", rel, err)
+	}
+	return p
+}
+
+// fxFilesSize is the bytes of a model file and its external data files.
+func fxFilesSize(t *testing.T, path string) int64 {
+	t.Helper()
+	m := fxLoad(t, path)
+	var n int64
+	for _, p := range append([]string{path}, m.ExternalFiles()...) {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += st.Size()
+	}
+	return n
+}
+
+func TestFixtureSharedModels(t *testing.T) {
+	cases := []struct {
+		name, file, table string
+		vocab             int64
+		kept              bool
+		minShrink         float64 // original files / rewritten files, 0: not checked
+		tol               float64
+	}{
+		{"vibe_sentiment", "vibe-sentiment/sentiment_model.onnx", "embedding.weight", 15000, false, 10, 1e-5},
+		{"stories260k_tied", "stories260k/stories260K_tied.onnx", "tok_embeddings.weight", 512, true, 0, 1e-5},
+	}
+	for ci, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := fxShared(t, c.file)
+			rt := fxRuntime(t)
+			rw, ref := fxLoad(t, path), fxLoad(t, path)
+			inv, err := onnxrewrite.FindTables(rw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tb, err := inv.Table("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tb.Name != c.table || tb.Shape[0] != c.vocab {
+				t.Fatalf("default table %q %v, want %q with %d rows", tb.Name, tb.Shape, c.table, c.vocab)
+			}
+			cds, book := fxCodes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), uint64(ci+1), 0)
+			rep, err := onnxrewrite.Rewrite(rw, "", cds, book)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Removed == c.kept {
+				t.Errorf("Removed = %v, want %v (other uses: %+v)", rep.Removed, !c.kept, rep.OtherUses)
+			}
+			vals := onnxrewrite.Decode(cds, book)
+			if c.kept {
+				fxPointGathersAt(t, ref.Proto, tb.Name, vals, tb.Shape[:])
+			} else if err := ref.SetTableValues(tb.Name, vals); err != nil {
+				t.Fatal(err)
+			}
+			fxCheckWellFormed(t, rw.Proto)
+			rwPath := fxSave(t, rw, "rewritten.onnx")
+			refPath := fxSave(t, ref, "reference.onnx")
+			if c.minShrink > 0 {
+				before, after := fxFilesSize(t, path), fxFilesSize(t, rwPath)
+				t.Logf("files: %d bytes before, %d after (%.1fx smaller)", before, after, float64(before)/float64(after))
+				if float64(before) < c.minShrink*float64(after) {
+					t.Errorf("files shrank from %d to %d bytes, less than %gx", before, after, c.minShrink)
+				}
+			}
+			got, want := fxSession(t, rt, rwPath), fxSession(t, rt, refPath)
+			var ins []fixtures.Input
+			for _, in := range want.Inputs() {
+				shape := slices.Clone(in.Shape)
+				for j, d := range shape {
+					if d < 0 {
+						shape[j] = int64(2 + j*3) // batch 2, seq 5
+					}
+				}
+				ins = append(ins, fixtures.Input{Name: in.Name, Elem: in.Elem, Shape: shape, Low: -c.vocab, High: c.vocab})
+			}
+			for trial := range trials {
+				fxCompare(t, got, want, fxInputs(ins, uint64(ci), trial), c.tol)
+			}
+		})
+	}
+}
