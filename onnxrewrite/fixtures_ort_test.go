@@ -675,6 +675,12 @@ func TestFixtureSharedModels(t *testing.T) {
 			if rep.Removed == c.kept {
 				t.Errorf("Removed = %v, want %v (other uses: %+v)", rep.Removed, !c.kept, rep.OtherUses)
 			}
+			if c.kept && !slices.ContainsFunc(rep.OtherUses, func(u onnxrewrite.Use) bool { return u.Kind == "tied_projection" }) {
+				t.Errorf("other uses %+v: want a tied projection", rep.OtherUses)
+			}
+			for _, u := range rep.OtherUses {
+				t.Logf("kept for %s %s: %s", u.OpType, u.Node, u.Detail)
+			}
 			vals := onnxrewrite.Decode(cds, book)
 			if c.kept {
 				fxPointGathersAt(t, ref.Proto, tb.Name, vals, tb.Shape[:])
