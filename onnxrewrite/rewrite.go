@@ -178,6 +178,12 @@ func Rewrite(m *Model, name string, c Codes, b Codebook) (*RewriteReport, error)
 	}
 	g0 := def.graph.g
 	g0.Initializer = append(g0.Initializer, added...)
+	if m.Proto.IrVersion < 4 {
+		// Before IR 4 every initializer must also be a graph input.
+		for _, t := range added {
+			g0.Input = append(g0.Input, tensorValueInfo(t.Name, DataType(t.DataType), t.Dims))
+		}
+	}
 	for _, t := range added {
 		m.added[t] = true
 	}
@@ -191,7 +197,7 @@ func Rewrite(m *Model, name string, c Codes, b Codebook) (*RewriteReport, error)
 				out = append(out, n)
 				continue
 			}
-			out = append(out, lookupNodes(names, n, nodeLabel(n, i), codesT.Name, offT.Name, bookT.Name, axesT)...)
+			out = append(out, lookupNodes(names, n, nodeLabel(n, i), codesT.Name, offT.Name, bookT.Name, axesT, dt)...)
 			rep.Gathers++
 		}
 		gc.g.Node = out
@@ -210,8 +216,10 @@ func firstInput(n *onnxpb.NodeProto) string {
 	return n.Input[0]
 }
 
-// lookupNodes is the subgraph that replaces one Gather.
-func lookupNodes(names *namer, g *onnxpb.NodeProto, label, codes, offsets, book string, axes *onnxpb.TensorProto) []*onnxpb.NodeProto {
+// lookupNodes is the subgraph that replaces one Gather. A 16-bit codebook's
+// vectors are summed in float32 and rounded once, as Decode does: ONNX
+// Runtime has no bfloat16 ReduceSum, and M float16 additions lose bits.
+func lookupNodes(names *namer, g *onnxpb.NodeProto, label, codes, offsets, book string, axes *onnxpb.TensorProto, dt DataType) []*onnxpb.NodeProto {
 	base := label
 	if g.Name == "" {
 		base = "embshrink" + label
@@ -224,14 +232,23 @@ func lookupNodes(names *namer, g *onnxpb.NodeProto, label, codes, offsets, book 
 	intAttr := func(name string, v int64) *onnxpb.AttributeProto {
 		return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INT, I: v}
 	}
-	sum := &onnxpb.NodeProto{Name: names.fresh(base + "/sum"), OpType: "ReduceSum", Input: []string{vecs}, Output: []string{out},
+	var widen, narrow *onnxpb.NodeProto
+	sumIn, sumOut := vecs, out
+	if dt == Float16 || dt == BFloat16 {
+		sumIn, sumOut = names.fresh(out+".code_vectors_f32"), names.fresh(out+".sum_f32")
+		widen = &onnxpb.NodeProto{Name: names.fresh(base + "/widen"), OpType: "Cast", Input: []string{vecs}, Output: []string{sumIn},
+			Attribute: []*onnxpb.AttributeProto{intAttr("to", int64(Float32))}}
+		narrow = &onnxpb.NodeProto{Name: names.fresh(base + "/narrow"), OpType: "Cast", Input: []string{sumOut}, Output: []string{out},
+			Attribute: []*onnxpb.AttributeProto{intAttr("to", int64(dt))}}
+	}
+	sum := &onnxpb.NodeProto{Name: names.fresh(base + "/sum"), OpType: "ReduceSum", Input: []string{sumIn}, Output: []string{sumOut},
 		Attribute: []*onnxpb.AttributeProto{intAttr("keepdims", 0)}}
 	if axes != nil {
 		sum.Input = append(sum.Input, axes.Name)
 	} else {
 		sum.Attribute = append(sum.Attribute, &onnxpb.AttributeProto{Name: "axes", Type: onnxpb.AttributeProto_INTS, Ints: []int64{-2}})
 	}
-	return []*onnxpb.NodeProto{
+	nodes := []*onnxpb.NodeProto{
 		{Name: names.fresh(base + "/codes"), OpType: "Gather", Input: []string{codes, ids}, Output: []string{gathered},
 			Attribute: []*onnxpb.AttributeProto{intAttr("axis", 0)}, DocString: g.DocString},
 		{Name: names.fresh(base + "/cast"), OpType: "Cast", Input: []string{gathered}, Output: []string{wide},
@@ -239,8 +256,21 @@ func lookupNodes(names *namer, g *onnxpb.NodeProto, label, codes, offsets, book 
 		{Name: names.fresh(base + "/offsets"), OpType: "Add", Input: []string{wide, offsets}, Output: []string{idx}},
 		{Name: names.fresh(base + "/codebook"), OpType: "Gather", Input: []string{book, idx}, Output: []string{vecs},
 			Attribute: []*onnxpb.AttributeProto{intAttr("axis", 0)}},
-		sum,
 	}
+	if widen != nil {
+		return append(nodes, widen, sum, narrow)
+	}
+	return append(nodes, sum)
+}
+
+// tensorValueInfo declares a tensor of fixed shape.
+func tensorValueInfo(name string, dt DataType, dims []int64) *onnxpb.ValueInfoProto {
+	shape := &onnxpb.TensorShapeProto{}
+	for _, d := range dims {
+		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+	}
+	return &onnxpb.ValueInfoProto{Name: name, Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+		TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(dt), Shape: shape}}}}
 }
 
 // tableUsed says whether any node input or graph output still reads def.

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # test.sh runs the repository's checks. It first provides what the tests
 # need: the ONNX Runtime library (scripts/install-onnxruntime.sh) and
-# Debian's python3-numpy for /usr/bin/python3 (the numpy interop tests of
-# onnxrewrite/npy), then runs go vet and go test on every package.
+# Debian's python3-numpy and python3-onnx for /usr/bin/python3 (numpy interop
+# tests of onnxrewrite/npy; onnx.checker as an independent check of
+# rewritten models), then runs go vet and go test on every package.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-onnxruntime.sh
 
-if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
-	echo "test.sh: installing python3-numpy for /usr/bin/python3" >&2
+if ! /usr/bin/python3 -c 'import numpy, onnx' 2>/dev/null; then
+	echo "test.sh: installing python3-numpy and python3-onnx for /usr/bin/python3" >&2
 	sudo=
 	if [[ $(id -u) -ne 0 ]]; then
 		sudo=sudo
 	fi
 	$sudo apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-numpy
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-numpy python3-onnx
 fi
 
 go vet ./...
