@@ -73,17 +73,47 @@ func learnAQ(ctx context.Context, data []float32, V, D int, cfg Config) ([]uint1
 		restarts = 0
 	}
 	perturb := orDefault(cfg.Perturb, defaultPerturb)
+	anneal := cfg.Anneal
+	lastLoss := math.NaN()
 	for it := 0; it < iters; it++ {
 		if err := a.refit(ctx); err != nil {
 			return nil, nil, fmt.Errorf("codebook refit %d: %w", it+1, err)
+		}
+		if T := math.Sqrt(1 - float64(it+1)/float64(iters)); anneal > 0 && T > 0 {
+			a.perturbCodebook(anneal*T, it)
 		}
 		loss, err := a.encode(ctx, it+1, sweeps, restarts, perturb)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encoding round %d: %w", it+1, err)
 		}
 		a.progress(Progress{Phase: "refine", Step: it + 1, Total: iters, Loss: loss})
+		lastLoss = loss
 	}
+	_ = lastLoss
 	return a.codes, a.cb, nil
+}
+
+// perturbCodebook adds Gaussian noise to every codeword (stochastic
+// relaxation, as in LSQ++): the noise standard deviation is scale times the
+// root mean squared reconstruction error per coordinate, so that re-encoding
+// against the noisy codebook can leave poor local optima. The noise shrinks
+// to zero over the rounds.
+func (a *aq) perturbCodebook(scale float64, round int) {
+	y := Reconstruct(a.codes, a.cb, a.V, a.D, a.M, a.K)
+	var se, sw float64
+	for i := 0; i < a.V; i++ {
+		w := a.weight(i)
+		for j := 0; j < a.D; j++ {
+			d := float64(y[i*a.D+j] - a.x[i*a.D+j])
+			se += w * d * d
+		}
+		sw += w
+	}
+	sd := scale * math.Sqrt(se/(sw*float64(a.D))/float64(a.M))
+	rng := rand.New(rand.NewPCG(uint64(a.seed), uint64(round)+0xa11ea1))
+	for i := range a.cb {
+		a.cb[i] += float32(rng.NormFloat64() * sd)
+	}
 }
 
 func orDefault(v, d int) int {
@@ -101,11 +131,35 @@ func (a *aq) initResidual(ctx context.Context, iters int) error {
 	copy(res, a.x)
 	assign := make([]int32, V)
 	dist := make([]float64, V)
-	for m := 0; m < a.M; m++ {
-		cent, err := a.kmeans(ctx, res, iters, m, assign, dist)
-		if err != nil {
-			return err
+	// Several k-means++ trials per stage when that is cheap (small tables),
+	// keeping the lowest weighted inertia, as k-means++ alone often merges
+	// clusters.
+	trials := a.cfg.KMeansTrials
+	if trials <= 0 {
+		trials = 1
+		if float64(V)*float64(K)*float64(D)*float64(iters+1) < 2e8 {
+			trials = 8
 		}
+	}
+	bestAssign := make([]int32, V)
+	for m := 0; m < a.M; m++ {
+		var cent []float32
+		bestInertia := math.Inf(1)
+		for tr := 0; tr < trials; tr++ {
+			c, err := a.kmeans(ctx, res, iters, m*1000+tr, assign, dist)
+			if err != nil {
+				return err
+			}
+			var inertia float64
+			for i := 0; i < V; i++ {
+				inertia += a.weight(i) * dist[i]
+			}
+			if inertia < bestInertia {
+				bestInertia, cent = inertia, c
+				copy(bestAssign, assign)
+			}
+		}
+		copy(assign, bestAssign)
 		copy(a.cb[m*K*D:(m+1)*K*D], cent)
 		for i := 0; i < V; i++ {
 			k := int(assign[i])

@@ -30,6 +30,9 @@ func TestDevGlove(t *testing.T) {
 	cfg := Config{M: envInt("M", 32), K: envInt("K", 16), Method: os.Getenv("METHOD"),
 		Iterations: envInt("ITERS", 0), ICMSweeps: envInt("SWEEPS", 0), Restarts: envInt("RESTARTS", 0),
 		Perturb: envInt("PERTURB", 0), KMeansIters: envInt("KMI", 0), Epochs: envInt("EPOCHS", 0), Batch: envInt("BATCH", 0)}
+	if s := os.Getenv("ANNEAL"); s != "" {
+		cfg.Anneal, _ = strconv.ParseFloat(s, 64)
+	}
 	if s := os.Getenv("LR"); s != "" {
 		cfg.LR, _ = strconv.ParseFloat(s, 64)
 	}

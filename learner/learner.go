@@ -75,9 +75,19 @@ type Config struct {
 	// KMeansIters is the number of Lloyd iterations per residual stage of
 	// the AQ initialisation. Default 8.
 	KMeansIters int
+	// KMeansTrials is the number of k-means++ seedings tried per stage of
+	// the initialisation (the best is kept). Default 8 for small tables
+	// (V*K*D*(KMeansIters+1) < 2e8), otherwise 1.
+	KMeansTrials int
 	// Ridge is the ridge term λ added to the normal equations of the
 	// codebook refit, relative to the mean diagonal. Default 1e-6.
 	Ridge float64
+
+	// Anneal scales the noise added to the codebook after each refit except
+	// the last (stochastic relaxation; the noise decays as sqrt(1-t/T)).
+	// Default 0 (off): on GloVe 100-d, 32x16, it measured worse (0.185 with
+	// Anneal=1 against 0.164 without, 12 rounds).
+	Anneal float64
 
 	// LR is the DCCL Adam learning rate. Default 1e-4 (paper).
 	LR float64
