@@ -1,0 +1,282 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/embshrink/embshrink/learner"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/npy"
+)
+
+// learnCommand learns compositional codes for a table given as .npy or as a
+// model's embedding table, and writes codes and codebook as .npy files.
+func learnCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "learn",
+		Usage:     "learn compositional codes and a codebook for an embedding table",
+		ArgsUsage: "TABLE.npy (or --model MODEL.onnx)",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "M", Required: true, Usage: "codebooks (codes per row)"},
+			&cli.IntFlag{Name: "K", Required: true, Usage: "codewords per codebook (2..65536)"},
+			&cli.StringFlag{Name: "method", Usage: "\"\" or aq (default additive quantiser), dccl (the paper's network)"},
+			&cli.StringFlag{Name: "weights", Usage: "float `.npy` [V] of non-negative row weights"},
+			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed (same seed, same output)"},
+			&cli.IntFlag{Name: "threads", Usage: "threads (0: all CPUs; the output does not depend on it)"},
+			&cli.IntFlag{Name: "iterations", Usage: "aq refinement rounds (0: default)"},
+			&cli.IntFlag{Name: "epochs", Usage: "dccl maximum epochs (0: the paper's 200)"},
+			&cli.DurationFlag{Name: "time-budget", Usage: "dccl: stop after the epoch that exceeds this `DURATION`"},
+			&cli.StringFlag{Name: "codes", Required: true, Usage: "output `.npy` of codes [V, M] (uint8 when K <= 256, else uint16)"},
+			&cli.StringFlag{Name: "codebook", Required: true, Usage: "output `.npy` of the float32 codebook [M*K, D]"},
+			&cli.StringFlag{Name: "model", Usage: "read the table from `MODEL.onnx` instead of TABLE.npy"},
+			&cli.StringFlag{Name: "table", Usage: "table `NAME` in --model (default: the largest)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
+		},
+		Action: runLearn,
+	}
+}
+
+// learnReport is what learn prints.
+type learnReport struct {
+	Input              string  `json:"input"`
+	Table              string  `json:"table,omitempty"`
+	V                  int     `json:"rows"`
+	D                  int     `json:"dim"`
+	M                  int     `json:"m"`
+	K                  int     `json:"k"`
+	Method             string  `json:"method"`
+	Seed               int64   `json:"seed"`
+	RelSqErr           float64 `json:"rel_sq_err"`
+	RelSqErrUnweighted float64 `json:"rel_sq_err_unweighted"`
+	MeanDist           float64 `json:"mean_dist"`
+	BitsPerRow         int     `json:"bits_per_row"`
+	Ratio              float64 `json:"compression_ratio"`
+	CodeBytes          int64   `json:"code_bytes"`
+	CodebookBytes      int64   `json:"codebook_bytes"`
+	Seconds            float64 `json:"seconds"`
+	Codes              string  `json:"codes"`
+	Codebook           string  `json:"codebook"`
+}
+
+func runLearn(c *cli.Context) error {
+	model := c.String("model")
+	var input, tableName string
+	var data []float32
+	var V, D int
+	switch {
+	case model != "" && c.NArg() != 0:
+		return inputError(fmt.Errorf("learn: give either TABLE.npy or --model, not both"))
+	case model == "" && c.NArg() != 1:
+		return inputError(fmt.Errorf("learn: expected one argument, TABLE.npy (or --model MODEL.onnx); got %d", c.NArg()))
+	case model != "":
+		input = model
+		m, err := onnxrewrite.Load(model)
+		if err != nil {
+			return inputError(err)
+		}
+		inv, err := onnxrewrite.FindTables(m)
+		if err != nil {
+			return inputError(err)
+		}
+		t, err := inv.Table(c.String("table"))
+		if err != nil {
+			return inputError(err)
+		}
+		mat, err := m.ReadTableFloat32(t.Name)
+		if err != nil {
+			return inputError(err)
+		}
+		tableName, data, V, D = t.Name, mat.Data, mat.Rows, mat.Cols
+	default:
+		input = c.Args().First()
+		var err error
+		if data, V, D, err = readTableNpy(input); err != nil {
+			return inputError(err)
+		}
+	}
+	var weights []float32
+	if wp := c.String("weights"); wp != "" {
+		a, err := npy.ReadFile(wp)
+		if err != nil {
+			return inputError(fmt.Errorf("weights: %w", err))
+		}
+		if len(a.Shape) != 1 || a.Shape[0] != V {
+			return inputError(fmt.Errorf("weights %s: shape %v, want [%d] (one per table row)", wp, a.Shape, V))
+		}
+		if weights, err = a.Float32s(); err != nil {
+			return inputError(fmt.Errorf("weights %s: %w", wp, err))
+		}
+	}
+
+	jsonOut := c.Bool("json")
+	prog := newLearnProgress(c.App.ErrWriter)
+	cfg := learner.Config{
+		M: c.Int("M"), K: c.Int("K"), Method: c.String("method"), Seed: c.Int64("seed"),
+		Weights: weights, Threads: c.Int("threads"), Iterations: c.Int("iterations"),
+		Epochs: c.Int("epochs"), TimeBudget: c.Duration("time-budget"),
+		Progress: prog.update,
+	}
+	if cfg.Threads < 0 {
+		return inputError(fmt.Errorf("--threads must be >= 0, got %d", cfg.Threads))
+	}
+	res, err := learner.Learn(c.Context, data, V, D, cfg)
+	prog.done()
+	if err != nil {
+		if errors.Is(err, c.Context.Err()) && c.Context.Err() != nil {
+			return err
+		}
+		return inputError(err)
+	}
+
+	var codesArr *npy.Array
+	if cfg.K <= 256 {
+		b := make([]uint8, len(res.Codes))
+		for i, v := range res.Codes {
+			b[i] = uint8(v)
+		}
+		codesArr = npy.FromUint8([]int{V, cfg.M}, b)
+	} else {
+		codesArr = npy.FromUint16([]int{V, cfg.M}, res.Codes)
+	}
+	if err := npy.WriteFile(c.String("codes"), codesArr); err != nil {
+		return fmt.Errorf("writing codes: %w", err)
+	}
+	if err := npy.WriteFile(c.String("codebook"), npy.FromFloat32([]int{cfg.M * cfg.K, D}, res.Codebook)); err != nil {
+		return fmt.Errorf("writing codebook: %w", err)
+	}
+
+	method := cfg.Method
+	if method == "" {
+		method = learner.MethodAQ
+	}
+	mt := res.Metrics
+	rep := learnReport{Input: input, Table: tableName, V: V, D: D, M: cfg.M, K: cfg.K, Method: method, Seed: cfg.Seed,
+		RelSqErr: mt.RelSqErr, RelSqErrUnweighted: mt.RelSqErrUnweighted, MeanDist: mt.MeanDist,
+		BitsPerRow: mt.BitsPerRow, Ratio: mt.Ratio, CodeBytes: mt.CodeBytes, CodebookBytes: mt.CodebookBytes,
+		Seconds: res.Elapsed.Seconds(), Codes: c.String("codes"), Codebook: c.String("codebook")}
+	if jsonOut {
+		return writeJSON(c.App.Writer, rep)
+	}
+	printLearnReport(c.App.Writer, rep, weights != nil)
+	return nil
+}
+
+// readTableNpy reads a 2-D float table from a .npy file.
+func readTableNpy(path string) ([]float32, int, int, error) {
+	a, err := npy.ReadFile(path)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if len(a.Shape) != 2 {
+		return nil, 0, 0, fmt.Errorf("%s: table must be 2-D [V, D], got shape %v", path, a.Shape)
+	}
+	data, err := a.Float32s()
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, a.Shape[0], a.Shape[1], nil
+}
+
+func printLearnReport(w io.Writer, r learnReport, weighted bool) {
+	src := r.Input
+	if r.Table != "" {
+		src += " table " + r.Table
+	}
+	fmt.Fprintf(w, "%s: [%d, %d], method %s, M=%d K=%d, seed %d\n", src, r.V, r.D, r.Method, r.M, r.K, r.Seed)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if weighted {
+		fmt.Fprintf(tw, "relative squared error (weighted)\t%.4f\n", r.RelSqErr)
+		fmt.Fprintf(tw, "relative squared error (unweighted)\t%.4f\n", r.RelSqErrUnweighted)
+	} else {
+		fmt.Fprintf(tw, "relative squared error\t%.4f\n", r.RelSqErr)
+	}
+	fmt.Fprintf(tw, "mean Euclidean distance\t%.4f\n", r.MeanDist)
+	fmt.Fprintf(tw, "bits per row\t%d\n", r.BitsPerRow)
+	fmt.Fprintf(tw, "compression ratio\t%.1fx (codes %d B + codebook %d B)\n", r.Ratio, r.CodeBytes, r.CodebookBytes)
+	fmt.Fprintf(tw, "seconds\t%.1f\n", r.Seconds)
+	tw.Flush()
+	fmt.Fprintf(w, "wrote %s and %s\n", r.Codes, r.Codebook)
+}
+
+// learnProgress shows learner progress on stderr: a bar with the current
+// loss on a terminal, a plain line per phase otherwise.
+type learnProgress struct {
+	w     io.Writer
+	tty   bool
+	phase string
+	last  learner.Progress
+	bar   *progressbar.ProgressBar
+	start time.Time
+}
+
+func newLearnProgress(w io.Writer) *learnProgress {
+	p := &learnProgress{w: w, start: time.Now()}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty = true
+	}
+	return p
+}
+
+// phaseLabel names the phases shown to users; dccl's per-epoch validation
+// events drive its bar, its intra-epoch loss only updates the description.
+func phaseLabel(ph string) string {
+	switch ph {
+	case "init":
+		return "initialise (residual k-means)"
+	case "refine":
+		return "refine (least squares + ICM)"
+	case "validate", "train":
+		return "train (dccl)"
+	}
+	return ph
+}
+
+func (p *learnProgress) update(ev learner.Progress) {
+	label := phaseLabel(ev.Phase)
+	if ev.Phase == "train" {
+		// Running training loss within an epoch.
+		if p.bar != nil {
+			p.bar.Describe(fmt.Sprintf("%s  train loss %.4f", label, ev.Loss))
+		}
+		return
+	}
+	if label != p.phase {
+		p.finishPhase()
+		p.phase = label
+		if p.tty {
+			p.bar = progressbar.NewOptions(max(ev.Total, 1), progressbar.OptionSetWriter(p.w),
+				progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
+		} else {
+			fmt.Fprintf(p.w, "learn: %s (%d steps)\n", label, ev.Total)
+		}
+	}
+	p.last = ev
+	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("%s  error %.4f", label, ev.Loss))
+		_ = p.bar.Set(ev.Step)
+	}
+}
+
+func (p *learnProgress) finishPhase() {
+	if p.phase == "" {
+		return
+	}
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		p.bar = nil
+	}
+	fmt.Fprintf(p.w, "learn: %s done at step %d/%d, error %.4f (%.1fs)\n", p.phase, p.last.Step, p.last.Total, p.last.Loss, time.Since(p.start).Seconds())
+}
+
+func (p *learnProgress) done() {
+	p.finishPhase()
+	p.phase = ""
+}

@@ -1,0 +1,105 @@
+package learner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// gloveFile is the shared benchmark table, relative to this package.
+const gloveFile = "../../shared/data/glove-100d-50k.npy"
+
+func loadGlove(b *testing.B) ([]float32, int, int) {
+	b.Helper()
+	if _, err := os.Stat(gloveFile); err != nil {
+		b.Skipf("benchmark table %s not available: %v", gloveFile, err)
+	}
+	data, V, D, err := readNpyFloat32(gloveFile)
+	if err != nil {
+		b.Fatalf("reading %s: %v", gloveFile, err)
+	}
+	return data, V, D
+}
+
+// runBench learns codes for the first V rows b.N times and reports the
+// relative squared error, plus the error and time of the residual k-means
+// initialisation (a residual-quantiser baseline) for the default method, or
+// the time per epoch for dccl.
+func runBench(b *testing.B, data []float32, V, D int, cfg Config) {
+	b.Helper()
+	data = data[:V*D]
+	var initErr float64
+	var initDur time.Duration
+	var epochs int
+	var start time.Time
+	cfg.Progress = func(p Progress) {
+		switch {
+		case p.Phase == "init" && p.Step == p.Total:
+			initErr, initDur = p.Loss, time.Since(start)
+		case p.Phase == "validate":
+			epochs = p.Step
+		}
+	}
+	var res *Result
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start = time.Now()
+		var err error
+		res, err = Learn(context.Background(), data, V, D, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(res.Metrics.RelSqErr, "relsqerr")
+	b.ReportMetric(res.Metrics.MeanDist, "meandist")
+	b.ReportMetric(res.Elapsed.Seconds(), "s")
+	if cfg.Method == MethodDCCL {
+		if epochs > 0 {
+			b.ReportMetric(res.Elapsed.Seconds()/float64(epochs), "s/epoch")
+		}
+	} else {
+		b.ReportMetric(initErr, "init-relsqerr")
+		b.ReportMetric(initDur.Seconds(), "init-s")
+	}
+}
+
+// BenchmarkAQ measures the default method on GloVe 100-d, 50k rows:
+//
+//	go test ./learner/ -run '^$' -bench AQ -benchtime 1x -count 3 -timeout 60m
+func BenchmarkAQ(b *testing.B) {
+	data, V, D := loadGlove(b)
+	for _, tc := range []struct{ V, M, K int }{
+		{V, 32, 16}, {V, 16, 16}, {V, 8, 8}, {10000, 32, 16},
+	} {
+		b.Run(fmt.Sprintf("V=%d/M=%d/K=%d", tc.V, tc.M, tc.K), func(b *testing.B) {
+			runBench(b, data, min(tc.V, V), D, Config{M: tc.M, K: tc.K, Seed: 1})
+		})
+	}
+}
+
+// BenchmarkDCCL measures the paper's network on GloVe. The number of epochs
+// is EMBSHRINK_DCCL_EPOCHS (default 1: a timing baseline per epoch):
+//
+//	EMBSHRINK_DCCL_EPOCHS=1 go test ./learner/ -run '^$' -bench DCCL -benchtime 1x -count 3
+func BenchmarkDCCL(b *testing.B) {
+	data, V, D := loadGlove(b)
+	epochs := 1
+	if s := os.Getenv("EMBSHRINK_DCCL_EPOCHS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("EMBSHRINK_DCCL_EPOCHS=%q: want a positive integer", s)
+		}
+		epochs = n
+	}
+	for _, tc := range []struct{ V, M, K int }{
+		{V, 32, 16}, {V, 16, 16}, {V, 8, 8}, {10000, 32, 16},
+	} {
+		b.Run(fmt.Sprintf("V=%d/M=%d/K=%d", tc.V, tc.M, tc.K), func(b *testing.B) {
+			runBench(b, data, min(tc.V, V), D, Config{M: tc.M, K: tc.K, Seed: 1, Method: MethodDCCL, Epochs: epochs})
+		})
+	}
+}
