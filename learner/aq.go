@@ -137,7 +137,7 @@ func (a *aq) initResidual(ctx context.Context, iters int) error {
 	trials := a.cfg.KMeansTrials
 	if trials <= 0 {
 		trials = 1
-		if float64(V)*float64(K)*float64(D)*float64(iters+1) < 2e8 {
+		if float64(V)*float64(K)*float64(D)*float64(iters+1) < 2e7 {
 			trials = 8
 		}
 	}
@@ -185,26 +185,34 @@ func (a *aq) initResidual(ctx context.Context, iters int) error {
 }
 
 // nearest writes, for rows [lo, hi) of pts, the index of and the squared
-// distance to the nearest of the K centroids.
-func nearest(pts []float32, D int, cent []float32, K, lo, hi int, assign []int32, dist []float64) {
-	for i := lo; i < hi; i++ {
-		p := pts[i*D : (i+1)*D]
-		best, bestK := math.Inf(1), 0
-		for k := 0; k < K; k++ {
-			c := cent[k*D : (k+1)*D]
-			var s float32
-			for j, v := range p {
-				d := v - c[j]
-				s += d * d
-			}
-			if float64(s) < best {
-				best, bestK = float64(s), k
+// distance to the nearest of the K centroids, using
+// ||p - c||^2 = ||p||^2 - 2<p, c> + ||c||^2 with a matrix product. buf must
+// hold (hi-lo)*K values; cnorm holds the centroids' squared norms.
+func nearest(pts []float32, D int, cent, cnorm []float32, K, lo, hi int, assign []int32, dist []float64, buf []float32) {
+	n := hi - lo
+	ps := blas32.General{Rows: n, Cols: D, Stride: D, Data: pts[lo*D : hi*D]}
+	cs := blas32.General{Rows: K, Cols: D, Stride: D, Data: cent}
+	blas32.Gemm(blas.NoTrans, blas.Trans, -2, ps, cs, 0, blas32.General{Rows: n, Cols: K, Stride: K, Data: buf[:n*K]})
+	for r := 0; r < n; r++ {
+		i := lo + r
+		var pn float64
+		for _, v := range pts[i*D : (i+1)*D] {
+			pn += float64(v) * float64(v)
+		}
+		row := buf[r*K : (r+1)*K]
+		best, bestK := float32(math.Inf(1)), 0
+		for k, v := range row {
+			if d := v + cnorm[k]; d < best {
+				best, bestK = d, k
 			}
 		}
 		assign[i] = int32(bestK)
-		dist[i] = best
+		dist[i] = math.Max(pn+float64(best), 0)
 	}
 }
+
+// nearestRows returns the chunk size used by nearest for K centroids.
+func nearestRows(K int) int { return max(1, min(512, (1<<20)/K)) }
 
 // kmeans clusters pts [V, D] into K weighted clusters with k-means++
 // seeding and Lloyd iterations. assign and dist receive the final nearest
@@ -280,9 +288,22 @@ func (a *aq) kmeans(ctx context.Context, pts []float32, iters, stage int, assign
 
 	sum := make([]float64, K*D)
 	cnt := make([]float64, K)
+	cnorm := make([]float32, K)
+	rows := nearestRows(K)
+	bufs := make([][]float32, a.threads)
+	for t := range bufs {
+		bufs[t] = make([]float32, rows*K)
+	}
 	for it := 0; ; it++ {
-		if err := forChunks(ctx, V, chunkRows*4, a.threads, func(_, lo, hi int) {
-			nearest(pts, D, cent, K, lo, hi, assign, dist)
+		for k := 0; k < K; k++ {
+			var s float64
+			for _, v := range cent[k*D : (k+1)*D] {
+				s += float64(v) * float64(v)
+			}
+			cnorm[k] = float32(s)
+		}
+		if err := forChunks(ctx, V, rows, a.threads, func(t, lo, hi int) {
+			nearest(pts, D, cent, cnorm, K, lo, hi, assign, dist, bufs[t])
 		}); err != nil {
 			return nil, err
 		}

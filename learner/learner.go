@@ -77,7 +77,7 @@ type Config struct {
 	KMeansIters int
 	// KMeansTrials is the number of k-means++ seedings tried per stage of
 	// the initialisation (the best is kept). Default 8 for small tables
-	// (V*K*D*(KMeansIters+1) < 2e8), otherwise 1.
+	// (V*K*D*(KMeansIters+1) < 2e7), otherwise 1.
 	KMeansTrials int
 	// Ridge is the ridge term λ added to the normal equations of the
 	// codebook refit, relative to the mean diagonal. Default 1e-6.
