@@ -1,12 +1,14 @@
 package onnxrewrite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -81,7 +83,11 @@ func Load(path string) (*Model, error) {
 	}
 	var firstErr error
 	m.eachTensor(func(t *onnxpb.TensorProto) {
-		if firstErr != nil || !isExternal(t) {
+		if firstErr != nil {
+			return
+		}
+		if !isExternal(t) {
+			firstErr = m.checkInline(t)
 			return
 		}
 		loc, err := m.resolveExternal(t)
@@ -95,6 +101,25 @@ func Load(path string) (*Model, error) {
 		return nil, firstErr
 	}
 	return m, nil
+}
+
+// checkInline checks that a tensor stored inside the model holds as many
+// bytes as its shape says, so that a hostile shape is refused at load rather
+// than allocated later. Types without a fixed size (strings) and types this
+// package does not know are carried through unchecked.
+func (m *Model) checkInline(t *onnxpb.TensorProto) error {
+	if elemBits(DataType(t.DataType)) == 0 {
+		return nil
+	}
+	want, err := dataBytes(t)
+	if err != nil {
+		return fmt.Errorf("%s: tensor %q: %w", m.Path, t.Name, err)
+	}
+	if got := inlineLen(t); got != want {
+		return fmt.Errorf("%s: tensor %q: has %d bytes of data, shape %v of %s needs %d",
+			m.Path, t.Name, got, t.Dims, DTypeName(DataType(t.DataType)), want)
+	}
+	return nil
 }
 
 // externalField returns the value of key in a tensor's external_data.
@@ -271,6 +296,18 @@ const extAlign = 4096
 // and renamed into place, so a failure never leaves half a model; the input
 // model and its data are never written to.
 func (m *Model) Save(path string, opts SaveOptions) error {
+	return m.SaveContext(context.Background(), path, opts)
+}
+
+// copyChunk is how much external data SaveContext copies between two looks
+// at its context.
+const copyChunk = 64 << 20
+
+// SaveContext is Save that stops when ctx is done: it looks at ctx between
+// tensors and every 64 MiB of copied data, and up to the moment the files
+// are renamed into place. A cancelled save removes its temporary files,
+// leaves no output and returns an error that wraps ctx.Err().
+func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) error {
 	if opts.Threshold <= 0 {
 		opts.Threshold = 1024
 	}
@@ -332,6 +369,9 @@ func (m *Model) Save(path string, opts SaveOptions) error {
 	}()
 
 	for _, t := range inlineFromExt {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s: save interrupted: %w", path, err)
+		}
 		b, err := m.TensorBytes(t)
 		if err != nil {
 			return err
@@ -351,6 +391,10 @@ func (m *Model) Save(path string, opts SaveOptions) error {
 		tmps = append(tmps, dataTmp)
 		var off int64
 		for _, t := range toExt {
+			if err := ctx.Err(); err != nil {
+				f.Close()
+				return fmt.Errorf("%s: save interrupted: %w", path, err)
+			}
 			if pad := (extAlign - off%extAlign) % extAlign; pad > 0 && off > 0 {
 				if _, err := f.Write(make([]byte, pad)); err != nil {
 					f.Close()
@@ -358,9 +402,12 @@ func (m *Model) Save(path string, opts SaveOptions) error {
 				}
 				off += pad
 			}
-			n, err := m.copyTensorData(f, t)
+			n, err := m.copyTensorData(ctx, f, t)
 			if err != nil {
 				f.Close()
+				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+					return fmt.Errorf("%s: save interrupted: %w", path, err)
+				}
 				return fmt.Errorf("writing %s: %w", dataPath, err)
 			}
 			restore = append(restore, saved{t, storageOf(t)})
@@ -391,9 +438,13 @@ func (m *Model) Save(path string, opts SaveOptions) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if opts.Check != nil {
-		if err := opts.Check(graphTmp); err != nil {
+		if err := runCheck(opts.Check, graphTmp); err != nil {
 			return fmt.Errorf("%s: the written model fails its check: %w", path, err)
 		}
+	}
+	// The last moment to stop: once the renames start, they finish.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: save interrupted: %w", path, err)
 	}
 	// Data first: a model file never points at data that is not there.
 	if dataTmp != "" {
@@ -407,6 +458,23 @@ func (m *Model) Save(path string, opts SaveOptions) error {
 	tmps = nil
 	syncDir(dir)
 	return nil
+}
+
+// checkPanic is a Check that panicked: a failed check, not a crash.
+type checkPanic struct{ v any }
+
+func (e *checkPanic) Error() string { return fmt.Sprintf("the check panicked: %v", e.v) }
+
+// runCheck runs a caller's check (CheckGraph runs a third-party decoder on
+// what Save wrote), turning a panic into an error so that the temporary
+// files are still removed.
+func runCheck(check func(string) error, path string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &checkPanic{r}
+		}
+	}()
+	return check(path)
 }
 
 // refuseInputs refuses an output that would overwrite the input model or a
@@ -432,8 +500,8 @@ func (m *Model) refuseInputs(path, dataPath string) error {
 }
 
 // copyTensorData writes a tensor's bytes to w, streaming external data
-// from its file.
-func (m *Model) copyTensorData(w *os.File, t *onnxpb.TensorProto) (int64, error) {
+// from its file in chunks of copyChunk with a look at ctx between them.
+func (m *Model) copyTensorData(ctx context.Context, w *os.File, t *onnxpb.TensorProto) (int64, error) {
 	if loc, ok := m.ext[t]; ok && isExternal(t) {
 		src, err := os.Open(loc.file)
 		if err != nil {
@@ -444,7 +512,18 @@ func (m *Model) copyTensorData(w *os.File, t *onnxpb.TensorProto) (int64, error)
 			return 0, fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
 		// A LimitedReader over an *os.File lets the kernel copy the bytes.
-		n, err := io.Copy(w, &io.LimitedReader{R: src, N: loc.length})
+		var n int64
+		for n < loc.length && err == nil {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			var k int64
+			k, err = io.Copy(w, &io.LimitedReader{R: src, N: min(copyChunk, loc.length-n)})
+			n += k
+			if err == nil && k == 0 {
+				break
+			}
+		}
 		if err == nil && n != loc.length {
 			err = fmt.Errorf("external data ended after %d of %d bytes", n, loc.length)
 		}
@@ -541,4 +620,182 @@ func (m *Model) ExternalFiles() []string {
 		}
 	})
 	return files
+}
+
+// CheckDataflow checks that the model's graphs are wired: every value a
+// node reads (its inputs, and the outer-scope values its subgraphs read) is
+// a graph input, an initializer, another node's output or, in a subgraph, a
+// value of an enclosing graph; no value is produced twice in a graph; no
+// node depends on itself through other nodes; every graph output is
+// defined. Nodes need not be listed in order. The error names the graph and
+// the node. Load does not call it, so that inspect still reads odd models;
+// a rewrite should.
+func CheckDataflow(m *Model) error {
+	if m.Proto.Graph == nil {
+		return fmt.Errorf("%s: no graph", m.Path)
+	}
+	_, err := checkDataflow(m.Path, m.Proto.Graph, "main", nil)
+	return err
+}
+
+// dfScope is the names a graph and its enclosing graphs define.
+type dfScope struct {
+	names  map[string]bool
+	parent *dfScope
+}
+
+func (s *dfScope) has(name string) bool {
+	for ; s != nil; s = s.parent {
+		if s.names[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDataflow checks one graph and returns the names it reads from its
+// enclosing graphs.
+func checkDataflow(file string, g *onnxpb.GraphProto, path string, outer *dfScope) (map[string]bool, error) {
+	local := map[string]bool{}
+	for _, in := range g.Input {
+		local[in.Name] = true
+	}
+	for _, t := range g.Initializer {
+		local[t.Name] = true
+	}
+	for _, s := range g.SparseInitializer {
+		if s.Values != nil {
+			local[s.Values.Name] = true
+		}
+	}
+	label := func(i int) string {
+		n := g.Node[i]
+		return fmt.Sprintf("node %q (%s)", nodeLabel(n, i), n.OpType)
+	}
+	producer := map[string]int{}
+	for i, n := range g.Node {
+		for _, o := range n.Output {
+			if o == "" {
+				continue
+			}
+			if j, ok := producer[o]; ok {
+				return nil, fmt.Errorf("%s: graph %s: %s writes %q, which %s writes too", file, path, label(i), o, label(j))
+			}
+			if local[o] {
+				return nil, fmt.Errorf("%s: graph %s: %s writes %q, which is a graph input or initializer", file, path, label(i), o)
+			}
+			producer[o] = i
+		}
+	}
+	here := &dfScope{names: map[string]bool{}, parent: outer}
+	for n := range local {
+		here.names[n] = true
+	}
+	for n := range producer {
+		here.names[n] = true
+	}
+	free := map[string]bool{}
+	deps := make([][]int, len(g.Node)) // deps[i]: the nodes node i reads from
+	for i, n := range g.Node {
+		reads := append([]string(nil), n.Input...)
+		for _, a := range n.Attribute {
+			subs := a.Graphs
+			if a.G != nil {
+				subs = append([]*onnxpb.GraphProto{a.G}, subs...)
+			}
+			for j, sg := range subs {
+				p := path + "/" + nodeLabel(n, i) + "." + a.Name
+				if len(subs) > 1 {
+					p += "[" + strconv.Itoa(j) + "]"
+				}
+				subFree, err := checkDataflow(file, sg, p, here)
+				if err != nil {
+					return nil, err
+				}
+				for _, name := range sortedNames(subFree) {
+					reads = append(reads, name)
+				}
+			}
+		}
+		for _, in := range reads {
+			switch {
+			case in == "" || local[in]:
+			case producerIs(producer, in):
+				deps[i] = append(deps[i], producer[in])
+			case outer.has(in):
+				free[in] = true
+			default:
+				return nil, fmt.Errorf("%s: graph %s: %s reads %q, which nothing defines", file, path, label(i), in)
+			}
+		}
+	}
+	for _, o := range g.Output {
+		if !local[o.Name] && !producerIs(producer, o.Name) {
+			if !outer.has(o.Name) {
+				return nil, fmt.Errorf("%s: graph %s: output %q is not defined by any node, input or initializer", file, path, o.Name)
+			}
+			free[o.Name] = true
+		}
+	}
+	// Kahn's algorithm: whatever cannot be ordered is on a cycle or
+	// downstream of one.
+	users := make([][]int, len(g.Node))
+	waiting := make([]int, len(g.Node))
+	for i, ds := range deps {
+		waiting[i] = len(ds)
+		for _, d := range ds {
+			users[d] = append(users[d], i)
+		}
+	}
+	var ready []int
+	for i, w := range waiting {
+		if w == 0 {
+			ready = append(ready, i)
+		}
+	}
+	done := 0
+	for len(ready) > 0 {
+		i := ready[len(ready)-1]
+		ready = ready[:len(ready)-1]
+		done++
+		for _, u := range users[i] {
+			if waiting[u]--; waiting[u] == 0 {
+				ready = append(ready, u)
+			}
+		}
+	}
+	if done < len(g.Node) {
+		// Walk back from a blocked node through blocked producers until a
+		// node repeats: that node is on a cycle.
+		i := 0
+		for waiting[i] == 0 {
+			i++
+		}
+		seen := map[int]bool{}
+		for !seen[i] {
+			seen[i] = true
+			for _, d := range deps[i] {
+				if waiting[d] > 0 {
+					i = d
+					break
+				}
+			}
+		}
+		return nil, fmt.Errorf("%s: graph %s: %s is on a cycle: it depends on its own output", file, path, label(i))
+	}
+	return free, nil
+}
+
+func producerIs(producer map[string]int, name string) bool {
+	_, ok := producer[name]
+	return ok
+}
+
+func sortedNames(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

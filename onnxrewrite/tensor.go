@@ -232,6 +232,34 @@ func inlineBytes(t *onnxpb.TensorProto) ([]byte, error) {
 	}
 }
 
+// inlineLen is the length of what inlineBytes returns, computed without
+// encoding anything.
+func inlineLen(t *onnxpb.TensorProto) int64 {
+	if t.RawData != nil || (len(t.FloatData) == 0 && len(t.Int32Data) == 0 && len(t.Int64Data) == 0 &&
+		len(t.DoubleData) == 0 && len(t.Uint64Data) == 0) {
+		return int64(len(t.RawData))
+	}
+	dt := DataType(t.DataType)
+	switch dt {
+	case onnxpb.TensorProto_FLOAT, onnxpb.TensorProto_COMPLEX64:
+		return 4 * int64(len(t.FloatData))
+	case onnxpb.TensorProto_DOUBLE, onnxpb.TensorProto_COMPLEX128:
+		return 8 * int64(len(t.DoubleData))
+	case onnxpb.TensorProto_INT64:
+		return 8 * int64(len(t.Int64Data))
+	case onnxpb.TensorProto_UINT32, onnxpb.TensorProto_UINT64:
+		return elemBits(dt) / 8 * int64(len(t.Uint64Data))
+	case onnxpb.TensorProto_INT32:
+		return 4 * int64(len(t.Int32Data))
+	case onnxpb.TensorProto_UINT4, onnxpb.TensorProto_INT4, onnxpb.TensorProto_FLOAT4E2M1:
+		return int64(len(t.Int32Data))
+	}
+	if size := elemBits(dt) / 8; size == 1 || size == 2 {
+		return size * int64(len(t.Int32Data))
+	}
+	return -1 // inlineBytes cannot read it
+}
+
 // readExternal fills buf with an external tensor's bytes.
 func (m *Model) readExternal(t *onnxpb.TensorProto, buf []byte) error {
 	loc, ok := m.ext[t]
@@ -277,6 +305,22 @@ func (m *Model) Float32Values(t *onnxpb.TensorProto) ([]float32, error) {
 				return nil, fmt.Errorf("%s: tensor %q: has %d values, shape %v needs %d", m.Path, t.Name, len(t.FloatData), t.Dims, n)
 			}
 			return append([]float32(nil), t.FloatData...), nil
+		}
+		// Check the size the data really has before allocating for the
+		// size the shape claims.
+		want, err := dataBytes(t)
+		if err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", m.Path, t.Name, err)
+		}
+		got := inlineLen(t)
+		if isExternal(t) {
+			got = -1
+			if loc, ok := m.ext[t]; ok {
+				got = loc.length
+			}
+		}
+		if got != want {
+			return nil, fmt.Errorf("%s: tensor %q: has %d bytes of data, shape %v of float32 needs %d", m.Path, t.Name, got, t.Dims, want)
 		}
 		out := make([]float32, n)
 		raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(out))), 4*n)
