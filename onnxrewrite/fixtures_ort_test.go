@@ -531,9 +531,24 @@ func TestFixtureRewriteORT(t *testing.T) {
 				}
 				return
 			}
-			for _, k := range []int{16, 300} {
-				t.Run(fmt.Sprintf("M8_K%d", k), func(t *testing.T) {
-					fxRewriteCase(t, rt, f, path, 8, k, uint64(fi))
+			variants := []struct {
+				m, k int
+				opts onnxrewrite.RewriteOptions
+			}{
+				{8, 16, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},                // two codes a byte
+				{7, 4, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},                 // four a byte, one padding group
+				{8, 16, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoPack: true}},  // one a byte
+				{8, 300, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},               // uint16 codes
+				{8, 16, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutDecode}},                // decoded at load
+				{5, 256, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutDecode, NoPack: true}}, // uint8, decoded
+			}
+			for _, v := range variants {
+				name := fmt.Sprintf("%s_M%d_K%d", v.opts.Layout, v.m, v.k)
+				if v.opts.NoPack {
+					name += "_nopack"
+				}
+				t.Run(name, func(t *testing.T) {
+					fxRewriteCase(t, rt, f, path, v.m, v.k, uint64(fi), v.opts)
 				})
 			}
 		})
@@ -542,7 +557,7 @@ func TestFixtureRewriteORT(t *testing.T) {
 
 // fxRewriteCase rewrites every table of fixture f with random codes and
 // checks the result in ONNX Runtime against the dense reference.
-func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, path string, mGroups, k int, seed uint64) {
+func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, path string, mGroups, k int, seed uint64, opts onnxrewrite.RewriteOptions) {
 	rw := fxLoad(t, path)
 	ref := fxLoad(t, path)
 	inv, err := onnxrewrite.FindTables(rw)
@@ -563,11 +578,11 @@ func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, pa
 			grid = 8
 		}
 		c, b := fxCodes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed*1000+uint64(i*10+k), grid)
-		name := tb.Name
+		opts.Table = tb.Name
 		if i == 0 {
-			name = "" // the default must be the fixture's Table
+			opts.Table = "" // the default must be the fixture's Table
 		}
-		rep, err := onnxrewrite.Rewrite(rw, name, c, b)
+		rep, err := onnxrewrite.RewriteTable(rw, c, b, opts)
 		if err != nil {
 			t.Fatalf("rewriting %q: %v", tb.Name, err)
 		}
@@ -578,21 +593,20 @@ func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, pa
 			t.Errorf("%q: %d Gathers rewritten, FindTables saw %d", tb.Name, rep.Gathers, len(tb.Gathers))
 		}
 		kept := tb.Name == f.Table && f.Kept
-		if rep.Removed == kept {
-			t.Errorf("%q: Removed = %v, want %v", tb.Name, rep.Removed, !kept)
+		if kept != (len(rep.OtherUses) > 0) {
+			t.Errorf("%q: other uses %+v, want some: %v", tb.Name, rep.OtherUses, kept)
 		}
-		if rep.Removed {
-			if r := fxReads(rw.Proto, tb.Name); len(r) > 0 {
-				t.Errorf("%q was removed but %q still read it", tb.Name, r)
-			}
+		if fxHasInitializer(rw.Proto.Graph, tb.Name) {
+			t.Errorf("%q is still an initializer after the rewrite", tb.Name)
+		}
+		if want := onnxrewrite.CodesPerByte(k); !opts.NoPack && rep.CodesPerByte != want || opts.NoPack && rep.CodesPerByte != 1 {
+			t.Errorf("%d codes per byte, want %d (NoPack %v)", rep.CodesPerByte, want, opts.NoPack)
 		}
 		decoded = append(decoded, decodedTable{tb.Name, onnxrewrite.Decode(c, b), tb.Shape[:]})
 	}
+	// Every reader of a table, tied projections too, now reads what the
+	// codes stand for: the reference replaces each table by its decoding.
 	for _, d := range decoded {
-		if f.Kept && d.name == f.Table {
-			fxPointGathersAt(t, ref.Proto, d.name, d.vals, d.dims)
-			continue
-		}
 		if err := ref.SetTableValues(d.name, d.vals); err != nil {
 			t.Fatal(err)
 		}
@@ -672,19 +686,17 @@ func TestFixtureSharedModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Removed == c.kept {
-				t.Errorf("Removed = %v, want %v (other uses: %+v)", rep.Removed, !c.kept, rep.OtherUses)
+			if fxHasInitializer(rw.Proto.Graph, tb.Name) {
+				t.Errorf("%q is still an initializer after the rewrite", tb.Name)
 			}
 			if c.kept && !slices.ContainsFunc(rep.OtherUses, func(u onnxrewrite.Use) bool { return u.Kind == "tied_projection" }) {
 				t.Errorf("other uses %+v: want a tied projection", rep.OtherUses)
 			}
 			for _, u := range rep.OtherUses {
-				t.Logf("kept for %s %s: %s", u.OpType, u.Node, u.Detail)
+				t.Logf("decoded for %s %s: %s", u.OpType, u.Node, u.Detail)
 			}
 			vals := onnxrewrite.Decode(cds, book)
-			if c.kept {
-				fxPointGathersAt(t, ref.Proto, tb.Name, vals, tb.Shape[:])
-			} else if err := ref.SetTableValues(tb.Name, vals); err != nil {
+			if err := ref.SetTableValues(tb.Name, vals); err != nil {
 				t.Fatal(err)
 			}
 			fxCheckWellFormed(t, rw.Proto)
@@ -713,4 +725,24 @@ func TestFixtureSharedModels(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fxHasInitializer says whether graph g, or any subgraph, has an initializer
+// of that name.
+func fxHasInitializer(g *onnxpb.GraphProto, name string) bool {
+	for _, t := range g.Initializer {
+		if t.Name == name {
+			return true
+		}
+	}
+	for _, n := range g.Node {
+		for _, a := range n.Attribute {
+			for _, sub := range append([]*onnxpb.GraphProto{a.G}, a.Graphs...) {
+				if sub != nil && fxHasInitializer(sub, name) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -9,6 +9,54 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
+// The rewrite rules: how a table becomes codes and a codebook, in standard
+// ONNX operators only, for any runtime.
+//
+// Storage. Codes are packed P to a byte when K allows (K <= 4: P = 4,
+// K <= 16: P = 2, else P = 1 with uint8 for K <= 256 and uint16 above), so a
+// row takes Q = ceil(M/P) bytes: byte j holds the codes of groups jP..jP+P-1,
+// low bits first. The codebook [M*K, D] keeps the table's element type.
+//
+// Group book. From the codebook, nodes over initializers build a book of
+// Q*256 vectors: entry j*256 + b is the sum of the P codebook rows that byte
+// value b selects in byte j. A runtime computes it once, at load (ONNX
+// Runtime folds it as a constant), so each token then gathers Q vectors, not
+// M. With P = 1 the group book is the codebook itself.
+//
+//	book = Reshape(ReduceSum(Gather(codebook, Cast(nibbles) + group_rows), axis 2), [Q*256, D])
+//
+// Row sum. The same five operators rebuild rows from codes, per token
+// (lookup) or for the whole table at load (decode):
+//
+//	rows = ReduceSum(Gather(book, Add(Cast(codes_of_rows, int64), byte_offsets)), axes=[-2])
+//
+// with byte_offsets[j] = j*256 (j*K when P = 1). 16-bit tables are summed
+// in float32 and rounded once, as Decode does: ONNX Runtime has no bfloat16
+// ReduceSum, and M float16 additions lose bits.
+//
+// Layouts. lookup replaces each embedding Gather(table, ids) with the row
+// sum over Gather(codes, ids): the dense table never exists at run time.
+// decode computes the row sum over all codes once, under the table's own
+// name, so every reader of the table (Gathers, a tied MatMul or Gemm) works
+// unchanged at the original speed after load. Readers that are not
+// embedding Gathers, and initializers that are copies of the table, are
+// always fed from the decoded table, so the file carries the table once.
+
+// Layout says how a rewritten table is read at run time.
+type Layout string
+
+// Layouts; see the rules above.
+const (
+	LayoutAuto   Layout = "auto"
+	LayoutLookup Layout = "lookup"
+	LayoutDecode Layout = "decode"
+)
+
+// AutoDecodeLimit is the size of a dense table up to which LayoutAuto
+// decodes it at load: below it the original's run-time memory is kept and
+// its speed with it; above it the lookup saves the memory.
+const AutoDecodeLimit = 256 << 20
+
 // Codes are a table's compositional codes: row r is rebuilt as
 // sum over m of Codebook row m*K + Data[r*M+m].
 type Codes struct {
@@ -57,7 +105,9 @@ func Validate(c Codes, b Codebook, rows, dim int64) error {
 }
 
 // Decode rebuilds the dense [Rows, D] table that codes and codebook stand
-// for, summing the groups in order m = 0..M-1 in float32.
+// for, summing the groups in order m = 0..M-1 in float32. A rewritten model
+// matches it up to float32 summation order, and for 16-bit tables up to one
+// final rounding of each value.
 func Decode(c Codes, b Codebook) []float32 {
 	out := make([]float32, c.Rows*b.D)
 	for r := 0; r < c.Rows; r++ {
@@ -72,24 +122,55 @@ func Decode(c Codes, b Codebook) []float32 {
 	return out
 }
 
+// CodesPerByte is how many codes of K values one byte of a packed row holds;
+// 1 when K > 16 (and with K > 256 a code takes two bytes).
+func CodesPerByte(k int) int {
+	switch {
+	case k <= 4:
+		return 4
+	case k <= 16:
+		return 2
+	}
+	return 1
+}
+
 // codebookDoc starts the doc string of every codebook a rewrite writes, so
 // that FindTables does not take it for an embedding table.
 const codebookDoc = "embshrink codebook of table"
 
-// RewriteReport says what Rewrite did.
+// RewriteOptions controls RewriteTable.
+type RewriteOptions struct {
+	// Table is the table to rewrite; "" means the largest.
+	Table string
+	// Layout defaults to LayoutAuto.
+	Layout Layout
+	// NoPack stores one code per byte (or two bytes) even when K allows
+	// packing.
+	NoPack bool
+}
+
+// RewriteReport says what a rewrite did.
 type RewriteReport struct {
-	Table   string `json:"table"`
-	Gathers int    `json:"gathers"`
-	// TableBytes is the table's size before the rewrite.
+	Table  string `json:"table"`
+	Layout Layout `json:"layout"`
+	// LayoutReason says why the layout was chosen.
+	LayoutReason string `json:"layout_reason"`
+	// Gathers counts the embedding Gathers now reading codes (lookup) or
+	// the decoded table (decode).
+	Gathers int `json:"gathers"`
+	// OtherUses are readers of the table that now read the decoded table.
+	OtherUses []Use `json:"other_uses"`
+	// Copies are initializers that were copies of the table, now computed
+	// from the decoded table.
+	Copies []Copy `json:"copies"`
+	// TableBytes is the bytes the table and its copies took.
 	TableBytes int64 `json:"table_bytes"`
-	// CodesBytes, CodebookBytes and OffsetsBytes are what replaces it.
+	// CodesBytes, CodebookBytes and AuxBytes (offsets, unpacking tables)
+	// are what replaces them.
 	CodesBytes    int64 `json:"codes_bytes"`
 	CodebookBytes int64 `json:"codebook_bytes"`
-	OffsetsBytes  int64 `json:"offsets_bytes"`
-	// Removed says the table itself is gone; it stays when other uses
-	// (OtherUses) still read it.
-	Removed   bool  `json:"removed"`
-	OtherUses []Use `json:"other_uses"`
+	AuxBytes      int64 `json:"aux_bytes"`
+	CodesPerByte  int   `json:"codes_per_byte"`
 }
 
 // Opset returns the model's version of the default ONNX operator set.
@@ -110,19 +191,16 @@ const (
 	MaxOpset = 21
 )
 
-// Rewrite replaces every embedding Gather of the named table (the largest
-// when name is "") with a lookup of codes, built from standard operators:
-//
-//	codes_g = Gather(codes, ids)              [..., M] uint8/uint16
-//	idx     = Add(Cast(codes_g, int64), offs) [..., M] offs[m] = m*K
-//	vecs    = Gather(codebook, idx)           [..., M, D]
-//	out     = ReduceSum(vecs, axes=[-2], keepdims=0)
-//
-// Ids of any rank, int32 or int64, negative ones included, index the codes
-// exactly as they indexed the table. The codes are stored in the smallest
-// unsigned type that holds K, the codebook in the table's element type. The
-// table is removed when nothing else reads it.
+// Rewrite replaces the named table (the largest when name is "") with
+// codes in the lookup layout; see RewriteTable.
 func Rewrite(m *Model, name string, c Codes, b Codebook) (*RewriteReport, error) {
+	return RewriteTable(m, c, b, RewriteOptions{Table: name, Layout: LayoutLookup})
+}
+
+// RewriteTable replaces a table with codes and a codebook, following the
+// rules at the top of this file. Ids of any rank, int32 or int64, negative
+// ones included, index the codes exactly as they indexed the table.
+func RewriteTable(m *Model, c Codes, b Codebook, opts RewriteOptions) (*RewriteReport, error) {
 	op := m.Opset()
 	if op < MinOpset || op > MaxOpset {
 		return nil, fmt.Errorf("%s: default opset %d is not supported (%d to %d)", m.Path, op, MinOpset, MaxOpset)
@@ -131,82 +209,318 @@ func Rewrite(m *Model, name string, c Codes, b Codebook) (*RewriteReport, error)
 	if err != nil {
 		return nil, err
 	}
-	tb, err := inv.Table(name)
+	tb, err := inv.Table(opts.Table)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Path, err)
 	}
 	if err := Validate(c, b, tb.Shape[0], tb.Shape[1]); err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
-	def := tb.def
-	dt := DataType(def.tensor.DataType)
-	names := newNamer(m)
-
-	// New initializers live in the graph that defines the table, so every
-	// Gather that could see the table sees them too.
-	codesT := &onnxpb.TensorProto{Name: names.fresh(tb.Name + ".codes"), Dims: []int64{int64(c.Rows), int64(c.M)}}
-	if c.K <= 256 {
-		codesT.DataType = int32(Uint8)
-		codesT.RawData = make([]byte, len(c.Data))
-		for i, v := range c.Data {
-			codesT.RawData[i] = byte(v)
-		}
-	} else {
-		codesT.DataType = int32(Uint16)
-		codesT.RawData = make([]byte, 2*len(c.Data))
-		for i, v := range c.Data {
-			binary.LittleEndian.PutUint16(codesT.RawData[2*i:], v)
-		}
-	}
-	bookRaw, err := encodeFloats(b.Data, dt)
+	layout, reason, err := chooseLayout(tb, opts.Layout)
 	if err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
-	bookT := &onnxpb.TensorProto{Name: names.fresh(tb.Name + ".codebook"), Dims: []int64{int64(b.M * b.K), int64(b.D)},
-		DataType: int32(dt), RawData: bookRaw, DocString: fmt.Sprintf("%s %q: M=%d K=%d", codebookDoc, tb.Name, b.M, b.K)}
-	offs := make([]byte, 8*c.M)
-	for i := 0; i < c.M; i++ {
-		binary.LittleEndian.PutUint64(offs[8*i:], uint64(i*c.K))
+	p := CodesPerByte(c.K)
+	if opts.NoPack {
+		p = 1
 	}
-	offT := &onnxpb.TensorProto{Name: names.fresh(tb.Name + ".code_offsets"), Dims: []int64{int64(c.M)}, DataType: int32(Int64), RawData: offs}
-	added := []*onnxpb.TensorProto{codesT, bookT, offT}
-	var axesT *onnxpb.TensorProto
-	if op >= 13 {
-		axesT = &onnxpb.TensorProto{Name: names.fresh(tb.Name + ".sum_axes"), Dims: []int64{1}, DataType: int32(Int64),
-			RawData: binary.LittleEndian.AppendUint64(nil, uint64(math.MaxUint64-1))} // -2
-		added = append(added, axesT)
+	e := &emitter{m: m, tb: tb, names: newNamer(m), dt: DataType(tb.def.tensor.DataType), opset: op, p: p, c: c, b: b}
+	rep := &RewriteReport{Table: tb.Name, Layout: layout, LayoutReason: reason, OtherUses: tb.OtherUses, Copies: tb.Copies,
+		TableBytes: tb.Bytes, CodesPerByte: p}
+	for _, cp := range tb.Copies {
+		rep.TableBytes += cp.Bytes
 	}
-	g0 := def.graph.g
-	g0.Initializer = append(g0.Initializer, added...)
+	e.storeCodes()
+	e.buildBook()
+
+	// The decoded table, under the table's own name, when anything but
+	// lookup Gathers reads it.
+	needDense := layout == LayoutDecode || len(tb.OtherUses) > 0 || len(tb.Copies) > 0
+	if needDense {
+		e.rowSum(e.codes.Name, tb.Name, &e.head)
+		e.serveCopies()
+	}
+	if layout == LayoutDecode {
+		rep.Gathers = len(tb.Gathers)
+	} else {
+		rep.Gathers = e.replaceGathers()
+	}
+	e.removeTable()
+	g0 := tb.def.graph.g
+	g0.Node = append(e.head, g0.Node...)
+	g0.Initializer = append(g0.Initializer, e.added...)
 	if m.Proto.IrVersion < 4 {
 		// Before IR 4 every initializer must also be a graph input.
-		for _, t := range added {
+		for _, t := range e.added {
 			g0.Input = append(g0.Input, tensorValueInfo(t.Name, DataType(t.DataType), t.Dims))
 		}
 	}
-	for _, t := range added {
+	for _, t := range e.added {
 		m.added[t] = true
+		switch t {
+		case e.codes:
+			rep.CodesBytes += storedBytes(t)
+		case e.book:
+			rep.CodebookBytes += storedBytes(t)
+		default:
+			rep.AuxBytes += storedBytes(t)
+		}
 	}
+	return rep, nil
+}
 
-	rep := &RewriteReport{Table: tb.Name, TableBytes: tb.Bytes, CodesBytes: storedBytes(codesT),
-		CodebookBytes: storedBytes(bookT), OffsetsBytes: storedBytes(offT) + storedBytes(axesT), OtherUses: tb.OtherUses}
-	walkGraphs(m, func(gc *graphCtx) {
+func chooseLayout(tb *Table, want Layout) (Layout, string, error) {
+	dense := tb.Bytes
+	switch want {
+	case LayoutLookup:
+		return LayoutLookup, "asked for", nil
+	case LayoutDecode:
+		return LayoutDecode, "asked for", nil
+	case LayoutAuto, "":
+	default:
+		return "", "", fmt.Errorf("layout %q: want lookup, decode or auto", want)
+	}
+	if len(tb.OtherUses) > 0 || len(tb.Copies) > 0 {
+		return LayoutDecode, "the table has readers besides embedding Gathers, which need it decoded anyway", nil
+	}
+	if dense <= AutoDecodeLimit {
+		return LayoutDecode, fmt.Sprintf("the dense table (%d bytes) fits in %d MiB: decoded once at load it runs at the original's speed", dense, AutoDecodeLimit>>20), nil
+	}
+	return LayoutLookup, fmt.Sprintf("the dense table (%d bytes) is over %d MiB: looked up per token it never takes that memory", dense, AutoDecodeLimit>>20), nil
+}
+
+// emitter builds one table's rewrite.
+type emitter struct {
+	m     *Model
+	tb    *Table
+	names *namer
+	dt    DataType
+	opset int64
+	p     int // codes per byte
+	c     Codes
+	b     Codebook
+
+	codes, book *onnxpb.TensorProto
+	bookName    string // the group book value (or the codebook itself)
+	bookF32     bool   // the group book is float32 where the table is 16-bit
+	offsets     string // byte offsets into the group book, [Q] int64
+	axes        string // ReduceSum axes input [-2], from opset 13
+	added       []*onnxpb.TensorProto
+	head        []*onnxpb.NodeProto // nodes over initializers, at the graph's start
+}
+
+func (e *emitter) q() int { return (e.c.M + e.p - 1) / e.p }
+
+func (e *emitter) init(base string, dt DataType, dims []int64, raw []byte) *onnxpb.TensorProto {
+	t := &onnxpb.TensorProto{Name: e.names.fresh(e.tb.Name + "." + base), Dims: dims, DataType: int32(dt), RawData: raw}
+	e.added = append(e.added, t)
+	return t
+}
+
+func (e *emitter) node(list *[]*onnxpb.NodeProto, label, op string, in []string, outBase string, attrs ...*onnxpb.AttributeProto) string {
+	out := e.names.fresh(outBase)
+	*list = append(*list, &onnxpb.NodeProto{Name: e.names.fresh(label + "/" + op), OpType: op, Input: in, Output: []string{out}, Attribute: attrs})
+	return out
+}
+
+func intAttr(name string, v int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INT, I: v}
+}
+
+func int64Raw(v ...int64) []byte {
+	b := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(b[8*i:], uint64(x))
+	}
+	return b
+}
+
+// storeCodes packs the codes into [Rows, Q] bytes (uint16 when K > 256).
+func (e *emitter) storeCodes() {
+	c, q := e.c, e.q()
+	if c.K > 256 {
+		raw := make([]byte, 2*len(c.Data))
+		for i, v := range c.Data {
+			binary.LittleEndian.PutUint16(raw[2*i:], v)
+		}
+		e.codes = e.init("codes", Uint16, []int64{int64(c.Rows), int64(c.M)}, raw)
+		return
+	}
+	bits := 8 / e.p
+	raw := make([]byte, c.Rows*q)
+	for r := 0; r < c.Rows; r++ {
+		for m := 0; m < c.M; m++ {
+			raw[r*q+m/e.p] |= byte(c.Data[r*c.M+m]) << (bits * (m % e.p))
+		}
+	}
+	e.codes = e.init("codes", Uint8, []int64{int64(c.Rows), int64(q)}, raw)
+}
+
+// buildBook stores the codebook and, for packed codes, the nodes that make
+// the group book from it.
+func (e *emitter) buildBook() {
+	c, b, q := e.c, e.b, e.q()
+	raw, _ := encodeFloats(b.Data, e.dt) // dt was checked by FindTables
+	e.book = e.init("codebook", e.dt, []int64{int64(b.M * b.K), int64(b.D)}, raw)
+	e.book.DocString = fmt.Sprintf("%s %q: M=%d K=%d", codebookDoc, e.tb.Name, b.M, b.K)
+	if e.opset >= 13 {
+		e.axes = e.init("sum_axes", Int64, []int64{1}, int64Raw(-2)).Name
+	}
+	label := e.tb.Name + "/embshrink"
+	wide := e.dt == Float16 || e.dt == BFloat16
+	if e.p == 1 {
+		offs := make([]int64, c.M)
+		for m := range offs {
+			offs[m] = int64(m * c.K)
+		}
+		e.offsets = e.init("code_offsets", Int64, []int64{int64(c.M)}, int64Raw(offs...)).Name
+		e.bookName = e.book.Name
+		if wide {
+			e.bookName = e.node(&e.head, label, "Cast", []string{e.book.Name}, e.tb.Name+".codebook_f32", intAttr("to", int64(Float32)))
+			e.bookF32 = true
+		}
+		return
+	}
+	// Padding groups (when P does not divide M) select zero rows appended
+	// to the codebook, so every byte value is a valid index.
+	bits, mask := 8/e.p, (1<<(8/e.p))-1
+	pad := q*e.p - c.M
+	book := e.book.Name
+	if pad > 0 {
+		zeros := e.init("codebook_pad", e.dt, []int64{int64(pad * c.K), int64(b.D)}, make([]byte, pad*c.K*b.D*int(elemBits(e.dt)/8)))
+		book = e.node(&e.head, label, "Concat", []string{e.book.Name, zeros.Name}, e.tb.Name+".codebook_padded", intAttr("axis", 0))
+	}
+	// nibbles[v, p]: the code byte value v holds for its p-th group, kept
+	// below K so that unused byte values still index the right group.
+	nib := make([]byte, 256*e.p)
+	for v := 0; v < 256; v++ {
+		for p := 0; p < e.p; p++ {
+			code := (v >> (bits * p)) & mask
+			if code >= c.K {
+				code = 0
+			}
+			nib[v*e.p+p] = byte(code)
+		}
+	}
+	nibT := e.init("code_nibbles", Uint8, []int64{256, int64(e.p)}, nib)
+	grp := make([]int64, q*e.p)
+	for i := range grp {
+		grp[i] = int64(i * c.K)
+	}
+	grpT := e.init("group_rows", Int64, []int64{int64(q), 1, int64(e.p)}, int64Raw(grp...))
+	nibW := e.node(&e.head, label, "Cast", []string{nibT.Name}, e.tb.Name+".code_nibbles_i64", intAttr("to", int64(Int64)))
+	rows := e.node(&e.head, label, "Add", []string{nibW, grpT.Name}, e.tb.Name+".group_book_rows") // [Q, 256, P]
+	vecs := e.node(&e.head, label, "Gather", []string{book, rows}, e.tb.Name+".group_book_vectors", intAttr("axis", 0))
+	if wide {
+		vecs = e.node(&e.head, label, "Cast", []string{vecs}, e.tb.Name+".group_book_vectors_f32", intAttr("to", int64(Float32)))
+		e.bookF32 = true
+	}
+	summed := e.reduce(&e.head, label, vecs, e.tb.Name+".group_book_3d", 2)
+	shape := e.init("group_book_shape", Int64, []int64{2}, int64Raw(int64(q*256), int64(b.D)))
+	e.bookName = e.node(&e.head, label, "Reshape", []string{summed, shape.Name}, e.tb.Name+".group_book")
+	offs := make([]int64, q)
+	for j := range offs {
+		offs[j] = int64(j * 256)
+	}
+	e.offsets = e.init("byte_offsets", Int64, []int64{int64(q)}, int64Raw(offs...)).Name
+}
+
+// reduce emits ReduceSum over one axis without keeping it, in the form the
+// opset wants, writing a fresh value named after outBase.
+func (e *emitter) reduce(list *[]*onnxpb.NodeProto, label, in, outBase string, axis int64) string {
+	out := e.names.fresh(outBase)
+	e.reduceTo(list, label, in, out, axis)
+	return out
+}
+
+func (e *emitter) reduceTo(list *[]*onnxpb.NodeProto, label, in, out string, axis int64) {
+	n := &onnxpb.NodeProto{Name: e.names.fresh(label + "/ReduceSum"), OpType: "ReduceSum", Input: []string{in}, Output: []string{out},
+		Attribute: []*onnxpb.AttributeProto{intAttr("keepdims", 0)}}
+	if e.opset >= 13 {
+		axesIn := e.axes
+		if axis != -2 {
+			axesIn = e.init("axes"+strconv.FormatInt(axis, 10), Int64, []int64{1}, int64Raw(axis)).Name
+		}
+		n.Input = append(n.Input, axesIn)
+	} else {
+		n.Attribute = append(n.Attribute, &onnxpb.AttributeProto{Name: "axes", Type: onnxpb.AttributeProto_INTS, Ints: []int64{axis}})
+	}
+	*list = append(*list, n)
+}
+
+// rowSum appends the nodes that turn code bytes [..., Q] into rows
+// [..., D] of the table's type, writing the value out.
+func (e *emitter) rowSum(codes, out string, list *[]*onnxpb.NodeProto) {
+	label := out + "/embshrink"
+	wide := e.node(list, label, "Cast", []string{codes}, out+".code_ids", intAttr("to", int64(Int64)))
+	idx := e.node(list, label, "Add", []string{wide, e.offsets}, out+".book_ids")
+	vecs := e.node(list, label, "Gather", []string{e.bookName, idx}, out+".code_vectors", intAttr("axis", 0))
+	if e.dt == Float16 || e.dt == BFloat16 {
+		if !e.bookF32 {
+			vecs = e.node(list, label, "Cast", []string{vecs}, out+".code_vectors_f32", intAttr("to", int64(Float32)))
+		}
+		sum := e.reduce(list, label, vecs, out+".sum_f32", -2)
+		*list = append(*list, &onnxpb.NodeProto{Name: e.names.fresh(label + "/narrow"), OpType: "Cast", Input: []string{sum},
+			Output: []string{out}, Attribute: []*onnxpb.AttributeProto{intAttr("to", int64(e.dt))}})
+		return
+	}
+	e.reduceTo(list, label, vecs, out, -2)
+}
+
+// replaceGathers swaps each embedding Gather of the table for a lookup of
+// codes, in place, and returns how many it replaced.
+func (e *emitter) replaceGathers() int {
+	def := e.tb.def
+	n := 0
+	walkGraphs(e.m, func(gc *graphCtx) {
 		var out []*onnxpb.NodeProto
-		for i, n := range gc.g.Node {
-			if d, ok := gc.resolve(firstInput(n)); !ok || d == nil || d.tensor != def.tensor || !isEmbeddingGather(n, 0) {
-				out = append(out, n)
+		for _, node := range gc.g.Node {
+			if d, ok := gc.resolve(firstInput(node)); !ok || d == nil || d.tensor != def.tensor || !isEmbeddingGather(node, 0) {
+				out = append(out, node)
 				continue
 			}
-			out = append(out, lookupNodes(names, n, nodeLabel(n, i), codesT.Name, offT.Name, bookT.Name, axesT, dt)...)
-			rep.Gathers++
+			label := node.Name
+			if label == "" {
+				label = node.Output[0]
+			}
+			gathered := e.names.fresh(node.Output[0] + ".codes")
+			out = append(out, &onnxpb.NodeProto{Name: e.names.fresh(label + "/embshrink/codes"), OpType: "Gather", DocString: node.DocString,
+				Input: []string{e.codes.Name, node.Input[1]}, Output: []string{gathered}, Attribute: []*onnxpb.AttributeProto{intAttr("axis", 0)}})
+			e.rowSum(gathered, node.Output[0], &out)
+			n++
 		}
 		gc.g.Node = out
 	})
-	if !tableUsed(m, def) {
-		removeTable(def, tb.Name)
-		rep.Removed = true
+	return n
+}
+
+// serveCopies replaces each copy of the table with the decoded table,
+// transposed where the copy was.
+func (e *emitter) serveCopies() {
+	g := e.tb.def.graph.g
+	for _, cp := range e.tb.Copies {
+		node := &onnxpb.NodeProto{Name: e.names.fresh(cp.Name + "/embshrink/copy"), OpType: "Identity", Input: []string{e.tb.Name}, Output: []string{cp.Name}}
+		if cp.Transposed {
+			node.OpType = "Transpose"
+			node.Attribute = []*onnxpb.AttributeProto{{Name: "perm", Type: onnxpb.AttributeProto_INTS, Ints: []int64{1, 0}}}
+		}
+		e.head = append(e.head, node)
+		g.Initializer = without(g.Initializer, func(t *onnxpb.TensorProto) bool { return t.Name == cp.Name })
+		g.Input = without(g.Input, func(v *onnxpb.ValueInfoProto) bool { return v.Name == cp.Name })
 	}
-	return rep, nil
+}
+
+// removeTable deletes the table's initializer (or Constant node), and its
+// graph input entry, from the graph that defines it. The decoded table, if
+// any, now carries its name.
+func (e *emitter) removeTable() {
+	def, g := e.tb.def, e.tb.def.graph.g
+	if def.constant != nil {
+		g.Node = without(g.Node, func(n *onnxpb.NodeProto) bool { return n == def.constant })
+	} else {
+		g.Initializer = without(g.Initializer, func(t *onnxpb.TensorProto) bool { return t == def.tensor })
+	}
+	g.Input = without(g.Input, func(v *onnxpb.ValueInfoProto) bool { return v.Name == e.tb.Name })
 }
 
 func firstInput(n *onnxpb.NodeProto) string {
@@ -214,53 +528,6 @@ func firstInput(n *onnxpb.NodeProto) string {
 		return ""
 	}
 	return n.Input[0]
-}
-
-// lookupNodes is the subgraph that replaces one Gather. A 16-bit codebook's
-// vectors are summed in float32 and rounded once, as Decode does: ONNX
-// Runtime has no bfloat16 ReduceSum, and M float16 additions lose bits.
-func lookupNodes(names *namer, g *onnxpb.NodeProto, label, codes, offsets, book string, axes *onnxpb.TensorProto, dt DataType) []*onnxpb.NodeProto {
-	base := label
-	if g.Name == "" {
-		base = "embshrink" + label
-	}
-	ids, out := g.Input[1], g.Output[0]
-	gathered := names.fresh(out + ".codes")
-	wide := names.fresh(out + ".code_ids")
-	idx := names.fresh(out + ".codebook_ids")
-	vecs := names.fresh(out + ".code_vectors")
-	intAttr := func(name string, v int64) *onnxpb.AttributeProto {
-		return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INT, I: v}
-	}
-	var widen, narrow *onnxpb.NodeProto
-	sumIn, sumOut := vecs, out
-	if dt == Float16 || dt == BFloat16 {
-		sumIn, sumOut = names.fresh(out+".code_vectors_f32"), names.fresh(out+".sum_f32")
-		widen = &onnxpb.NodeProto{Name: names.fresh(base + "/widen"), OpType: "Cast", Input: []string{vecs}, Output: []string{sumIn},
-			Attribute: []*onnxpb.AttributeProto{intAttr("to", int64(Float32))}}
-		narrow = &onnxpb.NodeProto{Name: names.fresh(base + "/narrow"), OpType: "Cast", Input: []string{sumOut}, Output: []string{out},
-			Attribute: []*onnxpb.AttributeProto{intAttr("to", int64(dt))}}
-	}
-	sum := &onnxpb.NodeProto{Name: names.fresh(base + "/sum"), OpType: "ReduceSum", Input: []string{sumIn}, Output: []string{sumOut},
-		Attribute: []*onnxpb.AttributeProto{intAttr("keepdims", 0)}}
-	if axes != nil {
-		sum.Input = append(sum.Input, axes.Name)
-	} else {
-		sum.Attribute = append(sum.Attribute, &onnxpb.AttributeProto{Name: "axes", Type: onnxpb.AttributeProto_INTS, Ints: []int64{-2}})
-	}
-	nodes := []*onnxpb.NodeProto{
-		{Name: names.fresh(base + "/codes"), OpType: "Gather", Input: []string{codes, ids}, Output: []string{gathered},
-			Attribute: []*onnxpb.AttributeProto{intAttr("axis", 0)}, DocString: g.DocString},
-		{Name: names.fresh(base + "/cast"), OpType: "Cast", Input: []string{gathered}, Output: []string{wide},
-			Attribute: []*onnxpb.AttributeProto{intAttr("to", int64(Int64))}},
-		{Name: names.fresh(base + "/offsets"), OpType: "Add", Input: []string{wide, offsets}, Output: []string{idx}},
-		{Name: names.fresh(base + "/codebook"), OpType: "Gather", Input: []string{book, idx}, Output: []string{vecs},
-			Attribute: []*onnxpb.AttributeProto{intAttr("axis", 0)}},
-	}
-	if widen != nil {
-		return append(nodes, widen, sum, narrow)
-	}
-	return append(nodes, sum)
 }
 
 // tensorValueInfo declares a tensor of fixed shape.
@@ -271,46 +538,6 @@ func tensorValueInfo(name string, dt DataType, dims []int64) *onnxpb.ValueInfoPr
 	}
 	return &onnxpb.ValueInfoProto{Name: name, Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
 		TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(dt), Shape: shape}}}}
-}
-
-// tableUsed says whether any node input or graph output still reads def.
-func tableUsed(m *Model, def *tableDef) bool {
-	name := def.tensor.Name
-	if def.constant != nil {
-		name = def.constant.Output[0]
-	}
-	used := false
-	walkGraphs(m, func(gc *graphCtx) {
-		reads := func(s string) bool {
-			if s != name {
-				return false
-			}
-			d, ok := gc.resolve(s)
-			return ok && d != nil && d.tensor == def.tensor
-		}
-		for _, n := range gc.g.Node {
-			for _, in := range n.Input {
-				used = used || reads(in)
-			}
-		}
-		for _, o := range gc.g.Output {
-			used = used || reads(o.Name)
-		}
-	})
-	return used
-}
-
-// removeTable deletes the table's initializer (or Constant node), and its
-// graph input and value_info entries, from the graph that defines it.
-func removeTable(def *tableDef, name string) {
-	g := def.graph.g
-	if def.constant != nil {
-		g.Node = without(g.Node, func(n *onnxpb.NodeProto) bool { return n == def.constant })
-	} else {
-		g.Initializer = without(g.Initializer, func(t *onnxpb.TensorProto) bool { return t == def.tensor })
-	}
-	g.Input = without(g.Input, func(v *onnxpb.ValueInfoProto) bool { return v.Name == name })
-	g.ValueInfo = without(g.ValueInfo, func(v *onnxpb.ValueInfoProto) bool { return v.Name == name })
 }
 
 func without[T any](s []T, drop func(T) bool) []T {

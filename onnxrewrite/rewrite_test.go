@@ -56,17 +56,20 @@ func checkSorted(t *testing.T, g *onnxpb.GraphProto) {
 }
 
 func TestRewriteEmitsTheOpsetsForm(t *testing.T) {
+	const lookup = "Gather,Cast,Add,Gather,ReduceSum"
+	const groupBook = "Cast,Add,Gather,ReduceSum,Reshape," // packed codes: built at load
 	cases := []struct {
 		opset     int64
 		k         int
 		axesInput bool
 		codesType onnxpb.TensorProto_DataType
+		ops       string
 	}{
-		{11, 16, false, onnxpb.TensorProto_UINT8},
-		{12, 256, false, onnxpb.TensorProto_UINT8},
-		{13, 257, true, onnxpb.TensorProto_UINT16},
-		{18, 16, true, onnxpb.TensorProto_UINT8},
-		{21, 65536, true, onnxpb.TensorProto_UINT16},
+		{11, 16, false, onnxpb.TensorProto_UINT8, groupBook + lookup},
+		{12, 256, false, onnxpb.TensorProto_UINT8, lookup},
+		{13, 257, true, onnxpb.TensorProto_UINT16, lookup},
+		{18, 4, true, onnxpb.TensorProto_UINT8, groupBook + lookup},
+		{21, 65536, true, onnxpb.TensorProto_UINT16, lookup},
 	}
 	for _, c := range cases {
 		t.Run("opset"+itoa(int(c.opset)), func(t *testing.T) {
@@ -77,19 +80,19 @@ func TestRewriteEmitsTheOpsetsForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			codes, book := randomCodes(40, 3, c.k, 6, 1)
+			codes, book := randomCodes(40, 4, c.k, 6, 1)
 			rep, err := onnxrewrite.Rewrite(m, "", codes, book)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !rep.Removed || rep.Gathers != 1 || rep.Table != "emb" {
-				t.Errorf("report %+v: want table emb removed after 1 Gather", rep)
+			if rep.Gathers != 1 || rep.Table != "emb" || rep.Layout != onnxrewrite.LayoutLookup {
+				t.Errorf("report %+v: want table emb looked up at 1 Gather", rep)
 			}
 			g := m.Proto.Graph
-			if got := strings.Join(opTypes(g), ","); got != "Gather,Cast,Add,Gather,ReduceSum" {
-				t.Errorf("nodes %s", got)
+			if got := strings.Join(opTypes(g), ","); got != c.ops {
+				t.Errorf("nodes %s, want %s", got, c.ops)
 			}
-			sum := g.Node[4]
+			sum := g.Node[len(g.Node)-1]
 			var hasAxesAttr bool
 			for _, a := range sum.Attribute {
 				if a.Name == "axes" {

@@ -33,6 +33,9 @@ type Table struct {
 	// OtherUses are every other node input the table feeds, such as a tied
 	// output projection.
 	OtherUses []Use `json:"other_uses"`
+	// Copies are initializers holding the same values (or their
+	// transpose); a rewrite serves them from the same codes.
+	Copies []Copy `json:"copies"`
 
 	def *tableDef
 }
@@ -235,6 +238,11 @@ func FindTables(m *Model) (*Inventory, error) {
 		if tb.OtherUses == nil {
 			tb.OtherUses = []Use{}
 		}
+		copies, err := m.findCopies(tb.def)
+		if err != nil {
+			return nil, err
+		}
+		tb.Copies = append([]Copy{}, copies...)
 		inv.TableBytes += tb.Bytes
 		inv.Tables = append(inv.Tables, *tb)
 	}

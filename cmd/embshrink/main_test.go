@@ -99,8 +99,8 @@ func TestInspect(t *testing.T) {
 
 func TestRewriteCommand(t *testing.T) {
 	dir := t.TempDir()
-	model := writeTinyModel(t, dir, 600)
-	codes := make([]uint8, 600*2)
+	model := writeTinyModel(t, dir, 3000)
+	codes := make([]uint8, 3000*2)
 	for i := range codes {
 		codes[i] = uint8(i % 16)
 	}
@@ -109,7 +109,7 @@ func TestRewriteCommand(t *testing.T) {
 		book[i] = float32(i) / 10
 	}
 	cp, bp := filepath.Join(dir, "codes.npy"), filepath.Join(dir, "book.npy")
-	if err := npy.WriteFile(cp, npy.FromUint8([]int{600, 2}, codes)); err != nil {
+	if err := npy.WriteFile(cp, npy.FromUint8([]int{3000, 2}, codes)); err != nil {
 		t.Fatal(err)
 	}
 	if err := npy.WriteFile(bp, npy.FromFloat32([]int{2, 16, 4}, book)); err != nil {
@@ -120,7 +120,7 @@ func TestRewriteCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(stdout, "rewrote 1 Gather(s) of emb") {
+	if !strings.Contains(stdout, "emb: decode layout, 1 Gather(s)") || !strings.Contains(stdout, "codes 3000 (2 per byte)") {
 		t.Errorf("stdout:\n%s", stdout)
 	}
 	m, err := onnxrewrite.Load(out)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -19,6 +20,8 @@ func rewriteCommand() *cli.Command {
 			&cli.StringFlag{Name: "codes", Required: true, Usage: "integer `.npy` [V, M] of codes in [0, K)"},
 			&cli.StringFlag{Name: "codebook", Required: true, Usage: "float `.npy` [M*K, D] or [M, K, D]"},
 			&cli.StringFlag{Name: "table", Usage: "table `NAME` (default: the largest)"},
+			&cli.StringFlag{Name: "layout", Value: "auto", Usage: "lookup (codes read per token), decode (table rebuilt once at load) or auto"},
+			&cli.BoolFlag{Name: "no-pack", Usage: "store one code per byte even when K <= 16 allows two or four"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output model `FILE`"},
 			&cli.StringFlag{Name: "external-data", Value: "auto", Usage: "where weights go: auto (as the input had them), always, never"},
 			&cli.StringFlag{Name: "data-file", Usage: "external data file `NAME` beside the output (default: OUTPUT.data)"},
@@ -42,7 +45,8 @@ func rewriteCommand() *cli.Command {
 			if err != nil {
 				return inputError(err)
 			}
-			rep, err := onnxrewrite.Rewrite(m, c.String("table"), codes, book)
+			rep, err := onnxrewrite.RewriteTable(m, codes, book, onnxrewrite.RewriteOptions{
+				Table: c.String("table"), Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack")})
 			if err != nil {
 				return inputError(err)
 			}
@@ -61,11 +65,7 @@ func rewriteCommand() *cli.Command {
 				}{rep, out, before, after})
 			}
 			w := c.App.Writer
-			fmt.Fprintf(w, "rewrote %d Gather(s) of %s (%s)\n", rep.Gathers, rep.Table, humanBytes(rep.TableBytes))
-			fmt.Fprintf(w, "  codes %s, codebook %s, offsets %s\n", humanBytes(rep.CodesBytes), humanBytes(rep.CodebookBytes), humanBytes(rep.OffsetsBytes))
-			if !rep.Removed {
-				fmt.Fprintf(w, "  table kept: %d other use(s) still read it\n", len(rep.OtherUses))
-			}
+			printRewrite(w, rep)
 			fmt.Fprintf(w, "  files: %s -> %s (%.1fx smaller)\n", humanBytes(before), humanBytes(after), float64(before)/float64(max(after, 1)))
 			fmt.Fprintf(w, "wrote %s\n", out)
 			return nil
@@ -161,4 +161,20 @@ func sizeOf(path string) int64 {
 		return 0
 	}
 	return st.Size()
+}
+
+func printRewrite(w io.Writer, rep *onnxrewrite.RewriteReport) {
+	fmt.Fprintf(w, "%s: %s layout, %d Gather(s): %s\n", rep.Table, rep.Layout, rep.Gathers, rep.LayoutReason)
+	fmt.Fprintf(w, "  %d bytes -> codes %d (%d per byte) + codebook %d + aux %d bytes\n", rep.TableBytes,
+		rep.CodesBytes, rep.CodesPerByte, rep.CodebookBytes, rep.AuxBytes)
+	for _, u := range rep.OtherUses {
+		fmt.Fprintf(w, "  %s %s now reads the decoded table (%s)\n", u.OpType, u.Node, u.Detail)
+	}
+	for _, cp := range rep.Copies {
+		how := "copy"
+		if cp.Transposed {
+			how = "transposed copy"
+		}
+		fmt.Fprintf(w, "  %s (%s, %d bytes) now computed from the codes\n", cp.Name, how, cp.Bytes)
+	}
 }

@@ -1,0 +1,130 @@
+package onnxrewrite
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+)
+
+// Copy is an initializer that holds exactly a table's values, or their
+// transpose: what PyTorch's exporter writes when it constant-folds
+// Transpose(table) for a tied output projection.
+type Copy struct {
+	Name       string `json:"name"`
+	Transposed bool   `json:"transposed"`
+	Bytes      int64  `json:"bytes"`
+}
+
+// tensorReaderAt reads a tensor's bytes wherever they are stored.
+func (m *Model) tensorReaderAt(t *onnxpb.TensorProto) (io.ReaderAt, func(), error) {
+	if loc, ok := m.ext[t]; ok && isExternal(t) {
+		f, err := os.Open(loc.file)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: tensor %q: %w", m.Path, t.Name, err)
+		}
+		return io.NewSectionReader(f, loc.offset, loc.length), func() { f.Close() }, nil
+	}
+	b, err := m.TensorBytes(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bytes.NewReader(b), func() {}, nil
+}
+
+// findCopies lists the initializers of the table's graph that are bitwise
+// copies of it, straight or transposed. A few sampled elements rule out
+// almost every candidate before any full comparison reads both tensors.
+func (m *Model) findCopies(def *tableDef) ([]Copy, error) {
+	t := def.tensor
+	rows, cols := t.Dims[0], t.Dims[1]
+	es := elemBits(DataType(t.DataType)) / 8
+	var cands []*onnxpb.TensorProto
+	for _, c := range def.graph.g.Initializer {
+		if c == t || c.DataType != t.DataType || len(c.Dims) != 2 || strings.HasPrefix(c.DocString, codebookDoc) {
+			continue
+		}
+		if (c.Dims[0] == rows && c.Dims[1] == cols) || (c.Dims[0] == cols && c.Dims[1] == rows) {
+			cands = append(cands, c)
+		}
+	}
+	if len(cands) == 0 || rows*cols == 0 {
+		return nil, nil
+	}
+	tr, tclose, err := m.tensorReaderAt(t)
+	if err != nil {
+		return nil, err
+	}
+	defer tclose()
+	var out []Copy
+	for _, c := range cands {
+		for _, transposed := range []bool{false, true} {
+			if transposed && (c.Dims[0] != cols || c.Dims[1] != rows) || !transposed && (c.Dims[0] != rows || c.Dims[1] != cols) {
+				continue
+			}
+			same, err := m.sameValues(tr, c, rows, cols, es, transposed)
+			if err != nil {
+				return nil, err
+			}
+			if same {
+				out = append(out, Copy{Name: c.Name, Transposed: transposed, Bytes: storedBytes(c)})
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// sameValues compares candidate c with the table (read through tr), first
+// at sampled positions, then in full.
+func (m *Model) sameValues(tr io.ReaderAt, c *onnxpb.TensorProto, rows, cols, es int64, transposed bool) (bool, error) {
+	cr, cclose, err := m.tensorReaderAt(c)
+	if err != nil {
+		return false, err
+	}
+	defer cclose()
+	// tableOffset maps element i of the candidate (row-major) to the table.
+	tableOffset := func(i int64) int64 {
+		if !transposed {
+			return i * es
+		}
+		r, col := i/rows, i%rows // candidate is [cols, rows]
+		return (col*cols + r) * es
+	}
+	n := rows * cols
+	a, b := make([]byte, es), make([]byte, es)
+	for s := int64(0); s < 64; s++ {
+		i := (s*7919 + s*s*104729) % n
+		if _, err := cr.ReadAt(a, i*es); err != nil {
+			return false, fmt.Errorf("%s: tensor %q: %w", m.Path, c.Name, err)
+		}
+		if _, err := tr.ReadAt(b, tableOffset(i)); err != nil {
+			return false, err
+		}
+		if !bytes.Equal(a, b) {
+			return false, nil
+		}
+	}
+	// Full comparison, a candidate row at a time against the whole table.
+	table := make([]byte, n*es)
+	if _, err := tr.ReadAt(table, 0); err != nil {
+		return false, err
+	}
+	rowLen := c.Dims[1] * es
+	row := make([]byte, rowLen)
+	for r := int64(0); r < c.Dims[0]; r++ {
+		if _, err := cr.ReadAt(row, r*rowLen); err != nil {
+			return false, fmt.Errorf("%s: tensor %q: %w", m.Path, c.Name, err)
+		}
+		for j := int64(0); j < c.Dims[1]; j++ {
+			off := tableOffset(r*c.Dims[1] + j)
+			if !bytes.Equal(row[j*es:(j+1)*es], table[off:off+es]) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
