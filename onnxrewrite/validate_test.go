@@ -1,0 +1,338 @@
+package onnxrewrite_test
+
+import (
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+)
+
+// cmpRewrites writes two rewrites of the model at path, each of its
+// default table with codes M x K: a faithful pair (an original whose table
+// is exactly what the codes decode to, and its rewrite with those codes),
+// and the rewrite of the untouched model with random codes. It returns the
+// faithful original, its rewrite, and the random rewrite.
+func cmpRewrites(t *testing.T, path string, mGroups, k int, seed uint64) (orig, faithful, random string) {
+	t.Helper()
+	m := fxLoad(t, path)
+	inv, err := onnxrewrite.FindTables(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := inv.Table("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid := 0.0
+	switch tb.DType {
+	case "float16":
+		grid = 64
+	case "bfloat16":
+		grid = 8
+	}
+	codes, book := fxCodes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed, grid)
+	if err := m.SetTableValues(tb.Name, onnxrewrite.Decode(codes, book)); err != nil {
+		t.Fatal(err)
+	}
+	orig = fxSave(t, m, "original.onnx")
+	m = fxLoad(t, orig)
+	if _, err := onnxrewrite.Rewrite(m, tb.Name, codes, book); err != nil {
+		t.Fatal(err)
+	}
+	faithful = fxSave(t, m, "faithful.onnx")
+
+	m = fxLoad(t, path)
+	rc, rb := fxCodes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed+1, grid)
+	if _, err := onnxrewrite.Rewrite(m, tb.Name, rc, rb); err != nil {
+		t.Fatal(err)
+	}
+	random = fxSave(t, m, "random.onnx")
+	return orig, faithful, random
+}
+
+func TestCompareModelsFixtures(t *testing.T) {
+	rt := fxRuntime(t)
+	for fi, f := range fixtures.All() {
+		if f.Table == "" {
+			continue
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			path := fxWrite(t, f)
+			orig, faithful, random := cmpRewrites(t, path, 4, 16, uint64(fi))
+			rep, err := onnxrewrite.CompareModels(rt, orig, faithful, onnxrewrite.CompareOptions{Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Pass {
+				t.Errorf("faithful rewrite fails: %+v", rep.Outputs)
+			}
+			for _, o := range rep.Outputs {
+				if !o.WithinTolerance || o.Cosine < 1-1e-6 {
+					t.Errorf("faithful rewrite, output %s: %+v", o.Name, o)
+				}
+			}
+			opts := onnxrewrite.CompareOptions{Seed: 1}
+			if f.Name == "if_branch" {
+				// The else branch reads another table: take the branch
+				// that reads the rewritten one.
+				opts.Inputs = map[string]onnxrewrite.HostTensor{"cond": {Shape: []int64{}, Data: []bool{true}}}
+			}
+			rep, err = onnxrewrite.CompareModels(rt, path, random, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Pass {
+				t.Errorf("random rewrite passes: %+v", rep.Outputs)
+			}
+			for _, in := range rep.Inputs {
+				if _, given := opts.Inputs[in.Name]; in.Source != map[bool]string{true: "given", false: "generated"}[given] {
+					t.Errorf("input %s: source %q", in.Name, in.Source)
+				}
+			}
+		})
+	}
+}
+
+// TestCompareModelsInputs checks generated inputs (shapes, dims, id
+// ranges, determinism) and given ones.
+func TestCompareModelsInputs(t *testing.T) {
+	rt := fxRuntime(t)
+	var f fixtures.Fixture
+	for _, x := range fixtures.All() {
+		if x.Name == "ids_int64" {
+			f = x
+		}
+	}
+	path := fxWrite(t, f)
+	cases := []struct {
+		name      string
+		opts      onnxrewrite.CompareOptions
+		shape     []int64
+		source    string
+		idRange   []int64
+		dims      []onnxrewrite.DimReport
+		wantTable string
+	}{
+		{"defaults", onnxrewrite.CompareOptions{}, []int64{64, 16}, "generated", []int64{0, 300},
+			[]onnxrewrite.DimReport{{Input: "ids", Axis: 0, Param: "batch", Value: 64, Source: "samples"},
+				{Input: "ids", Axis: 1, Param: "seq", Value: 16, Source: "default"}}, "emb"},
+		{"samples and dims", onnxrewrite.CompareOptions{Samples: 3, Dims: map[string]int64{"seq": 7}}, []int64{3, 7}, "generated", []int64{0, 300},
+			[]onnxrewrite.DimReport{{Input: "ids", Axis: 0, Param: "batch", Value: 3, Source: "samples"},
+				{Input: "ids", Axis: 1, Param: "seq", Value: 7, Source: "dims"}}, "emb"},
+		{"given", onnxrewrite.CompareOptions{Inputs: map[string]onnxrewrite.HostTensor{
+			"ids": {Shape: []int64{2, 3}, Data: []int64{4, -1, 0, 9, 9, 2}}}}, []int64{2, 3}, "given", []int64{-1, 10},
+			[]onnxrewrite.DimReport{}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := onnxrewrite.CompareModels(rt, path, path, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Pass || len(rep.Outputs) != 1 || rep.Outputs[0].MaxAbsDiff != 0 {
+				t.Errorf("a model against itself: %+v", rep.Outputs)
+			}
+			in := rep.Inputs[0]
+			if !slices.Equal(in.Shape, c.shape) || in.Source != c.source || !slices.Equal(in.IDRange, c.idRange) || in.Table != c.wantTable {
+				t.Errorf("input %+v, want shape %v, source %s, ids %v, table %q", in, c.shape, c.source, c.idRange, c.wantTable)
+			}
+			if !reflect.DeepEqual(rep.Dims, c.dims) {
+				t.Errorf("dims %+v, want %+v", rep.Dims, c.dims)
+			}
+			if want := append(slices.Clone(c.shape), 4); !slices.Equal(rep.Outputs[0].Shape, want) {
+				t.Errorf("output shape %v, want %v", rep.Outputs[0].Shape, want)
+			}
+			if rep.Outputs[0].DecisionKind != "argmax" || rep.Outputs[0].Agreement == nil || *rep.Outputs[0].Agreement != 1 {
+				t.Errorf("decisions %+v", rep.Outputs[0])
+			}
+		})
+	}
+	// Generated inputs depend on the seed alone.
+	_, _, random := cmpRewrites(t, path, 4, 16, 5)
+	a, err := onnxrewrite.CompareModels(rt, path, random, onnxrewrite.CompareOptions{Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := onnxrewrite.CompareModels(rt, path, random, onnxrewrite.CompareOptions{Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := onnxrewrite.CompareModels(rt, path, random, onnxrewrite.CompareOptions{Seed: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("same seed, different reports:\n%+v\n%+v", a.Outputs, b.Outputs)
+	}
+	if a.Outputs[0].Cosine == c.Outputs[0].Cosine {
+		t.Errorf("seeds 9 and 10 gave the same cosine %g", a.Outputs[0].Cosine)
+	}
+}
+
+// cmpFloatModel writes a model out = op(x [n, width] float32), where op is
+// Identity, Mul by scale, Sigmoid or Sigmoid after Add of shift.
+func cmpFloatModel(t *testing.T, name string, width int, op string, c float32) string {
+	t.Helper()
+	constant := &onnxpb.TensorProto{Name: "c", DataType: int32(onnxpb.TensorProto_FLOAT),
+		RawData: binary.LittleEndian.AppendUint32(nil, math.Float32bits(c))}
+	var nodes []*onnxpb.NodeProto
+	switch op {
+	case "Identity":
+		nodes = []*onnxpb.NodeProto{{OpType: "Identity", Input: []string{"x"}, Output: []string{"out"}}}
+	case "Mul":
+		nodes = []*onnxpb.NodeProto{{OpType: "Mul", Input: []string{"x", "c"}, Output: []string{"out"}}}
+	case "Sigmoid":
+		nodes = []*onnxpb.NodeProto{
+			{OpType: "Add", Input: []string{"x", "c"}, Output: []string{"shifted"}},
+			{OpType: "Sigmoid", Input: []string{"shifted"}, Output: []string{"out"}},
+		}
+	}
+	mp := &onnxpb.ModelProto{IrVersion: 8, OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: 13}}, Graph: &onnxpb.GraphProto{
+		Name:        "float",
+		Node:        nodes,
+		Initializer: []*onnxpb.TensorProto{constant},
+		Input:       []*onnxpb.ValueInfoProto{calInfo("x", onnxpb.TensorProto_FLOAT, "n", width)},
+		Output:      []*onnxpb.ValueInfoProto{calInfo("out", onnxpb.TensorProto_FLOAT, "n", width)},
+	}}
+	b, err := proto.Marshal(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCompareModelsGate checks the numeric tolerance and the decision gate
+// on float outputs: argmax over a last dimension of 5, and a [n, 1] output
+// in [0, 1] thresholded at 0.5.
+func TestCompareModelsGate(t *testing.T) {
+	rt := fxRuntime(t)
+	ident := cmpFloatModel(t, "ident.onnx", 5, "Identity", 0)
+	scaled := cmpFloatModel(t, "scaled.onnx", 5, "Mul", 1.01) // same argmax, 1% larger
+	flipped := cmpFloatModel(t, "flipped.onnx", 5, "Mul", -1) // argmax becomes argmin
+	sig := cmpFloatModel(t, "sig.onnx", 1, "Sigmoid", 0)
+	sigShift := cmpFloatModel(t, "sigshift.onnx", 1, "Sigmoid", 0.1) // x in (-0.1, 0], 4%, flip
+	cases := []struct {
+		name             string
+		orig, rw         string
+		opts             onnxrewrite.CompareOptions
+		kind             string
+		within, pass     bool
+		minAgree, maxAgr float64
+	}{
+		{"identical", ident, ident, onnxrewrite.CompareOptions{}, "argmax", true, true, 1, 1},
+		{"scaled, default tolerance: decisions agree", ident, scaled, onnxrewrite.CompareOptions{}, "argmax", false, true, 1, 1},
+		{"scaled, rtol 2%", ident, scaled, onnxrewrite.CompareOptions{RTol: 0.02}, "argmax", true, true, 1, 1},
+		{"scaled, decision gate off", ident, scaled, onnxrewrite.CompareOptions{MinAgreement: -1}, "argmax", false, false, 1, 1},
+		{"flipped", ident, flipped, onnxrewrite.CompareOptions{}, "argmax", false, false, 0, 0.01},
+		{"sigmoid shifted, 99% wanted", sig, sigShift, onnxrewrite.CompareOptions{Samples: 1000}, "threshold_0.5", false, false, 0.93, 0.99},
+		{"sigmoid shifted, 90% wanted", sig, sigShift, onnxrewrite.CompareOptions{Samples: 1000, MinAgreement: 0.9}, "threshold_0.5", false, true, 0.93, 0.99},
+		{"sigmoid shifted, atol 0.03", sig, sigShift, onnxrewrite.CompareOptions{Samples: 1000, ATol: 0.03}, "threshold_0.5", true, true, 0.93, 0.99},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := onnxrewrite.CompareModels(rt, c.orig, c.rw, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := rep.Outputs[0]
+			if o.DecisionKind != c.kind || o.WithinTolerance != c.within || o.Pass != c.pass || rep.Pass != c.pass {
+				t.Errorf("got kind %q, within %v, pass %v (%s); want %q, %v, %v", o.DecisionKind, o.WithinTolerance, o.Pass, o.Reason, c.kind, c.within, c.pass)
+			}
+			if o.Agreement == nil {
+				t.Fatalf("no agreement for a %q output", o.DecisionKind)
+			}
+			if *o.Agreement < c.minAgree || *o.Agreement > c.maxAgr {
+				t.Errorf("agreement %g, want in [%g, %g]", *o.Agreement, c.minAgree, c.maxAgr)
+			}
+			if want := o.MaxAbsDiff <= o.Tolerance; want != o.WithinTolerance {
+				t.Errorf("max abs diff %g, tolerance %g, within %v", o.MaxAbsDiff, o.Tolerance, o.WithinTolerance)
+			}
+		})
+	}
+}
+
+func TestCompareModelsErrors(t *testing.T) {
+	rt := fxRuntime(t)
+	paths := map[string]string{}
+	for _, f := range fixtures.All() {
+		paths[f.Name] = fxWrite(t, f)
+	}
+	i64, i32 := paths["ids_int64"], paths["ids_int32"]
+	cases := []struct {
+		name     string
+		orig, rw string
+		opts     onnxrewrite.CompareOptions
+		want     string
+	}{
+		{"missing original", filepath.Join(t.TempDir(), "none.onnx"), i64, onnxrewrite.CompareOptions{}, "none.onnx"},
+		{"missing rewrite", i64, filepath.Join(t.TempDir(), "gone.onnx"), onnxrewrite.CompareOptions{}, "gone.onnx"},
+		{"input types differ", i64, i32, onnxrewrite.CompareOptions{}, `different inputs ("ids" is int64 vs int32)`},
+		{"input names differ", i64, paths["if_branch"], onnxrewrite.CompareOptions{}, "different inputs"},
+		{"outputs differ", i64, paths["opset13"], onnxrewrite.CompareOptions{}, "different outputs"},
+		{"unknown dim", i64, i64, onnxrewrite.CompareOptions{Dims: map[string]int64{"len": 3}}, `dimension named "len"`},
+		{"zero dim", i64, i64, onnxrewrite.CompareOptions{Dims: map[string]int64{"seq": 0}}, "positive"},
+		{"given input of wrong type", i64, i64, onnxrewrite.CompareOptions{Inputs: map[string]onnxrewrite.HostTensor{
+			"ids": {Shape: []int64{1, 1}, Data: []int32{1}}}}, "holds int32, the model wants int64"},
+		{"given input of wrong rank", i64, i64, onnxrewrite.CompareOptions{Inputs: map[string]onnxrewrite.HostTensor{
+			"ids": {Shape: []int64{2}, Data: []int64{1, 2}}}}, "the model wants [batch, seq]"},
+		{"given input not in the model", i64, i64, onnxrewrite.CompareOptions{Inputs: map[string]onnxrewrite.HostTensor{
+			"idz": {Shape: []int64{2}, Data: []int64{1, 2}}}}, `"idz" is not a model input`},
+		{"given dim clashes with dims", i64, i64, onnxrewrite.CompareOptions{Dims: map[string]int64{"seq": 4}, Inputs: map[string]onnxrewrite.HostTensor{
+			"ids": {Shape: []int64{1, 2}, Data: []int64{1, 2}}}}, `dimension "seq"`},
+		{"agreement above 1", i64, i64, onnxrewrite.CompareOptions{MinAgreement: 1.5}, "above 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := onnxrewrite.CompareModels(rt, c.orig, c.rw, c.opts)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v (report %+v), want one mentioning %q", err, rep, c.want)
+			}
+		})
+	}
+}
+
+// TestCompareModelsVibe compares rewrites of the real sentiment model with
+// random 8x16 codes: a faithful one passes, a random one fails.
+func TestCompareModelsVibe(t *testing.T) {
+	path := fxShared(t, "vibe-sentiment/sentiment_model.onnx")
+	rt := fxRuntime(t)
+	orig, faithful, random := cmpRewrites(t, path, 8, 16, 1)
+	opts := onnxrewrite.CompareOptions{Samples: 256, Dims: map[string]int64{"seq_len": 20}, Seed: 1}
+	for _, c := range []struct {
+		name, a, b string
+		pass       bool
+	}{
+		{"faithful", orig, faithful, true},
+		{"random", path, random, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := onnxrewrite.CompareModels(rt, c.a, c.b, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := rep.Outputs[0]
+			t.Logf("%s: pass %v, max abs diff %.3g, agreement %.4f (%s), cosine %.6f; input %s",
+				c.name, rep.Pass, o.MaxAbsDiff, *o.Agreement, o.DecisionKind, o.Cosine, rep.Inputs[0].Values)
+			if rep.Pass != c.pass {
+				t.Errorf("pass %v, want %v: %s", rep.Pass, c.pass, o.Reason)
+			}
+			if o.DecisionKind != "threshold_0.5" || !slices.Equal(rep.Inputs[0].IDRange, []int64{0, 15000}) {
+				t.Errorf("output %+v, input %+v", o, rep.Inputs[0])
+			}
+		})
+	}
+}
