@@ -477,23 +477,31 @@ func runCheck(check func(string) error, path string) (err error) {
 	return check(path)
 }
 
-// refuseInputs refuses an output that would overwrite the input model or a
-// file the input's external data lives in.
+// refuseInputs refuses an output (the model file or its data file) that
+// would overwrite the input model or a file the input's external data lives
+// in.
 func (m *Model) refuseInputs(path, dataPath string) error {
 	in, err := os.Stat(m.Path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", m.Path, err)
 	}
-	if st, err := os.Stat(path); err == nil && os.SameFile(in, st) {
-		return fmt.Errorf("%s: refusing to overwrite the input model", path)
-	}
-	dst, err := os.Stat(dataPath)
-	if err != nil {
-		return nil
-	}
-	for _, loc := range m.ext {
-		if st, err := os.Stat(loc.file); err == nil && os.SameFile(st, dst) {
-			return fmt.Errorf("%s: refusing to overwrite %s, which holds the input model's external data", path, dataPath)
+	for _, out := range []string{path, dataPath} {
+		dst, err := os.Stat(out)
+		if err != nil {
+			continue
+		}
+		if os.SameFile(in, dst) {
+			if out == path {
+				return fmt.Errorf("%s: refusing to overwrite the input model", path)
+			}
+			return fmt.Errorf("%s: refusing to overwrite %s, which is the input model", path, dataPath)
+		}
+		// m.ext, not ExternalFiles: a rewrite may have dropped the
+		// tensors that read a file, which is still the input's.
+		for _, loc := range m.ext {
+			if st, err := os.Stat(loc.file); err == nil && os.SameFile(st, dst) {
+				return fmt.Errorf("%s: refusing to overwrite %s, which holds the input model's external data", path, out)
+			}
 		}
 	}
 	return nil

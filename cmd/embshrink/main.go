@@ -2,16 +2,21 @@
 // with learned compositional codes (Shu & Nakayama, ICLR 2018).
 //
 // Exit codes: 0 success, 1 validation outside tolerance, 2 usage or input
-// error. Human output goes to stdout, progress and logs to stderr; with
+// error, 130 interrupted by SIGINT and 143 by SIGTERM (128 plus the signal's
+// number, as shells report it); an interrupted command stops, removes what
+// it had begun to write and prints one line. Human output goes to stdout, progress and logs to stderr; with
 // --json, stdout carries one JSON document and nothing else.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
@@ -21,19 +26,41 @@ const (
 	exitOK      = 0
 	exitOutside = 1
 	exitInput   = 2
+	exitSIGINT  = 128 + int(syscall.SIGINT)
+	exitSIGTERM = 128 + int(syscall.SIGTERM)
 )
 
 func main() {
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	// SIGINT and SIGTERM cancel the context commands get as c.Context; a
+	// second signal, once the first has cancelled it, kills as usual.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	code := runContext(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run executes the command line and returns the process exit code. It is
 // separate from main so that tests can run the whole CLI in-process.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run with a context that signals cancel.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(flagsFirst(app, args))
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	if err == nil {
 		return exitOK
+	}
+	if ctx.Err() != nil {
+		// A command that finished despite the signal returned nil above.
+		code, name := exitSIGINT, "SIGINT"
+		if cause := context.Cause(ctx); cause != nil && strings.HasPrefix(cause.Error(), syscall.SIGTERM.String()) {
+			code, name = exitSIGTERM, "SIGTERM"
+		}
+		fmt.Fprintf(stderr, "embshrink: interrupted by %s; stopped without leaving partial output\n", name)
+		return code
 	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
@@ -63,6 +90,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			inspectCommand(),
 			rewriteCommand(),
+			validateCommand(),
 		},
 	}
 }
