@@ -1,0 +1,130 @@
+package onnxrewrite_test
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+)
+
+// BenchmarkVibeLayoutLatency measures ONNX Runtime inference latency of the
+// vibe sentiment model (1 intra-op thread, a batch of 256 x 20 ids) for the
+// original and each layout of a 16x16 rewrite. Runs are interleaved, one of
+// each variant in turn, after a warm-up; it reports each variant's median
+// as a ratio to the original's median in the same run, and file sizes.
+// -benchtime Nx sets the runs per variant (>= 30 for the figures).
+func BenchmarkVibeLayoutLatency(b *testing.B) {
+	src := filepath.Join("..", "..", "shared", "data", "vibe-sentiment", "sentiment_model.onnx")
+	if _, err := os.Stat(src); err != nil {
+		b.Skipf("../shared is absent (%v): this benchmark needs the vibe model", err)
+	}
+	rt, err := onnxrewrite.OpenRuntime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close()
+	dir := b.TempDir()
+	variants := []struct {
+		name string
+		opts *onnxrewrite.RewriteOptions
+	}{
+		{"original", nil},
+		{"lookup", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},
+		{"lookup-nopack", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoPack: true}},
+		{"decode", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutDecode}},
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	codes := onnxrewrite.Codes{Rows: 15000, M: 16, K: 16, Data: make([]uint16, 15000*16)}
+	for i := range codes.Data {
+		codes.Data[i] = uint16(r.IntN(16))
+	}
+	book := onnxrewrite.Codebook{M: 16, K: 16, D: 64, Data: make([]float32, 16*16*64)}
+	for i := range book.Data {
+		book.Data[i] = float32(r.NormFloat64() * 0.1)
+	}
+	ids := make([]int64, 256*20)
+	for i := range ids {
+		ids[i] = r.Int64N(15000)
+	}
+	in := map[string]onnxrewrite.HostTensor{"input": {Shape: []int64{256, 20}, Data: ids, Elem: onnxpb.TensorProto_INT64}}
+	sessions := make([]*onnxrewrite.Session, len(variants))
+	sizes := make([]int64, len(variants))
+	for i, v := range variants {
+		path := src
+		if v.opts != nil {
+			m, err := onnxrewrite.Load(src)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := onnxrewrite.RewriteTable(m, codes, book, *v.opts); err != nil {
+				b.Fatal(err)
+			}
+			path = filepath.Join(dir, v.name+".onnx")
+			if err := m.Save(path, onnxrewrite.SaveOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		sizes[i] = filesBytes(b, path)
+		s, err := rt.NewSession(path, onnxrewrite.SessionOptions{IntraOpThreads: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		sessions[i] = s
+	}
+	times := make([][]time.Duration, len(variants))
+	for warm := 0; warm < 5; warm++ {
+		for _, s := range sessions {
+			if _, err := s.Run(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		for i, s := range sessions {
+			start := time.Now()
+			if _, err := s.Run(in); err != nil {
+				b.Fatal(err)
+			}
+			times[i] = append(times[i], time.Since(start))
+		}
+	}
+	b.StopTimer()
+	med := func(d []time.Duration) time.Duration {
+		d = append([]time.Duration(nil), d...)
+		sort.Slice(d, func(a, b int) bool { return d[a] < d[b] })
+		return d[len(d)/2]
+	}
+	base := med(times[0])
+	b.ReportMetric(float64(base.Microseconds()), "original-us")
+	for i, v := range variants {
+		m := med(times[i])
+		if i > 0 {
+			b.ReportMetric(float64(m)/float64(base), v.name+"-x")
+		}
+		b.Logf("%-14s median %8.3f ms  %.2fx  files %9d bytes", v.name, float64(m.Microseconds())/1000, float64(m)/float64(base), sizes[i])
+	}
+}
+
+func filesBytes(b *testing.B, path string) int64 {
+	m, err := onnxrewrite.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, p := range append([]string{path}, m.ExternalFiles()...) {
+		st, err := os.Stat(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += st.Size()
+	}
+	return n
+}
+
