@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/embshrink/embshrink/onnxrewrite"
+)
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "run a model and its rewrite on the same inputs in ONNX Runtime and compare their outputs",
+		ArgsUsage: "ORIGINAL.onnx REWRITTEN.onnx",
+		Description: "Inputs not given with --inputs are generated from --seed: ids uniform over the rows of the table\n" +
+			"they index, booleans at random, floats standard normal. An output passes when\n" +
+			"max|a-b| <= atol + rtol*max|original|, or, for a classifier-like output (argmax over a last\n" +
+			"dimension above 1, or a [..., 1] output in [0, 1] thresholded at 0.5, or integer outputs),\n" +
+			"when at least --min-agreement of its decisions agree. Exit 0 when every output passes,\n" +
+			"1 when one does not, 2 on usage or input errors.",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "inputs", Usage: "given input values as `NAME=FILE.npy` (or FILE.npy for a model with one integer input); repeatable"},
+			&cli.IntFlag{Name: "samples", Value: onnxrewrite.DefaultSamples, Usage: "batch size of generated inputs"},
+			&cli.StringSliceFlag{Name: "dim", Usage: "size of a dynamic dimension as `NAME=VALUE` (its dim_param name); repeatable; others are the batch size first, then 16"},
+			&cli.Uint64Flag{Name: "seed", Usage: "seed of the generated inputs"},
+			&cli.Float64Flag{Name: "rtol", Value: onnxrewrite.DefaultRTol, Usage: "relative tolerance, times the original output's largest magnitude"},
+			&cli.Float64Flag{Name: "atol", Value: onnxrewrite.DefaultATol, Usage: "absolute tolerance"},
+			&cli.Float64Flag{Name: "min-agreement", Value: onnxrewrite.DefaultMinAgreement, Usage: "share of classifier decisions that must agree for an output outside the tolerance to pass; negative: tolerance alone decides"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return inputError(fmt.Errorf("validate: expected two arguments, ORIGINAL.onnx REWRITTEN.onnx; got %d", c.NArg()))
+			}
+			orig, rewritten := c.Args().Get(0), c.Args().Get(1)
+			opts, err := compareOptions(c)
+			if err != nil {
+				return inputError(err)
+			}
+			if specs := c.StringSlice("inputs"); len(specs) > 0 {
+				m, err := onnxrewrite.Load(orig)
+				if err != nil {
+					return inputError(err)
+				}
+				if opts.Inputs, err = onnxrewrite.LoadCalibration(m, specs); err != nil {
+					return inputError(err)
+				}
+			}
+			rt, err := onnxrewrite.OpenRuntime()
+			if err != nil {
+				if !strings.Contains(err.Error(), "install-onnxruntime.sh") {
+					err = fmt.Errorf("%w (install ONNX Runtime with `bash scripts/install-onnxruntime.sh`, or set $ONNXRUNTIME_LIB)", err)
+				}
+				return inputError(fmt.Errorf("validate needs ONNX Runtime: %w", err))
+			}
+			defer rt.Close()
+			rep, err := onnxrewrite.CompareModels(rt, orig, rewritten, opts)
+			if err != nil {
+				return inputError(err)
+			}
+			if c.Bool("json") {
+				if err := writeJSON(c.App.Writer, rep); err != nil {
+					return err
+				}
+			} else {
+				printComparison(c.App.Writer, rep)
+			}
+			if !rep.Pass {
+				var failed []string
+				for _, o := range rep.Outputs {
+					if !o.Pass {
+						failed = append(failed, o.Name)
+					}
+				}
+				return cli.Exit(fmt.Sprintf("validation failed: output(s) %s outside tolerance", strings.Join(failed, ", ")), exitOutside)
+			}
+			return nil
+		},
+	}
+}
+
+// compareOptions reads the flags, mapping an explicit 0 tolerance to
+// CompareOptions' "none" (negative) rather than its default.
+func compareOptions(c *cli.Context) (onnxrewrite.CompareOptions, error) {
+	opts := onnxrewrite.CompareOptions{
+		Samples:      c.Int("samples"),
+		Seed:         c.Uint64("seed"),
+		RTol:         c.Float64("rtol"),
+		ATol:         c.Float64("atol"),
+		MinAgreement: c.Float64("min-agreement"),
+	}
+	if opts.Samples <= 0 {
+		return opts, fmt.Errorf("--samples %d: want a positive batch size", opts.Samples)
+	}
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"rtol", &opts.RTol}, {"atol", &opts.ATol}} {
+		if *f.v < 0 {
+			return opts, fmt.Errorf("--%s %g: want 0 or more", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = -1
+		}
+	}
+	if opts.MinAgreement == 0 || opts.MinAgreement > 1 {
+		return opts, fmt.Errorf("--min-agreement %g: want a share in (0, 1], or a negative value to decide on the tolerance alone", opts.MinAgreement)
+	}
+	for _, d := range c.StringSlice("dim") {
+		name, val, ok := strings.Cut(d, "=")
+		if !ok || name == "" {
+			return opts, fmt.Errorf("--dim %q: want NAME=VALUE", d)
+		}
+		v, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			return opts, fmt.Errorf("--dim %q: %w", d, errors.Unwrap(err))
+		}
+		if opts.Dims == nil {
+			opts.Dims = map[string]int64{}
+		}
+		opts.Dims[name] = v
+	}
+	return opts, nil
+}
+
+func printComparison(w io.Writer, rep *onnxrewrite.CompareReport) {
+	fmt.Fprintf(w, "original:  %s\nrewritten: %s\n\n", rep.Original, rep.Rewritten)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INPUT\tDTYPE\tSHAPE\tVALUES")
+	for _, in := range rep.Inputs {
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s: %s\n", in.Name, in.DType, shapeString(in.Shape), in.Source, in.Values)
+	}
+	tw.Flush()
+	if len(rep.Dims) > 0 {
+		var s []string
+		for _, d := range rep.Dims {
+			name := d.Param
+			if name == "" {
+				name = fmt.Sprintf("%s axis %d", d.Input, d.Axis)
+			}
+			s = append(s, fmt.Sprintf("%s=%d (%s)", name, d.Value, d.Source))
+		}
+		fmt.Fprintf(w, "dynamic dims: %s\n", strings.Join(s, ", "))
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "OUTPUT\tSHAPE\tMAX ABS DIFF\tMAX REL DIFF\tCOSINE\tAGREEMENT\tRESULT")
+	for _, o := range rep.Outputs {
+		agree := "-"
+		if o.Agreement != nil {
+			agree = fmt.Sprintf("%.2f%% (%s, %d)", 100**o.Agreement, o.DecisionKind, o.Decisions)
+		}
+		result := "PASS"
+		if !o.Pass {
+			result = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%.6f\t%s\t%s\n", o.Name, shapeString(o.Shape), o.MaxAbsDiff, o.MaxRelDiff, o.Cosine, agree, result)
+	}
+	tw.Flush()
+	for _, o := range rep.Outputs {
+		fmt.Fprintf(w, "  %s: %s\n", o.Name, o.Reason)
+	}
+	gate := fmt.Sprintf("max|a-b| <= %g + %g*max|original|", rep.ATol, rep.RTol)
+	if rep.MinAgreement > 0 {
+		gate += fmt.Sprintf(", or classifier decisions agree >= %g%%", 100*rep.MinAgreement)
+	}
+	verdict := "PASS: every output passes"
+	if !rep.Pass {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "gate: %s\n%s\n", gate, verdict)
+}
+
+func shapeString(s []int64) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = strconv.FormatInt(d, 10)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
