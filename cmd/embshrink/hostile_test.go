@@ -257,7 +257,7 @@ func TestHostileInputs(t *testing.T) {
 		}, []string{"model.onnx", `tensor "emb"`, "negative dimension"}, ""},
 		{"no embedding table", tableCmds, func(t *testing.T, e *hostileEnv) {
 			e.editModel(t, func(mp *onnxpb.ModelProto) { mp.Graph.Node[0].OpType = "MatMul" })
-		}, []string{"model.onnx", "no embedding table"}, ""},
+		}, []string{"model.onnx", "no embedding table"}, "learn.go should prefix inv.Table's error with the model's path, as rewrite does"},
 		{"graph cycle", rw, func(t *testing.T, e *hostileEnv) {
 			e.editModel(t, func(mp *onnxpb.ModelProto) {
 				mp.Graph.Node[0].Input[1] = "ids2"
