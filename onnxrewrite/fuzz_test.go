@@ -2,6 +2,7 @@ package onnxrewrite
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -465,5 +466,56 @@ func TestCheckDataflow(t *testing.T) {
 				t.Fatalf("error %q does not say %q", err, c.want)
 			}
 		})
+	}
+}
+
+// flipCtx reports cancellation from its n-th look on.
+type flipCtx struct {
+	context.Context
+	looks, n int
+}
+
+func (c *flipCtx) Err() error {
+	c.looks++
+	if c.looks >= c.n {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestSaveContextCancelled cancels a save at each point it looks at its
+// context: no output, no temporary file, the model as loaded.
+func TestSaveContextCancelled(t *testing.T) {
+	models, data := fixtureSeeds(t)
+	var model, d []byte
+	for i := range data {
+		if len(data[i]) > 0 {
+			model, d = models[i], data[i]
+		}
+	}
+	m, err := Load(writeFuzzModel(t, model, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := marshalDet(t, m.Proto)
+	for n := 1; ; n++ {
+		dir := t.TempDir()
+		ctx := &flipCtx{Context: context.Background(), n: n}
+		err := m.SaveContext(ctx, filepath.Join(dir, "out.onnx"), SaveOptions{})
+		if err == nil {
+			if n == 1 {
+				t.Fatal("a save cancelled from the start succeeded")
+			}
+			break // n-1 looks cancelled at every point
+		}
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
+			t.Fatalf("look %d: %v", n, err)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Fatalf("look %d: %d files left in the output folder", n, len(ents))
+		}
+		if !bytes.Equal(before, marshalDet(t, m.Proto)) {
+			t.Fatalf("look %d: the cancelled save changed the model", n)
+		}
 	}
 }
