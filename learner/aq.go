@@ -561,13 +561,12 @@ func (a *aq) field(f, u, P []float32, b []uint16) {
 
 // addOutside adds row to f except on [lo, hi).
 func addOutside(f, row []float32, lo, hi int) {
-	f0, r0 := f[:lo], row[:lo]
-	for j, v := range r0 {
-		f0[j] += v
+	impl := blas32.Implementation()
+	if lo > 0 {
+		impl.Saxpy(lo, 1, row, 1, f, 1)
 	}
-	f1, r1 := f[hi:], row[hi:len(f)]
-	for j, v := range r1 {
-		f1[j] += v
+	if n := len(f) - hi; n > 0 {
+		impl.Saxpy(n, 1, row[hi:], 1, f[hi:], 1)
 	}
 }
 
@@ -577,11 +576,14 @@ func (a *aq) setCode(f, P []float32, b []uint16, m, k int) {
 	oldRow := P[(m*K+int(b[m]))*MK : (m*K+int(b[m])+1)*MK]
 	newRow := P[(m*K+k)*MK : (m*K+k+1)*MK]
 	lo, hi := m*K, (m+1)*K
-	for j := 0; j < lo; j++ {
-		f[j] += newRow[j] - oldRow[j]
+	impl := blas32.Implementation()
+	if lo > 0 {
+		impl.Saxpy(lo, 1, newRow, 1, f, 1)
+		impl.Saxpy(lo, -1, oldRow, 1, f, 1)
 	}
-	for j := hi; j < MK; j++ {
-		f[j] += newRow[j] - oldRow[j]
+	if hi < MK {
+		impl.Saxpy(MK-hi, 1, newRow[hi:], 1, f[hi:], 1)
+		impl.Saxpy(MK-hi, -1, oldRow[hi:], 1, f[hi:], 1)
 	}
 	b[m] = uint16(k)
 }

@@ -40,6 +40,7 @@ type dcclNet struct {
 	grads         G.Nodes
 	loss          *G.Node
 	pData         [][]float32 // backing arrays of params
+	gData         [][]float32 // gradient arrays, looked up once per step
 	adamM, adamV  [][]float32
 }
 
@@ -117,7 +118,10 @@ func (n *dcclNet) step(t int, lr, clip float64) (float64, error) {
 		return 0, err
 	}
 	var sq float64
-	gs := make([][]float32, len(n.grads))
+	if n.gData == nil {
+		n.gData = make([][]float32, len(n.grads))
+	}
+	gs := n.gData
 	for i, gn := range n.grads {
 		gd, ok := gn.Value().Data().([]float32)
 		if !ok {

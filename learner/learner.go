@@ -55,8 +55,10 @@ type Config struct {
 	Seed int64
 	// Weights holds one non-negative weight per row; nil means all 1.
 	Weights []float32
-	// Threads bounds parallelism; 0 means runtime.GOMAXPROCS(0). The result
-	// does not depend on it.
+	// Threads bounds parallelism of the default method; 0 means
+	// runtime.GOMAXPROCS(0). The result does not depend on it. (dccl runs
+	// gorgonia, whose matrix products use GOMAXPROCS goroutines with a fixed
+	// partition, so its result does not depend on it either.)
 	Threads int
 	// Progress, when set, is called from a single goroutine.
 	Progress func(p Progress)
@@ -103,8 +105,8 @@ type Config struct {
 	// ValFraction is the fraction of rows held out for DCCL model
 	// selection. Default 0.01 (at least 1 row, at most 2000 rows).
 	ValFraction float64
-	// ClipNorm is the DCCL gradient clipping threshold (L2 norm per
-	// parameter). Default 0.001 * ... see dccl.go; 0 selects the default.
+	// ClipNorm is the DCCL gradient clipping threshold on the global L2
+	// norm of all gradients. Default 0.001 (the reference trainer's value).
 	ClipNorm float64
 	// Hidden overrides the DCCL hidden width (default M*K/2).
 	Hidden int
