@@ -14,9 +14,9 @@ import (
 
 // Defaults of the additive quantiser.
 const (
-	defaultIterations  = 12
-	defaultICMSweeps   = 3
-	defaultRestarts    = 4
+	defaultIterations  = 16
+	defaultICMSweeps   = 4
+	defaultRestarts    = 12
 	defaultPerturb     = 4
 	defaultKMeansIters = 8
 	defaultRidge       = 1e-6

@@ -64,12 +64,12 @@ type Config struct {
 	Progress func(p Progress)
 
 	// Iterations is the number of AQ refinement rounds (codebook refit +
-	// re-encoding). Default 12.
+	// re-encoding). Default 16.
 	Iterations int
-	// ICMSweeps is the number of ICM sweeps per encoding pass. Default 3.
+	// ICMSweeps is the number of ICM sweeps per encoding pass. Default 4.
 	ICMSweeps int
 	// Restarts is the number of perturbation restarts per row and round
-	// (LSQ++-style iterated local search). Default 4.
+	// (LSQ++-style iterated local search). Default 12.
 	Restarts int
 	// Perturb is the number of codes re-drawn at random per restart.
 	// Default 4.
