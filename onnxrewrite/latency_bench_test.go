@@ -127,4 +127,3 @@ func filesBytes(b *testing.B, path string) int64 {
 	}
 	return n
 }
-

@@ -205,6 +205,9 @@ func RewriteTable(m *Model, c Codes, b Codebook, opts RewriteOptions) (*RewriteR
 	if op < MinOpset || op > MaxOpset {
 		return nil, fmt.Errorf("%s: default opset %d is not supported (%d to %d)", m.Path, op, MinOpset, MaxOpset)
 	}
+	if err := CheckDataflow(m); err != nil {
+		return nil, err
+	}
 	inv, err := FindTables(m)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package onnxrewrite
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -12,19 +13,36 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
-// CheckGraph re-reads a model file with github.com/owulveryck/onnx-go, an
-// ONNX decoder independent of this package (its own protobuf code, its own
-// graph builder), and checks the main graph's dataflow as that decoder sees
-// it: the file decodes, the graph is acyclic, and every value a node reads is
-// a graph input, an initializer or another node's output. It reads no tensor
-// data and does not look inside subgraphs; ONNX Runtime checks the rest.
+// CheckGraph checks a written model file twice. First with this package's
+// CheckDataflow (every graph, subgraphs included). Then it re-reads the file
+// with github.com/owulveryck/onnx-go, an ONNX decoder independent of this
+// package (its own protobuf code, its own graph builder), and checks the
+// main graph's dataflow as that decoder sees it: the file decodes, the graph
+// is acyclic, and every value a node reads is a graph input, an initializer
+// or another node's output. onnx-go does not decode graph-valued attributes
+// (the bodies of If, Loop, Scan): for such models only the first check
+// runs. Neither reads tensor data; ONNX Runtime checks the rest.
 func CheckGraph(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
+	mp := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(b, mp); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if mp.Graph == nil {
+		return fmt.Errorf("%s: no graph", path)
+	}
+	if err := CheckDataflow(&Model{Proto: mp, Path: path}); err != nil {
+		return err
+	}
 	g := simple.NewSimpleGraph()
 	if err := onnxgo.NewModel(g).UnmarshalBinary(b); err != nil {
+		var ni *onnxgo.ErrNotImplemented
+		if errors.As(err, &ni) {
+			return nil // a feature onnx-go lacks, not a fault of the model
+		}
 		return fmt.Errorf("%s: onnx-go cannot decode the model: %w", path, err)
 	}
 	if _, err := topo.Sort(g); err != nil {
@@ -32,10 +50,6 @@ func CheckGraph(path string) error {
 	}
 	// Which names may stand without a producer: our own reading of the
 	// file only says what is declared, not how it is wired.
-	mp := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(b, mp); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
 	declared := map[string]bool{"": true}
 	for _, in := range mp.Graph.Input {
 		declared[in.Name] = true

@@ -257,18 +257,18 @@ func TestHostileInputs(t *testing.T) {
 		}, []string{"model.onnx", `tensor "emb"`, "negative dimension"}, ""},
 		{"no embedding table", tableCmds, func(t *testing.T, e *hostileEnv) {
 			e.editModel(t, func(mp *onnxpb.ModelProto) { mp.Graph.Node[0].OpType = "MatMul" })
-		}, []string{"model.onnx", "no embedding table"}, "learn.go should prefix inv.Table's error with the model's path, as rewrite does"},
+		}, []string{"model.onnx", "no embedding table"}, ""},
 		{"graph cycle", rw, func(t *testing.T, e *hostileEnv) {
 			e.editModel(t, func(mp *onnxpb.ModelProto) {
 				mp.Graph.Node[0].Input[1] = "ids2"
 				mp.Graph.Node = append(mp.Graph.Node, &onnxpb.NodeProto{Name: "loop_back", OpType: "ArgMax", Input: []string{"out"}, Output: []string{"ids2"}})
 			})
-		}, []string{"model.onnx", "cycle", `"loop_back"`}, "onnxrewrite.Rewrite should call CheckDataflow first (the output check names no node)"},
+		}, []string{"model.onnx", "graph main", "is on a cycle", `"lookup" (Gather)`}, ""},
 		{"node reads an undefined tensor", rw, func(t *testing.T, e *hostileEnv) {
 			e.editModel(t, func(mp *onnxpb.ModelProto) {
 				mp.Graph.Node = append(mp.Graph.Node, &onnxpb.NodeProto{Name: "orphan", OpType: "Add", Input: []string{"out", "ghost"}, Output: []string{"sum"}})
 			})
-		}, []string{"model.onnx", `"ghost"`, `"orphan"`}, "onnxrewrite.Rewrite should call CheckDataflow first (the output check names no node)"},
+		}, []string{"model.onnx", `"ghost"`, `"orphan"`}, ""},
 		{"codes with too few rows", rw, writeCodes(npy.FromUint8([]int{63, 2}, make([]uint8, 126))), []string{"codes have 63 rows", `"emb"`}, ""},
 		{"codes 1-D", rw, writeCodes(npy.FromUint8([]int{128}, make([]uint8, 128))), []string{"codes.npy", "2-D"}, ""},
 		{"codes of float dtype", rw, writeCodes(npy.FromFloat32([]int{hostileRows, 2}, make([]float32, 128))), []string{"codes.npy"}, ""},
@@ -444,8 +444,8 @@ poll:
 	code := cmd.ProcessState.ExitCode()
 	after := snapshot(t, e.root)
 	if code == exitOK {
-		// The signal came too late, or rewrite does not pass its context
-		// to SaveContext: the output must then be complete.
+		// The signal came after the last look at the context, just before
+		// the renames: the output must then be complete.
 		if _, err := os.Stat(e.output); err != nil {
 			t.Fatalf("exit 0 without an output: %v", err)
 		}
@@ -454,7 +454,7 @@ poll:
 				t.Errorf("temporary file %s left behind", p)
 			}
 		}
-		t.Skipf("PENDING: rewrite finished its save despite SIGINT (cmd/embshrink/rewrite.go should call m.SaveContext(c.Context, ...)); stderr %q", stderr.String())
+		t.Skipf("the signal came after the save's last look at the context; the output is complete (stderr %q)", stderr.String())
 	}
 	if code != exitSIGINT {
 		t.Fatalf("exit %d (%v), want %d; stderr %q", code, err, exitSIGINT, stderr.String())

@@ -88,7 +88,7 @@ func runLearn(c *cli.Context) error {
 		}
 		t, err := inv.Table(c.String("table"))
 		if err != nil {
-			return inputError(err)
+			return inputError(fmt.Errorf("%s: %w", model, err))
 		}
 		mat, err := m.ReadTableFloat32(t.Name)
 		if err != nil {
@@ -101,6 +101,9 @@ func runLearn(c *cli.Context) error {
 		if data, V, D, err = readTableNpy(input); err != nil {
 			return inputError(err)
 		}
+	}
+	if err := refuseSameFiles([]string{c.String("codes"), c.String("codebook")}, []string{input, c.String("weights")}); err != nil {
+		return inputError(err)
 	}
 	var weights []float32
 	if wp := c.String("weights"); wp != "" {

@@ -82,6 +82,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
+		// Paths in repeatable flags may hold commas.
+		DisableSliceFlagSeparator: true,
 		// Errors are printed once, by run, with the right exit code.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -90,6 +92,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			inspectCommand(),
 			learnCommand(),
+			compressCommand(),
 			rewriteCommand(),
 			validateCommand(),
 		},

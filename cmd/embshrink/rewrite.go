@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -51,8 +52,11 @@ func rewriteCommand() *cli.Command {
 				return inputError(err)
 			}
 			out := c.String("output")
+			if err := refuseOverwrite(out, save.DataFile, c.String("codes"), c.String("codebook")); err != nil {
+				return inputError(err)
+			}
 			save.Check = onnxrewrite.CheckGraph
-			if err := m.Save(out, save); err != nil {
+			if err := m.SaveContext(c.Context, out, save); err != nil {
 				return inputError(err)
 			}
 			after := outputBytes(out)
@@ -177,4 +181,38 @@ func printRewrite(w io.Writer, rep *onnxrewrite.RewriteReport) {
 		}
 		fmt.Fprintf(w, "  %s (%s, %d bytes) now computed from the codes\n", cp.Name, how, cp.Bytes)
 	}
+}
+
+// refuseOverwrite refuses an output model (or its data file) that is one of
+// the command's input files; the input model itself is guarded by Save.
+func refuseOverwrite(out, dataFile string, inputs ...string) error {
+	if dataFile == "" {
+		dataFile = filepath.Base(out) + ".data"
+	}
+	return refuseSameFiles([]string{out, filepath.Join(filepath.Dir(out), dataFile)}, inputs)
+}
+
+// refuseSameFiles refuses outputs that are one of the inputs (the same file,
+// whatever the path says) or each other.
+func refuseSameFiles(outputs, inputs []string) error {
+	for i, o := range outputs {
+		for _, p := range outputs[:i] {
+			if filepath.Clean(o) == filepath.Clean(p) {
+				return fmt.Errorf("%s: the same file is given for two outputs", o)
+			}
+		}
+		st, err := os.Stat(o)
+		if err != nil {
+			continue
+		}
+		for _, in := range inputs {
+			if in == "" {
+				continue
+			}
+			if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
+				return fmt.Errorf("%s: refusing to overwrite the input %s", o, in)
+			}
+		}
+	}
+	return nil
 }

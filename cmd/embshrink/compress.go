@@ -1,0 +1,176 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/compress"
+)
+
+func compressCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "compress",
+		Usage:     "shrink every embedding table (or those named): learn codes and rewrite the model",
+		ArgsUsage: "MODEL.onnx",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output model `FILE`"},
+			&cli.IntFlag{Name: "M", Usage: "codes per row (with -K; default: chosen from --ratio and the table's shape)"},
+			&cli.IntFlag{Name: "K", Usage: "values per code, 2..65536 (with -M)"},
+			&cli.Float64Flag{Name: "ratio", Value: compress.DefaultRatio, Usage: "shrink each table at least this much when -M/-K are not given"},
+			&cli.StringSliceFlag{Name: "table", Usage: "table `NAME` to compress (repeatable; default: all)"},
+			&cli.StringSliceFlag{Name: "calibration", Usage: "sample inputs: `FILE.npy` of ids, or NAME=FILE.npy for a named input (repeatable); rows are weighted by how often they are read"},
+			&cli.Float64Flag{Name: "floor", Value: compress.DefaultFloor, Usage: "share of the row weight spread evenly over all rows with --calibration"},
+			&cli.StringFlag{Name: "method", Usage: "learner: aq (default) or dccl (the paper's network)"},
+			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed (same seed, same output)"},
+			&cli.IntFlag{Name: "threads", Usage: "learner threads (0: all CPUs; the output does not depend on it)"},
+			&cli.StringFlag{Name: "metric", Value: "auto", Usage: "auto: learn in the readout metric when the model reads rows through a linear map; euclidean: plain squared error"},
+			&cli.StringFlag{Name: "layout", Value: "auto", Usage: "lookup, decode or auto"},
+			&cli.BoolFlag{Name: "no-pack", Usage: "store one code per byte even when K <= 16 allows more"},
+			&cli.StringFlag{Name: "codes-dir", Usage: "keep learned codes in `DIR` and reuse them when the table and settings are unchanged"},
+			&cli.Int64Flag{Name: "min-table-bytes", Value: compress.DefaultMinTableBytes, Usage: "leave smaller tables alone"},
+			&cli.StringFlag{Name: "external-data", Value: "auto", Usage: "where weights go: auto (as the input had them), always, never"},
+			&cli.StringFlag{Name: "data-file", Usage: "external data file `NAME` beside the output (default: OUTPUT.data)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
+		},
+		Action: runCompress,
+	}
+}
+
+func runCompress(c *cli.Context) error {
+	path, err := oneArg(c, "MODEL.onnx")
+	if err != nil {
+		return err
+	}
+	save, err := saveOptions(c)
+	if err != nil {
+		return err
+	}
+	save.Check = onnxrewrite.CheckGraph
+	start := time.Now()
+	m, err := onnxrewrite.Load(path)
+	if err != nil {
+		return inputError(err)
+	}
+	before := fileBytes(path, m)
+	opts := compress.Options{
+		Tables: c.StringSlice("table"), M: c.Int("M"), K: c.Int("K"), Ratio: c.Float64("ratio"),
+		Method: c.String("method"), Seed: c.Int64("seed"), Threads: c.Int("threads"),
+		Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack"), Metric: c.String("metric"),
+		Floor: c.Float64("floor"), CodesDir: c.String("codes-dir"), MinTableBytes: c.Int64("min-table-bytes"),
+	}
+	if opts.Floor == 0 {
+		opts.Floor = -1 // the flag's 0 means no floor
+	}
+	if opts.MinTableBytes == 0 {
+		opts.MinTableBytes = -1
+	}
+	stderr := c.App.ErrWriter
+	if specs := c.StringSlice("calibration"); len(specs) > 0 {
+		inputs, err := onnxrewrite.LoadCalibration(m, specs)
+		if err != nil {
+			return inputError(err)
+		}
+		rt, err := onnxrewrite.OpenRuntime()
+		if err != nil {
+			return inputError(err)
+		}
+		defer rt.Close()
+		fmt.Fprintf(stderr, "compress: counting the rows calibration inputs read, in ONNX Runtime\n")
+		inv, err := onnxrewrite.FindTables(m)
+		if err != nil {
+			return inputError(err)
+		}
+		names := opts.Tables
+		if len(names) == 0 {
+			for _, t := range inv.Tables {
+				names = append(names, t.Name)
+			}
+		}
+		if opts.Counts, err = onnxrewrite.RowCounts(rt, m, names, inputs); err != nil {
+			return inputError(err)
+		}
+	}
+	var lp *learnProgress
+	opts.Progress = func(ev compress.Event) {
+		switch ev.Phase {
+		case "learn":
+			if ev.Learn == nil {
+				fmt.Fprintf(stderr, "compress: %s: learning codes\n", ev.Table)
+				lp = newLearnProgress(stderr)
+				return
+			}
+			lp.update(*ev.Learn)
+		case "cached":
+			fmt.Fprintf(stderr, "compress: %s: codes reused from --codes-dir\n", ev.Table)
+		case "rewrite":
+			if lp != nil {
+				lp.done()
+				lp = nil
+			}
+			fmt.Fprintf(stderr, "compress: %s: rewriting\n", ev.Table)
+		case "skip":
+			fmt.Fprintf(stderr, "compress: %s: left alone\n", ev.Table)
+		}
+	}
+	rep, err := compress.Compress(c.Context, m, opts)
+	if err != nil {
+		return inputError(err)
+	}
+	out := c.String("output")
+	if err := m.SaveContext(c.Context, out, save); err != nil {
+		return inputError(err)
+	}
+	after := outputBytes(out)
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, struct {
+			*compress.Report
+			Output      string  `json:"output"`
+			FilesBefore int64   `json:"files_bytes_before"`
+			FilesAfter  int64   `json:"files_bytes_after"`
+			Seconds     float64 `json:"seconds"`
+		}{rep, out, before, after, time.Since(start).Seconds()})
+	}
+	printCompress(c.App.Writer, rep)
+	fmt.Fprintf(c.App.Writer, "model files: %d -> %d bytes (%.1fx smaller), %.1fs; wrote %s\n",
+		before, after, float64(before)/float64(max(after, 1)), time.Since(start).Seconds(), out)
+	return nil
+}
+
+func printCompress(w io.Writer, rep *compress.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tSHAPE\tCODES\tBYTES BEFORE\tCODES+BOOK+AUX\tRATIO\tREL SQ ERR\tWEIGHTED\tREADOUT\tLAYOUT\tNOTE")
+	for _, t := range rep.Tables {
+		shape := fmt.Sprintf("[%d, %d] %s", t.Shape[0], t.Shape[1], t.DType)
+		if t.Skipped != "" {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\tleft alone: %s\n", t.Name, shape, t.Skipped)
+			continue
+		}
+		r := t.Rewrite
+		after := r.CodesBytes + r.CodebookBytes + r.AuxBytes
+		note := ""
+		if t.Calibrated {
+			note = fmt.Sprintf("calibrated (%d rows read)", t.RowsRead)
+		}
+		if t.Cached {
+			note += " cached"
+		}
+		readout := "-"
+		if t.MetricRelSqErr != nil {
+			readout = fmt.Sprintf("%.4f", *t.MetricRelSqErr)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%dx%d %s\t%d\t%d+%d+%d\t%.1fx\t%.4f\t%.4f\t%s\t%s\t%s\n", t.Name, shape, t.M, t.K, t.Method,
+			r.TableBytes, r.CodesBytes, r.CodebookBytes, r.AuxBytes, float64(r.TableBytes)/float64(max(after, 1)),
+			t.RelSqErr, t.WeightedRelSqErr, readout, r.Layout, note)
+	}
+	tw.Flush()
+	for _, t := range rep.Tables {
+		if t.Metric != "" {
+			fmt.Fprintf(w, "%s: learned in %s\n", t.Name, t.Metric)
+		}
+	}
+}

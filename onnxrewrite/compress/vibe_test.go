@@ -1,0 +1,129 @@
+package compress_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/compress"
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+)
+
+const vibeModel = "../../../shared/data/vibe-sentiment/sentiment_model.onnx"
+
+func vibeOrSkip(t testing.TB) string {
+	if _, err := os.Stat(vibeModel); err != nil {
+		t.Skipf("../shared is absent (%v): the vibe model check needs ../shared/data/vibe-sentiment", err)
+	}
+	return vibeModel
+}
+
+func openRuntime(t testing.TB) *onnxrewrite.Runtime {
+	rt, err := onnxrewrite.OpenRuntime()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("ONNX Runtime is required in CI: %v", err)
+		}
+		t.Skipf("ONNX Runtime is not installed: %v", err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
+func idsTensor(s []fixtures.Sentence) onnxrewrite.HostTensor {
+	return onnxrewrite.HostTensor{Shape: []int64{int64(len(s)), fixtures.VibeSeqLen}, Data: fixtures.VibeIDs(s), Elem: onnxpb.TensorProto_INT64}
+}
+
+// decisions runs the vibe model and thresholds its probabilities at 0.5.
+func decisions(t testing.TB, rt *onnxrewrite.Runtime, path string, in onnxrewrite.HostTensor) []bool {
+	s, err := rt.NewSession(path, onnxrewrite.SessionOptions{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := s.Run(map[string]onnxrewrite.HostTensor{"input": in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := out["output"].Data.([]float32)
+	d := make([]bool, len(p))
+	for i, x := range p {
+		d[i] = x > 0.5
+	}
+	return d
+}
+
+func agreement(a, b []bool) float64 {
+	same := 0
+	for i := range a {
+		if a[i] == b[i] {
+			same++
+		}
+	}
+	return float64(same) / float64(len(a))
+}
+
+// vibeRun compresses the vibe model with opts (counts from calib, when
+// given) and returns held-out agreement and the size ratio.
+func vibeRun(t testing.TB, rt *onnxrewrite.Runtime, calib []fixtures.Sentence, heldOut onnxrewrite.HostTensor, orig []bool, opts compress.Options) (float64, float64, *compress.Report) {
+	m, err := onnxrewrite.Load(vibeModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calib != nil {
+		if opts.Counts, err = onnxrewrite.RowCounts(rt, m, []string{"embedding.weight"}, map[string]onnxrewrite.HostTensor{"input": idsTensor(calib)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := compress.Compress(context.Background(), m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "small.onnx")
+	if err := m.Save(out, onnxrewrite.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return agreement(orig, decisions(t, rt, out, heldOut)), float64(filesBytes(t, vibeModel)) / float64(filesBytes(t, out)), rep
+}
+
+func filesBytes(t testing.TB, path string) int64 {
+	m, err := onnxrewrite.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, p := range append([]string{path}, m.ExternalFiles()...) {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += st.Size()
+	}
+	return n
+}
+
+// On the real vibe model, codes learned with calibration counts keep the
+// model's decisions on held-out sentences; the same run without counts, for
+// contrast, is logged.
+func TestVibeCalibration(t *testing.T) {
+	vibeOrSkip(t)
+	rt := openRuntime(t)
+	calib := fixtures.VibeSentences(1, 400)
+	held := fixtures.VibeSentences(2, 2000)
+	heldIn := idsTensor(held)
+	orig := decisions(t, rt, vibeModel, heldIn)
+	agree, ratio, rep := vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1})
+	t.Logf("calibrated: %.2f%% of %d held-out decisions agree, %.1fx smaller (M=%d K=%d, %d rows read, weighted error %.4f)",
+		100*agree, len(held), ratio, rep.Tables[0].M, rep.Tables[0].K, rep.Tables[0].RowsRead, rep.Tables[0].WeightedRelSqErr)
+	if agree < 0.99 || ratio < 10 {
+		t.Errorf("calibrated: agreement %.4f at %.1fx, want >= 0.99 at >= 10x", agree, ratio)
+	}
+	if testing.Short() {
+		return
+	}
+	plain, pratio, _ := vibeRun(t, rt, nil, heldIn, orig, compress.Options{Seed: 1})
+	t.Logf("without calibration: %.2f%% agree, %.1fx smaller", 100*plain, pratio)
+}

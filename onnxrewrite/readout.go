@@ -1,0 +1,309 @@
+package onnxrewrite
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+)
+
+// Readout is how a model reads a table's rows: every path from the table's
+// embedding Gathers passes through operators that act on rows as wholes
+// (means and sums over tokens, added vectors, scaling) into a MatMul or Gemm
+// with a constant weight. An error e in a row then reaches the model only as
+// e W, so what matters is e^T G e with G = W W^T, not |e|^2: directions the
+// weight ignores cost nothing. With several paths the G add up.
+type Readout struct {
+	// Metric is G, row-major [D, D], symmetric positive semi-definite.
+	Metric []float64
+	// Paths describes each path, e.g. "node_embedding -> ReduceMean
+	// node_mean -> Gemm node_linear (fc1.weight)".
+	Paths []string
+}
+
+// FindReadout returns the table's readout, or nil and the reason when some
+// path from an embedding Gather reaches anything else first (a non-linear
+// operator, a graph output, a subgraph), or the table has other readers
+// (a tied projection reads every direction).
+func FindReadout(m *Model, table string) (*Readout, string, error) {
+	inv, err := FindTables(m)
+	if err != nil {
+		return nil, "", err
+	}
+	tb, err := inv.Table(table)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", m.Path, err)
+	}
+	if len(tb.OtherUses) > 0 || len(tb.Copies) > 0 {
+		return nil, "the table has readers besides embedding Gathers", nil
+	}
+	d := int(tb.Shape[1])
+	g := m.Proto.Graph
+	if tb.Graph != "main" {
+		return nil, "the table is read inside a subgraph", nil
+	}
+	consumers := map[string][]*onnxpb.NodeProto{}
+	for _, n := range g.Node {
+		for _, in := range n.Input {
+			consumers[in] = append(consumers[in], n)
+		}
+	}
+	outputs := map[string]bool{}
+	for _, o := range g.Output {
+		outputs[o.Name] = true
+	}
+	inits := map[string]*onnxpb.TensorProto{}
+	for _, t := range g.Initializer {
+		inits[t.Name] = t
+	}
+	ro := &Readout{Metric: make([]float64, d*d)}
+	var gathers []*onnxpb.NodeProto
+	for _, ref := range tb.Gathers {
+		if ref.Graph != "main" {
+			return nil, "an embedding Gather is inside a subgraph", nil
+		}
+		for _, n := range g.Node {
+			if nodeLabelOf(g, n) == ref.Node {
+				gathers = append(gathers, n)
+			}
+		}
+	}
+	// Follow each value to its readers; scale is the factor the error has
+	// picked up on the way.
+	// lead is how many axes precede the embedding axis (-1: unknown).
+	type item struct {
+		value string
+		scale float64
+		path  string
+		lead  int
+	}
+	ranks := map[string]int{}
+	for _, in := range g.Input {
+		if tt := in.GetType().GetTensorType(); tt != nil && tt.Shape != nil {
+			ranks[in.Name] = len(tt.Shape.Dim)
+		}
+	}
+	var queue []item
+	for _, n := range gathers {
+		lead, ok := ranks[n.Input[1]]
+		if !ok {
+			lead = -1
+		}
+		queue = append(queue, item{n.Output[0], 1, nodeLabelOf(g, n), lead})
+	}
+	for steps := 0; len(queue) > 0; steps++ {
+		if steps > 10000 {
+			return nil, "the paths from the Gathers are too many to follow", nil
+		}
+		it := queue[0]
+		queue = queue[1:]
+		if outputs[it.value] {
+			return nil, fmt.Sprintf("%s is a graph output", it.value), nil
+		}
+		if len(consumers[it.value]) == 0 {
+			continue
+		}
+		for _, n := range consumers[it.value] {
+			where := fmt.Sprintf("%s %s", n.OpType, nodeLabelOf(g, n))
+			if !isStd(n) || len(n.Output) != 1 {
+				return nil, "rows reach " + where, nil
+			}
+			next := it.path + " -> " + where
+			switch n.OpType {
+			case "Identity", "Dropout":
+				queue = append(queue, item{n.Output[0], it.scale, next, it.lead})
+			case "ReduceMean", "ReduceSum":
+				lead, ok := reduceTokens(n, inits, it.lead)
+				if !ok {
+					return nil, fmt.Sprintf("%s may reduce over the embedding axis", where), nil
+				}
+				queue = append(queue, item{n.Output[0], it.scale, next, lead})
+			case "Add", "Sub":
+				// An added vector (a position embedding, a bias) passes an
+				// error on unchanged; only one side may carry the table.
+				if n.Input[0] == n.Input[1] {
+					return nil, where + " adds the rows to themselves", nil
+				}
+				// Broadcasting may add leading axes.
+				queue = append(queue, item{n.Output[0], it.scale, next, -1})
+			case "Mul", "Div":
+				other := n.Input[1]
+				if other == it.value {
+					other = n.Input[0]
+					if n.OpType == "Div" {
+						return nil, where + " divides by the rows", nil
+					}
+				}
+				c, ok := scalarConst(m, inits[other])
+				if !ok || c == 0 {
+					return nil, where + " scales the rows by something other than a constant", nil
+				}
+				if n.OpType == "Div" {
+					c = 1 / c
+				}
+				queue = append(queue, item{n.Output[0], it.scale * c, next, it.lead})
+			case "MatMul", "Gemm":
+				w, name, err := readoutWeight(m, n, it.value, inits, d)
+				if err != nil {
+					return nil, "", err
+				}
+				if w == nil {
+					return nil, "rows reach " + where + " other than as its left operand with a constant weight", nil
+				}
+				addGram(ro.Metric, w, d, it.scale*it.scale*gemmAlpha(n))
+				ro.Paths = append(ro.Paths, fmt.Sprintf("%s (%s)", next, name))
+			default:
+				return nil, "rows reach " + where, nil
+			}
+		}
+	}
+	if len(ro.Paths) == 0 {
+		return nil, "no path from the Gathers reaches a MatMul or Gemm", nil
+	}
+	return ro, "", nil
+}
+
+func nodeLabelOf(g *onnxpb.GraphProto, n *onnxpb.NodeProto) string {
+	for i, x := range g.Node {
+		if x == n {
+			return nodeLabel(n, i)
+		}
+	}
+	return n.Name
+}
+
+// reduceTokens checks that a ReduceMean/ReduceSum has constant axes, none
+// of them the embedding axis (the last): a negative axis other than -1, or
+// a non-negative one below lead, the number of axes before it. It returns
+// the number of axes before the embedding axis in its output.
+func reduceTokens(n *onnxpb.NodeProto, inits map[string]*onnxpb.TensorProto, lead int) (int, bool) {
+	var axes []int64
+	for _, a := range n.Attribute {
+		if a.Name == "axes" {
+			axes = a.Ints
+		}
+	}
+	if len(n.Input) > 1 && n.Input[1] != "" {
+		t := inits[n.Input[1]]
+		if t == nil || DataType(t.DataType) != Int64 {
+			return 0, false
+		}
+		b, err := inlineBytes(t)
+		if err != nil || len(b)%8 != 0 {
+			return 0, false
+		}
+		for i := 0; i < len(b); i += 8 {
+			axes = append(axes, int64(leUint64(b[i:])))
+		}
+	}
+	if len(axes) == 0 {
+		return 0, false // reduces every axis
+	}
+	for _, a := range axes {
+		if a == -1 || a >= 0 && (lead < 0 || a >= int64(lead)) {
+			return 0, false
+		}
+	}
+	if attrInt(n, "keepdims", 1) != 0 || lead < 0 {
+		return lead, true
+	}
+	return lead - len(axes), true
+}
+
+func leUint64(b []byte) uint64 {
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// scalarConst reads a one-element float constant.
+func scalarConst(m *Model, t *onnxpb.TensorProto) (float64, bool) {
+	if t == nil {
+		return 0, false
+	}
+	if n, err := numElements(t.Dims); err != nil || n != 1 || !isFloatType(DataType(t.DataType)) {
+		return 0, false
+	}
+	v, err := m.Float32Values(t)
+	if err != nil || len(v) != 1 {
+		return 0, false
+	}
+	return float64(v[0]), true
+}
+
+func gemmAlpha(n *onnxpb.NodeProto) float64 {
+	if n.OpType != "Gemm" {
+		return 1
+	}
+	for _, a := range n.Attribute {
+		if a.Name == "alpha" {
+			return float64(a.F) * float64(a.F)
+		}
+	}
+	return 1
+}
+
+// readoutWeight returns W as [D, H] row-major when the rows are the left
+// operand of n and its right operand is a constant initializer.
+func readoutWeight(m *Model, n *onnxpb.NodeProto, value string, inits map[string]*onnxpb.TensorProto, d int) ([]float64, string, error) {
+	if len(n.Input) < 2 || n.Input[0] != value || n.Input[1] == value {
+		return nil, "", nil
+	}
+	if n.OpType == "Gemm" && attrInt(n, "transA", 0) != 0 {
+		return nil, "", nil
+	}
+	t := inits[n.Input[1]]
+	if t == nil || len(t.Dims) != 2 || !isFloatType(DataType(t.DataType)) {
+		return nil, "", nil
+	}
+	v, err := m.Float32Values(t)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, cols := int(t.Dims[0]), int(t.Dims[1])
+	transB := n.OpType == "Gemm" && attrInt(n, "transB", 0) != 0
+	w := make([]float64, 0, len(v))
+	switch {
+	case !transB && rows == d:
+		for _, x := range v {
+			w = append(w, float64(x))
+		}
+		return w, t.Name, nil
+	case transB && cols == d:
+		// Stored [H, D]: transpose to [D, H].
+		for i := 0; i < d; i++ {
+			for h := 0; h < rows; h++ {
+				w = append(w, float64(v[h*cols+i]))
+			}
+		}
+		return w, t.Name, nil
+	}
+	return nil, "", nil
+}
+
+// addGram adds s * W W^T to g, W being [D, H].
+func addGram(g, w []float64, d int, s float64) {
+	h := len(w) / d
+	for i := 0; i < d; i++ {
+		for j := 0; j <= i; j++ {
+			var sum float64
+			for k := 0; k < h; k++ {
+				sum += w[i*h+k] * w[j*h+k]
+			}
+			g[i*d+j] += s * sum
+			if i != j {
+				g[j*d+i] += s * sum
+			}
+		}
+	}
+}
+
+// String summarises a readout for people.
+func (r *Readout) String() string {
+	var tr float64
+	d := int(math.Sqrt(float64(len(r.Metric))))
+	for i := 0; i < d; i++ {
+		tr += r.Metric[i*d+i]
+	}
+	return fmt.Sprintf("%s (trace %.3g)", strings.Join(r.Paths, "; "), tr)
+}
