@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# demo.sh is embshrink's main job on the bundled example model: it installs
+# what is needed (ONNX Runtime), builds embshrink, then inspects the example,
+# compresses it with calibration ids and validates the result on held-out
+# ids in ONNX Runtime. Run it again and compress reuses the learned codes.
+#
+#   bash scripts/demo.sh [OUTPUT_DIR]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/install-onnxruntime.sh >/dev/null
+mkdir -p .tools/bin
+go build -o .tools/bin/embshrink ./cmd/embshrink
+embshrink=.tools/bin/embshrink
+
+ex=fixtures/testdata/example
+out=${1:-.demo}
+mkdir -p "$out"
+
+set -x
+"$embshrink" inspect "$ex/textclf.onnx"
+"$embshrink" compress "$ex/textclf.onnx" -o "$out/textclf_small.onnx" --ratio 10 \
+	--calibration "$ex/calibration_ids.npy" --codes-dir "$out/codes"
+"$embshrink" validate "$ex/textclf.onnx" "$out/textclf_small.onnx" --inputs "ids=$ex/heldout_ids.npy"
