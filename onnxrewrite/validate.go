@@ -534,7 +534,7 @@ func givenReport(in IOInfo, t HostTensor) InputReport {
 	}
 	if seen {
 		r.IDRange = []int64{lo, hi + 1}
-		r.Values = fmt.Sprintf("given ids in [%d, %d]", lo, hi)
+		r.Values = fmt.Sprintf("ids in [%d, %d]", lo, hi)
 	}
 	return r
 }
