@@ -74,7 +74,6 @@ func learnAQ(ctx context.Context, data []float32, V, D int, cfg Config) ([]uint1
 	}
 	perturb := orDefault(cfg.Perturb, defaultPerturb)
 	anneal := cfg.Anneal
-	lastLoss := math.NaN()
 	for it := 0; it < iters; it++ {
 		if err := a.refit(ctx); err != nil {
 			return nil, nil, fmt.Errorf("codebook refit %d: %w", it+1, err)
@@ -87,9 +86,7 @@ func learnAQ(ctx context.Context, data []float32, V, D int, cfg Config) ([]uint1
 			return nil, nil, fmt.Errorf("encoding round %d: %w", it+1, err)
 		}
 		a.progress(Progress{Phase: "refine", Step: it + 1, Total: iters, Loss: loss})
-		lastLoss = loss
 	}
-	_ = lastLoss
 	return a.codes, a.cb, nil
 }
 
@@ -494,7 +491,7 @@ type encoder struct {
 // only change when its error decreases. It returns the weighted relative
 // squared error.
 func (a *aq) encode(ctx context.Context, round, sweeps, restarts, perturb int) (float64, error) {
-	V, D, M, K, MK := a.V, a.D, a.M, a.K, a.MK
+	V, D, M, MK := a.V, a.D, a.M, a.MK
 	// P = 2 C C^T and squared norms.
 	P := make([]float32, MK*MK)
 	cbm := blas32.General{Rows: MK, Cols: D, Stride: D, Data: a.cb}
@@ -545,7 +542,6 @@ func (a *aq) encode(ctx context.Context, round, sweeps, restarts, perturb int) (
 		es += errSum[c]
 		ns += normSum[c]
 	}
-	_ = K
 	return ratio(es, ns), nil
 }
 

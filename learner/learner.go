@@ -69,7 +69,7 @@ type Config struct {
 	// ICMSweeps is the number of ICM sweeps per encoding pass. Default 4.
 	ICMSweeps int
 	// Restarts is the number of perturbation restarts per row and round
-	// (LSQ++-style iterated local search). Default 12.
+	// (LSQ++-style iterated local search). Default 12; negative means none.
 	Restarts int
 	// Perturb is the number of codes re-drawn at random per restart.
 	// Default 4.
