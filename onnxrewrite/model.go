@@ -307,25 +307,44 @@ const copyChunk = 64 << 20
 // tensors and every 64 MiB of copied data, and up to the moment the files
 // are renamed into place. A cancelled save removes its temporary files,
 // leaves no output and returns an error that wraps ctx.Err().
-func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) error {
-	if opts.Threshold <= 0 {
-		opts.Threshold = 1024
-	}
-	dir := filepath.Dir(path)
+// CheckOutput says whether Save could write to path with opts: the folder
+// exists, the data file name is plain, and neither file is the input model
+// or its data. Commands call it before long work, so that a wrong path fails
+// at once.
+func (m *Model) CheckOutput(path string, opts SaveOptions) error {
+	_, _, _, err := m.outputPaths(path, opts)
+	return err
+}
+
+// outputPaths checks an output path and returns its folder, the data file's
+// name and path.
+func (m *Model) outputPaths(path string, opts SaveOptions) (dir, dataName, dataPath string, err error) {
+	dir = filepath.Dir(path)
 	if st, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("%s: output folder: %w", path, err)
+		return "", "", "", fmt.Errorf("%s: output folder: %w", path, err)
 	} else if !st.IsDir() {
-		return fmt.Errorf("%s: output folder %s is not a directory", path, dir)
+		return "", "", "", fmt.Errorf("%s: output folder %s is not a directory", path, dir)
 	}
-	dataName := opts.DataFile
+	dataName = opts.DataFile
 	if dataName == "" {
 		dataName = filepath.Base(path) + ".data"
 	}
 	if dataName != filepath.Base(dataName) || dataName == "." || dataName == ".." {
-		return fmt.Errorf("%s: data file name %q must be a plain file name in the output's folder", path, opts.DataFile)
+		return "", "", "", fmt.Errorf("%s: data file name %q must be a plain file name in the output's folder", path, opts.DataFile)
 	}
-	dataPath := filepath.Join(dir, dataName)
+	dataPath = filepath.Join(dir, dataName)
 	if err := m.refuseInputs(path, dataPath); err != nil {
+		return "", "", "", err
+	}
+	return dir, dataName, dataPath, nil
+}
+
+func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) error {
+	if opts.Threshold <= 0 {
+		opts.Threshold = 1024
+	}
+	dir, dataName, dataPath, err := m.outputPaths(path, opts)
+	if err != nil {
 		return err
 	}
 

@@ -57,6 +57,10 @@ func runCompress(c *cli.Context) error {
 		return inputError(err)
 	}
 	before := fileBytes(path, m)
+	out := c.String("output")
+	if err := m.CheckOutput(out, save); err != nil {
+		return inputError(err)
+	}
 	opts := compress.Options{
 		Tables: c.StringSlice("table"), M: c.Int("M"), K: c.Int("K"), Ratio: c.Float64("ratio"),
 		Method: c.String("method"), Seed: c.Int64("seed"), Threads: c.Int("threads"),
@@ -121,7 +125,6 @@ func runCompress(c *cli.Context) error {
 	if err != nil {
 		return inputError(err)
 	}
-	out := c.String("output")
 	if err := m.SaveContext(c.Context, out, save); err != nil {
 		return inputError(err)
 	}

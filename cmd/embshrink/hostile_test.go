@@ -172,9 +172,10 @@ func commandNames() map[string]bool {
 // allocation.
 func TestHostileInputs(t *testing.T) {
 	have := commandNames()
-	all := []string{"inspect", "rewrite", "learn"}
-	tableCmds := []string{"rewrite", "learn"}
+	all := []string{"inspect", "rewrite", "learn", "compress"}
+	tableCmds := []string{"rewrite", "learn", "compress"}
 	rw := []string{"rewrite"}
+	writers := []string{"rewrite", "compress"}
 	setLoc := func(loc string) func(t *testing.T, e *hostileEnv) {
 		return func(t *testing.T, e *hostileEnv) {
 			e.editModel(t, func(mp *onnxpb.ModelProto) { mp.Graph.Initializer[0].ExternalData[0].Value = loc })
@@ -258,13 +259,13 @@ func TestHostileInputs(t *testing.T) {
 		{"no embedding table", tableCmds, func(t *testing.T, e *hostileEnv) {
 			e.editModel(t, func(mp *onnxpb.ModelProto) { mp.Graph.Node[0].OpType = "MatMul" })
 		}, []string{"model.onnx", "no embedding table"}, ""},
-		{"graph cycle", rw, func(t *testing.T, e *hostileEnv) {
+		{"graph cycle", writers, func(t *testing.T, e *hostileEnv) {
 			e.editModel(t, func(mp *onnxpb.ModelProto) {
 				mp.Graph.Node[0].Input[1] = "ids2"
 				mp.Graph.Node = append(mp.Graph.Node, &onnxpb.NodeProto{Name: "loop_back", OpType: "ArgMax", Input: []string{"out"}, Output: []string{"ids2"}})
 			})
 		}, []string{"model.onnx", "graph main", "is on a cycle", `"lookup" (Gather)`}, ""},
-		{"node reads an undefined tensor", rw, func(t *testing.T, e *hostileEnv) {
+		{"node reads an undefined tensor", writers, func(t *testing.T, e *hostileEnv) {
 			e.editModel(t, func(mp *onnxpb.ModelProto) {
 				mp.Graph.Node = append(mp.Graph.Node, &onnxpb.NodeProto{Name: "orphan", OpType: "Add", Input: []string{"out", "ghost"}, Output: []string{"sum"}})
 			})
@@ -289,12 +290,12 @@ func TestHostileInputs(t *testing.T) {
 		{"codebook huge declared shape", rw, func(t *testing.T, e *hostileEnv) {
 			mustWrite(t, e.book, rawNpy("<f4", "(1099511627776, 4)", make([]byte, 64)))
 		}, []string{"book.npy"}, ""},
-		{"output in a missing folder", rw, func(t *testing.T, e *hostileEnv) { e.output = filepath.Join(e.out, "no", "such", "small.onnx") },
+		{"output in a missing folder", writers, func(t *testing.T, e *hostileEnv) { e.output = filepath.Join(e.out, "no", "such", "small.onnx") },
 			[]string{"small.onnx", "output folder"}, ""},
-		{"output is the input", rw, func(t *testing.T, e *hostileEnv) { e.output = e.model }, []string{"model.onnx", "refusing to overwrite the input model"}, ""},
-		{"output is the input's data file", rw, func(t *testing.T, e *hostileEnv) { e.output = filepath.Join(e.in, "model.onnx.data") },
+		{"output is the input", writers, func(t *testing.T, e *hostileEnv) { e.output = e.model }, []string{"model.onnx", "refusing to overwrite the input model"}, ""},
+		{"output is the input's data file", writers, func(t *testing.T, e *hostileEnv) { e.output = filepath.Join(e.in, "model.onnx.data") },
 			[]string{"model.onnx.data", "refusing to overwrite", "external data"}, ""},
-		{"output's data file is the input", rw, func(t *testing.T, e *hostileEnv) {
+		{"output's data file is the input", writers, func(t *testing.T, e *hostileEnv) {
 			e.output = filepath.Join(e.in, "small.onnx")
 			e.extra = []string{"--data-file", "model.onnx", "--external-data", "always"}
 		}, []string{"model.onnx", "refusing to overwrite", "is the input model"}, ""},
@@ -316,6 +317,8 @@ func TestHostileInputs(t *testing.T) {
 				case "learn":
 					args = []string{"learn", "--model", e.model, "--M", "2", "--K", "16", "--iterations", "1",
 						"--codes", filepath.Join(e.out, "codes.npy"), "--codebook", filepath.Join(e.out, "book.npy")}
+				case "compress":
+					args = []string{"compress", e.model, "-o", e.output, "-M", "2", "-K", "16", "--min-table-bytes", "0"}
 				}
 				args = append(args, e.extra...)
 				before := snapshot(t, e.root)

@@ -141,9 +141,23 @@ func Compress(ctx context.Context, m *onnxrewrite.Model, opts Options) (*Report,
 	if opts.Floor > 1 {
 		return nil, fmt.Errorf("floor %g: must be at most 1", opts.Floor)
 	}
+	switch opts.Metric {
+	case "", "auto", "euclidean":
+	default:
+		return nil, fmt.Errorf("metric %q: want auto or euclidean", opts.Metric)
+	}
+	switch opts.Layout {
+	case "", onnxrewrite.LayoutAuto, onnxrewrite.LayoutLookup, onnxrewrite.LayoutDecode:
+	default:
+		return nil, fmt.Errorf("layout %q: want lookup, decode or auto", opts.Layout)
+	}
 	progress := opts.Progress
 	if progress == nil {
 		progress = func(Event) {}
+	}
+	// A broken graph fails now, not after minutes of learning.
+	if err := onnxrewrite.CheckDataflow(m); err != nil {
+		return nil, err
 	}
 	inv, err := onnxrewrite.FindTables(m)
 	if err != nil {
@@ -169,7 +183,7 @@ func Compress(ctx context.Context, m *onnxrewrite.Model, opts Options) (*Report,
 		}
 		tr, err := compressTable(ctx, m, tb, opts, progress)
 		if err != nil {
-			return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+			return nil, err // errors name the model and the table
 		}
 		rep.Tables = append(rep.Tables, *tr)
 	}
@@ -210,7 +224,7 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 	if counts, ok := opts.Counts[tb.Name]; ok {
 		progress(Event{Table: tb.Name, Phase: "weights"})
 		if weights, tr.RowsRead, err = Weights(counts, opts.Floor); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 		}
 		tr.Calibrated = true
 	}
@@ -227,7 +241,7 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 			break
 		}
 		if pc, err = newPrecond(ro.Metric, d); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 		}
 		metric = ro.Metric
 		tr.Metric = "readout: " + ro.String()
@@ -249,7 +263,7 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 		return pc.apply(b, pc.sInv)
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
 	if pc != nil {
 		mr := learner.Evaluate(data, v, d, codes, pc.apply(book, pc.s), mm, k, weights).RelSqErr
