@@ -124,6 +124,12 @@ func TestVibeCalibration(t *testing.T) {
 	if testing.Short() {
 		return
 	}
+	// The goal beyond that: >= 99.5% at >= 20x smaller files.
+	agree, ratio, _ = vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1, M: 14, K: 16})
+	t.Logf("calibrated, M=14 K=16: %.2f%% agree, %.1fx smaller", 100*agree, ratio)
+	if agree < 0.995 || ratio < 20 {
+		t.Errorf("calibrated at M=14: agreement %.4f at %.1fx, want >= 0.995 at >= 20x", agree, ratio)
+	}
 	plain, pratio, _ := vibeRun(t, rt, nil, heldIn, orig, compress.Options{Seed: 1})
 	t.Logf("without calibration: %.2f%% agree, %.1fx smaller", 100*plain, pratio)
 }
