@@ -211,39 +211,7 @@ func exposeIDs(path string, sites []gatherSite) ([]string, error) {
 	if err := proto.Unmarshal(b, mp); err != nil {
 		return nil, err
 	}
-	used := map[string]bool{}
-	var visit func(g *onnxpb.GraphProto)
-	visit = func(g *onnxpb.GraphProto) {
-		for _, v := range g.Input {
-			used[v.Name] = true
-		}
-		for _, t := range g.Initializer {
-			used[t.Name] = true
-		}
-		for _, n := range g.Node {
-			used[n.Name] = true
-			for _, o := range n.Output {
-				used[o] = true
-			}
-			for _, a := range n.Attribute {
-				if a.G != nil {
-					visit(a.G)
-				}
-				for _, sg := range a.Graphs {
-					visit(sg)
-				}
-			}
-		}
-	}
-	visit(mp.Graph)
-	fresh := func(base string) string {
-		name := base
-		for i := 1; used[name]; i++ {
-			name = fmt.Sprintf("%s_%d", base, i)
-		}
-		used[name] = true
-		return name
-	}
+	fresh := newNamer(&Model{Proto: mp, Path: path}).fresh
 	g := mp.Graph
 	g.Output = nil
 	byIDs := map[string]string{}
@@ -488,29 +456,17 @@ func readCalibration(file string, in modelInput) (HostTensor, error) {
 		if err := bad(math.MinInt32, math.MaxInt32); err != nil {
 			return HostTensor{}, err
 		}
-		d := make([]int32, len(vals))
-		for i, v := range vals {
-			d[i] = int32(v)
-		}
-		t.Data = d
+		t.Data = convertInts[int32](vals)
 	case Uint8:
 		if err := bad(0, math.MaxUint8); err != nil {
 			return HostTensor{}, err
 		}
-		d := make([]uint8, len(vals))
-		for i, v := range vals {
-			d[i] = uint8(v)
-		}
-		t.Data = d
+		t.Data = convertInts[uint8](vals)
 	case Uint16:
 		if err := bad(0, math.MaxUint16); err != nil {
 			return HostTensor{}, err
 		}
-		d := make([]uint16, len(vals))
-		for i, v := range vals {
-			d[i] = uint16(v)
-		}
-		t.Data = d
+		t.Data = convertInts[uint16](vals)
 	default:
 		return HostTensor{}, fmt.Errorf("%s: input %q is %s; calibration files feed int64, int32, uint8 or uint16 inputs", file, in.Name, DTypeName(in.Elem))
 	}

@@ -166,13 +166,7 @@ func inlineBytes(t *onnxpb.TensorProto) ([]byte, error) {
 	dt := DataType(t.DataType)
 	le := binary.LittleEndian
 	switch dt {
-	case onnxpb.TensorProto_FLOAT:
-		b := make([]byte, 4*len(t.FloatData))
-		for i, v := range t.FloatData {
-			le.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		return b, nil
-	case onnxpb.TensorProto_COMPLEX64:
+	case onnxpb.TensorProto_FLOAT, onnxpb.TensorProto_COMPLEX64:
 		b := make([]byte, 4*len(t.FloatData))
 		for i, v := range t.FloatData {
 			le.PutUint32(b[4*i:], math.Float32bits(v))
