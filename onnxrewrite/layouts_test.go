@@ -5,14 +5,17 @@ package onnxrewrite_test
 // it), and the refusal of quantized tables.
 
 import (
+	"context"
 	"encoding/binary"
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
@@ -205,5 +208,191 @@ func TestFoldedCopies(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// lyArgmax is the index of the largest of each run of n values.
+func lyArgmax(v []float32, n int) []int {
+	out := make([]int, len(v)/n)
+	for i := range out {
+		row := v[i*n : (i+1)*n]
+		best := 0
+		for j, x := range row {
+			if x > row[best] {
+				best = j
+			}
+		}
+		out[i] = best
+	}
+	return out
+}
+
+// lyLogits runs a language model on ids [batch, seq] and returns its
+// logits [batch, seq, vocab] as float32.
+func lyLogits(t *testing.T, s *onnxrewrite.Session, ids []int64, batch, seq int) []float32 {
+	t.Helper()
+	out, err := s.Run(map[string]onnxrewrite.HostTensor{"input_ids": {Shape: []int64{int64(batch), int64(seq)}, Data: ids}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := out["logits"].Data.([]float32)
+	if !ok {
+		t.Fatalf("logits of type %T", out["logits"].Data)
+	}
+	return v
+}
+
+// lyGreedy extends each start sequence greedily with the model's own
+// next-token choices to seq tokens: text as the model writes it.
+func lyGreedy(t *testing.T, s *onnxrewrite.Session, starts [][]int64, seq, vocab int) []int64 {
+	t.Helper()
+	batch := len(starts)
+	n := len(starts[0])
+	rows := make([][]int64, batch)
+	for i := range rows {
+		rows[i] = slices.Clone(starts[i])
+	}
+	for ; n < seq; n++ {
+		ids := make([]int64, 0, batch*n)
+		for _, r := range rows {
+			ids = append(ids, r...)
+		}
+		next := lyArgmax(lyLogits(t, s, ids, batch, n), vocab)
+		for i := range rows {
+			rows[i] = append(rows[i], int64(next[i*n+n-1]))
+		}
+	}
+	return slices.Concat(rows...)
+}
+
+// TestStories260K rewrites the real stories260K transformer, genuinely tied
+// and with PyTorch's folded copy, with codes learned for its token table,
+// and measures how often the rewritten model predicts the same next token
+// as the original on text the original writes greedily.
+func TestStories260K(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping: learns codes for a real model (a few seconds)")
+	}
+	const (
+		table, vocab, width = "tok_embeddings.weight", 512, 64
+		copyName            = "onnx::MatMul_1351"
+		batch, seq          = 8, 32
+	)
+	models := []struct{ name, file string }{
+		{"tied", "stories260k/stories260K_tied.onnx"},
+		{"folded", "stories260k/stories260K_untied_folded.onnx"},
+	}
+	paths := make([]string, len(models))
+	for i, md := range models {
+		paths[i] = fxShared(t, md.file)
+	}
+	rt := fxRuntime(t)
+	var data []float32
+	for i, md := range models {
+		m := fxLoad(t, paths[i])
+		inv, err := onnxrewrite.FindTables(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb, err := inv.Table("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tb.Name != table || tb.Shape != [2]int64{vocab, width} {
+			t.Fatalf("%s: table %q %v, want %q [%d, %d]", md.name, tb.Name, tb.Shape, table, vocab, width)
+		}
+		switch md.name {
+		case "tied":
+			if len(tb.Copies) != 0 || !slices.ContainsFunc(tb.OtherUses, func(u onnxrewrite.Use) bool { return u.Kind == "tied_projection" }) {
+				t.Errorf("tied: copies %+v, other uses %+v; want a tied projection", tb.Copies, tb.OtherUses)
+			}
+		case "folded":
+			if len(tb.Copies) != 1 || tb.Copies[0].Name != copyName || !tb.Copies[0].Transposed || len(tb.OtherUses) != 0 {
+				t.Errorf("folded: copies %+v, other uses %+v; want only the transposed copy %q", tb.Copies, tb.OtherUses, copyName)
+			}
+		}
+		mat, err := m.ReadTableFloat32(table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data == nil {
+			data = mat.Data
+		} else if !slices.Equal(data, mat.Data) {
+			t.Fatalf("the two models' tables differ")
+		}
+	}
+
+	// Eight texts the original writes from BOS (1) and a drawn first token.
+	orig := fxSession(t, rt, paths[0])
+	starts := make([][]int64, batch)
+	for i := range starts {
+		starts[i] = []int64{1, int64(3 + (i*97+31)%(vocab-3))}
+	}
+	ids := lyGreedy(t, orig, starts, seq, vocab)
+	want := lyArgmax(lyLogits(t, orig, ids, batch, seq), vocab)
+	if got := lyArgmax(lyLogits(t, fxSession(t, rt, paths[1]), ids, batch, seq), vocab); !slices.Equal(got, want) {
+		t.Fatalf("the folded original predicts other tokens than the tied one")
+	}
+
+	// minAgree is the share of positions whose next token must match the
+	// original's, a few positions under what was measured (M=16: 202 of
+	// 256, M=20: 245 of 256). The table is only 11% of the file and feeds
+	// the logits directly, so small errors move the top token: M=12 agrees
+	// at 0.27, M=8 at 0.18. From M=24 (K=16) the codebook is as large as
+	// the table's 512 rows need to be near exact, and saves nothing.
+	for _, mk := range []struct {
+		m, k     int
+		minAgree float64
+	}{{16, 16, 0.75}, {20, 16, 0.93}} {
+		res, err := learner.Learn(context.Background(), data, vocab, width, learner.Config{M: mk.m, K: mk.k, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("M=%d K=%d: relative squared error %.4f, learned in %v", mk.m, mk.k, res.Metrics.RelSqErr, res.Elapsed.Round(time.Millisecond))
+		c := onnxrewrite.Codes{Rows: vocab, M: mk.m, K: mk.k, Data: res.Codes}
+		b := onnxrewrite.Codebook{M: mk.m, K: mk.k, D: width, Data: res.Codebook}
+		for _, layout := range layouts {
+			sizes := map[string]int64{}
+			for i, md := range models {
+				rw := fxLoad(t, paths[i])
+				rep, err := onnxrewrite.RewriteTable(rw, c, b, onnxrewrite.RewriteOptions{Layout: layout})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fxHasInitializer(rw.Proto.Graph, copyName) || fxHasInitializer(rw.Proto.Graph, table) {
+					t.Errorf("%s %s: the table or its copy is still an initializer", md.name, layout)
+				}
+				rwPath := fxSave(t, rw, md.name+".onnx")
+				sizes[md.name] = fxFilesSize(t, rwPath)
+				rws := fxSession(t, rt, rwPath)
+				// The rewrite computes what the codes stand for: the
+				// original with its table (and copy) decoded.
+				ref := fxLoad(t, paths[i])
+				inv, err := onnxrewrite.FindTables(ref)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lyDenseReference(t, ref, inv.Tables[0], onnxrewrite.Decode(c, b))
+				fxCompare(t, rws, fxSession(t, rt, fxSave(t, ref, "reference.onnx")),
+					map[string]onnxrewrite.HostTensor{"input_ids": {Shape: []int64{batch, seq}, Data: ids}}, 1e-5)
+				got := lyArgmax(lyLogits(t, rws, ids, batch, seq), vocab)
+				same := 0
+				for j := range got {
+					if got[j] == want[j] {
+						same++
+					}
+				}
+				agree := float64(same) / float64(len(want))
+				t.Logf("M=%d K=%d %-6s %-6s: next token as the original's at %d of %d positions (%.3f); table%s %d bytes -> %d; file %d -> %d bytes",
+					mk.m, mk.k, md.name, layout, same, len(want), agree, map[bool]string{true: " and copy"}[len(rep.Copies) > 0],
+					rep.TableBytes, rep.CodesBytes+rep.CodebookBytes+rep.AuxBytes, fxFilesSize(t, paths[i]), sizes[md.name])
+				if agree < mk.minAgree {
+					t.Errorf("M=%d K=%d %s %s: next token agrees at %.3f of positions, want at least %g", mk.m, mk.k, md.name, layout, agree, mk.minAgree)
+				}
+			}
+			if d := sizes["folded"] - sizes["tied"]; d > 2048 || d < -2048 {
+				t.Errorf("M=%d K=%d %s: rewritten folded model %d bytes, tied %d: want within 2 KiB", mk.m, mk.k, layout, sizes["folded"], sizes["tied"])
+			}
+		}
 	}
 }
