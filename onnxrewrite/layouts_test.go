@@ -7,8 +7,10 @@ package onnxrewrite_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -394,5 +396,131 @@ func TestStories260K(t *testing.T) {
 				t.Errorf("M=%d K=%d %s: rewritten folded model %d bytes, tied %d: want within 2 KiB", mk.m, mk.k, layout, sizes["folded"], sizes["tied"])
 			}
 		}
+	}
+}
+
+// TestQuantizedTables checks that FindTables reports 8-bit tables
+// dequantized after the Gather, with how they are dequantized, and that a
+// rewrite refuses them by name, leaving the model as it was.
+func TestQuantizedTables(t *testing.T) {
+	cases := map[string]struct {
+		dtype   string
+		perAxis bool
+		axis    int64
+		lo, hi  int64 // the zero point's range
+	}{
+		"quantized_int8":           {"int8", false, 1, -128, 127},
+		"quantized_uint8_per_axis": {"uint8", true, -1, 0, 255},
+	}
+	rt := fxRuntime(t)
+	for fi, f := range fixtures.Quantized() {
+		t.Run(f.Name, func(t *testing.T) {
+			want, ok := cases[f.Name]
+			if !ok {
+				t.Fatalf("no expectations for fixture %s", f.Name)
+			}
+			path := fxWrite(t, f)
+			if _, err := fxSession(t, rt, path).Run(fxInputs(f.Inputs, uint64(fi), 0)); err != nil {
+				t.Fatalf("the fixture does not run: %v", err)
+			}
+			m := fxLoad(t, path)
+			inv, err := onnxrewrite.FindTables(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(inv.Tables) != 1 {
+				t.Fatalf("tables %+v, want %q", inv.Tables, f.Tables)
+			}
+			tb := inv.Tables[0]
+			if tb.Name != f.Quantized[0] || tb.DType != want.dtype || tb.Bytes != tb.Shape[0]*tb.Shape[1] {
+				t.Errorf("table %q %s, %d bytes for %v; want %q %s, a byte a value", tb.Name, tb.DType, tb.Bytes, tb.Shape, f.Quantized[0], want.dtype)
+			}
+			q := tb.Quantized
+			if q == nil {
+				t.Fatalf("table %q: no Quantized info", tb.Name)
+			}
+			width := 1
+			if want.perAxis {
+				width = int(tb.Shape[1])
+			}
+			if q.Node.Node != "dequantize" || q.Node.OpType != "DequantizeLinear" || q.Scale != "qemb_scale" || q.ZeroPoint != "qemb_zero_point" ||
+				q.PerAxis != want.perAxis || q.Axis != want.axis || len(q.ScaleValues) != width || len(q.ZeroPointValues) != width {
+				t.Errorf("quantized %+v: want node dequantize, scale qemb_scale, zero point qemb_zero_point, per axis %v, axis %d, %d values each",
+					*q, want.perAxis, want.axis, width)
+			}
+			for _, z := range q.ZeroPointValues {
+				if z < want.lo || z > want.hi {
+					t.Errorf("zero point %d outside %s", z, want.dtype)
+				}
+			}
+			if err := tb.Rewritable(); !errors.Is(err, onnxrewrite.ErrQuantized) {
+				t.Errorf("Rewritable: %v, want ErrQuantized", err)
+			}
+
+			before := fxTensors(t, m)
+			c, b := fxCodes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), 1, 0)
+			for _, layout := range layouts {
+				_, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{Table: tb.Name, Layout: layout})
+				if !errors.Is(err, onnxrewrite.ErrQuantized) {
+					t.Fatalf("%s: RewriteTable of a quantized table: %v, want ErrQuantized", layout, err)
+				}
+				t.Logf("%s: %v", layout, err)
+				for _, s := range []string{tb.Name, want.dtype, "dequantize", "compress the float model before quantizing"} {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("%s: error %q does not say %q", layout, err, s)
+					}
+				}
+			}
+			if _, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{}); !errors.Is(err, onnxrewrite.ErrNotFound) || !strings.Contains(err.Error(), tb.Name) {
+				t.Errorf("RewriteTable of the default table: %v, want ErrNotFound naming %q", err, tb.Name)
+			}
+			if _, err := m.ReadTableFloat32(tb.Name); !errors.Is(err, onnxrewrite.ErrQuantized) {
+				t.Errorf("ReadTableFloat32: %v, want ErrQuantized", err)
+			}
+			after := fxTensors(t, m)
+			if len(after) != len(before) {
+				t.Fatalf("the refused rewrites changed the model: %d tensors, was %d", len(after), len(before))
+			}
+			for i := range before {
+				if before[i].where != after[i].where || !slices.Equal(before[i].bytes, after[i].bytes) {
+					t.Errorf("the refused rewrites changed %s", before[i].where)
+				}
+			}
+		})
+	}
+}
+
+// TestQuantizedNotDefault adds a small float table to a model with a larger
+// quantized one: the float table is the default, and a rewrite takes it.
+func TestQuantizedNotDefault(t *testing.T) {
+	f := fixtures.Quantized()[0]
+	mp := proto.Clone(f.Model).(*onnxpb.ModelProto)
+	g := mp.Graph
+	const rows, width = 10, 16
+	g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: "small", Dims: []int64{rows, width},
+		DataType: int32(onnxpb.TensorProto_FLOAT), RawData: lyFloat32Raw(make([]float32, rows*width))})
+	g.Input = append(g.Input, &onnxpb.ValueInfoProto{Name: "small_ids"})
+	g.Node = append(g.Node, &onnxpb.NodeProto{Name: "small_embed", OpType: "Gather", Input: []string{"small", "small_ids"}, Output: []string{"small_h"}})
+	g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: "small_h"})
+	f.Model = mp
+	m := fxLoad(t, fxWrite(t, f))
+	inv, err := onnxrewrite.FindTables(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tb := range inv.Tables {
+		names = append(names, tb.Name)
+	}
+	if !slices.Equal(names, []string{"qemb", "small"}) {
+		t.Fatalf("tables %q, want the quantized qemb (larger) then small", names)
+	}
+	if tb, err := inv.Table(""); err != nil || tb.Name != "small" {
+		t.Fatalf("default table %v, %v; want small", tb, err)
+	}
+	c, b := fxCodes(rows, 2, 4, width, 1, 0)
+	rep, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{})
+	if err != nil || rep.Table != "small" {
+		t.Fatalf("rewrite: %+v, %v; want table small", rep, err)
 	}
 }

@@ -216,6 +216,9 @@ func RewriteTable(m *Model, c Codes, b Codebook, opts RewriteOptions) (*RewriteR
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Path, err)
 	}
+	if err := tb.Rewritable(); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Path, err)
+	}
 	if err := Validate(c, b, tb.Shape[0], tb.Shape[1]); err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}

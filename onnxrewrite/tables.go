@@ -1,6 +1,7 @@
 package onnxrewrite
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -10,7 +11,8 @@ import (
 )
 
 // Table is an embedding table: a rank-2 float initializer (or Constant) that
-// is the data input of at least one Gather along axis 0.
+// is the data input of at least one Gather along axis 0; or a rank-2 int8 or
+// uint8 one whose Gather feeds a DequantizeLinear (see Quantized).
 type Table struct {
 	Name  string   `json:"name"`
 	Shape [2]int64 `json:"shape"`
@@ -36,8 +38,46 @@ type Table struct {
 	// Copies are initializers holding the same values (or their
 	// transpose); a rewrite serves them from the same codes.
 	Copies []Copy `json:"copies"`
+	// Quantized says how an int8 or uint8 table is dequantized after the
+	// lookup; nil for a float table. A rewrite refuses quantized tables
+	// (see Rewritable).
+	Quantized *QuantInfo `json:"quantized,omitempty"`
 
 	def *tableDef
+}
+
+// QuantInfo describes the DequantizeLinear that turns the rows an 8-bit
+// table's Gather reads into floats: y = (x - zero_point) * scale.
+type QuantInfo struct {
+	// Node is the DequantizeLinear reading the first embedding Gather's
+	// output.
+	Node NodeRef `json:"node"`
+	// Scale and ZeroPoint name its inputs; ZeroPoint is "" when absent
+	// (zero).
+	Scale     string `json:"scale"`
+	ZeroPoint string `json:"zero_point,omitempty"`
+	// PerAxis says the scale is a vector, one value per index of Axis of
+	// the Gather's output; otherwise one scale serves the whole table.
+	PerAxis bool  `json:"per_axis"`
+	Axis    int64 `json:"axis"`
+	// ScaleValues and ZeroPointValues hold the values when the inputs are
+	// initializers or Constants (at most 4096 of them), else nil.
+	ScaleValues     []float32 `json:"scale_values,omitempty"`
+	ZeroPointValues []int64   `json:"zero_point_values,omitempty"`
+}
+
+// ErrQuantized is wrapped by the error of a rewrite asked to take a
+// quantized table.
+var ErrQuantized = errors.New("rewriting quantized tables is not supported")
+
+// Rewritable returns nil when RewriteTable can take the table, else why
+// not (wrapping ErrQuantized), naming the table.
+func (tb *Table) Rewritable() error {
+	if q := tb.Quantized; q != nil {
+		return fmt.Errorf("table %q is %s, quantized by DequantizeLinear node %q: %w; compress the float model before quantizing",
+			tb.Name, tb.DType, q.Node.Node, ErrQuantized)
+	}
+	return nil
 }
 
 // NodeRef names a node: its graph, name (or "#index" when unnamed) and type.
@@ -163,6 +203,12 @@ func attrInt(n *onnxpb.NodeProto, name string, def int64) int64 {
 	return def
 }
 
+// isByteType says whether dt is an 8-bit integer type DequantizeLinear
+// takes.
+func isByteType(dt DataType) bool {
+	return dt == onnxpb.TensorProto_INT8 || dt == onnxpb.TensorProto_UINT8
+}
+
 func isFloatType(dt DataType) bool {
 	switch dt {
 	case Float32, Float16, BFloat16, Float64:
@@ -206,8 +252,11 @@ func FindTables(m *Model) (*Inventory, error) {
 					continue
 				}
 				d, ok := gc.resolve(in)
-				if !ok || d == nil || len(d.tensor.Dims) != 2 || !isFloatType(DataType(d.tensor.DataType)) ||
-					strings.HasPrefix(d.tensor.DocString, codebookDoc) {
+				if !ok || d == nil || len(d.tensor.Dims) != 2 || strings.HasPrefix(d.tensor.DocString, codebookDoc) {
+					continue
+				}
+				dt := DataType(d.tensor.DataType)
+				if !isFloatType(dt) && !isByteType(dt) {
 					continue
 				}
 				ref := NodeRef{Graph: gc.path, Node: nodeLabel(n, i), OpType: n.OpType}
@@ -219,6 +268,9 @@ func FindTables(m *Model) (*Inventory, error) {
 						order = append(order, d.tensor)
 					}
 					tb.Gathers = append(tb.Gathers, ref)
+					if isByteType(dt) && tb.Quantized == nil {
+						tb.Quantized = m.dequantizer(gc, consumers, n)
+					}
 					continue
 				}
 				others = append(others, pending{d, describeUse(gc, consumers, ref, n, j)})
@@ -232,6 +284,9 @@ func FindTables(m *Model) (*Inventory, error) {
 	}
 	for _, t := range order {
 		tb := byTensor[t]
+		if isByteType(DataType(t.DataType)) && tb.Quantized == nil {
+			continue // 8-bit integers read as such, not embeddings
+		}
 		if inv.TotalBytes > 0 {
 			tb.Share = float64(tb.Bytes) / float64(inv.TotalBytes)
 		}
@@ -256,6 +311,44 @@ func FindTables(m *Model) (*Inventory, error) {
 		inv.Tables = []Table{}
 	}
 	return inv, nil
+}
+
+// dequantizer describes the DequantizeLinear that reads the output of
+// Gather n, or returns nil when none does.
+func (m *Model) dequantizer(gc *graphCtx, consumers map[string][]int, n *onnxpb.NodeProto) *QuantInfo {
+	if len(n.Output) != 1 {
+		return nil
+	}
+	for _, c := range consumers[n.Output[0]] {
+		dq := gc.g.Node[c]
+		if !isStd(dq) || dq.OpType != "DequantizeLinear" || len(dq.Input) < 2 || dq.Input[0] != n.Output[0] {
+			continue
+		}
+		q := &QuantInfo{Node: NodeRef{Graph: gc.path, Node: nodeLabel(dq, c), OpType: dq.OpType}, Scale: dq.Input[1],
+			Axis: attrInt(dq, "axis", 1)}
+		if len(dq.Input) > 2 {
+			q.ZeroPoint = dq.Input[2]
+		}
+		if d, ok := gc.resolve(q.Scale); ok && d != nil {
+			q.PerAxis = len(d.tensor.Dims) == 1
+			if v, err := m.Float32Values(d.tensor); err == nil && len(v) <= 4096 {
+				q.ScaleValues = v
+			}
+		}
+		if d, ok := gc.resolve(q.ZeroPoint); ok && d != nil && isByteType(DataType(d.tensor.DataType)) {
+			if b, err := m.TensorBytes(d.tensor); err == nil && len(b) <= 4096 {
+				q.ZeroPointValues = make([]int64, len(b))
+				for i, x := range b {
+					q.ZeroPointValues[i] = int64(x)
+					if DataType(d.tensor.DataType) == onnxpb.TensorProto_INT8 {
+						q.ZeroPointValues[i] = int64(int8(x))
+					}
+				}
+			}
+		}
+		return q
+	}
+	return nil
 }
 
 func newTable(m *Model, d *tableDef) *Table {
@@ -316,13 +409,19 @@ func describeUse(gc *graphCtx, consumers map[string][]int, ref NodeRef, n *onnxp
 	return u
 }
 
-// Table returns the named table, or the largest when name is "".
+// Table returns the named table, or when name is "" the largest that a
+// rewrite can take (never a quantized one).
 func (inv *Inventory) Table(name string) (*Table, error) {
 	if len(inv.Tables) == 0 {
 		return nil, fmt.Errorf("no embedding table (a rank-2 float initializer read by a Gather along axis 0): %w", ErrNotFound)
 	}
 	if name == "" {
-		return &inv.Tables[0], nil
+		for i := range inv.Tables {
+			if inv.Tables[i].Rewritable() == nil {
+				return &inv.Tables[i], nil
+			}
+		}
+		return nil, fmt.Errorf("no embedding table a rewrite can take (%v): %w", inv.Tables[0].Rewritable(), ErrNotFound)
 	}
 	for i := range inv.Tables {
 		if inv.Tables[i].Name == name {
@@ -345,6 +444,9 @@ func (m *Model) ReadTableFloat32(name string) (*Matrix, error) {
 	}
 	tb, err := inv.Table(name)
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Path, err)
+	}
+	if err := tb.Rewritable(); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Path, err)
 	}
 	v, err := m.Float32Values(tb.def.tensor)
