@@ -516,7 +516,7 @@ func fxOnnxChecker(t *testing.T, path string, ir, opset int64) {
 
 func TestFixtureRewriteORT(t *testing.T) {
 	rt := fxRuntime(t)
-	for fi, f := range fixtures.All() {
+	for fi, f := range append(fixtures.All(), fixtures.Folded()...) {
 		t.Run(f.Name, func(t *testing.T) {
 			path := fxWrite(t, f)
 			if f.Table == "" {

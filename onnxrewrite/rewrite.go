@@ -594,8 +594,8 @@ func (nm *namer) fresh(base string) string {
 }
 
 // SetTableValues replaces a table's values (given as float32, stored in the
-// table's element type). Tests use it to build the dense reference a rewrite
-// must match.
+// table's element type), and those of its copies (transposed where they
+// are). Tests use it to build the dense reference a rewrite must match.
 func (m *Model) SetTableValues(name string, v []float32) error {
 	inv, err := FindTables(m)
 	if err != nil {
@@ -605,13 +605,43 @@ func (m *Model) SetTableValues(name string, v []float32) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", m.Path, err)
 	}
-	if int64(len(v)) != tb.Shape[0]*tb.Shape[1] {
+	if err := tb.Rewritable(); err != nil {
+		return fmt.Errorf("%s: %w", m.Path, err)
+	}
+	rows, cols := int(tb.Shape[0]), int(tb.Shape[1])
+	if len(v) != rows*cols {
 		return fmt.Errorf("%s: table %q is %v, got %d values", m.Path, tb.Name, tb.Shape, len(v))
 	}
-	t := tb.def.tensor
+	if err := m.setValues(tb.def.tensor, v); err != nil {
+		return fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+	}
+	for _, cp := range tb.Copies {
+		vals := v
+		if cp.Transposed {
+			vals = make([]float32, len(v))
+			for r := 0; r < rows; r++ {
+				for c := 0; c < cols; c++ {
+					vals[c*rows+r] = v[r*cols+c]
+				}
+			}
+		}
+		for _, t := range tb.def.graph.g.Initializer {
+			if t.Name == cp.Name {
+				if err := m.setValues(t, vals); err != nil {
+					return fmt.Errorf("%s: copy %q: %w", m.Path, cp.Name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// setValues stores float32 values in tensor t, in its element type, inline
+// (or as a new external tensor when it was external).
+func (m *Model) setValues(t *onnxpb.TensorProto, v []float32) error {
 	raw, err := encodeFloats(v, DataType(t.DataType))
 	if err != nil {
-		return fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+		return err
 	}
 	external := isExternal(t)
 	delete(m.ext, t)

@@ -52,19 +52,33 @@ func printInventory(w io.Writer, path string, inv *onnxrewrite.Inventory) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TABLE\tSHAPE\tDTYPE\tBYTES\tSHARE\tGATHERS\tOTHER USES")
+	fmt.Fprintln(tw, "TABLE\tSHAPE\tDTYPE\tBYTES\tSHARE\tGATHERS\tOTHER USES, COPIES, NOTES")
 	for _, t := range inv.Tables {
 		var gathers []string
 		for _, g := range t.Gathers {
 			gathers = append(gathers, g.Node)
 		}
-		others := "-"
-		if len(t.OtherUses) > 0 {
-			var s []string
-			for _, u := range t.OtherUses {
-				s = append(s, fmt.Sprintf("%s %s (%s)", u.OpType, u.Node, u.Detail))
+		var notes []string
+		for _, u := range t.OtherUses {
+			notes = append(notes, fmt.Sprintf("%s %s (%s)", u.OpType, u.Node, u.Detail))
+		}
+		for _, c := range t.Copies {
+			how := "copy"
+			if c.Transposed {
+				how = "transposed copy"
 			}
-			others = strings.Join(s, "; ")
+			notes = append(notes, fmt.Sprintf("%s %s (%d bytes)", how, c.Name, c.Bytes))
+		}
+		if q := t.Quantized; q != nil {
+			scale := "per-tensor scale"
+			if q.PerAxis {
+				scale = fmt.Sprintf("per-axis scale (axis %d)", q.Axis)
+			}
+			notes = append(notes, fmt.Sprintf("quantized: DequantizeLinear %s, %s; not rewritable", q.Node.Node, scale))
+		}
+		others := "-"
+		if len(notes) > 0 {
+			others = strings.Join(notes, "; ")
 		}
 		fmt.Fprintf(tw, "%s\t[%d, %d]\t%s\t%d\t%.4f\t%s\t%s\n", t.Name, t.Shape[0], t.Shape[1], t.DType, t.Bytes, t.Share,
 			strings.Join(gathers, ", "), others)

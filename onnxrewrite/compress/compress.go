@@ -193,6 +193,11 @@ func Compress(ctx context.Context, m *onnxrewrite.Model, opts Options) (*Report,
 func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Table, opts Options, progress func(Event)) (*TableReport, error) {
 	v, d := int(tb.Shape[0]), int(tb.Shape[1])
 	tr := &TableReport{Name: tb.Name, Shape: tb.Shape, DType: tb.DType}
+	if err := tb.Rewritable(); err != nil {
+		tr.Skipped = err.Error()
+		progress(Event{Table: tb.Name, Phase: "skip"})
+		return tr, nil
+	}
 	es := tb.Bytes / max(tb.Shape[0]*tb.Shape[1], 1)
 	mm, k := opts.M, opts.K
 	if mm == 0 {
