@@ -237,3 +237,36 @@ func TestCheckGraphFindsUndefinedValues(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Packed codes take M*log2(K) bits per row: the codes tensor holds exactly
+// ceil(V*M*log2(K)/8) bytes when P codes fill each byte (and rows take whole
+// bytes otherwise).
+func TestPackedCodeBytes(t *testing.T) {
+	cases := []struct {
+		rows, m, k int
+		want       int64
+	}{
+		{40, 8, 16, 40 * 8 * 4 / 8},
+		{40, 8, 4, 40 * 8 * 2 / 8},
+		{40, 8, 2, 40 * 8 * 2 / 8}, // K=2 packs 4 a byte, 2 bits each
+		{40, 6, 256, 40 * 6},
+		{40, 7, 16, 40 * 4},      // odd M: each row ends with half a byte
+		{40, 3, 300, 40 * 3 * 2}, // uint16
+	}
+	for _, c := range cases {
+		path := filepath.Join(t.TempDir(), "m.onnx")
+		writeModel(t, path, gatherModel(13, c.rows, 6))
+		m, err := onnxrewrite.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes, book := randomCodes(c.rows, c.m, c.k, 6, 4)
+		rep, err := onnxrewrite.Rewrite(m, "", codes, book)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.CodesBytes != c.want {
+			t.Errorf("V=%d M=%d K=%d: codes take %d bytes, want %d", c.rows, c.m, c.k, rep.CodesBytes, c.want)
+		}
+	}
+}
