@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/embshrink/embshrink/fixtures"
@@ -98,6 +100,7 @@ func runLearnProbe(args []string) error {
 	iters := fs.Int("iterations", 0, "aq refinement rounds (0: the learner's default)")
 	budget := fs.Duration("for", 5*time.Minute, "stop after this long")
 	threads := fs.Int("threads", 0, "learner threads (0: all CPUs)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the learning to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -143,6 +146,17 @@ func runLearnProbe(args []string) error {
 	}
 	fmt.Printf("learn-probe: [%d, %d] M=%d K=%d, read in %.1fs, GOMAXPROCS %d\n", V, D, *m, *k, time.Since(t0).Seconds(), runtime.GOMAXPROCS(0))
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *budget)
 	defer cancel()
 	start := time.Now()
