@@ -9,6 +9,7 @@
 //	embshrink-bench table-model --dir DIR --name NAME (--rows R --cols C | --values FILE.npy) [--seed S] [--extra-cols X]
 //	embshrink-bench random-codes --rows V --M M --K K --dim D --codes FILE.npy --codebook FILE.npy [--seed S]
 //	embshrink-bench learn-probe --model MODEL.onnx | TABLE.npy -M M -K K [--for DURATION]
+//	embshrink-bench compress-probe [-M M -K K --metric auto|euclidean --for DURATION --cpuprofile FILE] MODEL.onnx
 package main
 
 import (
@@ -21,11 +22,12 @@ func main() {
 		usage()
 	}
 	cmds := map[string]func([]string) error{
-		"glove-npy":    runGloveNpy,
-		"npy-diff":     runNpyDiff,
-		"table-model":  runTableModel,
-		"random-codes": runRandomCodes,
-		"learn-probe":  runLearnProbe,
+		"glove-npy":      runGloveNpy,
+		"npy-diff":       runNpyDiff,
+		"table-model":    runTableModel,
+		"random-codes":   runRandomCodes,
+		"learn-probe":    runLearnProbe,
+		"compress-probe": runCompressProbe,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {
@@ -38,6 +40,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: embshrink-bench glove-npy|npy-diff|table-model|random-codes|learn-probe [flags]")
+	fmt.Fprintln(os.Stderr, "usage: embshrink-bench glove-npy|npy-diff|table-model|random-codes|learn-probe|compress-probe [flags]")
 	os.Exit(2)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/npy"
 )
 
@@ -202,5 +203,56 @@ func runLearnProbe(args []string) error {
 	}
 	fmt.Printf("learn-probe: estimated total (phases seen) ~%.0fs; Go heap in use %d MiB, from the OS %d MiB\n",
 		est, ms.HeapInuse>>20, ms.Sys>>20)
+	return nil
+}
+
+// runCompressProbe runs compress.Compress on a model in memory (nothing is
+// saved) for a while under a CPU profile, printing the time of each event:
+// to see where the time before learning goes.
+func runCompressProbe(args []string) error {
+	fs := flag.NewFlagSet("compress-probe", flag.ContinueOnError)
+	m := fs.Int("M", 16, "codes per row")
+	k := fs.Int("K", 16, "values per code")
+	metric := fs.String("metric", "auto", "auto or euclidean")
+	budget := fs.Duration("for", 5*time.Minute, "stop after this long")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("compress-probe: usage: compress-probe [-M M -K K --metric auto|euclidean --for DURATION --cpuprofile FILE] MODEL.onnx")
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	mod, err := onnxrewrite.Load(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *budget)
+	defer cancel()
+	last := ""
+	_, err = compress.Compress(ctx, mod, compress.Options{M: *m, K: *k, Metric: *metric, Progress: func(ev compress.Event) {
+		what := ev.Phase
+		if ev.Learn != nil {
+			what = fmt.Sprintf("learn %s %d/%d", ev.Learn.Phase, ev.Learn.Step, ev.Learn.Total)
+		}
+		if what != last {
+			fmt.Printf("  %8.1fs  %s\n", time.Since(start).Seconds(), what)
+			last = what
+		}
+	}})
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("compress-probe: %v after %.1fs; Go heap in use %d MiB, from the OS %d MiB\n", err, time.Since(start).Seconds(), ms.HeapInuse>>20, ms.Sys>>20)
 	return nil
 }
