@@ -288,6 +288,10 @@ type SaveOptions struct {
 	Check func(path string) error
 }
 
+// outputMode is the permission of written models: temporary files are
+// created private, and made readable as any written file before the rename.
+const outputMode = 0o644
+
 // extAlign aligns each tensor in the data file so that runtimes can map it.
 const extAlign = 4096
 
@@ -404,6 +408,11 @@ func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) 
 	if len(toExt) > 0 {
 		f, err := os.CreateTemp(dir, "."+dataName+".*.tmp")
 		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := f.Chmod(outputMode); err != nil {
+			f.Close()
+			os.Remove(f.Name())
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		dataTmp = f.Name()
@@ -612,6 +621,11 @@ func setExternal(t *onnxpb.TensorProto, file string, off, n int64) {
 func writeTemp(dir, pattern string, b []byte) (string, error) {
 	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
+		return "", err
+	}
+	if err := f.Chmod(outputMode); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return "", err
 	}
 	name := f.Name()

@@ -285,3 +285,26 @@ func TestRoundTripSharedModels(t *testing.T) {
 		})
 	}
 }
+
+// Written models are readable like any written file, not private like the
+// temporary files they start as.
+func TestSaveFileMode(t *testing.T) {
+	dir := t.TempDir()
+	m, err := onnxrewrite.Load(writeExternalModel(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.onnx")
+	if err := m.Save(out, onnxrewrite.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{out, out + ".data"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s has mode %v, want 0644", p, st.Mode().Perm())
+		}
+	}
+}

@@ -15,8 +15,11 @@ import (
 // e W, so what matters is e^T G e with G = W W^T, not |e|^2: directions the
 // weight ignores cost nothing. With several paths the G add up.
 type Readout struct {
-	// Metric is G, row-major [D, D], symmetric positive semi-definite.
-	Metric []float64
+	// Factor is F, row-major [D, Rank], with G = F F^T: the readout weights
+	// side by side, each scaled by what the path multiplied the rows by.
+	// Rank is usually far below D, which keeps learning in G cheap.
+	Factor []float64
+	Rank   int
 	// Paths describes each path, e.g. "node_embedding -> ReduceMean
 	// node_mean -> Gemm node_linear (fc1.weight)".
 	Paths []string
@@ -57,7 +60,7 @@ func FindReadout(m *Model, table string) (*Readout, string, error) {
 	for _, t := range g.Initializer {
 		inits[t.Name] = t
 	}
-	ro := &Readout{Metric: make([]float64, d*d)}
+	ro := &Readout{}
 	var gathers []*onnxpb.NodeProto
 	for _, ref := range tb.Gathers {
 		if ref.Graph != "main" {
@@ -151,7 +154,7 @@ func FindReadout(m *Model, table string) (*Readout, string, error) {
 				if w == nil {
 					return nil, "rows reach " + where + " other than as its left operand with a constant weight", nil
 				}
-				addGram(ro.Metric, w, d, it.scale*it.scale*gemmAlpha(n))
+				ro.addColumns(w, d, math.Abs(it.scale)*gemmAlpha(n))
 				ro.Paths = append(ro.Paths, fmt.Sprintf("%s (%s)", next, name))
 			default:
 				return nil, "rows reach " + where, nil
@@ -231,13 +234,14 @@ func scalarConst(m *Model, t *onnxpb.TensorProto) (float64, bool) {
 	return float64(v[0]), true
 }
 
+// gemmAlpha is |alpha| of a Gemm (1 for a MatMul or no alpha).
 func gemmAlpha(n *onnxpb.NodeProto) float64 {
 	if n.OpType != "Gemm" {
 		return 1
 	}
 	for _, a := range n.Attribute {
 		if a.Name == "alpha" {
-			return float64(a.F) * float64(a.F)
+			return math.Abs(float64(a.F))
 		}
 	}
 	return 1
@@ -281,29 +285,24 @@ func readoutWeight(m *Model, n *onnxpb.NodeProto, value string, inits map[string
 	return nil, "", nil
 }
 
-// addGram adds s * W W^T to g, W being [D, H].
-func addGram(g, w []float64, d int, s float64) {
+// addColumns appends s * W ([D, H]) to the factor's columns.
+func (r *Readout) addColumns(w []float64, d int, s float64) {
 	h := len(w) / d
+	f := make([]float64, d*(r.Rank+h))
 	for i := 0; i < d; i++ {
-		for j := 0; j <= i; j++ {
-			var sum float64
-			for k := 0; k < h; k++ {
-				sum += w[i*h+k] * w[j*h+k]
-			}
-			g[i*d+j] += s * sum
-			if i != j {
-				g[j*d+i] += s * sum
-			}
+		copy(f[i*(r.Rank+h):], r.Factor[i*r.Rank:(i+1)*r.Rank])
+		for k := 0; k < h; k++ {
+			f[i*(r.Rank+h)+r.Rank+k] = s * w[i*h+k]
 		}
 	}
+	r.Factor, r.Rank = f, r.Rank+h
 }
 
 // String summarises a readout for people.
 func (r *Readout) String() string {
-	var tr float64
-	d := int(math.Sqrt(float64(len(r.Metric))))
-	for i := 0; i < d; i++ {
-		tr += r.Metric[i*d+i]
+	var tr float64 // trace of G: the sum of squares of F
+	for _, v := range r.Factor {
+		tr += v * v
 	}
-	return fmt.Sprintf("%s (trace %.3g)", strings.Join(r.Paths, "; "), tr)
+	return fmt.Sprintf("%s (rank <= %d, trace %.3g)", strings.Join(r.Paths, "; "), r.Rank, tr)
 }

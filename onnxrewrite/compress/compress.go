@@ -234,7 +234,7 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 		tr.Calibrated = true
 	}
 	var pc *precond
-	var metric []float64
+	var factor []float64
 	switch opts.Metric {
 	case "", "auto":
 		ro, why, err := onnxrewrite.FindReadout(m, tb.Name)
@@ -245,37 +245,49 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 			tr.Metric = "euclidean: " + why
 			break
 		}
-		if pc, err = newPrecond(ro.Metric, d); err != nil {
+		if pc, err = newPrecond(ro.Factor, d, ro.Rank); err != nil {
 			return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 		}
-		metric = ro.Metric
+		factor = ro.Factor
 		tr.Metric = "readout: " + ro.String()
 	case "euclidean":
 		tr.Metric = "euclidean: asked for"
 	default:
 		return nil, fmt.Errorf("metric %q: want auto or euclidean", opts.Metric)
 	}
-	data := mat.Data
-	if pc != nil {
-		data = pc.apply(mat.Data, pc.s)
-	}
 	cfg := learner.Config{M: mm, K: k, Method: opts.Method, Seed: opts.Seed, Weights: weights, Threads: opts.Threads,
 		Progress: func(p learner.Progress) { progress(Event{Table: tb.Name, Phase: "learn", Learn: &p}) }}
-	codes, book, cached, err := learnCached(ctx, opts.CodesDir, tb.Name, mat, data, metric, cfg, progress, func(b []float32) []float32 {
+	var key string
+	if opts.CodesDir != "" {
+		key = cacheKey(mat, factor, cfg)
+	}
+	data := mat.Data
+	if pc != nil {
+		// The learner sees the rows in the metric; the table itself is let
+		// go while it learns and read again to report errors, so that a
+		// large table is held twice, not three times.
+		data = pc.apply(mat.Data, false)
+		mat.Data = nil
+	}
+	codes, book, cached, err := learnCached(ctx, opts.CodesDir, tb.Name, key, v, d, data, cfg, progress, func(b []float32) []float32 {
 		if pc == nil {
 			return b
 		}
-		return pc.apply(b, pc.sInv)
+		return pc.apply(b, true)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
-	if pc != nil {
-		mr := learner.Evaluate(data, v, d, codes, pc.apply(book, pc.s), mm, k, weights).RelSqErr
-		tr.MetricRelSqErr = &mr
-	}
 	tr.Cached = cached.hit
 	tr.LearnSeconds = cached.seconds
+	if pc != nil {
+		mr := learner.Evaluate(data, v, d, codes, pc.apply(book, false), mm, k, weights).RelSqErr
+		tr.MetricRelSqErr = &mr
+		data = nil // free before the table is read again
+		if mat, err = m.ReadTableFloat32(tb.Name); err != nil {
+			return nil, err
+		}
+	}
 	met := learner.Evaluate(mat.Data, v, d, codes, book, mm, k, weights)
 	tr.WeightedRelSqErr, tr.RelSqErr, tr.MeanDist = met.RelSqErr, met.RelSqErrUnweighted, met.MeanDist
 
@@ -354,16 +366,16 @@ type cacheResult struct {
 
 // learnCached learns codes, or reads them from dir when the same table and
 // settings were learned before.
-// The learner sees data (the table, or its rows in a readout metric);
-// toTable maps the learned codebook back to the table's space.
-func learnCached(ctx context.Context, dir, table string, mat *onnxrewrite.Matrix, data []float32, metric []float64, cfg learner.Config,
+// The learner sees data [rows, cols] (the table, or its rows in a readout
+// metric); toTable maps the learned codebook back to the table's space. key
+// names the codes in dir.
+func learnCached(ctx context.Context, dir, table, key string, rows, cols int, data []float32, cfg learner.Config,
 	progress func(Event), toTable func([]float32) []float32) ([]uint16, []float32, cacheResult, error) {
 	var codesPath, bookPath string
 	if dir != "" {
-		key := cacheKey(mat, metric, cfg)
 		base := filepath.Join(dir, safeName(table)+"-"+key[:16])
 		codesPath, bookPath = base+".codes.npy", base+".codebook.npy"
-		if codes, book, err := readCached(codesPath, bookPath, mat, cfg); err == nil {
+		if codes, book, err := readCached(codesPath, bookPath, rows, cols, cfg); err == nil {
 			progress(Event{Table: table, Phase: "cached"})
 			return codes, book, cacheResult{hit: true}, nil
 		} else if !errors.Is(err, os.ErrNotExist) {
@@ -372,7 +384,7 @@ func learnCached(ctx context.Context, dir, table string, mat *onnxrewrite.Matrix
 	}
 	progress(Event{Table: table, Phase: "learn"})
 	start := time.Now()
-	res, err := learner.Learn(ctx, data, mat.Rows, mat.Cols, cfg)
+	res, err := learner.Learn(ctx, data, rows, cols, cfg)
 	if err != nil {
 		return nil, nil, cacheResult{}, err
 	}
@@ -382,10 +394,10 @@ func learnCached(ctx context.Context, dir, table string, mat *onnxrewrite.Matrix
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, nil, cacheResult{}, fmt.Errorf("codes cache: %w", err)
 		}
-		if err := npy.WriteFile(codesPath, codesArray(res.Codes, mat.Rows, cfg.M, cfg.K)); err != nil {
+		if err := npy.WriteFile(codesPath, codesArray(res.Codes, rows, cfg.M, cfg.K)); err != nil {
 			return nil, nil, cacheResult{}, err
 		}
-		if err := npy.WriteFile(bookPath, npy.FromFloat32([]int{cfg.M * cfg.K, mat.Cols}, res.Codebook)); err != nil {
+		if err := npy.WriteFile(bookPath, npy.FromFloat32([]int{cfg.M * cfg.K, cols}, res.Codebook)); err != nil {
 			return nil, nil, cacheResult{}, err
 		}
 	}
@@ -404,7 +416,7 @@ func codesArray(codes []uint16, rows, m, k int) *npy.Array {
 	return npy.FromUint16([]int{rows, m}, codes)
 }
 
-func readCached(codesPath, bookPath string, mat *onnxrewrite.Matrix, cfg learner.Config) ([]uint16, []float32, error) {
+func readCached(codesPath, bookPath string, rows, cols int, cfg learner.Config) ([]uint16, []float32, error) {
 	ca, err := npy.ReadFile(codesPath)
 	if err != nil {
 		return nil, nil, err
@@ -421,7 +433,7 @@ func readCached(codesPath, bookPath string, mat *onnxrewrite.Matrix, cfg learner
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(ints) != mat.Rows*cfg.M || len(book) != cfg.M*cfg.K*mat.Cols {
+	if len(ints) != rows*cfg.M || len(book) != cfg.M*cfg.K*cols {
 		return nil, nil, fmt.Errorf("%s: cached codes do not fit the table", codesPath)
 	}
 	codes := make([]uint16, len(ints))
@@ -436,11 +448,11 @@ func readCached(codesPath, bookPath string, mat *onnxrewrite.Matrix, cfg learner
 
 // cacheVersion changes whenever the learner's output for the same inputs
 // may change, so that stale codes are never reused.
-const cacheVersion = "embshrink-codes-v2"
+const cacheVersion = "embshrink-codes-v3"
 
 // cacheKey covers the table's values and every setting that shapes the
 // learned codes.
-func cacheKey(mat *onnxrewrite.Matrix, metric []float64, cfg learner.Config) string {
+func cacheKey(mat *onnxrewrite.Matrix, factor []float64, cfg learner.Config) string {
 	h := sha256.New()
 	settings, _ := json.Marshal(struct {
 		Version                                   string
@@ -457,8 +469,8 @@ func cacheKey(mat *onnxrewrite.Matrix, metric []float64, cfg learner.Config) str
 	// Weights, or their absence, are part of the key.
 	h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(cfg.Weights))))
 	hashFloats(h, cfg.Weights)
-	h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(metric))))
-	for _, g := range metric {
+	h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(factor))))
+	for _, g := range factor {
 		h.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(g)))
 	}
 	return hex.EncodeToString(h.Sum(nil))
