@@ -642,14 +642,9 @@ func fxShared(t *testing.T, rel string) string {
 // fxFilesSize is the bytes of a model file and its external data files.
 func fxFilesSize(t *testing.T, path string) int64 {
 	t.Helper()
-	m := fxLoad(t, path)
-	var n int64
-	for _, p := range append([]string{path}, m.ExternalFiles()...) {
-		st, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += st.Size()
+	n, err := onnxrewrite.FilesBytes(path)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return n
 }

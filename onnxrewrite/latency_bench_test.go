@@ -120,17 +120,9 @@ func BenchmarkVibeLayoutLatency(b *testing.B) {
 }
 
 func filesBytes(b *testing.B, path string) int64 {
-	m, err := onnxrewrite.Load(path)
+	n, err := onnxrewrite.FilesBytes(path)
 	if err != nil {
 		b.Fatal(err)
-	}
-	var n int64
-	for _, p := range append([]string{path}, m.ExternalFiles()...) {
-		st, err := os.Stat(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n += st.Size()
 	}
 	return n
 }

@@ -840,3 +840,21 @@ func sortedNames(m map[string]bool) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// FilesBytes is the size of a model file plus the external data files it
+// reads: what the model takes on disk.
+func FilesBytes(path string) (int64, error) {
+	m, err := Load(path)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, p := range append([]string{path}, m.ExternalFiles()...) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return 0, err
+		}
+		n += st.Size()
+	}
+	return n, nil
+}

@@ -17,8 +17,7 @@ func compressCommand() *cli.Command {
 		Name:      "compress",
 		Usage:     "shrink every embedding table (or those named): learn codes and rewrite the model",
 		ArgsUsage: "MODEL.onnx",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output model `FILE`"},
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "M", Usage: "codes per row (with -K; default: chosen from --ratio and the table's shape)"},
 			&cli.IntFlag{Name: "K", Usage: "values per code, 2..65536 (with -M)"},
 			&cli.Float64Flag{Name: "ratio", Value: compress.DefaultRatio, Usage: "shrink each table at least this much when -M/-K are not given"},
@@ -29,14 +28,9 @@ func compressCommand() *cli.Command {
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed (same seed, same output)"},
 			&cli.IntFlag{Name: "threads", Usage: "learner threads (0: all CPUs; the output does not depend on it)"},
 			&cli.StringFlag{Name: "metric", Value: "auto", Usage: "auto: learn in the readout metric when the model reads rows through a linear map; euclidean: plain squared error"},
-			&cli.StringFlag{Name: "layout", Value: "auto", Usage: "lookup, decode or auto"},
-			&cli.BoolFlag{Name: "no-pack", Usage: "store one code per byte even when K <= 16 allows more"},
 			&cli.StringFlag{Name: "codes-dir", Usage: "keep learned codes in `DIR` and reuse them when the table and settings are unchanged"},
 			&cli.Int64Flag{Name: "min-table-bytes", Value: compress.DefaultMinTableBytes, Usage: "leave smaller tables alone"},
-			&cli.StringFlag{Name: "external-data", Value: "auto", Usage: "where weights go: auto (as the input had them), always, never"},
-			&cli.StringFlag{Name: "data-file", Usage: "external data file `NAME` beside the output (default: OUTPUT.data)"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
-		},
+		}, outputFlags()...),
 		Action: runCompress,
 	}
 }
@@ -56,7 +50,7 @@ func runCompress(c *cli.Context) error {
 	if err != nil {
 		return inputError(err)
 	}
-	before := fileBytes(path, m)
+	before := filesBytes(path)
 	out := c.String("output")
 	if err := m.CheckOutput(out, save); err != nil {
 		return inputError(err)
@@ -128,7 +122,7 @@ func runCompress(c *cli.Context) error {
 	if err := m.SaveContext(c.Context, out, save); err != nil {
 		return inputError(err)
 	}
-	after := outputBytes(out)
+	after := filesBytes(out)
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, struct {
 			*compress.Report

@@ -17,17 +17,11 @@ func rewriteCommand() *cli.Command {
 		Name:      "rewrite",
 		Usage:     "replace a table's Gathers with a lookup of given codes and codebook",
 		ArgsUsage: "MODEL.onnx",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "codes", Required: true, Usage: "integer `.npy` [V, M] of codes in [0, K)"},
 			&cli.StringFlag{Name: "codebook", Required: true, Usage: "float `.npy` [M*K, D] or [M, K, D]"},
 			&cli.StringFlag{Name: "table", Usage: "table `NAME` (default: the largest)"},
-			&cli.StringFlag{Name: "layout", Value: "auto", Usage: "lookup (codes read per token), decode (table rebuilt once at load) or auto"},
-			&cli.BoolFlag{Name: "no-pack", Usage: "store one code per byte even when K <= 16 allows two or four"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output model `FILE`"},
-			&cli.StringFlag{Name: "external-data", Value: "auto", Usage: "where weights go: auto (as the input had them), always, never"},
-			&cli.StringFlag{Name: "data-file", Usage: "external data file `NAME` beside the output (default: OUTPUT.data)"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
-		},
+		}, outputFlags()...),
 		Action: func(c *cli.Context) error {
 			path, err := oneArg(c, "MODEL.onnx")
 			if err != nil {
@@ -41,7 +35,7 @@ func rewriteCommand() *cli.Command {
 			if err != nil {
 				return inputError(err)
 			}
-			before := fileBytes(path, m)
+			before := filesBytes(path)
 			codes, book, err := readCodes(c.String("codes"), c.String("codebook"))
 			if err != nil {
 				return inputError(err)
@@ -59,7 +53,7 @@ func rewriteCommand() *cli.Command {
 			if err := m.SaveContext(c.Context, out, save); err != nil {
 				return inputError(err)
 			}
-			after := outputBytes(out)
+			after := filesBytes(out)
 			if c.Bool("json") {
 				return writeJSON(c.App.Writer, struct {
 					*onnxrewrite.RewriteReport
@@ -74,6 +68,19 @@ func rewriteCommand() *cli.Command {
 			fmt.Fprintf(w, "wrote %s\n", out)
 			return nil
 		},
+	}
+}
+
+// outputFlags are the flags of the commands that write a rewritten model:
+// its file, where its weights go, its layout, and JSON output.
+func outputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output model `FILE`"},
+		&cli.StringFlag{Name: "layout", Value: "auto", Usage: "lookup (codes read per token), decode (table rebuilt once at load) or auto"},
+		&cli.BoolFlag{Name: "no-pack", Usage: "store one code per byte even when K <= 16 allows two or four"},
+		&cli.StringFlag{Name: "external-data", Value: "auto", Usage: "where weights go: auto (as the input had them), always, never"},
+		&cli.StringFlag{Name: "data-file", Usage: "external data file `NAME` beside the output (default: OUTPUT.data)"},
+		&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
 	}
 }
 
@@ -141,46 +148,11 @@ func readCodes(codesPath, bookPath string) (onnxrewrite.Codes, onnxrewrite.Codeb
 	return codes, book, nil
 }
 
-// fileBytes is the size of a model file and the external data it reads.
-func fileBytes(path string, m *onnxrewrite.Model) int64 {
-	n := sizeOf(path)
-	for _, f := range m.ExternalFiles() {
-		n += sizeOf(f)
-	}
+// filesBytes is what a model takes on disk, 0 when that cannot be read
+// (the figure is only reported).
+func filesBytes(path string) int64 {
+	n, _ := onnxrewrite.FilesBytes(path)
 	return n
-}
-
-// outputBytes is the size of a saved model and its data file, if any.
-func outputBytes(path string) int64 {
-	m, err := onnxrewrite.Load(path)
-	if err != nil {
-		return sizeOf(path)
-	}
-	return fileBytes(path, m)
-}
-
-func sizeOf(path string) int64 {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}
-
-func printRewrite(w io.Writer, rep *onnxrewrite.RewriteReport) {
-	fmt.Fprintf(w, "%s: %s layout, %d Gather(s): %s\n", rep.Table, rep.Layout, rep.Gathers, rep.LayoutReason)
-	fmt.Fprintf(w, "  %d bytes -> codes %d (%d per byte) + codebook %d + aux %d bytes\n", rep.TableBytes,
-		rep.CodesBytes, rep.CodesPerByte, rep.CodebookBytes, rep.AuxBytes)
-	for _, u := range rep.OtherUses {
-		fmt.Fprintf(w, "  %s %s now reads the decoded table (%s)\n", u.OpType, u.Node, u.Detail)
-	}
-	for _, cp := range rep.Copies {
-		how := "copy"
-		if cp.Transposed {
-			how = "transposed copy"
-		}
-		fmt.Fprintf(w, "  %s (%s, %d bytes) now computed from the codes\n", cp.Name, how, cp.Bytes)
-	}
 }
 
 // refuseOverwrite refuses an output model (or its data file) that is one of
@@ -215,4 +187,20 @@ func refuseSameFiles(outputs, inputs []string) error {
 		}
 	}
 	return nil
+}
+
+func printRewrite(w io.Writer, rep *onnxrewrite.RewriteReport) {
+	fmt.Fprintf(w, "%s: %s layout, %d Gather(s): %s\n", rep.Table, rep.Layout, rep.Gathers, rep.LayoutReason)
+	fmt.Fprintf(w, "  %d bytes -> codes %d (%d per byte) + codebook %d + aux %d bytes\n", rep.TableBytes,
+		rep.CodesBytes, rep.CodesPerByte, rep.CodebookBytes, rep.AuxBytes)
+	for _, u := range rep.OtherUses {
+		fmt.Fprintf(w, "  %s %s now reads the decoded table (%s)\n", u.OpType, u.Node, u.Detail)
+	}
+	for _, cp := range rep.Copies {
+		how := "copy"
+		if cp.Transposed {
+			how = "transposed copy"
+		}
+		fmt.Fprintf(w, "  %s (%s, %d bytes) now computed from the codes\n", cp.Name, how, cp.Bytes)
+	}
 }

@@ -90,17 +90,9 @@ func vibeRun(t testing.TB, rt *onnxrewrite.Runtime, calib []fixtures.Sentence, h
 }
 
 func filesBytes(t testing.TB, path string) int64 {
-	m, err := onnxrewrite.Load(path)
+	n, err := onnxrewrite.FilesBytes(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var n int64
-	for _, p := range append([]string{path}, m.ExternalFiles()...) {
-		st, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += st.Size()
 	}
 	return n
 }
