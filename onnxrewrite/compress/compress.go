@@ -16,6 +16,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -268,6 +269,7 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 		// large table is held twice, not three times.
 		data = pc.apply(mat.Data, false)
 		mat.Data = nil
+		collectIfLarge(len(data))
 	}
 	codes, book, cached, err := learnCached(ctx, opts.CodesDir, tb.Name, key, v, d, data, cfg, progress, func(b []float32) []float32 {
 		if pc == nil {
@@ -283,7 +285,9 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 	if pc != nil {
 		mr := learner.Evaluate(data, v, d, codes, pc.apply(book, false), mm, k, weights).RelSqErr
 		tr.MetricRelSqErr = &mr
+		n := len(data)
 		data = nil // free before the table is read again
+		collectIfLarge(n)
 		if mat, err = m.ReadTableFloat32(tb.Name); err != nil {
 			return nil, err
 		}
@@ -300,6 +304,15 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 	}
 	tr.Rewrite = rw
 	return tr, nil
+}
+
+// collectIfLarge runs the garbage collector after a table of n floats was
+// let go, when it is large: otherwise the heap may double before the next
+// collection, and the next copy of a large table lands beside the old one.
+func collectIfLarge(n int) {
+	if int64(n)*4 >= 256<<20 {
+		runtime.GC()
+	}
 }
 
 // Weights turns row read counts into learner weights: each row's share of
