@@ -16,7 +16,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -306,12 +306,13 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 	return tr, nil
 }
 
-// collectIfLarge runs the garbage collector after a table of n floats was
-// let go, when it is large: otherwise the heap may double before the next
-// collection, and the next copy of a large table lands beside the old one.
+// collectIfLarge collects after a table of n floats was let go, when it is
+// large, and returns the memory to the operating system: measured on a 1 GiB
+// table, a plain collection left the freed pages resident while the
+// learner's next table-sized buffer took fresh ones (peak RSS 3.1 GiB).
 func collectIfLarge(n int) {
 	if int64(n)*4 >= 256<<20 {
-		runtime.GC()
+		debug.FreeOSMemory()
 	}
 }
 
