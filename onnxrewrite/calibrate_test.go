@@ -18,23 +18,6 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
-// calInfo is a tensor ValueInfo with dims given as ints or names.
-func calInfo(name string, elem onnxpb.TensorProto_DataType, dims ...any) *onnxpb.ValueInfoProto {
-	shape := &onnxpb.TensorShapeProto{}
-	for _, d := range dims {
-		dim := &onnxpb.TensorShapeProto_Dimension{}
-		switch d := d.(type) {
-		case int:
-			dim.Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}
-		case string:
-			dim.Value = &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: d}
-		}
-		shape.Dim = append(shape.Dim, dim)
-	}
-	return &onnxpb.ValueInfoProto{Name: name, Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-		TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(elem), Shape: shape}}}}
-}
-
 const (
 	calRows   = 20
 	calDim    = 3
@@ -77,13 +60,13 @@ func calOffsetModel(t *testing.T) string {
 			Initializer: []*onnxpb.TensorProto{table("emb", calRows), table("pos", 7),
 				i64("five", nil, calOffset), i64("minus_one", []int64{1}, -1)},
 			Input: []*onnxpb.ValueInfoProto{
-				calInfo("ids", onnxpb.TensorProto_INT64, "batch", 2),
-				calInfo("ids2", onnxpb.TensorProto_INT32, "n"),
+				valueInfo("ids", onnxpb.TensorProto_INT64, "batch", 2),
+				valueInfo("ids2", onnxpb.TensorProto_INT32, "n"),
 			},
 			Output: []*onnxpb.ValueInfoProto{
-				calInfo("h1", onnxpb.TensorProto_FLOAT, "m", calDim),
-				calInfo("h2", onnxpb.TensorProto_FLOAT, "n", calDim),
-				calInfo("p", onnxpb.TensorProto_FLOAT, "n", calDim),
+				valueInfo("h1", onnxpb.TensorProto_FLOAT, "m", calDim),
+				valueInfo("h2", onnxpb.TensorProto_FLOAT, "n", calDim),
+				valueInfo("p", onnxpb.TensorProto_FLOAT, "n", calDim),
 			},
 		},
 	}

@@ -147,17 +147,11 @@ func runLearnProbe(args []string) error {
 	}
 	fmt.Printf("learn-probe: [%d, %d] M=%d K=%d, read in %.1fs, GOMAXPROCS %d\n", V, D, *m, *k, time.Since(t0).Seconds(), runtime.GOMAXPROCS(0))
 
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), *budget)
 	defer cancel()
 	start := time.Now()
@@ -222,17 +216,11 @@ func runCompressProbe(args []string) error {
 	if fs.NArg() != 1 {
 		return errors.New("compress-probe: usage: compress-probe [-M M -K K --metric auto|euclidean --for DURATION --cpuprofile FILE] MODEL.onnx")
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	start := time.Now()
 	mod, err := onnxrewrite.Load(fs.Arg(0))
 	if err != nil {
@@ -255,4 +243,24 @@ func runCompressProbe(args []string) error {
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("compress-probe: %v after %.1fs; Go heap in use %d MiB, from the OS %d MiB\n", err, time.Since(start).Seconds(), ms.HeapInuse>>20, ms.Sys>>20)
 	return nil
+}
+
+// startCPUProfile profiles the process into path until stop is called; with
+// an empty path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
