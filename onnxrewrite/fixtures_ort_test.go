@@ -363,63 +363,6 @@ func fxCodes(rows, m, k, d int, seed uint64, grid float64) (onnxrewrite.Codes, o
 	return c, b
 }
 
-// fxPointGathersAt makes the reference for a table that must be kept: the
-// embedding Gathers read a new initializer holding the decoded values while
-// every other use still reads the original table.
-func fxPointGathersAt(t *testing.T, mp *onnxpb.ModelProto, table string, decoded []float32, dims []int64) {
-	t.Helper()
-	name := table + ".fx_decoded"
-	raw := make([]byte, 0, 4*len(decoded))
-	for _, v := range decoded {
-		bits := math.Float32bits(v)
-		raw = append(raw, byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24))
-	}
-	mp.Graph.Initializer = append(mp.Graph.Initializer, &onnxpb.TensorProto{Name: name, Dims: dims,
-		DataType: int32(onnxpb.TensorProto_FLOAT), RawData: raw})
-	n := 0
-	var visit func(g *onnxpb.GraphProto)
-	visit = func(g *onnxpb.GraphProto) {
-		for _, nd := range g.Node {
-			if nd.OpType == "Gather" && len(nd.Input) == 2 && nd.Input[0] == table {
-				nd.Input[0] = name
-				n++
-			}
-			for _, a := range nd.Attribute {
-				if a.G != nil {
-					visit(a.G)
-				}
-				for _, sg := range a.Graphs {
-					visit(sg)
-				}
-			}
-		}
-	}
-	visit(mp.Graph)
-	if n == 0 {
-		t.Fatalf("no Gather reads %q", table)
-	}
-}
-
-// fxReads lists the nodes (by graph and name) that read name.
-func fxReads(mp *onnxpb.ModelProto, name string) []string {
-	var out []string
-	var visit func(path string, g *onnxpb.GraphProto)
-	visit = func(path string, g *onnxpb.GraphProto) {
-		for _, n := range g.Node {
-			if slices.Contains(n.Input, name) {
-				out = append(out, path+"/"+n.Name+"("+n.OpType+")")
-			}
-			for _, a := range n.Attribute {
-				if a.G != nil {
-					visit(path+"/"+n.Name+"."+a.Name, a.G)
-				}
-			}
-		}
-	}
-	visit("main", mp.Graph)
-	return out
-}
-
 // fxCheckWellFormed checks that every graph is topologically sorted (each
 // node input is a graph input, initializer, outer-scope value or earlier
 // output) and that no value name is defined twice anywhere in the model.
