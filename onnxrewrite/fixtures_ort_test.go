@@ -481,6 +481,7 @@ func TestFixtureRewriteORT(t *testing.T) {
 				{8, 16, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},                // two codes a byte
 				{7, 4, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},                 // four a byte, one padding group
 				{8, 16, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoPack: true}},  // one a byte
+				{8, 16, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoBag: true}},   // pooled rows per token
 				{8, 300, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},               // uint16 codes
 				{8, 16, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutDecode}},                // decoded at load
 				{5, 256, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutDecode, NoPack: true}}, // uint8, decoded
@@ -489,6 +490,9 @@ func TestFixtureRewriteORT(t *testing.T) {
 				name := fmt.Sprintf("%s_M%d_K%d", v.opts.Layout, v.m, v.k)
 				if v.opts.NoPack {
 					name += "_nopack"
+				}
+				if v.opts.NoBag {
+					name += "_nobag"
 				}
 				t.Run(name, func(t *testing.T) {
 					fxRewriteCase(t, rt, f, path, v.m, v.k, uint64(fi), v.opts)
@@ -531,6 +535,15 @@ func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, pa
 		}
 		if rep.Table != tb.Name {
 			t.Fatalf("rewrote %q, want %q", rep.Table, tb.Name)
+		}
+		if i == 0 && opts.Layout == onnxrewrite.LayoutLookup {
+			want := f.Bags
+			if opts.NoBag {
+				want = 0
+			}
+			if rep.Bags != want {
+				t.Errorf("%q: %d Gathers became bags, want %d (notes %q)", tb.Name, rep.Bags, want, rep.Notes)
+			}
 		}
 		if rep.Gathers != len(tb.Gathers) {
 			t.Errorf("%q: %d Gathers rewritten, FindTables saw %d", tb.Name, rep.Gathers, len(tb.Gathers))

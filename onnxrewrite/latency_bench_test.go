@@ -37,7 +37,8 @@ func BenchmarkVibeLayoutLatency(b *testing.B) {
 	}{
 		{"original", nil},
 		{"lookup", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},
-		{"lookup-nopack", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoPack: true}},
+		{"lookup-tokens", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoBag: true}},
+		{"lookup-nopack", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoPack: true, NoBag: true}},
 		{"decode", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutDecode}},
 	}
 	r := rand.New(rand.NewPCG(7, 7))

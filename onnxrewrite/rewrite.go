@@ -147,6 +147,9 @@ type RewriteOptions struct {
 	// NoPack stores one code per byte (or two bytes) even when K allows
 	// packing.
 	NoPack bool
+	// NoBag keeps the per-token lookup for Gathers whose rows are pooled
+	// (see bag.go).
+	NoBag bool
 }
 
 // RewriteReport says what a rewrite did.
@@ -158,6 +161,11 @@ type RewriteReport struct {
 	// Gathers counts the embedding Gathers now reading codes (lookup) or
 	// the decoded table (decode).
 	Gathers int `json:"gathers"`
+	// Bags counts the lookup Gathers that, with the ReduceSum or ReduceMean
+	// pooling them, became code counts times the codebook.
+	Bags int `json:"bags"`
+	// Notes say why pooled Gathers kept the per-token lookup.
+	Notes []string `json:"notes,omitempty"`
 	// OtherUses are readers of the table that now read the decoded table.
 	OtherUses []Use `json:"other_uses"`
 	// Copies are initializers that were copies of the table, now computed
@@ -230,14 +238,14 @@ func RewriteTable(m *Model, c Codes, b Codebook, opts RewriteOptions) (*RewriteR
 	if opts.NoPack {
 		p = 1
 	}
-	e := &emitter{m: m, tb: tb, names: newNamer(m), dt: DataType(tb.def.tensor.DataType), opset: op, p: p, c: c, b: b}
+	e := &emitter{m: m, tb: tb, names: newNamer(m), dt: DataType(tb.def.tensor.DataType), opset: op, p: p, c: c, b: b, noBag: opts.NoBag}
 	rep := &RewriteReport{Table: tb.Name, Layout: layout, LayoutReason: reason, OtherUses: tb.OtherUses, Copies: tb.Copies,
 		TableBytes: tb.Bytes, CodesPerByte: p}
 	for _, cp := range tb.Copies {
 		rep.TableBytes += cp.Bytes
 	}
 	e.storeCodes()
-	e.buildBook()
+	e.storeBook()
 
 	// The decoded table, under the table's own name, when anything but
 	// lookup Gathers reads it.
@@ -249,7 +257,8 @@ func RewriteTable(m *Model, c Codes, b Codebook, opts RewriteOptions) (*RewriteR
 	if layout == LayoutDecode {
 		rep.Gathers = len(tb.Gathers)
 	} else {
-		rep.Gathers = e.replaceGathers()
+		rep.Gathers, rep.Bags = e.replaceGathers()
+		rep.Notes = e.notes
 	}
 	e.removeTable()
 	g0 := tb.def.graph.g
@@ -307,7 +316,13 @@ type emitter struct {
 	b     Codebook
 
 	codes, book *onnxpb.TensorProto
-	bookName    string // the group book value (or the codebook itself)
+	bookName    string // the group book value (or the codebook itself); "" until groupBook
+	nibbleT     string // the code_nibbles initializer, once made
+	nib32       string // nibbles as int32, for bags
+	colOffsets  string // bag column offsets
+	consts      map[string]string
+	noBag       bool
+	notes       []string
 	bookF32     bool   // the group book is float32 where the table is 16-bit
 	offsets     string // byte offsets into the group book, [Q] int64
 	axes        string // ReduceSum axes input [-2], from opset 13
@@ -362,13 +377,43 @@ func (e *emitter) storeCodes() {
 	e.codes = e.init("codes", Uint8, []int64{int64(c.Rows), int64(q)}, raw)
 }
 
-// buildBook stores the codebook and, for packed codes, the nodes that make
-// the group book from it.
-func (e *emitter) buildBook() {
-	c, b, q := e.c, e.b, e.q()
+// storeBook stores the codebook in the table's element type.
+func (e *emitter) storeBook() {
+	b := e.b
 	raw, _ := encodeFloats(b.Data, e.dt) // dt was checked by FindTables
 	e.book = e.init("codebook", e.dt, []int64{int64(b.M * b.K), int64(b.D)}, raw)
 	e.book.DocString = fmt.Sprintf("%s %q: M=%d K=%d", codebookDoc, e.tb.Name, b.M, b.K)
+}
+
+// nibbles returns the [256, P] uint8 initializer whose row v holds the P
+// codes that a code byte of value v packs, each kept below K so that
+// unused byte values still index the right group.
+func (e *emitter) nibbles() string {
+	if e.nibbleT != "" {
+		return e.nibbleT
+	}
+	bits, mask := 8/e.p, (1<<(8/e.p))-1
+	nib := make([]byte, 256*e.p)
+	for v := 0; v < 256; v++ {
+		for p := 0; p < e.p; p++ {
+			code := (v >> (bits * p)) & mask
+			if code >= e.c.K {
+				code = 0
+			}
+			nib[v*e.p+p] = byte(code)
+		}
+	}
+	e.nibbleT = e.init("code_nibbles", Uint8, []int64{256, int64(e.p)}, nib).Name
+	return e.nibbleT
+}
+
+// groupBook adds, once, the nodes that make the group book from the
+// codebook (packed codes), and the byte offsets the row sum adds.
+func (e *emitter) groupBook() {
+	if e.bookName != "" {
+		return
+	}
+	c, b, q := e.c, e.b, e.q()
 	if e.opset >= 13 {
 		e.axes = e.init("sum_axes", Int64, []int64{1}, int64Raw(-2)).Name
 	}
@@ -389,32 +434,18 @@ func (e *emitter) buildBook() {
 	}
 	// Padding groups (when P does not divide M) select zero rows appended
 	// to the codebook, so every byte value is a valid index.
-	bits, mask := 8/e.p, (1<<(8/e.p))-1
 	pad := q*e.p - c.M
 	book := e.book.Name
 	if pad > 0 {
 		zeros := e.init("codebook_pad", e.dt, []int64{int64(pad * c.K), int64(b.D)}, make([]byte, pad*c.K*b.D*int(elemBits(e.dt)/8)))
 		book = e.node(&e.head, label, "Concat", []string{e.book.Name, zeros.Name}, e.tb.Name+".codebook_padded", intAttr("axis", 0))
 	}
-	// nibbles[v, p]: the code byte value v holds for its p-th group, kept
-	// below K so that unused byte values still index the right group.
-	nib := make([]byte, 256*e.p)
-	for v := 0; v < 256; v++ {
-		for p := 0; p < e.p; p++ {
-			code := (v >> (bits * p)) & mask
-			if code >= c.K {
-				code = 0
-			}
-			nib[v*e.p+p] = byte(code)
-		}
-	}
-	nibT := e.init("code_nibbles", Uint8, []int64{256, int64(e.p)}, nib)
 	grp := make([]int64, q*e.p)
 	for i := range grp {
 		grp[i] = int64(i * c.K)
 	}
 	grpT := e.init("group_rows", Int64, []int64{int64(q), 1, int64(e.p)}, int64Raw(grp...))
-	nibW := e.node(&e.head, label, "Cast", []string{nibT.Name}, e.tb.Name+".code_nibbles_i64", intAttr("to", int64(Int64)))
+	nibW := e.node(&e.head, label, "Cast", []string{e.nibbles()}, e.tb.Name+".code_nibbles_i64", intAttr("to", int64(Int64)))
 	rows := e.node(&e.head, label, "Add", []string{nibW, grpT.Name}, e.tb.Name+".group_book_rows") // [Q, 256, P]
 	vecs := e.node(&e.head, label, "Gather", []string{book, rows}, e.tb.Name+".group_book_vectors", intAttr("axis", 0))
 	if wide {
@@ -457,6 +488,7 @@ func (e *emitter) reduceTo(list *[]*onnxpb.NodeProto, label, in, out string, axi
 // rowSum appends the nodes that turn code bytes [..., Q] into rows
 // [..., D] of the table's type, writing the value out.
 func (e *emitter) rowSum(codes, out string, list *[]*onnxpb.NodeProto) {
+	e.groupBook()
 	label := out + "/embshrink"
 	wide := e.node(list, label, "Cast", []string{codes}, out+".code_ids", intAttr("to", int64(Int64)))
 	idx := e.node(list, label, "Add", []string{wide, e.offsets}, out+".book_ids")
@@ -474,30 +506,64 @@ func (e *emitter) rowSum(codes, out string, list *[]*onnxpb.NodeProto) {
 }
 
 // replaceGathers swaps each embedding Gather of the table for a lookup of
-// codes, in place, and returns how many it replaced.
-func (e *emitter) replaceGathers() int {
+// codes, in place, or for a bag with the reducer that pools it, and returns
+// how many Gathers it replaced and how many of them became bags.
+func (e *emitter) replaceGathers() (gathers, bags int) {
 	def := e.tb.def
-	n := 0
 	walkGraphs(e.m, func(gc *graphCtx) {
-		var out []*onnxpb.NodeProto
+		mine := func(node *onnxpb.NodeProto) bool {
+			d, ok := gc.resolve(firstInput(node))
+			return ok && d != nil && d.tensor == def.tensor && isEmbeddingGather(node, 0)
+		}
+		plans := map[*onnxpb.NodeProto]*bagPlan{}             // by reducer
+		gatherOf := map[*onnxpb.NodeProto]*onnxpb.NodeProto{} // by reducer
+		bagged := map[*onnxpb.NodeProto]bool{}
 		for _, node := range gc.g.Node {
-			if d, ok := gc.resolve(firstInput(node)); !ok || d == nil || d.tensor != def.tensor || !isEmbeddingGather(node, 0) {
-				out = append(out, node)
+			if !mine(node) {
 				continue
 			}
+			plan, note := e.planBag(gc, node)
+			if note != "" {
+				e.notes = append(e.notes, note)
+			}
+			if plan != nil {
+				plans[plan.reduce], gatherOf[plan.reduce] = plan, node
+				bagged[node] = true
+			}
+		}
+		var out []*onnxpb.NodeProto
+		for _, node := range gc.g.Node {
 			label := node.Name
-			if label == "" {
+			if label == "" && len(node.Output) > 0 {
 				label = node.Output[0]
+			}
+			if plan := plans[node]; plan != nil {
+				g := gatherOf[node]
+				label = g.Name
+				if label == "" {
+					label = g.Output[0]
+				}
+				e.emitBag(&out, label+"/embshrink/bag", g.Input[1], plan)
+				gathers++
+				bags++
+				continue
+			}
+			if bagged[node] {
+				continue // emitted in its reducer's place
+			}
+			if !mine(node) {
+				out = append(out, node)
+				continue
 			}
 			gathered := e.names.fresh(node.Output[0] + ".codes")
 			out = append(out, &onnxpb.NodeProto{Name: e.names.fresh(label + "/embshrink/codes"), OpType: "Gather", DocString: node.DocString,
 				Input: []string{e.codes.Name, node.Input[1]}, Output: []string{gathered}, Attribute: []*onnxpb.AttributeProto{intAttr("axis", 0)}})
 			e.rowSum(gathered, node.Output[0], &out)
-			n++
+			gathers++
 		}
 		gc.g.Node = out
 	})
-	return n
+	return gathers, bags
 }
 
 // serveCopies replaces each copy of the table with the decoded table,

@@ -137,6 +137,9 @@ type IOInfo struct {
 	// DimParams has the symbolic name of each dimension ("" if none),
 	// as declared in the model. It has the length of Shape.
 	DimParams []string
+	// Unranked says the model declares no shape at all, so Shape (empty)
+	// says nothing of the rank.
+	Unranked bool
 }
 
 // Session runs one model file. Run may be called from several goroutines
@@ -231,7 +234,9 @@ func rtIoInfo(in ort.InputOutputInfo, declared map[string]*onnxpb.ValueInfoProto
 		DimParams: make([]string, len(in.Dimensions)),
 	}
 	if vi := declared[in.Name]; vi != nil {
-		dims := vi.GetType().GetTensorType().GetShape().GetDim()
+		tt := vi.GetType().GetTensorType()
+		info.Unranked = tt != nil && tt.Shape == nil
+		dims := tt.GetShape().GetDim()
 		if len(dims) == len(info.Shape) {
 			for i, d := range dims {
 				info.DimParams[i] = d.GetDimParam()

@@ -405,6 +405,9 @@ func makeInputs(model string, infos []IOInfo, ranges map[string]idRange, opts Co
 		if e := hostElem(t); e != in.Elem {
 			return nil, fmt.Errorf("%s: given input %q holds %s, the model wants %s", model, name, DTypeName(e), DTypeName(in.Elem))
 		}
+		if in.Unranked {
+			continue
+		}
 		if len(t.Shape) != len(in.Shape) {
 			return nil, fmt.Errorf("%s: given input %q has shape %v, the model wants %s", model, name, t.Shape, dimsString(in.Shape, in.DimParams))
 		}
@@ -466,6 +469,9 @@ func makeInputs(model string, infos []IOInfo, ranges map[string]idRange, opts Co
 			out[in.Name] = t
 			rep.Inputs = append(rep.Inputs, givenReport(in, t))
 			continue
+		}
+		if in.Unranked {
+			return nil, fmt.Errorf("%s: input %q is declared without a shape, so its rank is unknown: give its values (validate --inputs)", model, in.Name)
 		}
 		shape := make([]int64, len(in.Shape))
 		for j, d := range in.Shape {
