@@ -49,7 +49,8 @@ func fxLoad(t *testing.T, path string) *onnxrewrite.Model {
 func fxSave(t *testing.T, m *onnxrewrite.Model, name string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
-	if err := m.Save(p, onnxrewrite.SaveOptions{}); err != nil {
+	// CheckGraph: the written file, read back, also passes onnx-go.
+	if err := m.Save(p, onnxrewrite.SaveOptions{Check: onnxrewrite.CheckGraph}); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -431,6 +432,11 @@ func fxCheckWellFormed(t *testing.T, mp *onnxpb.ModelProto) {
 		for _, o := range g.Output {
 			if !scope[o.Name] {
 				t.Errorf("%s: output %q is never defined", path, o.Name)
+			}
+		}
+		for _, v := range g.ValueInfo {
+			if !scope[v.Name] {
+				t.Errorf("%s: value_info describes %q, which is never defined", path, v.Name)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
@@ -261,6 +262,12 @@ func RewriteTable(m *Model, c Codes, b Codebook, opts RewriteOptions) (*RewriteR
 		rep.Notes = e.notes
 	}
 	e.removeTable()
+	if !needDense {
+		e.drop(tb.def.graph.g, tb.Name)
+	}
+	for g, names := range e.gone {
+		g.ValueInfo = without(g.ValueInfo, func(v *onnxpb.ValueInfoProto) bool { return slices.Contains(names, v.Name) })
+	}
 	g0 := tb.def.graph.g
 	g0.Node = append(e.head, g0.Node...)
 	g0.Initializer = append(g0.Initializer, e.added...)
@@ -323,6 +330,7 @@ type emitter struct {
 	consts      map[string]string
 	noBag       bool
 	notes       []string
+	gone        map[*onnxpb.GraphProto][]string // values removed, whose value_info must go
 	bookF32     bool   // the group book is float32 where the table is 16-bit
 	offsets     string // byte offsets into the group book, [Q] int64
 	axes        string // ReduceSum axes input [-2], from opset 13
@@ -549,6 +557,7 @@ func (e *emitter) replaceGathers() (gathers, bags int) {
 				continue
 			}
 			if bagged[node] {
+				e.drop(gc.g, node.Output[0])
 				continue // emitted in its reducer's place
 			}
 			if !mine(node) {
@@ -564,6 +573,14 @@ func (e *emitter) replaceGathers() (gathers, bags int) {
 		gc.g.Node = out
 	})
 	return gathers, bags
+}
+
+// drop records that value name no longer exists in graph g.
+func (e *emitter) drop(g *onnxpb.GraphProto, name string) {
+	if e.gone == nil {
+		e.gone = map[*onnxpb.GraphProto][]string{}
+	}
+	e.gone[g] = append(e.gone[g], name)
 }
 
 // serveCopies replaces each copy of the table with the decoded table,

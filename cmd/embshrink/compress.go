@@ -58,7 +58,7 @@ func runCompress(c *cli.Context) error {
 	opts := compress.Options{
 		Tables: c.StringSlice("table"), M: c.Int("M"), K: c.Int("K"), Ratio: c.Float64("ratio"),
 		Method: c.String("method"), Seed: c.Int64("seed"), Threads: c.Int("threads"),
-		Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack"), Metric: c.String("metric"),
+		Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack"), NoBag: c.Bool("no-bag"), Metric: c.String("metric"),
 		Floor: c.Float64("floor"), CodesDir: c.String("codes-dir"), MinTableBytes: c.Int64("min-table-bytes"),
 	}
 	if opts.Floor == 0 {

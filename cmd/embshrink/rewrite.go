@@ -41,7 +41,7 @@ func rewriteCommand() *cli.Command {
 				return inputError(err)
 			}
 			rep, err := onnxrewrite.RewriteTable(m, codes, book, onnxrewrite.RewriteOptions{
-				Table: c.String("table"), Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack")})
+				Table: c.String("table"), Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack"), NoBag: c.Bool("no-bag")})
 			if err != nil {
 				return inputError(err)
 			}
@@ -76,8 +76,9 @@ func rewriteCommand() *cli.Command {
 func outputFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output model `FILE`"},
-		&cli.StringFlag{Name: "layout", Value: "auto", Usage: "lookup (codes read per token), decode (table rebuilt once at load) or auto"},
+		&cli.StringFlag{Name: "layout", Value: "auto", Usage: "lookup (codes read per token, or counted per bag where a ReduceSum/ReduceMean pools the rows), decode (table rebuilt once at load) or auto"},
 		&cli.BoolFlag{Name: "no-pack", Usage: "store one code per byte even when K <= 16 allows two or four"},
+		&cli.BoolFlag{Name: "no-bag", Usage: "lookup: read codes per token even where a ReduceSum/ReduceMean pools the rows"},
 		&cli.StringFlag{Name: "external-data", Value: "auto", Usage: "where weights go: auto (as the input had them), always, never"},
 		&cli.StringFlag{Name: "data-file", Usage: "external data file `NAME` beside the output (default: OUTPUT.data)"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
@@ -190,7 +191,14 @@ func refuseSameFiles(outputs, inputs []string) error {
 }
 
 func printRewrite(w io.Writer, rep *onnxrewrite.RewriteReport) {
-	fmt.Fprintf(w, "%s: %s layout, %d Gather(s): %s\n", rep.Table, rep.Layout, rep.Gathers, rep.LayoutReason)
+	bags := ""
+	if rep.Bags > 0 {
+		bags = fmt.Sprintf(" (%d with their pooling as bags: code counts x codebook)", rep.Bags)
+	}
+	fmt.Fprintf(w, "%s: %s layout, %d Gather(s)%s: %s\n", rep.Table, rep.Layout, rep.Gathers, bags, rep.LayoutReason)
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
 	fmt.Fprintf(w, "  %d bytes -> codes %d (%d per byte) + codebook %d + aux %d bytes\n", rep.TableBytes,
 		rep.CodesBytes, rep.CodesPerByte, rep.CodebookBytes, rep.AuxBytes)
 	for _, u := range rep.OtherUses {

@@ -56,9 +56,10 @@ type Options struct {
 	// so that codes are spent on the directions the model uses; or
 	// "euclidean": plain squared error.
 	Metric string
-	// Layout and NoPack go to the rewrite.
+	// Layout, NoPack and NoBag go to the rewrite.
 	Layout onnxrewrite.Layout
 	NoPack bool
+	NoBag  bool
 	// Counts are how often calibration inputs read each row, per table
 	// (see onnxrewrite.RowCounts); tables without counts weight rows alike.
 	Counts map[string][]int64
@@ -298,7 +299,7 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 	progress(Event{Table: tb.Name, Phase: "rewrite"})
 	rw, err := onnxrewrite.RewriteTable(m, onnxrewrite.Codes{Rows: v, M: mm, K: k, Data: codes},
 		onnxrewrite.Codebook{M: mm, K: k, D: d, Data: book},
-		onnxrewrite.RewriteOptions{Table: tb.Name, Layout: opts.Layout, NoPack: opts.NoPack})
+		onnxrewrite.RewriteOptions{Table: tb.Name, Layout: opts.Layout, NoPack: opts.NoPack, NoBag: opts.NoBag})
 	if err != nil {
 		return nil, err
 	}
