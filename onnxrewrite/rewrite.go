@@ -331,9 +331,9 @@ type emitter struct {
 	noBag       bool
 	notes       []string
 	gone        map[*onnxpb.GraphProto][]string // values removed, whose value_info must go
-	bookF32     bool   // the group book is float32 where the table is 16-bit
-	offsets     string // byte offsets into the group book, [Q] int64
-	axes        string // ReduceSum axes input [-2], from opset 13
+	bookF32     bool                            // the group book is float32 where the table is 16-bit
+	offsets     string                          // byte offsets into the group book, [Q] int64
+	axes        string                          // ReduceSum axes input [-2], from opset 13
 	added       []*onnxpb.TensorProto
 	head        []*onnxpb.NodeProto // nodes over initializers, at the graph's start
 }
