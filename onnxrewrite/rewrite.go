@@ -37,6 +37,11 @@ import (
 //
 // Layouts. lookup replaces each embedding Gather(table, ids) with the row
 // sum over Gather(codes, ids): the dense table never exists at run time.
+// Bags: where the Gather's one reader is a ReduceSum or ReduceMean over id
+// axes only (opset >= 16, float32 or float64 table, M*K <= 4096), lookup
+// replaces both with code counts per bag times the codebook, with
+// ScatterElements(reduction=add) and one MatMul (bag.go): each token then
+// costs M integer adds, not Q vectors of D values written and summed.
 // decode computes the row sum over all codes once, under the table's own
 // name, so every reader of the table (Gathers, a tied MatMul or Gemm) works
 // unchanged at the original speed after load. Readers that are not
