@@ -202,12 +202,15 @@ func (e *emitter) emitBag(list *[]*onnxpb.NodeProto, label, ids string, plan *ba
 	k := int64(plan.k)
 	shape := e.node(list, label, "Shape", []string{ids}, base+"_ids_shape")
 	kept := e.node(list, label, "Slice", []string{shape, e.i64s(0), e.i64s(-k)}, base+"_dims")
-	red := e.node(list, label, "Slice", []string{shape, e.i64s(-k), e.i64s(math.MaxInt64)}, base+"_token_dims")
-	n := e.node(list, label, "ReduceProd", []string{red}, base+"_tokens", intAttr("keepdims", 1))
+	n := e.node(list, label, "Slice", []string{shape, e.i64s(-k), e.i64s(math.MaxInt64)}, base+"_token_dims")
 	// allowzero: a 0 in these shapes is an empty dimension, not "copy".
 	zero := intAttr("allowzero", 1)
-	tokens := e.node(list, label, "Reshape", []string{ids, e.node(list, label, "Concat", []string{kept, n}, base+"_ids_2d", intAttr("axis", 0))},
-		base+"_token_ids", zero)
+	tokens := ids
+	if k > 1 {
+		n = e.node(list, label, "ReduceProd", []string{n}, base+"_tokens", intAttr("keepdims", 1))
+		tokens = e.node(list, label, "Reshape", []string{ids, e.node(list, label, "Concat", []string{kept, n}, base+"_ids_2d", intAttr("axis", 0))},
+			base+"_token_ids", zero)
+	}
 	codes := e.node(list, label, "Gather", []string{e.codes.Name, tokens}, base+"_codes", intAttr("axis", 0))
 	cols := e.node(list, label, "Cast", []string{codes}, base+"_code_values", intAttr("to", int64(Int32)))
 	width := q
