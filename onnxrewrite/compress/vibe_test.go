@@ -2,6 +2,7 @@ package compress_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -117,10 +118,19 @@ func TestVibeCalibration(t *testing.T) {
 		return
 	}
 	// The goal beyond that: >= 99.5% at >= 20x smaller files.
-	agree, ratio, _ = vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1, M: 14, K: 16})
+	codesDir := t.TempDir()
+	agree, ratio, _ = vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1, M: 14, K: 16, CodesDir: codesDir})
 	t.Logf("calibrated, M=14 K=16: %.2f%% agree, %.1fx smaller", 100*agree, ratio)
 	if agree < 0.995 || ratio < 20 {
 		t.Errorf("calibrated at M=14: agreement %.4f at %.1fx, want >= 0.995 at >= 20x", agree, ratio)
+	}
+	// The same codes in the lookup layout, where the ReduceMean makes the
+	// Gather a bag: the same sums in another order, so the same decisions
+	// up to a rare tie at the threshold.
+	lagree, lratio, lrep := vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1, M: 14, K: 16, CodesDir: codesDir, Layout: onnxrewrite.LayoutLookup})
+	t.Logf("the same, lookup layout (%d bags): %.2f%% agree, %.1fx smaller", lrep.Tables[0].Rewrite.Bags, 100*lagree, lratio)
+	if lrep.Tables[0].Rewrite.Bags != 1 || math.Abs(lagree-agree) > 0.001 || lratio < 20 {
+		t.Errorf("lookup layout: %d bags, agreement %.4f (decode %.4f) at %.1fx", lrep.Tables[0].Rewrite.Bags, lagree, agree, lratio)
 	}
 	plain, pratio, _ := vibeRun(t, rt, nil, heldIn, orig, compress.Options{Seed: 1})
 	t.Logf("without calibration: %.2f%% agree, %.1fx smaller", 100*plain, pratio)
