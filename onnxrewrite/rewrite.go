@@ -313,7 +313,7 @@ func chooseLayout(tb *Table, want Layout) (Layout, string, error) {
 	if dense <= AutoDecodeLimit {
 		return LayoutDecode, fmt.Sprintf("the dense table (%d bytes) fits in %d MiB: decoded once at load it runs at the original's speed", dense, AutoDecodeLimit>>20), nil
 	}
-	return LayoutLookup, fmt.Sprintf("the dense table (%d bytes) is over %d MiB: looked up per token it never takes that memory", dense, AutoDecodeLimit>>20), nil
+	return LayoutLookup, fmt.Sprintf("the dense table (%d bytes) is over %d MiB: read from codes at run time (per token, or per bag where pooled), it never takes that memory", dense, AutoDecodeLimit>>20), nil
 }
 
 // emitter builds one table's rewrite.
