@@ -40,6 +40,9 @@ type bagPlan struct {
 // cannot be used, the reason says why, for the report.
 func (e *emitter) planBag(gc *graphCtx, g *onnxpb.NodeProto) (plan *bagPlan, reason string) {
 	out := g.Output[0]
+	if out == "" {
+		return nil, "" // "" marks omitted inputs: no reader to find
+	}
 	var reader *onnxpb.NodeProto
 	for _, n := range gc.g.Node {
 		for i, in := range n.Input {
