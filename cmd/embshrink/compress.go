@@ -156,18 +156,27 @@ func printCompress(w io.Writer, rep *compress.Report) {
 		if t.Cached {
 			note += " cached"
 		}
+		layout := string(r.Layout)
+		if r.Bags > 0 {
+			layout += fmt.Sprintf(" (%d bag)", r.Bags)
+		}
 		readout := "-"
 		if t.MetricRelSqErr != nil {
 			readout = fmt.Sprintf("%.4f", *t.MetricRelSqErr)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%dx%d %s\t%d\t%d+%d+%d\t%.1fx\t%.4f\t%.4f\t%s\t%s\t%s\n", t.Name, shape, t.M, t.K, t.Method,
 			r.TableBytes, r.CodesBytes, r.CodebookBytes, r.AuxBytes, float64(r.TableBytes)/float64(max(after, 1)),
-			t.RelSqErr, t.WeightedRelSqErr, readout, r.Layout, note)
+			t.RelSqErr, t.WeightedRelSqErr, readout, layout, note)
 	}
 	tw.Flush()
 	for _, t := range rep.Tables {
 		if t.Metric != "" {
 			fmt.Fprintf(w, "%s: learned in %s\n", t.Name, t.Metric)
+		}
+		if t.Rewrite != nil {
+			for _, n := range t.Rewrite.Notes {
+				fmt.Fprintf(w, "%s: %s\n", t.Name, n)
+			}
 		}
 	}
 }
