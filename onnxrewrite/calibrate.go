@@ -142,13 +142,12 @@ func RowCounts(rt *Runtime, m *Model, tables []string, inputs map[string]HostTen
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	// Only the ids are computed, so only what they depend on is written:
+	// not the tables, which for a large model would be a copy of its data.
+	pruned, outs := exposeIDs(m, sites)
 	path := filepath.Join(dir, "model.onnx")
-	if err := m.Save(path, SaveOptions{}); err != nil {
-		return nil, fmt.Errorf("%s: temporary copy for counting rows: %w", m.Path, err)
-	}
-	outs, err := exposeIDs(path, sites)
-	if err != nil {
-		return nil, fmt.Errorf("%s: temporary copy for counting rows: %w", m.Path, err)
+	if err := pruned.Save(path, SaveOptions{}); err != nil {
+		return nil, fmt.Errorf("%s: temporary model for counting rows: %w", m.Path, err)
 	}
 
 	sess, err := rt.NewSession(path, SessionOptions{})
@@ -199,20 +198,22 @@ func RowCounts(rt *Runtime, m *Model, tables []string, inputs map[string]HostTen
 	return counts, nil
 }
 
-// exposeIDs rewrites the model file at path so that its only outputs are
-// the sites' ids, each cast to int64, and returns the output name of each
-// site.
-func exposeIDs(path string, sites []gatherSite) ([]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	mp := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(b, mp); err != nil {
-		return nil, err
-	}
-	fresh := newNamer(&Model{Proto: mp, Path: path}).fresh
+// exposeIDs returns a model that computes only the ids of the sites, as
+// int64 outputs (one per distinct ids value, named in site order), from a
+// copy of m's graph pruned to what they depend on. It shares m's
+// initializer tensors (and their external data) without copying them, and
+// leaves m as it was.
+func exposeIDs(m *Model, sites []gatherSite) (*Model, []string) {
+	g0 := m.Proto.Graph
+	inits := g0.Initializer
+	g0.Initializer = nil
+	mp := proto.Clone(m.Proto).(*onnxpb.ModelProto)
+	g0.Initializer = inits
 	g := mp.Graph
+	g.Initializer = slices.Clone(inits)
+	g.ValueInfo = nil
+
+	fresh := newNamer(m).fresh
 	g.Output = nil
 	byIDs := map[string]string{}
 	names := make([]string, len(sites))
@@ -235,19 +236,12 @@ func exposeIDs(path string, sites []gatherSite) ([]string, error) {
 		names[i] = out
 	}
 	pruneGraph(g, names)
-	b, err = proto.MarshalOptions{Deterministic: true}.Marshal(mp)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, err
-	}
-	return names, nil
+	return &Model{Proto: mp, Path: m.Path, dir: m.dir, ext: m.ext}, names
 }
 
-// pruneGraph drops the nodes and graph inputs that the named values do not
-// depend on, so that a run computes only the ids and needs only the inputs
-// they are computed from. A node with subgraphs depends on every name its
+// pruneGraph drops the nodes, initializers and graph inputs that the named
+// values do not depend on, so that a run computes only the ids and needs
+// only the inputs and weights they are computed from. A node with subgraphs depends on every name its
 // subgraphs read.
 func pruneGraph(g *onnxpb.GraphProto, outputs []string) {
 	needed := map[string]bool{}
@@ -296,13 +290,8 @@ func pruneGraph(g *onnxpb.GraphProto, outputs []string) {
 		}
 	}
 	g.Node = nodes
-	inits := map[string]bool{}
-	for _, t := range g.Initializer {
-		inits[t.Name] = true
-	}
-	g.Input = slices.DeleteFunc(g.Input, func(vi *onnxpb.ValueInfoProto) bool {
-		return !needed[vi.Name] && !inits[vi.Name]
-	})
+	g.Initializer = slices.DeleteFunc(g.Initializer, func(t *onnxpb.TensorProto) bool { return !needed[t.Name] })
+	g.Input = slices.DeleteFunc(g.Input, func(vi *onnxpb.ValueInfoProto) bool { return !needed[vi.Name] })
 }
 
 // modelInput is a graph input as the model file declares it.
