@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -118,6 +120,14 @@ func runCompress(c *cli.Context) error {
 	rep, err := compress.Compress(c.Context, m, opts)
 	if err != nil {
 		return inputError(err)
+	}
+	if !slices.ContainsFunc(rep.Tables, func(t compress.TableReport) bool { return t.Skipped == "" }) {
+		// A copy of the input under a new name would pass for a result.
+		var why []string
+		for _, t := range rep.Tables {
+			why = append(why, fmt.Sprintf("%s: %s", t.Name, t.Skipped))
+		}
+		return inputError(fmt.Errorf("%s: nothing to compress, every table was left alone (%s); nothing written", path, strings.Join(why, "; ")))
 	}
 	if err := m.SaveContext(c.Context, out, save); err != nil {
 		return inputError(err)

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/embshrink/embshrink/fixtures"
 )
 
 type compressJSON struct {
@@ -81,5 +84,60 @@ func TestCompressCommand(t *testing.T) {
 	ents, err := os.ReadDir(codes)
 	if err != nil || len(ents) != 2 {
 		t.Errorf("codes dir holds %v (%v), want a codes and a codebook .npy", ents, err)
+	}
+}
+
+// What compress does with tables it would leave alone: with none named, a
+// model where every table is left alone is an error and nothing is
+// written (a copy under a new name would pass for a result); a table named
+// with --table is compressed under the size floor, and one that cannot be
+// compressed at all is an error naming it.
+func TestCompressLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	var small, quantized fixtures.Fixture
+	for _, f := range fixtures.Generated() {
+		switch f.Name {
+		case "ids_int64":
+			small = f
+		case "quantized_int8":
+			quantized = f
+		}
+	}
+	for _, f := range []fixtures.Fixture{small, quantized} {
+		if err := fixtures.Write(dir, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	smallPath, quantPath := filepath.Join(dir, small.FileName()), filepath.Join(dir, quantized.FileName())
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // or stderr when code != 0
+	}{
+		{"every table under the floor", []string{smallPath}, exitInput,
+			`nothing to compress, every table was left alone (emb: no M with K=16 makes codes and codebook 20x smaller than its 19200 bytes (lower the ratio, or give M and K)); nothing written`},
+		{"named, with M and K, under the floor", []string{smallPath, "--table", "emb", "-M", "2", "-K", "16"}, exitOK, "emb    [300, 16] float32  2x16 aq"},
+		{"named, ratio out of reach", []string{smallPath, "--table", "emb"}, exitInput, `table "emb" was asked for but cannot be compressed: no M with K=16`},
+		{"named, codes not smaller", []string{smallPath, "--table", "emb", "-M", "16", "-K", "256"}, exitInput, `table "emb" was asked for but cannot be compressed: codes and codebook at M=16 K=256`},
+		{"named, quantized", []string{quantPath, "--table", quantized.Quantized[0]}, exitInput, "was asked for but cannot be compressed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "small.onnx")
+			code, stdout, stderr := runCLI(append([]string{"compress", "-o", out}, tc.args...)...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr)
+			}
+			text := stdout
+			if code != exitOK {
+				text = stderr
+			}
+			if !strings.Contains(text, tc.stdout) {
+				t.Errorf("output lacks %q:\n%s", tc.stdout, text)
+			}
+			if _, err := os.Stat(out); (err == nil) != (code == exitOK) {
+				t.Errorf("exit %d, output written: %v", code, err == nil)
+			}
+		})
 	}
 }

@@ -39,7 +39,10 @@ const (
 // Options controls Compress. The zero value compresses every table at
 // DefaultRatio with the default learner.
 type Options struct {
-	// Tables to compress; nil means every embedding table.
+	// Tables to compress; nil means every embedding table. Tables named
+	// here are compressed even under MinTableBytes, and one that cannot be
+	// (quantized, or codes that would not be smaller) is an error, not a
+	// table left alone.
 	Tables []string
 	// M and K set the codes; 0 and 0 choose them from Ratio and the table's
 	// shape (K = 16, the largest even M that reaches the ratio).
@@ -183,7 +186,7 @@ func Compress(ctx context.Context, m *onnxrewrite.Model, opts Options) (*Report,
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}
-		tr, err := compressTable(ctx, m, tb, opts, progress)
+		tr, err := compressTable(ctx, m, tb, opts, opts.Tables != nil, progress)
 		if err != nil {
 			return nil, err // errors name the model and the table
 		}
@@ -192,10 +195,13 @@ func Compress(ctx context.Context, m *onnxrewrite.Model, opts Options) (*Report,
 	return rep, nil
 }
 
-func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Table, opts Options, progress func(Event)) (*TableReport, error) {
+func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Table, opts Options, named bool, progress func(Event)) (*TableReport, error) {
 	v, d := int(tb.Shape[0]), int(tb.Shape[1])
 	tr := &TableReport{Name: tb.Name, Shape: tb.Shape, DType: tb.DType}
 	if err := tb.Rewritable(); err != nil {
+		if named {
+			return nil, fmt.Errorf("%s: table %q was asked for but cannot be compressed: %w", m.Path, tb.Name, err)
+		}
 		tr.Skipped = err.Error()
 		progress(Event{Table: tb.Name, Phase: "skip"})
 		return tr, nil
@@ -205,13 +211,16 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 	if mm == 0 {
 		mm, k = ChooseMK(v, d, int(es), opts.Ratio, opts.NoPack)
 		if mm == 0 {
-			tr.Skipped = fmt.Sprintf("no M with K=%d makes codes and codebook %gx smaller than its %d bytes", DefaultK, opts.Ratio, tb.Bytes)
+			tr.Skipped = fmt.Sprintf("no M with K=%d makes codes and codebook %gx smaller than its %d bytes (lower the ratio, or give M and K)", DefaultK, opts.Ratio, tb.Bytes)
 		}
 	} else if after := codedBytes(v, d, int(es), mm, k, opts.NoPack); after >= tb.Bytes {
 		tr.Skipped = fmt.Sprintf("codes and codebook at M=%d K=%d (%d bytes) would not be smaller than the table (%d bytes)", mm, k, after, tb.Bytes)
 	}
-	if tr.Skipped == "" && opts.MinTableBytes > 0 && tb.Bytes < opts.MinTableBytes {
+	if tr.Skipped == "" && !named && opts.MinTableBytes > 0 && tb.Bytes < opts.MinTableBytes {
 		tr.Skipped = fmt.Sprintf("%d bytes is under the %d-byte minimum worth compressing", tb.Bytes, opts.MinTableBytes)
+	}
+	if tr.Skipped != "" && named {
+		return nil, fmt.Errorf("%s: table %q was asked for but cannot be compressed: %s", m.Path, tb.Name, tr.Skipped)
 	}
 	if tr.Skipped != "" {
 		progress(Event{Table: tb.Name, Phase: "skip"})
