@@ -33,7 +33,7 @@ func (c bagCase) String() string {
 
 func (c bagCase) model() *onnxpb.ModelProto {
 	dims := []any{"a", "b", "c"}[:c.rank]
-	ids := valueInfo("ids", onnxpb.TensorProto_INT64, dims...)
+	ids := fixtures.TensorInfo("ids", onnxpb.TensorProto_INT64, dims...)
 	if c.unranked {
 		ids.GetType().GetTensorType().Shape = nil
 	}
@@ -50,7 +50,7 @@ func (c bagCase) model() *onnxpb.ModelProto {
 	} else {
 		red.Attribute = append(red.Attribute, &onnxpb.AttributeProto{Name: "axes", Type: onnxpb.AttributeProto_INTS, Ints: c.axes})
 	}
-	out := valueInfo("out", onnxpb.TensorProto_FLOAT)
+	out := fixtures.TensorInfo("out", onnxpb.TensorProto_FLOAT)
 	out.GetType().GetTensorType().Shape = nil
 	return &onnxpb.ModelProto{
 		IrVersion:   8,

@@ -60,13 +60,13 @@ func calOffsetModel(t *testing.T) string {
 			Initializer: []*onnxpb.TensorProto{table("emb", calRows), table("pos", 7),
 				i64("five", nil, calOffset), i64("minus_one", []int64{1}, -1)},
 			Input: []*onnxpb.ValueInfoProto{
-				valueInfo("ids", onnxpb.TensorProto_INT64, "batch", 2),
-				valueInfo("ids2", onnxpb.TensorProto_INT32, "n"),
+				fixtures.TensorInfo("ids", onnxpb.TensorProto_INT64, "batch", 2),
+				fixtures.TensorInfo("ids2", onnxpb.TensorProto_INT32, "n"),
 			},
 			Output: []*onnxpb.ValueInfoProto{
-				valueInfo("h1", onnxpb.TensorProto_FLOAT, "m", calDim),
-				valueInfo("h2", onnxpb.TensorProto_FLOAT, "n", calDim),
-				valueInfo("p", onnxpb.TensorProto_FLOAT, "n", calDim),
+				fixtures.TensorInfo("h1", onnxpb.TensorProto_FLOAT, "m", calDim),
+				fixtures.TensorInfo("h2", onnxpb.TensorProto_FLOAT, "n", calDim),
+				fixtures.TensorInfo("p", onnxpb.TensorProto_FLOAT, "n", calDim),
 			},
 		},
 	}

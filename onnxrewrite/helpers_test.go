@@ -10,24 +10,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
-
-// tensorType builds a tensor ValueInfo with dims given as ints (>= 0) or
-// names.
-func valueInfo(name string, elem onnxpb.TensorProto_DataType, dims ...any) *onnxpb.ValueInfoProto {
-	shape := &onnxpb.TensorShapeProto{}
-	for _, d := range dims {
-		switch d := d.(type) {
-		case int:
-			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
-		case string:
-			shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: d}})
-		}
-	}
-	return &onnxpb.ValueInfoProto{Name: name, Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-		TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(elem), Shape: shape}}}}
-}
 
 func floatTensor(name string, rows, cols int, seed float32) *onnxpb.TensorProto {
 	raw := make([]byte, 4*rows*cols)
@@ -44,8 +29,8 @@ func gatherModel(opset int64, rows, cols int) *onnxpb.ModelProto {
 		OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: opset}},
 		Graph: &onnxpb.GraphProto{
 			Name:        "g",
-			Input:       []*onnxpb.ValueInfoProto{valueInfo("ids", onnxpb.TensorProto_INT64, "n")},
-			Output:      []*onnxpb.ValueInfoProto{valueInfo("out", onnxpb.TensorProto_FLOAT, "n", cols)},
+			Input:       []*onnxpb.ValueInfoProto{fixtures.TensorInfo("ids", onnxpb.TensorProto_INT64, "n")},
+			Output:      []*onnxpb.ValueInfoProto{fixtures.TensorInfo("out", onnxpb.TensorProto_FLOAT, "n", cols)},
 			Initializer: []*onnxpb.TensorProto{floatTensor("emb", rows, cols, 1)},
 			Node: []*onnxpb.NodeProto{{Name: "lookup", OpType: "Gather", Input: []string{"emb", "ids"}, Output: []string{"out"},
 				Attribute: []*onnxpb.AttributeProto{{Name: "axis", Type: onnxpb.AttributeProto_INT, I: 0}}}},

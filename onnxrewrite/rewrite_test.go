@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
@@ -131,7 +132,7 @@ func TestRewriteAvoidsNameCollisions(t *testing.T) {
 	// Names a naive rewrite would pick are taken already.
 	g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: "emb.codes", Dims: []int64{1}, DataType: int32(onnxpb.TensorProto_FLOAT), RawData: make([]byte, 4)})
 	g.Node = append(g.Node, &onnxpb.NodeProto{Name: "lookup/codes", OpType: "Identity", Input: []string{"emb.codes"}, Output: []string{"out.codes"}})
-	g.Output = append(g.Output, valueInfo("out.codes", onnxpb.TensorProto_FLOAT, 1))
+	g.Output = append(g.Output, fixtures.TensorInfo("out.codes", onnxpb.TensorProto_FLOAT, 1))
 	path := filepath.Join(t.TempDir(), "m.onnx")
 	writeModel(t, path, mp)
 	m, err := onnxrewrite.Load(path)

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
@@ -38,23 +39,6 @@ func requireRuntime(t testing.TB) *Runtime {
 }
 
 // Helpers to build small models.
-
-func rtTestValueInfo(name string, elem onnxpb.TensorProto_DataType, dims ...any) *onnxpb.ValueInfoProto {
-	shape := &onnxpb.TensorShapeProto{}
-	for _, d := range dims {
-		dim := &onnxpb.TensorShapeProto_Dimension{}
-		switch d := d.(type) {
-		case int:
-			dim.Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}
-		case string:
-			dim.Value = &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: d}
-		}
-		shape.Dim = append(shape.Dim, dim)
-	}
-	return &onnxpb.ValueInfoProto{Name: name, Type: &onnxpb.TypeProto{
-		Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(elem), Shape: shape}},
-	}}
-}
 
 func rtTestModel(t *testing.T, g *onnxpb.GraphProto) string {
 	t.Helper()
@@ -92,12 +76,12 @@ func rtGatherModel(t *testing.T) string {
 			{OpType: "Add", Input: []string{"rows", "bias"}, Output: []string{"out"}},
 		},
 		Input: []*onnxpb.ValueInfoProto{
-			rtTestValueInfo("ids", onnxpb.TensorProto_INT64, "n"),
-			rtTestValueInfo("bias", onnxpb.TensorProto_FLOAT, 3),
+			fixtures.TensorInfo("ids", onnxpb.TensorProto_INT64, "n"),
+			fixtures.TensorInfo("bias", onnxpb.TensorProto_FLOAT, 3),
 		},
 		Output: []*onnxpb.ValueInfoProto{
-			rtTestValueInfo("out", onnxpb.TensorProto_FLOAT, "n", 3),
-			rtTestValueInfo("rows", onnxpb.TensorProto_FLOAT, "n", 3),
+			fixtures.TensorInfo("out", onnxpb.TensorProto_FLOAT, "n", 3),
+			fixtures.TensorInfo("rows", onnxpb.TensorProto_FLOAT, "n", 3),
 		},
 	})
 }
@@ -208,14 +192,14 @@ func TestRuntimeHalfFloats(t *testing.T) {
 			cast("bfin", "bff32", onnxpb.TensorProto_FLOAT),
 		},
 		Input: []*onnxpb.ValueInfoProto{
-			rtTestValueInfo("x", onnxpb.TensorProto_FLOAT16, "batch", 2),
-			rtTestValueInfo("bfin", onnxpb.TensorProto_BFLOAT16, 2),
+			fixtures.TensorInfo("x", onnxpb.TensorProto_FLOAT16, "batch", 2),
+			fixtures.TensorInfo("bfin", onnxpb.TensorProto_BFLOAT16, 2),
 		},
 		Output: []*onnxpb.ValueInfoProto{
-			rtTestValueInfo("f32", onnxpb.TensorProto_FLOAT, "batch", 2),
-			rtTestValueInfo("bf16", onnxpb.TensorProto_BFLOAT16, "batch", 2),
-			rtTestValueInfo("f16", onnxpb.TensorProto_FLOAT16, "batch", 2),
-			rtTestValueInfo("bff32", onnxpb.TensorProto_FLOAT, 2),
+			fixtures.TensorInfo("f32", onnxpb.TensorProto_FLOAT, "batch", 2),
+			fixtures.TensorInfo("bf16", onnxpb.TensorProto_BFLOAT16, "batch", 2),
+			fixtures.TensorInfo("f16", onnxpb.TensorProto_FLOAT16, "batch", 2),
+			fixtures.TensorInfo("bff32", onnxpb.TensorProto_FLOAT, 2),
 		},
 	})
 	s, err := rt.NewSession(path, SessionOptions{})
@@ -302,8 +286,8 @@ func TestRuntimeScanModelIO(t *testing.T) {
 	big := make([]byte, 1<<20) // larger than the read buffer: skipped by seeking
 	m := &onnxpb.ModelProto{IrVersion: 8, Graph: &onnxpb.GraphProto{
 		Initializer: []*onnxpb.TensorProto{{Name: "w", Dims: []int64{1 << 18}, DataType: int32(onnxpb.TensorProto_FLOAT), RawData: big}},
-		Input:       []*onnxpb.ValueInfoProto{rtTestValueInfo("a", onnxpb.TensorProto_INT64, "batch", "seq")},
-		Output:      []*onnxpb.ValueInfoProto{rtTestValueInfo("b", onnxpb.TensorProto_FLOAT, "batch", 384)},
+		Input:       []*onnxpb.ValueInfoProto{fixtures.TensorInfo("a", onnxpb.TensorProto_INT64, "batch", "seq")},
+		Output:      []*onnxpb.ValueInfoProto{fixtures.TensorInfo("b", onnxpb.TensorProto_FLOAT, "batch", 384)},
 		Node:        []*onnxpb.NodeProto{{OpType: "Identity", Input: []string{"w"}, Output: []string{"b"}}},
 	}}
 	full, err := proto.Marshal(m)
@@ -348,8 +332,8 @@ func TestRuntimeHalfOutputUnknownShape(t *testing.T) {
 		Name: "half",
 		Node: []*onnxpb.NodeProto{{OpType: "Cast", Input: []string{"x"}, Output: []string{"y"},
 			Attribute: []*onnxpb.AttributeProto{{Name: "to", Type: onnxpb.AttributeProto_INT, I: int64(onnxpb.TensorProto_FLOAT16)}}}},
-		Input:  []*onnxpb.ValueInfoProto{rtTestValueInfo("x", onnxpb.TensorProto_FLOAT, "n")},
-		Output: []*onnxpb.ValueInfoProto{rtTestValueInfo("y", onnxpb.TensorProto_FLOAT16, "m")},
+		Input:  []*onnxpb.ValueInfoProto{fixtures.TensorInfo("x", onnxpb.TensorProto_FLOAT, "n")},
+		Output: []*onnxpb.ValueInfoProto{fixtures.TensorInfo("y", onnxpb.TensorProto_FLOAT16, "m")},
 	})
 	s, err := rt.NewSession(path, SessionOptions{})
 	if err != nil {

@@ -213,8 +213,8 @@ func cmpFloatModel(t *testing.T, name string, width int, op string, c float32) s
 		Name:        "float",
 		Node:        nodes,
 		Initializer: []*onnxpb.TensorProto{constant},
-		Input:       []*onnxpb.ValueInfoProto{valueInfo("x", onnxpb.TensorProto_FLOAT, "n", width)},
-		Output:      []*onnxpb.ValueInfoProto{valueInfo("out", onnxpb.TensorProto_FLOAT, "n", width)},
+		Input:       []*onnxpb.ValueInfoProto{fixtures.TensorInfo("x", onnxpb.TensorProto_FLOAT, "n", width)},
+		Output:      []*onnxpb.ValueInfoProto{fixtures.TensorInfo("out", onnxpb.TensorProto_FLOAT, "n", width)},
 	}}
 	b, err := proto.Marshal(mp)
 	if err != nil {
