@@ -261,10 +261,8 @@ func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Ta
 		}
 		factor = ro.Factor
 		tr.Metric = "readout: " + ro.String()
-	case "euclidean":
+	default: // "euclidean": Compress checked the value
 		tr.Metric = "euclidean: asked for"
-	default:
-		return nil, fmt.Errorf("metric %q: want auto or euclidean", opts.Metric)
 	}
 	cfg := learner.Config{M: mm, K: k, Method: opts.Method, Seed: opts.Seed, Weights: weights, Threads: opts.Threads,
 		Progress: func(p learner.Progress) { progress(Event{Table: tb.Name, Phase: "learn", Learn: &p}) }}
