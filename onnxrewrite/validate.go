@@ -21,6 +21,7 @@ const (
 	DefaultRTol         = 1e-3
 	DefaultATol         = 1e-4
 	DefaultMinAgreement = 0.99
+	DefaultMinCosine    = 0.99
 )
 
 // CompareOptions control CompareModels. The zero value uses the defaults.
@@ -50,6 +51,11 @@ type CompareOptions struct {
 	// means DefaultMinAgreement; a negative value turns this decision gate
 	// off, so that only the numeric tolerance counts. Above 1 is an error.
 	MinAgreement float64
+	// MinCosine is the cosine similarity an output must also reach to pass
+	// on its decisions: argmax over hidden states can agree while the
+	// values are far apart (a few dimensions of huge magnitude win every
+	// time). Zero means DefaultMinCosine; a negative value, no floor.
+	MinCosine float64
 }
 
 // InputReport says what one input was.
@@ -131,11 +137,13 @@ type CompareReport struct {
 	Original  string `json:"original"`
 	Rewritten string `json:"rewritten"`
 	Seed      uint64 `json:"seed"`
-	// RTol, ATol and MinAgreement are the values used; MinAgreement is 0
-	// when the decision gate is off.
+	// RTol, ATol, MinAgreement and MinCosine are the values used;
+	// MinAgreement is 0 when the decision gate is off, MinCosine -1 when
+	// it has no cosine floor.
 	RTol         float64        `json:"rtol"`
 	ATol         float64        `json:"atol"`
 	MinAgreement float64        `json:"min_agreement"`
+	MinCosine    float64        `json:"min_cosine"`
 	Inputs       []InputReport  `json:"inputs"`
 	Dims         []DimReport    `json:"dims"`
 	Outputs      []OutputReport `json:"outputs"`
@@ -166,7 +174,7 @@ type CompareReport struct {
 // (or in static sizes), given inputs that do not fit, bad options, or a
 // failed run.
 func CompareModels(rt *Runtime, original, rewritten string, opts CompareOptions) (*CompareReport, error) {
-	rtol, atol, minAgree, err := compareTolerances(opts)
+	tol, err := compareTolerances(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +211,7 @@ func CompareModels(rt *Runtime, original, rewritten string, opts CompareOptions)
 	}
 
 	rep := &CompareReport{Original: original, Rewritten: rewritten, Seed: opts.Seed,
-		RTol: rtol, ATol: atol, MinAgreement: max(minAgree, 0), Dims: []DimReport{}}
+		RTol: tol.rtol, ATol: tol.atol, MinAgreement: max(tol.minAgree, 0), MinCosine: tol.minCos, Dims: []DimReport{}}
 	inputs, err := makeInputs(original, so.Inputs(), ranges, opts, rep)
 	if err != nil {
 		return nil, err
@@ -218,14 +226,20 @@ func CompareModels(rt *Runtime, original, rewritten string, opts CompareOptions)
 	}
 	rep.Pass = true
 	for _, info := range so.Outputs() {
-		o := compareOutput(info.Name, outR[info.Name], outO[info.Name], rtol, atol, minAgree)
+		o := compareOutput(info.Name, outR[info.Name], outO[info.Name], tol)
 		rep.Outputs = append(rep.Outputs, o)
 		rep.Pass = rep.Pass && o.Pass
 	}
 	return rep, nil
 }
 
-func compareTolerances(opts CompareOptions) (rtol, atol, minAgree float64, err error) {
+// tolerances are the gate's settings after defaults: minAgree <= 0 turns
+// the decision gate off, minCos -1 is no cosine floor.
+type tolerances struct {
+	rtol, atol, minAgree, minCos float64
+}
+
+func compareTolerances(opts CompareOptions) (tolerances, error) {
 	pick := func(v, def float64) float64 {
 		switch {
 		case v == 0:
@@ -235,22 +249,31 @@ func compareTolerances(opts CompareOptions) (rtol, atol, minAgree float64, err e
 		}
 		return v
 	}
-	for _, v := range []float64{opts.RTol, opts.ATol, opts.MinAgreement} {
+	for _, v := range []float64{opts.RTol, opts.ATol, opts.MinAgreement, opts.MinCosine} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return 0, 0, 0, fmt.Errorf("tolerances must be finite numbers, got %v", v)
+			return tolerances{}, fmt.Errorf("tolerances must be finite numbers, got %v", v)
 		}
 	}
 	if opts.MinAgreement > 1 {
-		return 0, 0, 0, fmt.Errorf("minimum agreement %g is above 1", opts.MinAgreement)
+		return tolerances{}, fmt.Errorf("minimum agreement %g is above 1", opts.MinAgreement)
+	}
+	if opts.MinCosine > 1 {
+		return tolerances{}, fmt.Errorf("minimum cosine %g is above 1", opts.MinCosine)
 	}
 	if opts.Samples < 0 {
-		return 0, 0, 0, fmt.Errorf("samples %d is negative", opts.Samples)
+		return tolerances{}, fmt.Errorf("samples %d is negative", opts.Samples)
 	}
-	minAgree = opts.MinAgreement
-	if minAgree == 0 {
-		minAgree = DefaultMinAgreement
+	t := tolerances{rtol: pick(opts.RTol, DefaultRTol), atol: pick(opts.ATol, DefaultATol), minAgree: opts.MinAgreement, minCos: opts.MinCosine}
+	if t.minAgree == 0 {
+		t.minAgree = DefaultMinAgreement
 	}
-	return pick(opts.RTol, DefaultRTol), pick(opts.ATol, DefaultATol), minAgree, nil
+	switch {
+	case t.minCos == 0:
+		t.minCos = DefaultMinCosine
+	case t.minCos < 0:
+		t.minCos = -1
+	}
+	return t, nil
 }
 
 // idRange is where generated ids for one input come from.
@@ -695,7 +718,7 @@ func convertFloats[T float32 | float64 | int64 | int32 | uint8 | uint16](v []T) 
 }
 
 // compareOutput compares output a of the rewrite with b of the original.
-func compareOutput(name string, a, b HostTensor, rtol, atol, minAgree float64) OutputReport {
+func compareOutput(name string, a, b HostTensor, tol tolerances) OutputReport {
 	o := OutputReport{Name: name, DType: DTypeName(b.Elem), Shape: slices.Clone(b.Shape)}
 	if !slices.Equal(a.Shape, b.Shape) {
 		o.Reason = fmt.Sprintf("shape %v, the original's is %v", a.Shape, b.Shape)
@@ -735,7 +758,7 @@ func compareOutput(name string, a, b HostTensor, rtol, atol, minAgree float64) O
 	if o.MaxAbsOriginal > 0 {
 		o.MaxRelDiff = o.MaxAbsDiff / o.MaxAbsOriginal
 	}
-	o.Tolerance = atol + rtol*o.MaxAbsOriginal
+	o.Tolerance = tol.atol + tol.rtol*o.MaxAbsOriginal
 	o.WithinTolerance = o.NonFiniteMismatches == 0 && o.MaxAbsDiff <= o.Tolerance
 
 	agree, total := decisions(x, y, b.Shape, isFloat, &o)
@@ -756,11 +779,16 @@ func compareOutput(name string, a, b HostTensor, rtol, atol, minAgree float64) O
 	case o.WithinTolerance:
 		o.Pass = true
 		o.Reason = "within tolerance: " + numeric
-	case o.Agreement != nil && minAgree > 0 && *o.Agreement >= minAgree:
+	case o.Agreement != nil && tol.minAgree > 0 && *o.Agreement >= tol.minAgree && o.Cosine >= tol.minCos:
 		o.Pass = true
-		o.Reason = fmt.Sprintf("outside tolerance (%s) but %s decisions agree %.2f%% >= %.2f%%", numeric, o.DecisionKind, 100**o.Agreement, 100*minAgree)
-	case o.Agreement != nil && minAgree > 0:
-		o.Reason = fmt.Sprintf("outside tolerance (%s) and %s decisions agree %.2f%% < %.2f%%", numeric, o.DecisionKind, 100**o.Agreement, 100*minAgree)
+		o.Reason = fmt.Sprintf("outside tolerance (%s) but %s decisions agree %.2f%% >= %.2f%%", numeric, o.DecisionKind, 100**o.Agreement, 100*tol.minAgree)
+		if tol.minCos > -1 {
+			o.Reason += fmt.Sprintf(" with cosine %.4f >= %g", o.Cosine, tol.minCos)
+		}
+	case o.Agreement != nil && tol.minAgree > 0 && *o.Agreement >= tol.minAgree:
+		o.Reason = fmt.Sprintf("outside tolerance (%s); %s decisions agree %.2f%% but the cosine %.4f is under %g, so the decisions do not decide", numeric, o.DecisionKind, 100**o.Agreement, o.Cosine, tol.minCos)
+	case o.Agreement != nil && tol.minAgree > 0:
+		o.Reason = fmt.Sprintf("outside tolerance (%s) and %s decisions agree %.2f%% < %.2f%%", numeric, o.DecisionKind, 100**o.Agreement, 100*tol.minAgree)
 	default:
 		o.Reason = "outside tolerance: " + numeric
 	}

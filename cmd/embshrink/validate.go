@@ -32,6 +32,7 @@ func validateCommand() *cli.Command {
 			&cli.Float64Flag{Name: "rtol", Value: onnxrewrite.DefaultRTol, Usage: "relative tolerance, times the original output's largest magnitude"},
 			&cli.Float64Flag{Name: "atol", Value: onnxrewrite.DefaultATol, Usage: "absolute tolerance"},
 			&cli.Float64Flag{Name: "min-agreement", Value: onnxrewrite.DefaultMinAgreement, Usage: "share of classifier decisions that must agree for an output outside the tolerance to pass; negative: tolerance alone decides"},
+			&cli.Float64Flag{Name: "min-cosine", Value: onnxrewrite.DefaultMinCosine, Usage: "cosine similarity an output must also reach to pass on its decisions; negative: no floor"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
 		},
 		Action: func(c *cli.Context) error {
@@ -94,6 +95,7 @@ func compareOptions(c *cli.Context) (onnxrewrite.CompareOptions, error) {
 		RTol:         c.Float64("rtol"),
 		ATol:         c.Float64("atol"),
 		MinAgreement: c.Float64("min-agreement"),
+		MinCosine:    c.Float64("min-cosine"),
 	}
 	if opts.Samples <= 0 {
 		return opts, fmt.Errorf("--samples %d: want a positive batch size", opts.Samples)
@@ -108,6 +110,9 @@ func compareOptions(c *cli.Context) (onnxrewrite.CompareOptions, error) {
 		if *f.v == 0 {
 			*f.v = -1
 		}
+	}
+	if opts.MinCosine == 0 || opts.MinCosine > 1 {
+		return opts, fmt.Errorf("--min-cosine %g: want a value in (0, 1], or a negative value for no floor", opts.MinCosine)
 	}
 	if opts.MinAgreement == 0 || opts.MinAgreement > 1 {
 		return opts, fmt.Errorf("--min-agreement %g: want a share in (0, 1], or a negative value to decide on the tolerance alone", opts.MinAgreement)
@@ -169,6 +174,9 @@ func printComparison(w io.Writer, rep *onnxrewrite.CompareReport) {
 	gate := fmt.Sprintf("max|a-b| <= %g + %g*max|original|", rep.ATol, rep.RTol)
 	if rep.MinAgreement > 0 {
 		gate += fmt.Sprintf(", or classifier decisions agree >= %g%%", 100*rep.MinAgreement)
+		if rep.MinCosine > -1 {
+			gate += fmt.Sprintf(" with cosine >= %g", rep.MinCosine)
+		}
 	}
 	verdict := "PASS: every output passes"
 	if !rep.Pass {

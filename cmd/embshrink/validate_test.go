@@ -217,6 +217,8 @@ func TestValidateInputErrors(t *testing.T) {
 		{"bad dim value", []string{i64, i64, "--dim", "seq=x"}, "invalid syntax"},
 		{"zero samples", []string{i64, i64, "--samples", "0"}, "--samples"},
 		{"agreement above 1", []string{i64, i64, "--min-agreement", "2"}, "--min-agreement"},
+		{"cosine above 1", []string{i64, i64, "--min-cosine", "1.5"}, "--min-cosine"},
+		{"cosine 0", []string{i64, i64, "--min-cosine", "0"}, "--min-cosine"},
 		{"negative rtol", []string{i64, i64, "--rtol", "-1"}, "--rtol"},
 		{"float inputs file", []string{i64, i64, "--inputs", "ids=" + floats}, "must be integers"},
 		{"missing inputs file", []string{i64, i64, "--inputs", "ids=" + filepath.Join(dir, "no.npy")}, "no.npy"},

@@ -1,0 +1,66 @@
+package onnxrewrite
+
+import (
+	"strings"
+	"testing"
+)
+
+// The decision gate passes an output outside the tolerance only when its
+// decisions agree and its values point the same way: hidden states whose
+// argmax is always one dimension of huge magnitude agree on every
+// "decision" however wrong the rest is.
+func TestCompareOutputGate(t *testing.T) {
+	// 4 rows of 8: dimension 0 dominates in both; the rest differ.
+	orig := []float32{}
+	wrong := []float32{}
+	close := []float32{}
+	for r := 0; r < 4; r++ {
+		for c := 0; c < 8; c++ {
+			v := float32((r*8+c)%5) - 2
+			if c == 0 {
+				v = 10
+			}
+			orig = append(orig, v)
+			w := -v
+			if c == 0 {
+				w = 9
+			}
+			wrong = append(wrong, w)
+			close = append(close, v*1.01)
+		}
+	}
+	shape := []int64{4, 8}
+	def, err := compareTolerances(CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noFloor, err := compareTolerances(CompareOptions{MinCosine: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		got    []float32
+		tol    tolerances
+		pass   bool
+		reason string
+	}{
+		{"far apart, argmax agrees", wrong, def, false, "the cosine"},
+		{"far apart, no cosine floor", wrong, noFloor, true, "argmax decisions agree 100.00% >= 99.00%"},
+		{"close, outside the tolerance", close, def, true, "with cosine 1.0000 >= 0.99"},
+	} {
+		o := compareOutput("h", HostTensor{Shape: shape, Data: tc.got}, HostTensor{Shape: shape, Data: orig}, tc.tol)
+		if o.WithinTolerance {
+			t.Fatalf("%s: within tolerance: the case tests nothing", tc.name)
+		}
+		if o.Agreement == nil || *o.Agreement != 1 || o.DecisionKind != "argmax" {
+			t.Fatalf("%s: agreement %v (%s), want argmax 1", tc.name, o.Agreement, o.DecisionKind)
+		}
+		if o.Pass != tc.pass || !strings.Contains(o.Reason, tc.reason) {
+			t.Errorf("%s: pass %v (%s), want %v and %q (cosine %.4f)", tc.name, o.Pass, o.Reason, tc.pass, tc.reason, o.Cosine)
+		}
+	}
+	if _, err := compareTolerances(CompareOptions{MinCosine: 1.5}); err == nil {
+		t.Error("a minimum cosine above 1 was accepted")
+	}
+}
