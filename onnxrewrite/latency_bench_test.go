@@ -26,42 +26,91 @@ import (
 // dense table's worst case for caches) and the ids of 256 generated
 // sentences (fixtures.VibeSentences: few distinct words, padding ids).
 func BenchmarkVibeLayoutLatency(b *testing.B) {
-	src := filepath.Join("..", "..", "shared", "data", "vibe-sentiment", "sentiment_model.onnx")
-	if _, err := os.Stat(src); err != nil {
-		b.Skipf("../shared is absent (%v): this benchmark needs the vibe model", err)
-	}
+	src := benchShared(b, "vibe-sentiment", "sentiment_model.onnx")
 	rt, err := onnxrewrite.OpenRuntime()
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer rt.Close()
-	dir := b.TempDir()
-	variants := []struct {
-		name string
-		opts *onnxrewrite.RewriteOptions
-	}{
+	names, sessions, sizes := layoutSessions(b, rt, src, 15000, 64, []layoutVariant{
 		{"original", nil},
 		{"lookup", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},
 		{"lookup-tokens", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoBag: true}},
 		{"lookup-nopack", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoPack: true, NoBag: true}},
 		{"decode", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutDecode}},
-	}
-	r := rand.New(rand.NewPCG(7, 7))
-	codes := onnxrewrite.Codes{Rows: 15000, M: 16, K: 16, Data: make([]uint16, 15000*16)}
-	for i := range codes.Data {
-		codes.Data[i] = uint16(r.IntN(16))
-	}
-	book := onnxrewrite.Codebook{M: 16, K: 16, D: 64, Data: make([]float32, 16*16*64)}
-	for i := range book.Data {
-		book.Data[i] = float32(r.NormFloat64() * 0.1)
-	}
+	})
+	r := rand.New(rand.NewPCG(8, 8))
 	random := make([]int64, 256*20)
 	for i := range random {
 		random[i] = r.Int64N(15000)
 	}
+	for _, batch := range []struct {
+		name string
+		ids  []int64
+	}{{"random-ids", random}, {"sentences", fixtures.VibeIDs(fixtures.VibeSentences(11, 256))}} {
+		in := map[string]onnxrewrite.HostTensor{"input": {Shape: []int64{256, 20}, Data: batch.ids, Elem: onnxpb.TensorProto_INT64}}
+		b.Run(batch.name, func(b *testing.B) { latencyRounds(b, sessions, names, sizes, in) })
+	}
+}
+
+// BenchmarkStoriesLayoutLatency is the same for the tied llama2.c model
+// in ../shared (a small transformer whose table is 12% of its weights), on
+// 8 x 64 random token ids: the lookup's per-token cost against a model
+// that does more than look rows up.
+func BenchmarkStoriesLayoutLatency(b *testing.B) {
+	src := benchShared(b, "stories260k", "stories260K_tied.onnx")
+	rt, err := onnxrewrite.OpenRuntime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close()
+	names, sessions, sizes := layoutSessions(b, rt, src, 512, 64, []layoutVariant{
+		{"original", nil},
+		{"lookup", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},
+		{"decode", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutDecode}},
+	})
+	r := rand.New(rand.NewPCG(9, 9))
+	ids := make([]int64, 8*64)
+	for i := range ids {
+		ids[i] = r.Int64N(512)
+	}
+	in := map[string]onnxrewrite.HostTensor{"input_ids": {Shape: []int64{8, 64}, Data: ids, Elem: onnxpb.TensorProto_INT64}}
+	latencyRounds(b, sessions, names, sizes, in)
+}
+
+func benchShared(b *testing.B, dir, file string) string {
+	src := filepath.Join("..", "..", "shared", "data", dir, file)
+	if _, err := os.Stat(src); err != nil {
+		b.Skipf("../shared is absent (%v): this benchmark needs %s", err, file)
+	}
+	return src
+}
+
+// layoutVariant is a model to time: the original (nil options) or a
+// rewrite with 16x16 random codes.
+type layoutVariant struct {
+	name string
+	opts *onnxrewrite.RewriteOptions
+}
+
+// layoutSessions writes each variant of the model at src, whose table is
+// [rows, dim], and opens a 1-thread session on it.
+func layoutSessions(b *testing.B, rt *onnxrewrite.Runtime, src string, rows, dim int, variants []layoutVariant) ([]string, []*onnxrewrite.Session, []int64) {
+	r := rand.New(rand.NewPCG(7, 7))
+	codes := onnxrewrite.Codes{Rows: rows, M: 16, K: 16, Data: make([]uint16, rows*16)}
+	for i := range codes.Data {
+		codes.Data[i] = uint16(r.IntN(16))
+	}
+	book := onnxrewrite.Codebook{M: 16, K: 16, D: dim, Data: make([]float32, 16*16*dim)}
+	for i := range book.Data {
+		book.Data[i] = float32(r.NormFloat64() * 0.1)
+	}
+	dir := b.TempDir()
+	names := make([]string, len(variants))
 	sessions := make([]*onnxrewrite.Session, len(variants))
 	sizes := make([]int64, len(variants))
 	for i, v := range variants {
+		names[i] = v.name
 		path := src
 		if v.opts != nil {
 			m, err := onnxrewrite.Load(src)
@@ -81,22 +130,10 @@ func BenchmarkVibeLayoutLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer s.Close()
+		b.Cleanup(func() { s.Close() })
 		sessions[i] = s
 	}
-	for _, batch := range []struct {
-		name string
-		ids  []int64
-	}{{"random-ids", random}, {"sentences", fixtures.VibeIDs(fixtures.VibeSentences(11, 256))}} {
-		in := map[string]onnxrewrite.HostTensor{"input": {Shape: []int64{256, 20}, Data: batch.ids, Elem: onnxpb.TensorProto_INT64}}
-		b.Run(batch.name, func(b *testing.B) {
-			names := make([]string, len(variants))
-			for i, v := range variants {
-				names[i] = v.name
-			}
-			latencyRounds(b, sessions, names, sizes, in)
-		})
-	}
+	return names, sessions, sizes
 }
 
 // latencyRounds runs each session once per round, after 5 warm-up rounds,

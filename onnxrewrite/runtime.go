@@ -62,8 +62,9 @@ var ortEnv struct {
 // Runtime is a handle on the process's ONNX Runtime environment. Each
 // Runtime returned by OpenRuntime must be closed.
 type Runtime struct {
-	mu     sync.Mutex
-	closed bool
+	mu       sync.Mutex
+	closed   bool
+	sessions map[*Session]bool // open, closed with the Runtime
 }
 
 // OpenRuntime loads the ONNX Runtime library (see RuntimeLibrary) and
@@ -85,9 +86,10 @@ func OpenRuntime() (*Runtime, error) {
 	return &Runtime{}, nil
 }
 
-// Close releases r. The environment is destroyed when the last Runtime is
-// closed. Sessions should be closed before their Runtime. Closing twice is
-// a no-op.
+// Close releases r and closes the sessions it opened that are still open
+// (their Close is then a no-op), so that none outlives the environment,
+// which is destroyed when the last Runtime is closed. It must not overlap
+// with a Run. Closing twice is a no-op.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -95,6 +97,14 @@ func (r *Runtime) Close() error {
 		return nil
 	}
 	r.closed = true
+	var errs []error
+	for s := range r.sessions {
+		errs = append(errs, s.release())
+	}
+	r.sessions = nil
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	ortEnv.mu.Lock()
 	defer ortEnv.mu.Unlock()
 	ortEnv.refs--
@@ -146,6 +156,7 @@ type IOInfo struct {
 // at once; Close must not overlap with Run.
 type Session struct {
 	path    string
+	rt      *Runtime
 	sess    *ort.DynamicAdvancedSession
 	inputs  []IOInfo
 	outputs []IOInfo
@@ -164,6 +175,17 @@ func (r *Runtime) NewSession(modelPath string, opts SessionOptions) (*Session, e
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime: %s: %w", modelPath, err)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		s.release()
+		return nil, fmt.Errorf("onnxruntime: %s: runtime is closed", modelPath)
+	}
+	if r.sessions == nil {
+		r.sessions = map[*Session]bool{}
+	}
+	r.sessions[s] = true
+	s.rt = r
 	return s, nil
 }
 
@@ -262,8 +284,17 @@ func rtCloneIOInfos(v []IOInfo) []IOInfo {
 	return out
 }
 
-// Close releases the session.
+// Close releases the session; after its Runtime's Close it is a no-op.
 func (s *Session) Close() error {
+	if s.rt != nil {
+		s.rt.mu.Lock()
+		delete(s.rt.sessions, s)
+		s.rt.mu.Unlock()
+	}
+	return s.release()
+}
+
+func (s *Session) release() error {
 	if s.sess == nil {
 		return nil
 	}

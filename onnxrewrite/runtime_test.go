@@ -269,6 +269,39 @@ func TestRuntimeRefCount(t *testing.T) {
 	}
 }
 
+// Closing a Runtime closes its open sessions first: a session closed after
+// its Runtime (as with defer rt.Close() and t.Cleanup(s.Close)) used to
+// destroy itself in a destroyed environment and crash the process.
+func TestRuntimeCloseClosesSessions(t *testing.T) {
+	requireRuntime(t)
+	path := rtGatherModel(t)
+	rt, err := OpenRuntime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := rt.NewSession(path, SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := rt.NewSession(path, SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := open.Close(); err != nil {
+		t.Errorf("Close after the Runtime's: %v", err)
+	}
+	in := map[string]HostTensor{"ids": {Shape: []int64{1}, Data: []int64{0}}, "bias": {Shape: []int64{3}, Data: []float32{0, 0, 0}}}
+	if _, err := open.Run(in); err == nil || !strings.Contains(err.Error(), "session is closed") {
+		t.Errorf("Run after the Runtime's Close: %v, want session is closed", err)
+	}
+}
+
 func TestRuntimeLibraryMissing(t *testing.T) {
 	t.Setenv("ONNXRUNTIME_LIB", "")
 	t.Setenv("EMBSHRINK_ORT_DIR", t.TempDir())
