@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
@@ -237,23 +236,23 @@ func (e *emitter) emitBag(list *[]*onnxpb.NodeProto, label, ids string, plan *ba
 		// Padding groups of the last byte count into columns past the book.
 		counts = e.node(list, label, "Slice", []string{counts, e.i64s(0), e.i64s(int64(c.M * c.K)), e.i64s(-1)}, base+"_book_counts")
 	}
-	var steps [][2]string // op, extra input
+	// MatMul, then Div for a mean, then Unsqueeze for keepdims: the last
+	// of them writes the reducer's output.
+	pooled := out // before Unsqueeze
+	if plan.keepdims {
+		pooled = e.names.fresh(base + "_pooled")
+	}
+	sum := pooled // before Div
 	if plan.mean {
-		steps = append(steps, [2]string{"Div", e.node(list, label, "Cast", []string{n}, base+"_tokens_f", intAttr("to", int64(e.dt)))})
+		sum = e.names.fresh(base + "_sum")
+	}
+	e.nodeTo(list, label, "MatMul", []string{counts, e.book.Name}, sum)
+	if plan.mean {
+		tokens := e.node(list, label, "Cast", []string{n}, base+"_tokens_f", intAttr("to", int64(e.dt)))
+		e.nodeTo(list, label, "Div", []string{sum, tokens}, pooled)
 	}
 	if plan.keepdims {
-		steps = append(steps, [2]string{"Unsqueeze", e.i64s(plan.unsq...)})
-	}
-	v := counts
-	for i, op := range append([][2]string{{"MatMul", e.book.Name}}, steps...) {
-		node := &onnxpb.NodeProto{Name: e.names.fresh(label + "/" + op[0]), OpType: op[0], Input: []string{v, op[1]}}
-		if i == len(steps) {
-			node.Output = []string{out}
-		} else {
-			v = e.names.fresh(base + "_" + strconv.Itoa(i))
-			node.Output = []string{v}
-		}
-		*list = append(*list, node)
+		e.nodeTo(list, label, "Unsqueeze", []string{pooled, e.i64s(plan.unsq...)}, out)
 	}
 }
 

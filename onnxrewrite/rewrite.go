@@ -357,6 +357,11 @@ func (e *emitter) node(list *[]*onnxpb.NodeProto, label, op string, in []string,
 	return out
 }
 
+// nodeTo appends a node writing the value out, which the caller names.
+func (e *emitter) nodeTo(list *[]*onnxpb.NodeProto, label, op string, in []string, out string, attrs ...*onnxpb.AttributeProto) {
+	*list = append(*list, &onnxpb.NodeProto{Name: e.names.fresh(label + "/" + op), OpType: op, Input: in, Output: []string{out}, Attribute: attrs})
+}
+
 func intAttr(name string, v int64) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INT, I: v}
 }
