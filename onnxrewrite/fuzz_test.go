@@ -25,7 +25,7 @@ import (
 // short: the seeds are whole models of tens of KiB, and with the default
 // 60 s every new-coverage input is minimised for a minute, during which the
 // exec counter stands still (FuzzRewrite showed 69 execs in 3 minutes that
-// way; with 200ms it runs about 2,000 a second).
+// way; with 200ms, 306,434 in 4 minutes).
 
 // fuzzDataName is the one external data file a fuzzed model may use.
 const fuzzDataName = "model.onnx.data"
