@@ -113,7 +113,7 @@ func TestDeterministicOutputs(t *testing.T) {
 	learn := commandNames()["learn"]
 	// Not if_branch: CheckGraph (onnx-go) cannot decode If subgraphs, so
 	// rewrite refuses it.
-	fixtures := []string{"external_data", "two_tables", "float16_table", "tied_projection"}
+	fixtures := []string{"external_data", "two_tables", "float16_table", "tied_projection", "opset18"}
 	for i, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
@@ -170,6 +170,7 @@ func TestDeterministicOutputs(t *testing.T) {
 						"--codebook", filepath.Join(out, "learned_book.npy"), "-o", filepath.Join(out, "learned.onnx"))
 				}
 				runBinary(t, procs, "rewrite", model, "--codes", codes, "--codebook", book, "-o", filepath.Join(out, "small.onnx"))
+				runBinary(t, procs, "rewrite", model, "--codes", codes, "--codebook", book, "-o", filepath.Join(out, "lookup.onnx"), "--layout", "lookup")
 				runBinary(t, procs, "rewrite", model, "--codes", codes, "--codebook", book, "-o", filepath.Join(out, "ext.onnx"),
 					"--external-data", "always", "--data-file", "weights.bin")
 				outs[procs] = readDir(t, out)
