@@ -26,13 +26,7 @@ import (
 // dense table's worst case for caches) and the ids of 256 generated
 // sentences (fixtures.VibeSentences: few distinct words, padding ids).
 func BenchmarkVibeLayoutLatency(b *testing.B) {
-	src := benchShared(b, "vibe-sentiment", "sentiment_model.onnx")
-	rt, err := onnxrewrite.OpenRuntime()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rt.Close()
-	names, sessions, sizes := layoutSessions(b, rt, src, 15000, 64, []layoutVariant{
+	names, sessions, sizes := layoutSessions(b, "vibe-sentiment/sentiment_model.onnx", 15000, 64, []layoutVariant{
 		{"original", nil},
 		{"lookup", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},
 		{"lookup-tokens", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoBag: true}},
@@ -58,13 +52,7 @@ func BenchmarkVibeLayoutLatency(b *testing.B) {
 // 8 x 64 random token ids: the lookup's per-token cost against a model
 // that does more than look rows up.
 func BenchmarkStoriesLayoutLatency(b *testing.B) {
-	src := benchShared(b, "stories260k", "stories260K_tied.onnx")
-	rt, err := onnxrewrite.OpenRuntime()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rt.Close()
-	names, sessions, sizes := layoutSessions(b, rt, src, 512, 64, []layoutVariant{
+	names, sessions, sizes := layoutSessions(b, "stories260k/stories260K_tied.onnx", 512, 64, []layoutVariant{
 		{"original", nil},
 		{"lookup", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},
 		{"decode", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutDecode}},
@@ -78,14 +66,6 @@ func BenchmarkStoriesLayoutLatency(b *testing.B) {
 	latencyRounds(b, sessions, names, sizes, in)
 }
 
-func benchShared(b *testing.B, dir, file string) string {
-	src := filepath.Join("..", "..", "shared", "data", dir, file)
-	if _, err := os.Stat(src); err != nil {
-		b.Skipf("../shared is absent (%v): this benchmark needs %s", err, file)
-	}
-	return src
-}
-
 // layoutVariant is a model to time: the original (nil options) or a
 // rewrite with 16x16 random codes.
 type layoutVariant struct {
@@ -93,9 +73,19 @@ type layoutVariant struct {
 	opts *onnxrewrite.RewriteOptions
 }
 
-// layoutSessions writes each variant of the model at src, whose table is
-// [rows, dim], and opens a 1-thread session on it.
-func layoutSessions(b *testing.B, rt *onnxrewrite.Runtime, src string, rows, dim int, variants []layoutVariant) ([]string, []*onnxrewrite.Session, []int64) {
+// layoutSessions writes each variant of the model at ../shared/data/rel,
+// whose table is [rows, dim], and opens a 1-thread session on it; all are
+// closed with the benchmark.
+func layoutSessions(b *testing.B, rel string, rows, dim int, variants []layoutVariant) ([]string, []*onnxrewrite.Session, []int64) {
+	src := filepath.Join("..", "..", "shared", "data", filepath.FromSlash(rel))
+	if _, err := os.Stat(src); err != nil {
+		b.Skipf("../shared is absent (%v): this benchmark needs %s", err, rel)
+	}
+	rt, err := onnxrewrite.OpenRuntime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rt.Close() }) // closes the sessions too
 	r := rand.New(rand.NewPCG(7, 7))
 	codes := onnxrewrite.Codes{Rows: rows, M: 16, K: 16, Data: make([]uint16, rows*16)}
 	for i := range codes.Data {
@@ -130,7 +120,6 @@ func layoutSessions(b *testing.B, rt *onnxrewrite.Runtime, src string, rows, dim
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { s.Close() })
 		sessions[i] = s
 	}
 	return names, sessions, sizes
