@@ -270,16 +270,23 @@ func (a *aq) kmeans(ctx context.Context, pts []float32, iters, stage int, assign
 		i := pick(k)
 		c := cent[k*D : (k+1)*D]
 		copy(c, pts[i*D:(i+1)*D])
-		for ci, j := range cand {
-			p := pts[j*D : (j+1)*D]
-			var s float64
-			for t, v := range p {
-				d := float64(v - c[t])
-				s += d * d
+		// Each candidate's distance is its own: the chunks change nothing
+		// but the time (this was most of initialisation for wide tables).
+		if err := forChunks(ctx, len(cand), 1024, a.threads, func(_, lo, hi int) {
+			for ci := lo; ci < hi; ci++ {
+				j := cand[ci]
+				p := pts[j*D : (j+1)*D]
+				var s float64
+				for t, v := range p {
+					d := float64(v - c[t])
+					s += d * d
+				}
+				if s < d2[ci] {
+					d2[ci] = s
+				}
 			}
-			if s < d2[ci] {
-				d2[ci] = s
-			}
+		}); err != nil {
+			return nil, err
 		}
 	}
 
@@ -307,23 +314,29 @@ func (a *aq) kmeans(ctx context.Context, pts []float32, iters, stage int, assign
 		if it == iters {
 			return cent, nil
 		}
-		for i := range sum {
-			sum[i] = 0
-		}
-		for i := range cnt {
-			cnt[i] = 0
-		}
-		for i := 0; i < V; i++ {
-			w := a.weight(i)
-			if w == 0 {
-				continue
-			}
-			k := int(assign[i])
-			cnt[k] += w
+		// Centroid k's sums are made by one goroutine, over rows in order,
+		// so they do not depend on the thread count.
+		if err := forChunks(ctx, K, 1, a.threads, func(_, k, _ int) {
 			s := sum[k*D : (k+1)*D]
-			for j, v := range pts[i*D : (i+1)*D] {
-				s[j] += w * float64(v)
+			for j := range s {
+				s[j] = 0
 			}
+			cnt[k] = 0
+			for i := 0; i < V; i++ {
+				if int(assign[i]) != k {
+					continue
+				}
+				w := a.weight(i)
+				if w == 0 {
+					continue
+				}
+				cnt[k] += w
+				for j, v := range pts[i*D : (i+1)*D] {
+					s[j] += w * float64(v)
+				}
+			}
+		}); err != nil {
+			return nil, err
 		}
 		var used []bool
 		for k := 0; k < K; k++ {
