@@ -276,12 +276,19 @@ func (a *aq) kmeans(ctx context.Context, pts []float32, iters, stage int, assign
 			for ci := lo; ci < hi; ci++ {
 				j := cand[ci]
 				p := pts[j*D : (j+1)*D]
+				c := c[:len(p)]
+				// The sum only grows: once it reaches the distance to a
+				// nearer centre, this one cannot win (partial distance
+				// search; the result is the same).
+				best := d2[ci]
 				var s float64
-				for t, v := range p {
-					d := float64(v - c[t])
-					s += d * d
+				for t0 := 0; t0 < len(p) && s < best; t0 += 64 {
+					for t, v := range p[t0:min(t0+64, len(p))] {
+						d := float64(v - c[t0+t])
+						s += d * d
+					}
 				}
-				if s < d2[ci] {
+				if s < best {
 					d2[ci] = s
 				}
 			}
