@@ -22,8 +22,9 @@ func validateCommand() *cli.Command {
 			"they index, booleans at random, floats standard normal. An output passes when\n" +
 			"max|a-b| <= atol + rtol*max|original|, or, for a classifier-like output (argmax over a last\n" +
 			"dimension above 1, or a [..., 1] output in [0, 1] thresholded at 0.5, or integer outputs),\n" +
-			"when at least --min-agreement of its decisions agree. Exit 0 when every output passes,\n" +
-			"1 when one does not, 2 on usage or input errors.",
+			"when at least --min-agreement of its decisions agree and its cosine to the original is at\n" +
+			"least --min-cosine. Exit 0 when every output passes, 1 when one does not, 2 on usage or\n" +
+			"input errors.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "inputs", Usage: "given input values as `NAME=FILE.npy` (or FILE.npy for a model with one integer input); repeatable"},
 			&cli.IntFlag{Name: "samples", Value: onnxrewrite.DefaultSamples, Usage: "batch size of generated inputs"},
