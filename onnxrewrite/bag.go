@@ -147,25 +147,9 @@ func (e *emitter) reduceAxes(gc *graphCtx, n *onnxpb.NodeProto) ([]int64, bool) 
 // usedInSubgraphs says whether a graph attribute of n, at any depth, reads
 // the outer value name.
 func usedInSubgraphs(n *onnxpb.NodeProto, name string) bool {
-	for _, a := range n.Attribute {
-		sub := a.Graphs
-		if a.G != nil {
-			sub = append([]*onnxpb.GraphProto{a.G}, sub...)
-		}
-		for _, g := range sub {
-			for _, x := range g.Node {
-				if slices.Contains(x.Input, name) || usedInSubgraphs(x, name) {
-					return true
-				}
-			}
-			for _, o := range g.Output {
-				if o.Name == name {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	used := false
+	subgraphReads(n, func(s string) { used = used || s == name })
+	return used
 }
 
 // valueRank finds the declared rank of a value in scope: an initializer's,

@@ -241,29 +241,14 @@ func exposeIDs(m *Model, sites []gatherSite) (*Model, []string) {
 
 // pruneGraph drops the nodes, initializers and graph inputs that the named
 // values do not depend on, so that a run computes only the ids and needs
-// only the inputs and weights they are computed from. A node with subgraphs depends on every name its
-// subgraphs read.
+// only the inputs and weights they are computed from. A node with
+// subgraphs depends on every name its subgraphs read (subgraphReads).
 func pruneGraph(g *onnxpb.GraphProto, outputs []string) {
 	needed := map[string]bool{}
 	for _, o := range outputs {
 		needed[o] = true
 	}
-	var reads func(g *onnxpb.GraphProto)
-	reads = func(g *onnxpb.GraphProto) {
-		for _, n := range g.Node {
-			for _, in := range n.Input {
-				needed[in] = true
-			}
-			for _, a := range n.Attribute {
-				if a.G != nil {
-					reads(a.G)
-				}
-				for _, sg := range a.Graphs {
-					reads(sg)
-				}
-			}
-		}
-	}
+	read := func(name string) { needed[name] = true }
 	keep := make([]bool, len(g.Node))
 	for i := len(g.Node) - 1; i >= 0; i-- {
 		n := g.Node[i]
@@ -272,16 +257,9 @@ func pruneGraph(g *onnxpb.GraphProto, outputs []string) {
 		}
 		keep[i] = true
 		for _, in := range n.Input {
-			needed[in] = true
+			read(in)
 		}
-		for _, a := range n.Attribute {
-			if a.G != nil {
-				reads(a.G)
-			}
-			for _, sg := range a.Graphs {
-				reads(sg)
-			}
-		}
+		subgraphReads(n, read)
 	}
 	var nodes []*onnxpb.NodeProto
 	for i, n := range g.Node {

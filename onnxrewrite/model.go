@@ -740,10 +740,7 @@ func checkDataflow(file string, g *onnxpb.GraphProto, path string, outer *dfScop
 	for i, n := range g.Node {
 		reads := append([]string(nil), n.Input...)
 		for _, a := range n.Attribute {
-			subs := a.Graphs
-			if a.G != nil {
-				subs = append([]*onnxpb.GraphProto{a.G}, subs...)
-			}
+			subs := attrGraphs(a)
 			for j, sg := range subs {
 				p := path + "/" + nodeLabel(n, i) + "." + a.Name
 				if len(subs) > 1 {

@@ -135,10 +135,7 @@ func walkGraphs(m *Model, fn func(gc *graphCtx)) {
 		fn(gc)
 		for i, n := range gc.g.Node {
 			for _, a := range n.Attribute {
-				sub := a.Graphs
-				if a.G != nil {
-					sub = append([]*onnxpb.GraphProto{a.G}, sub...)
-				}
+				sub := attrGraphs(a)
 				for j, g := range sub {
 					p := gc.path + "/" + nodeLabel(n, i) + "." + a.Name
 					if len(sub) > 1 {
@@ -150,6 +147,35 @@ func walkGraphs(m *Model, fn func(gc *graphCtx)) {
 		}
 	}
 	visit(&graphCtx{g: m.Proto.Graph, path: "main"})
+}
+
+// attrGraphs lists the graphs an attribute holds: its graph, then its
+// graphs.
+func attrGraphs(a *onnxpb.AttributeProto) []*onnxpb.GraphProto {
+	if a.G == nil {
+		return a.Graphs
+	}
+	return append([]*onnxpb.GraphProto{a.G}, a.Graphs...)
+}
+
+// subgraphReads calls fn with every name the subgraphs of n read, at any
+// depth: their nodes' inputs and their outputs (a body may hand an outer
+// value straight out). Names a subgraph defines itself are included too,
+// which errs on the side of "read".
+func subgraphReads(n *onnxpb.NodeProto, fn func(name string)) {
+	for _, a := range n.Attribute {
+		for _, g := range attrGraphs(a) {
+			for _, x := range g.Node {
+				for _, in := range x.Input {
+					fn(in)
+				}
+				subgraphReads(x, fn)
+			}
+			for _, o := range g.Output {
+				fn(o.Name)
+			}
+		}
+	}
 }
 
 func nodeLabel(n *onnxpb.NodeProto, i int) string {
