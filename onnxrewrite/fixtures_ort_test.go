@@ -590,23 +590,12 @@ func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, pa
 
 const trials = 4
 
-// fxShared finds a file under the shared data folder (../../shared from
-// this package), skipping the test when it is absent.
-func fxShared(t *testing.T, rel string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "shared", "data", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("skipping: shared model %s is not here (%v)", rel, err)
-	}
-	return p
-}
-
 // fxFilesSize is the bytes of a model file and its external data files.
-func fxFilesSize(t *testing.T, path string) int64 {
-	t.Helper()
+func fxFilesSize(tb testing.TB, path string) int64 {
+	tb.Helper()
 	n, err := onnxrewrite.FilesBytes(path)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return n
 }
@@ -624,7 +613,7 @@ func TestFixtureSharedModels(t *testing.T) {
 	}
 	for ci, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			path := fxShared(t, c.file)
+			path := sharedData(t, c.file)
 			rt := fxRuntime(t)
 			rw, ref := fxLoad(t, path), fxLoad(t, path)
 			inv, err := onnxrewrite.FindTables(rw)

@@ -110,11 +110,11 @@ func dirDigest(t *testing.T, dir string) map[string][32]byte {
 }
 
 // sharedData returns a file under ../shared/data, or skips.
-func sharedData(t *testing.T, rel string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "shared", "data", rel)
+func sharedData(tb testing.TB, rel string) string {
+	tb.Helper()
+	p := filepath.Join("..", "..", "shared", "data", filepath.FromSlash(rel))
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("../shared is absent (%v): the real-model check needs ../shared/data/%s beside the repo", err, rel)
+		tb.Skipf("../shared is absent (%v): this needs ../shared/data/%s beside the repo", err, rel)
 	}
 	return p
 }

@@ -2,7 +2,6 @@ package onnxrewrite_test
 
 import (
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -77,10 +76,7 @@ type layoutVariant struct {
 // whose table is [rows, dim], and opens a 1-thread session on it; all are
 // closed with the benchmark.
 func layoutSessions(b *testing.B, rel string, rows, dim int, variants []layoutVariant) ([]string, []*onnxrewrite.Session, []int64) {
-	src := filepath.Join("..", "..", "shared", "data", filepath.FromSlash(rel))
-	if _, err := os.Stat(src); err != nil {
-		b.Skipf("../shared is absent (%v): this benchmark needs %s", err, rel)
-	}
+	src := sharedData(b, rel)
 	rt, err := onnxrewrite.OpenRuntime()
 	if err != nil {
 		b.Fatal(err)
@@ -115,7 +111,7 @@ func layoutSessions(b *testing.B, rel string, rows, dim int, variants []layoutVa
 				b.Fatal(err)
 			}
 		}
-		sizes[i] = filesBytes(b, path)
+		sizes[i] = fxFilesSize(b, path)
 		s, err := rt.NewSession(path, onnxrewrite.SessionOptions{IntraOpThreads: 1})
 		if err != nil {
 			b.Fatal(err)
@@ -172,12 +168,4 @@ func latencyRounds(b *testing.B, sessions []*onnxrewrite.Session, names []string
 		}
 		b.Logf("%-14s median %8.3f ms  median ratio %.2fx  files %9d bytes", name, float64(med(times[i]).Microseconds())/1000, ratio, sizes[i])
 	}
-}
-
-func filesBytes(b *testing.B, path string) int64 {
-	n, err := onnxrewrite.FilesBytes(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return n
 }

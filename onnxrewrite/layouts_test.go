@@ -286,7 +286,7 @@ func TestStories260K(t *testing.T) {
 	}
 	paths := make([]string, len(models))
 	for i, md := range models {
-		paths[i] = fxShared(t, md.file)
+		paths[i] = sharedData(t, md.file)
 	}
 	rt := fxRuntime(t)
 	var data []float32

@@ -320,7 +320,7 @@ func TestCompareModelsErrors(t *testing.T) {
 // TestCompareModelsVibe compares rewrites of the real sentiment model with
 // random 8x16 codes: a faithful one passes, a random one fails.
 func TestCompareModelsVibe(t *testing.T) {
-	path := fxShared(t, "vibe-sentiment/sentiment_model.onnx")
+	path := sharedData(t, "vibe-sentiment/sentiment_model.onnx")
 	rt := fxRuntime(t)
 	orig, faithful, random := cmpRewrites(t, path, 8, 16, 1)
 	opts := onnxrewrite.CompareOptions{Samples: 256, Dims: map[string]int64{"seq_len": 20}, Seed: 1}
