@@ -2,7 +2,6 @@ package onnxrewrite_test
 
 import (
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,19 +10,6 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
-
-func randomCodes(rows, m, k, d int, seed uint64) (onnxrewrite.Codes, onnxrewrite.Codebook) {
-	r := rand.New(rand.NewPCG(seed, 1))
-	c := onnxrewrite.Codes{Rows: rows, M: m, K: k, Data: make([]uint16, rows*m)}
-	for i := range c.Data {
-		c.Data[i] = uint16(r.IntN(k))
-	}
-	b := onnxrewrite.Codebook{M: m, K: k, D: d, Data: make([]float32, m*k*d)}
-	for i := range b.Data {
-		b.Data[i] = float32(r.NormFloat64())
-	}
-	return c, b
-}
 
 func opTypes(g *onnxpb.GraphProto) []string {
 	var s []string
@@ -81,7 +67,7 @@ func TestRewriteEmitsTheOpsetsForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			codes, book := randomCodes(40, 4, c.k, 6, 1)
+			codes, book := fxCodes(40, 4, c.k, 6, 1, 0)
 			rep, err := onnxrewrite.Rewrite(m, "", codes, book)
 			if err != nil {
 				t.Fatal(err)
@@ -139,7 +125,7 @@ func TestRewriteAvoidsNameCollisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, book := randomCodes(10, 2, 4, 4, 2)
+	codes, book := fxCodes(10, 2, 4, 4, 2, 0)
 	if _, err := onnxrewrite.Rewrite(m, "emb", codes, book); err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +153,7 @@ func TestRewriteAvoidsNameCollisions(t *testing.T) {
 }
 
 func TestRewriteRejects(t *testing.T) {
-	good := func() (onnxrewrite.Codes, onnxrewrite.Codebook) { return randomCodes(20, 2, 4, 5, 3) }
+	good := func() (onnxrewrite.Codes, onnxrewrite.Codebook) { return fxCodes(20, 2, 4, 5, 3, 0) }
 	cases := []struct {
 		name   string
 		opset  int64
@@ -261,7 +247,7 @@ func TestPackedCodeBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		codes, book := randomCodes(c.rows, c.m, c.k, 6, 4)
+		codes, book := fxCodes(c.rows, c.m, c.k, 6, 4, 0)
 		rep, err := onnxrewrite.Rewrite(m, "", codes, book)
 		if err != nil {
 			t.Fatal(err)
