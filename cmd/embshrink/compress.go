@@ -81,17 +81,8 @@ func runCompress(c *cli.Context) error {
 		}
 		defer rt.Close()
 		fmt.Fprintf(stderr, "compress: counting the rows calibration inputs read, in ONNX Runtime\n")
-		inv, err := onnxrewrite.FindTables(m)
-		if err != nil {
-			return inputError(err)
-		}
-		names := opts.Tables
-		if len(names) == 0 {
-			for _, t := range inv.Tables {
-				names = append(names, t.Name)
-			}
-		}
-		if opts.Counts, err = onnxrewrite.RowCounts(rt, m, names, inputs); err != nil {
+		// No names: RowCounts counts every table, as Compress compresses them.
+		if opts.Counts, err = onnxrewrite.RowCounts(rt, m, opts.Tables, inputs); err != nil {
 			return inputError(err)
 		}
 	}
