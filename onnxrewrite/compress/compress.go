@@ -186,7 +186,7 @@ func Compress(ctx context.Context, m *onnxrewrite.Model, opts Options) (*Report,
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}
-		tr, err := compressTable(ctx, m, tb, opts, opts.Tables != nil, progress)
+		tr, err := compressTable(ctx, m, tb, opts, progress)
 		if err != nil {
 			return nil, err // errors name the model and the table
 		}
@@ -195,8 +195,9 @@ func Compress(ctx context.Context, m *onnxrewrite.Model, opts Options) (*Report,
 	return rep, nil
 }
 
-func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Table, opts Options, named bool, progress func(Event)) (*TableReport, error) {
+func compressTable(ctx context.Context, m *onnxrewrite.Model, tb *onnxrewrite.Table, opts Options, progress func(Event)) (*TableReport, error) {
 	v, d := int(tb.Shape[0]), int(tb.Shape[1])
+	named := opts.Tables != nil // asked for by name: no floor, and no leaving alone
 	tr := &TableReport{Name: tb.Name, Shape: tb.Shape, DType: tb.DType}
 	if err := tb.Rewritable(); err != nil {
 		if named {
