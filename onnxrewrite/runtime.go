@@ -165,21 +165,16 @@ type Session struct {
 // NewSession loads the model at modelPath. ONNX Runtime resolves external
 // data relative to the model's folder.
 func (r *Runtime) NewSession(modelPath string, opts SessionOptions) (*Session, error) {
+	// Held while the session is made, so that Close cannot destroy the
+	// environment under it.
 	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
-	if closed {
+	defer r.mu.Unlock()
+	if r.closed {
 		return nil, fmt.Errorf("onnxruntime: %s: runtime is closed", modelPath)
 	}
 	s, err := rtNewSession(modelPath, opts)
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime: %s: %w", modelPath, err)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		s.release()
-		return nil, fmt.Errorf("onnxruntime: %s: runtime is closed", modelPath)
 	}
 	if r.sessions == nil {
 		r.sessions = map[*Session]bool{}
