@@ -76,7 +76,12 @@ func (e *emitter) planBag(gc *graphCtx, g *onnxpb.NodeProto) (plan *bagPlan, rea
 	case e.c.M*e.c.K > bagMaxColumns:
 		return nil, where + fmt.Sprintf(": per-token lookup, M*K = %d is over the bag form's %d", e.c.M*e.c.K, bagMaxColumns)
 	}
-	axes, ok := e.reduceAxes(gc, reader)
+	axes, ok := reducerAxes(reader, func(name string) *onnxpb.TensorProto {
+		if d, _ := gc.resolve(name); d != nil {
+			return d.tensor
+		}
+		return nil
+	})
 	if !ok {
 		return nil, where + ": per-token lookup, its axes are not a constant list of id axes"
 	}
@@ -116,32 +121,6 @@ func (e *emitter) planBag(gc *graphCtx, g *onnxpb.NodeProto) (plan *bagPlan, rea
 		plan.perm = append(plan.perm, red...)
 	}
 	return plan, ""
-}
-
-// reduceAxes reads a reducer's axes from its attribute or its constant
-// second input. It fails for no axes: that reduces every axis, the
-// embedding axis too, or none.
-func (e *emitter) reduceAxes(gc *graphCtx, n *onnxpb.NodeProto) ([]int64, bool) {
-	var axes []int64
-	for _, a := range n.Attribute {
-		if a.Name == "axes" {
-			axes = a.Ints
-		}
-	}
-	if len(n.Input) > 1 && n.Input[1] != "" {
-		d, ok := gc.resolve(n.Input[1])
-		if !ok || d == nil || DataType(d.tensor.DataType) != Int64 {
-			return nil, false
-		}
-		b, err := e.m.TensorBytes(d.tensor)
-		if err != nil {
-			return nil, false
-		}
-		for i := 0; i+8 <= len(b); i += 8 {
-			axes = append(axes, int64(binary.LittleEndian.Uint64(b[i:])))
-		}
-	}
-	return axes, len(axes) > 0
 }
 
 // usedInSubgraphs says whether a graph attribute of n, at any depth, reads

@@ -1,6 +1,7 @@
 package onnxrewrite
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strings"
@@ -181,27 +182,9 @@ func nodeLabelOf(g *onnxpb.GraphProto, n *onnxpb.NodeProto) string {
 // a non-negative one below lead, the number of axes before it. It returns
 // the number of axes before the embedding axis in its output.
 func reduceTokens(n *onnxpb.NodeProto, inits map[string]*onnxpb.TensorProto, lead int) (int, bool) {
-	var axes []int64
-	for _, a := range n.Attribute {
-		if a.Name == "axes" {
-			axes = a.Ints
-		}
-	}
-	if len(n.Input) > 1 && n.Input[1] != "" {
-		t := inits[n.Input[1]]
-		if t == nil || DataType(t.DataType) != Int64 {
-			return 0, false
-		}
-		b, err := inlineBytes(t)
-		if err != nil || len(b)%8 != 0 {
-			return 0, false
-		}
-		for i := 0; i < len(b); i += 8 {
-			axes = append(axes, int64(leUint64(b[i:])))
-		}
-	}
-	if len(axes) == 0 {
-		return 0, false // reduces every axis
+	axes, ok := reducerAxes(n, func(name string) *onnxpb.TensorProto { return inits[name] })
+	if !ok {
+		return 0, false
 	}
 	for _, a := range axes {
 		if a == -1 || a >= 0 && (lead < 0 || a >= int64(lead)) {
@@ -214,9 +197,30 @@ func reduceTokens(n *onnxpb.NodeProto, inits map[string]*onnxpb.TensorProto, lea
 	return lead - len(axes), true
 }
 
-func leUint64(b []byte) uint64 {
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+// reducerAxes reads a ReduceSum/ReduceMean's axes from its attribute or
+// its second input, which must be an inline int64 constant that lookup
+// finds. It fails for no axes: that reduces every axis, or none.
+func reducerAxes(n *onnxpb.NodeProto, lookup func(name string) *onnxpb.TensorProto) ([]int64, bool) {
+	var axes []int64
+	for _, a := range n.Attribute {
+		if a.Name == "axes" {
+			axes = a.Ints
+		}
+	}
+	if len(n.Input) > 1 && n.Input[1] != "" {
+		t := lookup(n.Input[1])
+		if t == nil || DataType(t.DataType) != Int64 {
+			return nil, false
+		}
+		b, err := inlineBytes(t)
+		if err != nil || len(b)%8 != 0 {
+			return nil, false
+		}
+		for i := 0; i < len(b); i += 8 {
+			axes = append(axes, int64(binary.LittleEndian.Uint64(b[i:])))
+		}
+	}
+	return axes, len(axes) > 0
 }
 
 // scalarConst reads a one-element float constant.
