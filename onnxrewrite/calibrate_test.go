@@ -14,7 +14,7 @@ import (
 
 	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/onnxrewrite/npy"
+	"github.com/embshrink/embshrink/internal/npy"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
-	"github.com/embshrink/embshrink/onnxrewrite/npy"
+	"github.com/embshrink/embshrink/internal/npy"
 )
 
 // runTableModel writes a large table model with fixtures.WriteLargeModel:

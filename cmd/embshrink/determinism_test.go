@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/onnxrewrite/npy"
+	"github.com/embshrink/embshrink/internal/npy"
 )
 
 var (

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
-	"github.com/embshrink/embshrink/onnxrewrite/npy"
+	"github.com/embshrink/embshrink/internal/npy"
 )
 
 // TestRewriteLayouts runs rewrite over fixtures whose embedding rows a

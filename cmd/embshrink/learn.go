@@ -14,7 +14,7 @@ import (
 
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/onnxrewrite/npy"
+	"github.com/embshrink/embshrink/internal/npy"
 )
 
 // learnCommand learns compositional codes for a table given as .npy or as a

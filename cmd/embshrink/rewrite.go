@@ -9,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/onnxrewrite/npy"
+	"github.com/embshrink/embshrink/internal/npy"
 )
 
 func rewriteCommand() *cli.Command {

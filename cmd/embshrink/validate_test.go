@@ -11,7 +11,7 @@ import (
 
 	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/onnxrewrite/npy"
+	"github.com/embshrink/embshrink/internal/npy"
 )
 
 // valNeedRuntime skips a test when ONNX Runtime is not installed, except

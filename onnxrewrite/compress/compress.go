@@ -22,7 +22,7 @@ import (
 
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/onnxrewrite/npy"
+	"github.com/embshrink/embshrink/internal/npy"
 )
 
 // Defaults of Options.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/embshrink/embshrink/internal/half"
 )
 
 // Float32s returns the elements of a float array (f2, f4 or f8) as float32.
@@ -23,7 +25,7 @@ func (a *Array) Float32s() ([]float32, error) {
 		b := a.Data[i*d.size:]
 		switch d.size {
 		case 2:
-			out[i] = halfToFloat32(le.Uint16(b))
+			out[i] = half.ToFloat32(le.Uint16(b))
 		case 4:
 			out[i] = math.Float32frombits(le.Uint32(b))
 		case 8:
@@ -77,26 +79,6 @@ func (a *Array) Int64s() ([]int64, error) {
 		out[i] = v
 	}
 	return out, nil
-}
-
-// halfToFloat32 converts IEEE 754 binary16 bits to float32 exactly.
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // inf or NaN; keep the payload
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: frac * 2^-24
-		f := float32(frac) * (1.0 / (1 << 24))
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
 }
 
 func fromWords[T any](descr string, size int, shape []int, v []T, put func([]byte, T)) *Array {
