@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
@@ -62,7 +64,7 @@ func (e *emitter) planBag(gc *graphCtx, g *onnxpb.NodeProto) (plan *bagPlan, rea
 			return nil, ""
 		}
 	}
-	if reader == nil || !isStd(reader) || reader.OpType != "ReduceMean" && reader.OpType != "ReduceSum" {
+	if reader == nil || !model.IsStd(reader) || reader.OpType != "ReduceMean" && reader.OpType != "ReduceSum" {
 		return nil, ""
 	}
 	where := fmt.Sprintf("%s pools the rows of %s", reader.OpType, nodeLabelOf(gc.g, g))
@@ -71,8 +73,8 @@ func (e *emitter) planBag(gc *graphCtx, g *onnxpb.NodeProto) (plan *bagPlan, rea
 		return nil, where + ": bag form turned off"
 	case e.opset < 16:
 		return nil, where + fmt.Sprintf(": per-token lookup, the bag form needs ScatterElements with reduction (opset 16; the model has %d)", e.opset)
-	case e.dt != Float32 && e.dt != Float64:
-		return nil, where + fmt.Sprintf(": per-token lookup, the bag form is for float32 and float64 tables (this one is %s)", DTypeName(e.dt))
+	case e.dt != model.Float32 && e.dt != model.Float64:
+		return nil, where + fmt.Sprintf(": per-token lookup, the bag form is for float32 and float64 tables (this one is %s)", model.DTypeName(e.dt))
 	case e.c.M*e.c.K > bagMaxColumns:
 		return nil, where + fmt.Sprintf(": per-token lookup, M*K = %d is over the bag form's %d", e.c.M*e.c.K, bagMaxColumns)
 	}
@@ -127,7 +129,7 @@ func (e *emitter) planBag(gc *graphCtx, g *onnxpb.NodeProto) (plan *bagPlan, rea
 // the outer value name.
 func usedInSubgraphs(n *onnxpb.NodeProto, name string) bool {
 	used := false
-	subgraphReads(n, func(s string) { used = used || s == name })
+	model.SubgraphReads(n, func(s string) { used = used || s == name })
 	return used
 }
 
@@ -177,11 +179,11 @@ func (e *emitter) emitBag(list *[]*onnxpb.NodeProto, label, ids string, plan *ba
 			base+"_token_ids", zero)
 	}
 	codes := e.node(list, label, "Gather", []string{e.codes.Name, tokens}, base+"_codes", intAttr("axis", 0))
-	cols := e.node(list, label, "Cast", []string{codes}, base+"_code_values", intAttr("to", int64(Int32)))
+	cols := e.node(list, label, "Cast", []string{codes}, base+"_code_values", intAttr("to", int64(model.Int32)))
 	width := q
 	if e.p > 1 {
 		if e.nib32 == "" {
-			e.nib32 = e.node(&e.head, e.tb.Name+"/embshrink", "Cast", []string{e.nibbles()}, e.tb.Name+".code_nibbles_i32", intAttr("to", int64(Int32)))
+			e.nib32 = e.node(&e.head, e.tb.Name+"/embshrink", "Cast", []string{e.nibbles()}, e.tb.Name+".code_nibbles_i32", intAttr("to", int64(model.Int32)))
 		}
 		cols = e.node(list, label, "Gather", []string{e.nib32, cols}, base+"_unpacked", intAttr("axis", 0))
 		width = q * e.p
@@ -203,11 +205,11 @@ func (e *emitter) emitBag(list *[]*onnxpb.NodeProto, label, ids string, plan *ba
 	// of them writes the reducer's output.
 	pooled := out // before Unsqueeze
 	if plan.keepdims {
-		pooled = e.names.fresh(base + "_pooled")
+		pooled = e.names.Fresh(base + "_pooled")
 	}
 	sum := pooled // before Div
 	if plan.mean {
-		sum = e.names.fresh(base + "_sum")
+		sum = e.names.Fresh(base + "_sum")
 	}
 	e.nodeTo(list, label, "MatMul", []string{counts, e.book.Name}, sum)
 	if plan.mean {
@@ -234,7 +236,7 @@ func (e *emitter) columnOffsets() string {
 	for i := 0; i < q*p; i++ {
 		binary.LittleEndian.PutUint32(raw[4*i:], uint32(i*e.c.K))
 	}
-	e.colOffsets = e.init("bag_columns", Int32, dims, raw).Name
+	e.colOffsets = e.init("bag_columns", model.Int32, dims, raw).Name
 	return e.colOffsets
 }
 
@@ -247,7 +249,7 @@ func (e *emitter) i64s(v ...int64) string {
 	if e.consts == nil {
 		e.consts = map[string]string{}
 	}
-	name := e.init("i64", Int64, []int64{int64(len(v))}, int64Raw(v...)).Name
+	name := e.init("i64", model.Int64, []int64{int64(len(v))}, int64Raw(v...)).Name
 	e.consts[key] = name
 	return name
 }
@@ -255,7 +257,7 @@ func (e *emitter) i64s(v ...int64) string {
 // fill is ConstantOfShape's value attribute: one element of the table's
 // type.
 func (e *emitter) fill(v float32) *onnxpb.AttributeProto {
-	raw, _ := encodeFloats([]float32{v}, e.dt)
+	raw, _ := model.EncodeFloats([]float32{v}, e.dt)
 	return &onnxpb.AttributeProto{Name: "value", Type: onnxpb.AttributeProto_TENSOR,
 		T: &onnxpb.TensorProto{Dims: []int64{1}, DataType: int32(e.dt), RawData: raw}}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
@@ -39,7 +41,7 @@ func (c bagCase) model() *onnxpb.ModelProto {
 	}
 	red := &onnxpb.NodeProto{Name: "pool", OpType: c.reducer, Input: []string{"h"}, Output: []string{"out"},
 		Attribute: []*onnxpb.AttributeProto{{Name: "keepdims", Type: onnxpb.AttributeProto_INT, I: c.keepdims}}}
-	inits := []*onnxpb.TensorProto{floatTensor("emb", 40, 8, 0.5)}
+	inits := []*onnxpb.TensorProto{testkit.FloatTensor("emb", 40, 8, 0.5)}
 	if c.reducer == "ReduceSum" || c.opset >= 18 {
 		red.Input = append(red.Input, "axes")
 		var raw []byte
@@ -101,24 +103,24 @@ func bagCases() []bagCase {
 }
 
 // TestBagForms checks the bag form against the per-token lookup of the same
-// codes in ONNX Runtime, for every way of pooling listed by bagCases
+// codes in ONNX ort.Runtime, for every way of pooling listed by bagCases
 // (not with empty inputs: onnxruntime_go cannot pass them). Without a
 // declared rank, only the last id axes counted from the end can take the
 // bag form.
 func TestBagForms(t *testing.T) {
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	feeds := map[int][]int64{1: {6}, 2: {3, 5}, 3: {2, 3, 4}}
 	for ci, c := range bagCases() {
 		t.Run(c.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			src := filepath.Join(dir, "model.onnx")
-			writeModel(t, src, c.model())
+			testkit.WriteModel(t, src, c.model())
 			// 7 codes of 4 values: 4 to a byte, one padding group.
-			codes, book := fxCodes(40, 7, 4, 8, uint64(ci), 0)
+			cs, book := testkit.Codes(40, 7, 4, 8, uint64(ci), 0)
 			paths := map[bool]string{}
 			for _, noBag := range []bool{false, true} {
-				m := fxLoad(t, src)
-				rep, err := onnxrewrite.RewriteTable(m, codes, book, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoBag: noBag})
+				m := testkit.Load(t, src)
+				rep, err := onnxrewrite.RewriteTable(m, cs, book, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoBag: noBag})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -139,13 +141,13 @@ func TestBagForms(t *testing.T) {
 				if want == 0 && !noBag && (len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "rank is unknown")) {
 					t.Errorf("notes %q, want one on the unknown rank", rep.Notes)
 				}
-				paths[noBag] = fxSave(t, m, fmt.Sprintf("bag_%v.onnx", noBag))
+				paths[noBag] = rtkit.Save(t, m, fmt.Sprintf("bag_%v.onnx", noBag))
 			}
 			bag, tokens := fxSession(t, rt, paths[false]), fxSession(t, rt, paths[true])
 			shape := feeds[c.rank]
 			for trial := 0; trial < 2; trial++ {
 				ins := []fixtures.Input{{Name: "ids", Elem: onnxpb.TensorProto_INT64, Shape: shape, Low: -40, High: 40}}
-				fxCompare(t, bag, tokens, fxInputs(ins, uint64(ci), trial), 1e-6)
+				fxCompare(t, bag, tokens, rtkit.Inputs(ins, uint64(ci), trial), 1e-6)
 			}
 		})
 	}

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
@@ -49,14 +50,14 @@ func writeBigTableModel(b *testing.B, dir string, rows, cols int) string {
 	if err := f.Close(); err != nil {
 		b.Fatal(err)
 	}
-	mp := gatherModel(13, 1, cols)
+	mp := testkit.GatherModel(13, 1, cols)
 	t := mp.Graph.Initializer[0]
 	t.Dims = []int64{int64(rows), int64(cols)}
 	t.RawData = nil
 	t.DataLocation = onnxpb.TensorProto_EXTERNAL
 	t.ExternalData = []*onnxpb.StringStringEntryProto{{Key: "location", Value: "big.onnx.data"}}
 	path := filepath.Join(dir, "big.onnx")
-	writeModel(&testing.T{}, path, mp)
+	testkit.WriteModel(&testing.T{}, path, mp)
 	return path
 }
 
@@ -67,7 +68,7 @@ func writeBigTableModel(b *testing.B, dir string, rows, cols int) string {
 // fsyncs its output, which cp does not: the ratio includes that. Needs about 3 GiB of free disk in $TMPDIR.
 func BenchmarkLoadSave1GiB(b *testing.B) {
 	dir := b.TempDir()
-	model := writeBigTableModel(b, dir, 128256, 2048)
+	path := writeBigTableModel(b, dir, 128256, 2048)
 	var ratios []float64
 	var cpTime time.Duration
 	b.ResetTimer()
@@ -91,11 +92,11 @@ func BenchmarkLoadSave1GiB(b *testing.B) {
 		syscall.Sync()
 		b.StartTimer()
 		start := time.Now()
-		m, err := onnxrewrite.Load(model)
+		m, err := model.Load(path)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := m.Save(filepath.Join(dir, "out.onnx"), onnxrewrite.SaveOptions{}); err != nil {
+		if err := m.Save(filepath.Join(dir, "out.onnx"), model.SaveOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		d := time.Since(start)

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
@@ -19,29 +20,13 @@ type Copy struct {
 	Bytes      int64  `json:"bytes"`
 }
 
-// tensorReaderAt reads a tensor's bytes wherever they are stored.
-func (m *Model) tensorReaderAt(t *onnxpb.TensorProto) (io.ReaderAt, func(), error) {
-	if loc, ok := m.ext[t]; ok && isExternal(t) {
-		f, err := os.Open(loc.file)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: tensor %q: %w", m.Path, t.Name, err)
-		}
-		return io.NewSectionReader(f, loc.offset, loc.length), func() { f.Close() }, nil
-	}
-	b, err := m.TensorBytes(t)
-	if err != nil {
-		return nil, nil, err
-	}
-	return bytes.NewReader(b), func() {}, nil
-}
-
 // findCopies lists the initializers of the table's graph that are bitwise
 // copies of it, straight or transposed. A few sampled elements rule out
 // almost every candidate before any full comparison reads both tensors.
-func (m *Model) findCopies(def *tableDef) ([]Copy, error) {
+func findCopies(m *model.Model, def *tableDef) ([]Copy, error) {
 	t := def.tensor
 	rows, cols := t.Dims[0], t.Dims[1]
-	es := elemBits(DataType(t.DataType)) / 8
+	es := model.ElemBits(model.DataType(t.DataType)) / 8
 	var cands []*onnxpb.TensorProto
 	for _, c := range def.graph.g.Initializer {
 		if c == t || c.DataType != t.DataType || len(c.Dims) != 2 || strings.HasPrefix(c.DocString, codebookDoc) {
@@ -54,7 +39,7 @@ func (m *Model) findCopies(def *tableDef) ([]Copy, error) {
 	if len(cands) == 0 || rows*cols == 0 {
 		return nil, nil
 	}
-	tr, tclose, err := m.tensorReaderAt(t)
+	tr, tclose, err := m.TensorReaderAt(t)
 	if err != nil {
 		return nil, err
 	}
@@ -65,12 +50,12 @@ func (m *Model) findCopies(def *tableDef) ([]Copy, error) {
 			if transposed && (c.Dims[0] != cols || c.Dims[1] != rows) || !transposed && (c.Dims[0] != rows || c.Dims[1] != cols) {
 				continue
 			}
-			same, err := m.sameValues(tr, c, rows, cols, es, transposed)
+			same, err := sameValues(m, tr, c, rows, cols, es, transposed)
 			if err != nil {
 				return nil, err
 			}
 			if same {
-				out = append(out, Copy{Name: c.Name, Transposed: transposed, Bytes: storedBytes(c)})
+				out = append(out, Copy{Name: c.Name, Transposed: transposed, Bytes: model.StoredBytes(c)})
 				break
 			}
 		}
@@ -80,8 +65,8 @@ func (m *Model) findCopies(def *tableDef) ([]Copy, error) {
 
 // sameValues compares candidate c with the table (read through tr), first
 // at sampled positions, then in full.
-func (m *Model) sameValues(tr io.ReaderAt, c *onnxpb.TensorProto, rows, cols, es int64, transposed bool) (bool, error) {
-	cr, cclose, err := m.tensorReaderAt(c)
+func sameValues(m *model.Model, tr io.ReaderAt, c *onnxpb.TensorProto, rows, cols, es int64, transposed bool) (bool, error) {
+	cr, cclose, err := m.TensorReaderAt(c)
 	if err != nil {
 		return false, err
 	}

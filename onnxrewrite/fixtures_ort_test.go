@@ -1,7 +1,7 @@
 package onnxrewrite_test
 
 // Tests over the fixtures package's models (one per rewrite rule): table
-// discovery, lossless round trips, and rewrites checked in ONNX Runtime
+// discovery, lossless round trips, and rewrites checked in ONNX ort.Runtime
 // against a dense reference; then the same on the real models in ../shared
 // when that folder exists.
 //
@@ -12,10 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,43 +21,20 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/half"
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
+	"github.com/embshrink/embshrink/learner/codes"
 	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
-
-// fxWrite writes a fixture to a fresh folder and returns the model's path.
-func fxWrite(t *testing.T, f fixtures.Fixture) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := fixtures.Write(dir, f); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(dir, f.FileName())
-}
-
-func fxLoad(t *testing.T, path string) *onnxrewrite.Model {
-	t.Helper()
-	m, err := onnxrewrite.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func fxSave(t *testing.T, m *onnxrewrite.Model, name string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	// CheckGraph: the written file, read back, also passes onnx-go.
-	if err := m.Save(p, onnxrewrite.SaveOptions{Check: onnxrewrite.CheckGraph}); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func TestFixtureFindTables(t *testing.T) {
 	for _, f := range fixtures.All() {
 		t.Run(f.Name, func(t *testing.T) {
-			m := fxLoad(t, fxWrite(t, f))
+			m := testkit.Load(t, testkit.Write(t, f))
 			inv, err := onnxrewrite.FindTables(m)
 			if err != nil {
 				t.Fatal(err)
@@ -116,7 +91,7 @@ type fxTensor struct {
 
 // fxTensors lists every tensor of a model (initializers and attribute
 // tensors, subgraphs and functions included) in a fixed order.
-func fxTensors(t *testing.T, m *onnxrewrite.Model) []fxTensor {
+func fxTensors(t *testing.T, m *model.Model) []fxTensor {
 	t.Helper()
 	var out []fxTensor
 	add := func(where string, tp *onnxpb.TensorProto) {
@@ -180,8 +155,8 @@ func fxWithoutStorage(mp *onnxpb.ModelProto) *onnxpb.ModelProto {
 func TestFixtureRoundTrip(t *testing.T) {
 	for _, f := range fixtures.All() {
 		t.Run(f.Name, func(t *testing.T) {
-			orig := fxLoad(t, fxWrite(t, f))
-			saved := fxLoad(t, fxSave(t, orig, f.FileName()))
+			orig := testkit.Load(t, testkit.Write(t, f))
+			saved := testkit.Load(t, rtkit.Save(t, orig, f.FileName()))
 			a, b := fxTensors(t, orig), fxTensors(t, saved)
 			if len(a) != len(b) {
 				t.Fatalf("%d tensors before, %d after", len(a), len(b))
@@ -213,67 +188,10 @@ func TestFixtureRoundTrip(t *testing.T) {
 	}
 }
 
-// fxRuntime opens ONNX Runtime, failing in CI when it is missing and
-// skipping elsewhere (as the package's requireRuntime does).
-func fxRuntime(t *testing.T) *onnxrewrite.Runtime {
-	t.Helper()
-	if _, err := onnxrewrite.RuntimeLibrary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ONNX Runtime is required in CI: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	rt, err := onnxrewrite.OpenRuntime()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rt.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return rt
-}
-
-// fxInputs draws the inputs of one run: ids uniformly in each input's
-// range, negative ones included; a bool input is true on even trials.
-func fxInputs(ins []fixtures.Input, seed uint64, trial int) map[string]onnxrewrite.HostTensor {
-	rng := rand.New(rand.NewPCG(seed, uint64(trial)))
-	out := map[string]onnxrewrite.HostTensor{}
-	for _, in := range ins {
-		n := int64(1)
-		for _, d := range in.Shape {
-			n *= d
-		}
-		shape := slices.Clone(in.Shape)
-		if shape == nil {
-			shape = []int64{}
-		}
-		draw := func() int64 { return in.Low + rng.Int64N(in.High-in.Low) }
-		switch in.Elem {
-		case onnxpb.TensorProto_BOOL:
-			out[in.Name] = onnxrewrite.HostTensor{Shape: shape, Data: []bool{trial%2 == 0}}
-		case onnxpb.TensorProto_INT32:
-			v := make([]int32, n)
-			for i := range v {
-				v[i] = int32(draw())
-			}
-			out[in.Name] = onnxrewrite.HostTensor{Shape: shape, Data: v}
-		default:
-			v := make([]int64, n)
-			for i := range v {
-				v[i] = draw()
-			}
-			out[in.Name] = onnxrewrite.HostTensor{Shape: shape, Data: v}
-		}
-	}
-	return out
-}
-
 // fxSession opens a session and closes it with the test.
-func fxSession(t *testing.T, rt *onnxrewrite.Runtime, path string) *onnxrewrite.Session {
+func fxSession(t *testing.T, rt *ort.Runtime, path string) *ort.Session {
 	t.Helper()
-	s, err := rt.NewSession(path, onnxrewrite.SessionOptions{IntraOpThreads: 1})
+	s, err := rt.NewSession(path, ort.SessionOptions{IntraOpThreads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +199,7 @@ func fxSession(t *testing.T, rt *onnxrewrite.Runtime, path string) *onnxrewrite.
 	return s
 }
 
-func fxFloats(t *testing.T, h onnxrewrite.HostTensor) []float64 {
+func fxFloats(t *testing.T, h ort.HostTensor) []float64 {
 	t.Helper()
 	switch d := h.Data.(type) {
 	case []float32:
@@ -298,7 +216,7 @@ func fxFloats(t *testing.T, h onnxrewrite.HostTensor) []float64 {
 			if h.Elem == onnxpb.TensorProto_BFLOAT16 {
 				out[i] = float64(math.Float32frombits(uint32(v) << 16))
 			} else {
-				out[i] = float64(onnxrewrite.HalfToFloat32(v))
+				out[i] = float64(half.ToFloat32(v))
 			}
 		}
 		return out
@@ -309,7 +227,7 @@ func fxFloats(t *testing.T, h onnxrewrite.HostTensor) []float64 {
 
 // fxCompare runs both sessions on the same inputs and checks that every
 // output agrees within tol relative L2 (with an absolute floor of 1e-9).
-func fxCompare(t *testing.T, got, want *onnxrewrite.Session, inputs map[string]onnxrewrite.HostTensor, tol float64) {
+func fxCompare(t *testing.T, got, want *ort.Session, inputs map[string]ort.HostTensor, tol float64) {
 	t.Helper()
 	a, err := got.Run(inputs)
 	if err != nil {
@@ -342,26 +260,6 @@ func fxCompare(t *testing.T, got, want *onnxrewrite.Session, inputs map[string]o
 			t.Errorf("output %q: ||rewritten - reference|| = %.3g, %.3g relative (tolerance %g)", name, d, d/n, tol)
 		}
 	}
-}
-
-// fxCodes draws random codes and a codebook. With grid > 0 every codebook
-// value is a multiple of 1/grid in [-1, 1], so that sums of M of them are
-// exact even in 16-bit floats.
-func fxCodes(rows, m, k, d int, seed uint64, grid float64) (onnxrewrite.Codes, onnxrewrite.Codebook) {
-	rng := rand.New(rand.NewPCG(seed, 0xc0de))
-	c := onnxrewrite.Codes{Rows: rows, M: m, K: k, Data: make([]uint16, rows*m)}
-	for i := range c.Data {
-		c.Data[i] = uint16(rng.IntN(k))
-	}
-	b := onnxrewrite.Codebook{M: m, K: k, D: d, Data: make([]float32, m*k*d)}
-	for i := range b.Data {
-		v := rng.NormFloat64() * 0.3
-		if grid > 0 {
-			v = math.Max(-1, math.Min(1, math.Round(v*grid)/grid))
-		}
-		b.Data[i] = float32(v)
-	}
-	return c, b
 }
 
 // fxCheckWellFormed checks that every graph is topologically sorted (each
@@ -464,17 +362,17 @@ func fxOnnxChecker(t *testing.T, path string, ir, opset int64) {
 }
 
 func TestFixtureRewriteORT(t *testing.T) {
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	for fi, f := range append(fixtures.All(), fixtures.Folded()...) {
 		t.Run(f.Name, func(t *testing.T) {
-			path := fxWrite(t, f)
+			path := testkit.Write(t, f)
 			if f.Table == "" {
 				// Nothing to rewrite: the model runs, and Rewrite says so.
 				s := fxSession(t, rt, path)
-				if _, err := s.Run(fxInputs(f.Inputs, uint64(fi), 0)); err != nil {
+				if _, err := s.Run(rtkit.Inputs(f.Inputs, uint64(fi), 0)); err != nil {
 					t.Fatal(err)
 				}
-				_, err := onnxrewrite.Rewrite(fxLoad(t, path), "", onnxrewrite.Codes{}, onnxrewrite.Codebook{})
+				_, err := onnxrewrite.Rewrite(testkit.Load(t, path), "", codes.Codes{}, codes.Codebook{})
 				if !errors.Is(err, onnxrewrite.ErrNotFound) {
 					t.Errorf("Rewrite of a model without tables: %v, want ErrNotFound", err)
 				}
@@ -509,10 +407,10 @@ func TestFixtureRewriteORT(t *testing.T) {
 }
 
 // fxRewriteCase rewrites every table of fixture f with random codes and
-// checks the result in ONNX Runtime against the dense reference.
-func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, path string, mGroups, k int, seed uint64, opts onnxrewrite.RewriteOptions) {
-	rw := fxLoad(t, path)
-	ref := fxLoad(t, path)
+// checks the result in ONNX ort.Runtime against the dense reference.
+func fxRewriteCase(t *testing.T, rt *ort.Runtime, f fixtures.Fixture, path string, mGroups, k int, seed uint64, opts onnxrewrite.RewriteOptions) {
+	rw := testkit.Load(t, path)
+	ref := testkit.Load(t, path)
 	inv, err := onnxrewrite.FindTables(rw)
 	if err != nil {
 		t.Fatal(err)
@@ -530,7 +428,7 @@ func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, pa
 		} else if tb.DType == "bfloat16" {
 			grid = 8
 		}
-		c, b := fxCodes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed*1000+uint64(i*10+k), grid)
+		c, b := testkit.Codes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed*1000+uint64(i*10+k), grid)
 		opts.Table = tb.Name
 		if i == 0 {
 			opts.Table = "" // the default must be the fixture's Table
@@ -564,18 +462,18 @@ func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, pa
 		if want := onnxrewrite.CodesPerByte(k); !opts.NoPack && rep.CodesPerByte != want || opts.NoPack && rep.CodesPerByte != 1 {
 			t.Errorf("%d codes per byte, want %d (NoPack %v)", rep.CodesPerByte, want, opts.NoPack)
 		}
-		decoded = append(decoded, decodedTable{tb.Name, onnxrewrite.Decode(c, b), tb.Shape[:]})
+		decoded = append(decoded, decodedTable{tb.Name, codes.Decode(c, b), tb.Shape[:]})
 	}
 	// Every reader of a table, tied projections too, now reads what the
 	// codes stand for: the reference replaces each table by its decoding.
 	for _, d := range decoded {
-		if err := ref.SetTableValues(d.name, d.vals); err != nil {
+		if err := onnxrewrite.SetTableValues(ref, d.name, d.vals); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fxCheckWellFormed(t, rw.Proto)
-	rwPath := fxSave(t, rw, "rewritten.onnx")
-	refPath := fxSave(t, ref, "reference.onnx")
+	rwPath := rtkit.Save(t, rw, "rewritten.onnx")
+	refPath := rtkit.Save(t, ref, "reference.onnx")
 	if len(f.External) > 0 {
 		if _, err := os.Stat(rwPath + ".data"); err != nil {
 			t.Errorf("the rewritten model of an external-data model has no data file: %v", err)
@@ -584,7 +482,7 @@ func fxRewriteCase(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, pa
 	fxOnnxChecker(t, rwPath, rw.Proto.IrVersion, rw.Opset())
 	got, want := fxSession(t, rt, rwPath), fxSession(t, rt, refPath)
 	for trial := range trials {
-		fxCompare(t, got, want, fxInputs(f.Inputs, seed, trial), 1e-6)
+		fxCompare(t, got, want, rtkit.Inputs(f.Inputs, seed, trial), 1e-6)
 	}
 }
 
@@ -593,7 +491,7 @@ const trials = 4
 // fxFilesSize is the bytes of a model file and its external data files.
 func fxFilesSize(tb testing.TB, path string) int64 {
 	tb.Helper()
-	n, err := onnxrewrite.FilesBytes(path)
+	n, err := model.FilesBytes(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -613,9 +511,9 @@ func TestFixtureSharedModels(t *testing.T) {
 	}
 	for ci, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			path := sharedData(t, c.file)
-			rt := fxRuntime(t)
-			rw, ref := fxLoad(t, path), fxLoad(t, path)
+			path := testkit.SharedData(t, c.file)
+			rt := rtkit.Runtime(t)
+			rw, ref := testkit.Load(t, path), testkit.Load(t, path)
 			inv, err := onnxrewrite.FindTables(rw)
 			if err != nil {
 				t.Fatal(err)
@@ -627,7 +525,7 @@ func TestFixtureSharedModels(t *testing.T) {
 			if tb.Name != c.table || tb.Shape[0] != c.vocab {
 				t.Fatalf("default table %q %v, want %q with %d rows", tb.Name, tb.Shape, c.table, c.vocab)
 			}
-			cds, book := fxCodes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), uint64(ci+1), 0)
+			cds, book := testkit.Codes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), uint64(ci+1), 0)
 			rep, err := onnxrewrite.Rewrite(rw, "", cds, book)
 			if err != nil {
 				t.Fatal(err)
@@ -641,13 +539,13 @@ func TestFixtureSharedModels(t *testing.T) {
 			for _, u := range rep.OtherUses {
 				t.Logf("decoded for %s %s: %s", u.OpType, u.Node, u.Detail)
 			}
-			vals := onnxrewrite.Decode(cds, book)
-			if err := ref.SetTableValues(tb.Name, vals); err != nil {
+			vals := codes.Decode(cds, book)
+			if err := onnxrewrite.SetTableValues(ref, tb.Name, vals); err != nil {
 				t.Fatal(err)
 			}
 			fxCheckWellFormed(t, rw.Proto)
-			rwPath := fxSave(t, rw, "rewritten.onnx")
-			refPath := fxSave(t, ref, "reference.onnx")
+			rwPath := rtkit.Save(t, rw, "rewritten.onnx")
+			refPath := rtkit.Save(t, ref, "reference.onnx")
 			if c.minShrink > 0 {
 				before, after := fxFilesSize(t, path), fxFilesSize(t, rwPath)
 				t.Logf("files: %d bytes before, %d after (%.1fx smaller)", before, after, float64(before)/float64(after))
@@ -667,7 +565,7 @@ func TestFixtureSharedModels(t *testing.T) {
 				ins = append(ins, fixtures.Input{Name: in.Name, Elem: in.Elem, Shape: shape, Low: -c.vocab, High: c.vocab})
 			}
 			for trial := range trials {
-				fxCompare(t, got, want, fxInputs(ins, uint64(ci), trial), c.tol)
+				fxCompare(t, got, want, rtkit.Inputs(ins, uint64(ci), trial), c.tol)
 			}
 		})
 	}

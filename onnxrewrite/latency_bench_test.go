@@ -8,11 +8,15 @@ import (
 	"time"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/learner/codes"
 	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
-// BenchmarkVibeLayoutLatency measures ONNX Runtime inference latency of the
+// BenchmarkVibeLayoutLatency measures ONNX ort.Runtime inference latency of the
 // vibe sentiment model (1 intra-op thread, a batch of 256 x 20 ids) for the
 // original and each layout of a 16x16 rewrite. Runs are interleaved, one of
 // each variant in turn, after a warm-up. It reports each variant's median
@@ -41,7 +45,7 @@ func BenchmarkVibeLayoutLatency(b *testing.B) {
 		name string
 		ids  []int64
 	}{{"random-ids", random}, {"sentences", fixtures.VibeIDs(fixtures.VibeSentences(11, 256))}} {
-		in := map[string]onnxrewrite.HostTensor{"input": {Shape: []int64{256, 20}, Data: batch.ids, Elem: onnxpb.TensorProto_INT64}}
+		in := map[string]ort.HostTensor{"input": {Shape: []int64{256, 20}, Data: batch.ids, Elem: onnxpb.TensorProto_INT64}}
 		b.Run(batch.name, func(b *testing.B) { latencyRounds(b, sessions, names, sizes, in) })
 	}
 }
@@ -61,7 +65,7 @@ func BenchmarkStoriesLayoutLatency(b *testing.B) {
 	for i := range ids {
 		ids[i] = r.Int64N(512)
 	}
-	in := map[string]onnxrewrite.HostTensor{"input_ids": {Shape: []int64{8, 64}, Data: ids, Elem: onnxpb.TensorProto_INT64}}
+	in := map[string]ort.HostTensor{"input_ids": {Shape: []int64{8, 64}, Data: ids, Elem: onnxpb.TensorProto_INT64}}
 	latencyRounds(b, sessions, names, sizes, in)
 }
 
@@ -75,44 +79,44 @@ type layoutVariant struct {
 // layoutSessions writes each variant of the model at ../shared/data/rel,
 // whose table is [rows, dim], and opens a 1-thread session on it; all are
 // closed with the benchmark.
-func layoutSessions(b *testing.B, rel string, rows, dim int, variants []layoutVariant) ([]string, []*onnxrewrite.Session, []int64) {
-	src := sharedData(b, rel)
-	rt, err := onnxrewrite.OpenRuntime()
+func layoutSessions(b *testing.B, rel string, rows, dim int, variants []layoutVariant) ([]string, []*ort.Session, []int64) {
+	src := testkit.SharedData(b, rel)
+	rt, err := ort.OpenRuntime()
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { rt.Close() }) // closes the sessions too
 	r := rand.New(rand.NewPCG(7, 7))
-	codes := onnxrewrite.Codes{Rows: rows, M: 16, K: 16, Data: make([]uint16, rows*16)}
-	for i := range codes.Data {
-		codes.Data[i] = uint16(r.IntN(16))
+	cs := codes.Codes{Rows: rows, M: 16, K: 16, Data: make([]uint16, rows*16)}
+	for i := range cs.Data {
+		cs.Data[i] = uint16(r.IntN(16))
 	}
-	book := onnxrewrite.Codebook{M: 16, K: 16, D: dim, Data: make([]float32, 16*16*dim)}
+	book := codes.Codebook{M: 16, K: 16, D: dim, Data: make([]float32, 16*16*dim)}
 	for i := range book.Data {
 		book.Data[i] = float32(r.NormFloat64() * 0.1)
 	}
 	dir := b.TempDir()
 	names := make([]string, len(variants))
-	sessions := make([]*onnxrewrite.Session, len(variants))
+	sessions := make([]*ort.Session, len(variants))
 	sizes := make([]int64, len(variants))
 	for i, v := range variants {
 		names[i] = v.name
 		path := src
 		if v.opts != nil {
-			m, err := onnxrewrite.Load(src)
+			m, err := model.Load(src)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := onnxrewrite.RewriteTable(m, codes, book, *v.opts); err != nil {
+			if _, err := onnxrewrite.RewriteTable(m, cs, book, *v.opts); err != nil {
 				b.Fatal(err)
 			}
 			path = filepath.Join(dir, v.name+".onnx")
-			if err := m.Save(path, onnxrewrite.SaveOptions{}); err != nil {
+			if err := m.Save(path, model.SaveOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}
 		sizes[i] = fxFilesSize(b, path)
-		s, err := rt.NewSession(path, onnxrewrite.SessionOptions{IntraOpThreads: 1})
+		s, err := rt.NewSession(path, ort.SessionOptions{IntraOpThreads: 1})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -125,7 +129,7 @@ func layoutSessions(b *testing.B, rel string, rows, dim int, variants []layoutVa
 // and reports medians and per-round ratios to the first session. With
 // -benchtime Nx Go first runs each sub-benchmark once with N = 1: the
 // figures are those logged after the N-round run.
-func latencyRounds(b *testing.B, sessions []*onnxrewrite.Session, names []string, sizes []int64, in map[string]onnxrewrite.HostTensor) {
+func latencyRounds(b *testing.B, sessions []*ort.Session, names []string, sizes []int64, in map[string]ort.HostTensor) {
 	times := make([][]time.Duration, len(sessions))
 	for warm := 0; warm < 5; warm++ {
 		for _, s := range sessions {

@@ -17,9 +17,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
 	"github.com/embshrink/embshrink/learner"
+	"github.com/embshrink/embshrink/learner/codes"
 	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 // layouts are the layouts every rewrite here is checked in.
@@ -48,9 +53,9 @@ func lyTranspose(v []float32, rows, cols int) []float32 {
 // lyDenseReference makes m the dense reference of a rewrite of its table:
 // the table holds the decoded values and every copy the decoded values, or
 // their transpose, inline.
-func lyDenseReference(t *testing.T, m *onnxrewrite.Model, tb onnxrewrite.Table, decoded []float32) {
+func lyDenseReference(t *testing.T, m *model.Model, tb onnxrewrite.Table, decoded []float32) {
 	t.Helper()
-	if err := m.SetTableValues(tb.Name, decoded); err != nil {
+	if err := onnxrewrite.SetTableValues(m, tb.Name, decoded); err != nil {
 		t.Fatal(err)
 	}
 	rows, cols := int(tb.Shape[0]), int(tb.Shape[1])
@@ -123,11 +128,11 @@ func lyTiedTwin(t *testing.T, f fixtures.Fixture, cp onnxrewrite.Copy) fixtures.
 // matches the dense reference, and the file is as small as the rewrite of
 // the same model with the table genuinely tied.
 func TestFoldedCopies(t *testing.T) {
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	for fi, f := range fixtures.Folded() {
 		t.Run(f.Name, func(t *testing.T) {
-			path := fxWrite(t, f)
-			inv, err := onnxrewrite.FindTables(fxLoad(t, path))
+			path := testkit.Write(t, f)
+			inv, err := onnxrewrite.FindTables(testkit.Load(t, path))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,8 +155,8 @@ func TestFoldedCopies(t *testing.T) {
 				t.Errorf("the table itself has other uses %+v; only its copy should", tb.OtherUses)
 			}
 			twin := lyTiedTwin(t, f, cp)
-			twinPath := fxWrite(t, twin)
-			twinInv, err := onnxrewrite.FindTables(fxLoad(t, twinPath))
+			twinPath := testkit.Write(t, twin)
+			twinInv, err := onnxrewrite.FindTables(testkit.Load(t, twinPath))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,11 +164,11 @@ func TestFoldedCopies(t *testing.T) {
 				t.Fatalf("tied twin: copies %+v, other uses %+v; want a tied projection and no copy", tt.Copies, tt.OtherUses)
 			}
 
-			c, b := fxCodes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), uint64(fi+40), 0)
-			decoded := onnxrewrite.Decode(c, b)
+			c, b := testkit.Codes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), uint64(fi+40), 0)
+			decoded := codes.Decode(c, b)
 			for _, layout := range layouts {
 				t.Run(string(layout), func(t *testing.T) {
-					rw := fxLoad(t, path)
+					rw := testkit.Load(t, path)
 					rep, err := onnxrewrite.RewriteTable(rw, c, b, onnxrewrite.RewriteOptions{Layout: layout})
 					if err != nil {
 						t.Fatal(err)
@@ -181,22 +186,22 @@ func TestFoldedCopies(t *testing.T) {
 						t.Errorf("tensors of the table's size are left: %q", left)
 					}
 					fxCheckWellFormed(t, rw.Proto)
-					rwPath := fxSave(t, rw, "rewritten.onnx")
+					rwPath := rtkit.Save(t, rw, "rewritten.onnx")
 					fxOnnxChecker(t, rwPath, rw.Proto.IrVersion, rw.Opset())
 
-					ref := fxLoad(t, path)
+					ref := testkit.Load(t, path)
 					lyDenseReference(t, ref, *tb, decoded)
-					refPath := fxSave(t, ref, "reference.onnx")
+					refPath := rtkit.Save(t, ref, "reference.onnx")
 					got, want := fxSession(t, rt, rwPath), fxSession(t, rt, refPath)
 					for trial := range trials {
-						fxCompare(t, got, want, fxInputs(f.Inputs, uint64(fi), trial), 1e-5)
+						fxCompare(t, got, want, rtkit.Inputs(f.Inputs, uint64(fi), trial), 1e-5)
 					}
 
-					tw := fxLoad(t, twinPath)
+					tw := testkit.Load(t, twinPath)
 					if _, err := onnxrewrite.RewriteTable(tw, c, b, onnxrewrite.RewriteOptions{Layout: layout}); err != nil {
 						t.Fatal(err)
 					}
-					twPath := fxSave(t, tw, "tied.onnx")
+					twPath := rtkit.Save(t, tw, "tied.onnx")
 					orig, folded, tied := fxFilesSize(t, path), fxFilesSize(t, rwPath), fxFilesSize(t, twPath)
 					t.Logf("files: folded %d -> %d bytes, tied %d -> %d bytes", orig, folded, fxFilesSize(t, twinPath), tied)
 					if d := folded - tied; d > 2048 || d < -2048 {
@@ -205,7 +210,7 @@ func TestFoldedCopies(t *testing.T) {
 					// The tied twin's rewrite matches the same reference.
 					tws := fxSession(t, rt, twPath)
 					for trial := range trials {
-						fxCompare(t, tws, want, fxInputs(f.Inputs, uint64(fi), trial), 1e-5)
+						fxCompare(t, tws, want, rtkit.Inputs(f.Inputs, uint64(fi), trial), 1e-5)
 					}
 				})
 			}
@@ -231,9 +236,9 @@ func lyArgmax(v []float32, n int) []int {
 
 // lyLogits runs a language model on ids [batch, seq] and returns its
 // logits [batch, seq, vocab] as float32.
-func lyLogits(t *testing.T, s *onnxrewrite.Session, ids []int64, batch, seq int) []float32 {
+func lyLogits(t *testing.T, s *ort.Session, ids []int64, batch, seq int) []float32 {
 	t.Helper()
-	out, err := s.Run(map[string]onnxrewrite.HostTensor{"input_ids": {Shape: []int64{int64(batch), int64(seq)}, Data: ids}})
+	out, err := s.Run(map[string]ort.HostTensor{"input_ids": {Shape: []int64{int64(batch), int64(seq)}, Data: ids}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +251,7 @@ func lyLogits(t *testing.T, s *onnxrewrite.Session, ids []int64, batch, seq int)
 
 // lyGreedy extends each start sequence greedily with the model's own
 // next-token choices to seq tokens: text as the model writes it.
-func lyGreedy(t *testing.T, s *onnxrewrite.Session, starts [][]int64, seq, vocab int) []int64 {
+func lyGreedy(t *testing.T, s *ort.Session, starts [][]int64, seq, vocab int) []int64 {
 	t.Helper()
 	batch := len(starts)
 	n := len(starts[0])
@@ -286,12 +291,12 @@ func TestStories260K(t *testing.T) {
 	}
 	paths := make([]string, len(models))
 	for i, md := range models {
-		paths[i] = sharedData(t, md.file)
+		paths[i] = testkit.SharedData(t, md.file)
 	}
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	var data []float32
 	for i, md := range models {
-		m := fxLoad(t, paths[i])
+		m := testkit.Load(t, paths[i])
 		inv, err := onnxrewrite.FindTables(m)
 		if err != nil {
 			t.Fatal(err)
@@ -313,7 +318,7 @@ func TestStories260K(t *testing.T) {
 				t.Errorf("folded: copies %+v, other uses %+v; want only the transposed copy %q", tb.Copies, tb.OtherUses, copyName)
 			}
 		}
-		mat, err := m.ReadTableFloat32(table)
+		mat, err := onnxrewrite.ReadTable(m, tb)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,12 +356,12 @@ func TestStories260K(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("M=%d K=%d: relative squared error %.4f, learned in %v", mk.m, mk.k, res.Metrics.RelSqErr, res.Elapsed.Round(time.Millisecond))
-		c := onnxrewrite.Codes{Rows: vocab, M: mk.m, K: mk.k, Data: res.Codes}
-		b := onnxrewrite.Codebook{M: mk.m, K: mk.k, D: width, Data: res.Codebook}
+		c := codes.Codes{Rows: vocab, M: mk.m, K: mk.k, Data: res.Codes}
+		b := codes.Codebook{M: mk.m, K: mk.k, D: width, Data: res.Codebook}
 		for _, layout := range layouts {
 			sizes := map[string]int64{}
 			for i, md := range models {
-				rw := fxLoad(t, paths[i])
+				rw := testkit.Load(t, paths[i])
 				rep, err := onnxrewrite.RewriteTable(rw, c, b, onnxrewrite.RewriteOptions{Layout: layout})
 				if err != nil {
 					t.Fatal(err)
@@ -364,19 +369,19 @@ func TestStories260K(t *testing.T) {
 				if fxHasInitializer(rw.Proto.Graph, copyName) || fxHasInitializer(rw.Proto.Graph, table) {
 					t.Errorf("%s %s: the table or its copy is still an initializer", md.name, layout)
 				}
-				rwPath := fxSave(t, rw, md.name+".onnx")
+				rwPath := rtkit.Save(t, rw, md.name+".onnx")
 				sizes[md.name] = fxFilesSize(t, rwPath)
 				rws := fxSession(t, rt, rwPath)
 				// The rewrite computes what the codes stand for: the
 				// original with its table (and copy) decoded.
-				ref := fxLoad(t, paths[i])
+				ref := testkit.Load(t, paths[i])
 				inv, err := onnxrewrite.FindTables(ref)
 				if err != nil {
 					t.Fatal(err)
 				}
-				lyDenseReference(t, ref, inv.Tables[0], onnxrewrite.Decode(c, b))
-				fxCompare(t, rws, fxSession(t, rt, fxSave(t, ref, "reference.onnx")),
-					map[string]onnxrewrite.HostTensor{"input_ids": {Shape: []int64{batch, seq}, Data: ids}}, 1e-5)
+				lyDenseReference(t, ref, inv.Tables[0], codes.Decode(c, b))
+				fxCompare(t, rws, fxSession(t, rt, rtkit.Save(t, ref, "reference.onnx")),
+					map[string]ort.HostTensor{"input_ids": {Shape: []int64{batch, seq}, Data: ids}}, 1e-5)
 				got := lyArgmax(lyLogits(t, rws, ids, batch, seq), vocab)
 				same := 0
 				for j := range got {
@@ -412,18 +417,18 @@ func TestQuantizedTables(t *testing.T) {
 		"quantized_int8":           {"int8", false, 1, -128, 127},
 		"quantized_uint8_per_axis": {"uint8", true, -1, 0, 255},
 	}
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	for fi, f := range fixtures.Quantized() {
 		t.Run(f.Name, func(t *testing.T) {
 			want, ok := cases[f.Name]
 			if !ok {
 				t.Fatalf("no expectations for fixture %s", f.Name)
 			}
-			path := fxWrite(t, f)
-			if _, err := fxSession(t, rt, path).Run(fxInputs(f.Inputs, uint64(fi), 0)); err != nil {
+			path := testkit.Write(t, f)
+			if _, err := fxSession(t, rt, path).Run(rtkit.Inputs(f.Inputs, uint64(fi), 0)); err != nil {
 				t.Fatalf("the fixture does not run: %v", err)
 			}
-			m := fxLoad(t, path)
+			m := testkit.Load(t, path)
 			inv, err := onnxrewrite.FindTables(m)
 			if err != nil {
 				t.Fatal(err)
@@ -458,7 +463,7 @@ func TestQuantizedTables(t *testing.T) {
 			}
 
 			before := fxTensors(t, m)
-			c, b := fxCodes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), 1, 0)
+			c, b := testkit.Codes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), 1, 0)
 			for _, layout := range layouts {
 				_, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{Table: tb.Name, Layout: layout})
 				if !errors.Is(err, onnxrewrite.ErrQuantized) {
@@ -474,8 +479,8 @@ func TestQuantizedTables(t *testing.T) {
 			if _, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{}); !errors.Is(err, onnxrewrite.ErrNotFound) || !strings.Contains(err.Error(), tb.Name) {
 				t.Errorf("RewriteTable of the default table: %v, want ErrNotFound naming %q", err, tb.Name)
 			}
-			if _, err := m.ReadTableFloat32(tb.Name); !errors.Is(err, onnxrewrite.ErrQuantized) {
-				t.Errorf("ReadTableFloat32: %v, want ErrQuantized", err)
+			if _, err := onnxrewrite.ReadTable(m, &tb); !errors.Is(err, onnxrewrite.ErrQuantized) {
+				t.Errorf("ReadTable: %v, want ErrQuantized", err)
 			}
 			after := fxTensors(t, m)
 			if len(after) != len(before) {
@@ -503,7 +508,7 @@ func TestQuantizedNotDefault(t *testing.T) {
 	g.Node = append(g.Node, &onnxpb.NodeProto{Name: "small_embed", OpType: "Gather", Input: []string{"small", "small_ids"}, Output: []string{"small_h"}})
 	g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: "small_h"})
 	f.Model = mp
-	m := fxLoad(t, fxWrite(t, f))
+	m := testkit.Load(t, testkit.Write(t, f))
 	inv, err := onnxrewrite.FindTables(m)
 	if err != nil {
 		t.Fatal(err)
@@ -518,7 +523,7 @@ func TestQuantizedNotDefault(t *testing.T) {
 	if tb, err := inv.Table(""); err != nil || tb.Name != "small" {
 		t.Fatalf("default table %v, %v; want small", tb, err)
 	}
-	c, b := fxCodes(rows, 2, 4, width, 1, 0)
+	c, b := testkit.Codes(rows, 2, 4, width, 1, 0)
 	rep, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{})
 	if err != nil || rep.Table != "small" {
 		t.Fatalf("rewrite: %+v, %v; want table small", rep, err)

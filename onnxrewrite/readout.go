@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
@@ -30,15 +32,7 @@ type Readout struct {
 // path from an embedding Gather reaches anything else first (a non-linear
 // operator, a graph output, a subgraph), or the table has other readers
 // (a tied projection reads every direction).
-func FindReadout(m *Model, table string) (*Readout, string, error) {
-	inv, err := FindTables(m)
-	if err != nil {
-		return nil, "", err
-	}
-	tb, err := inv.Table(table)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", m.Path, err)
-	}
+func FindReadout(m *model.Model, tb *Table) (*Readout, string, error) {
 	if len(tb.OtherUses) > 0 || len(tb.Copies) > 0 {
 		return nil, "the table has readers besides embedding Gathers", nil
 	}
@@ -67,11 +61,7 @@ func FindReadout(m *Model, table string) (*Readout, string, error) {
 		if ref.Graph != "main" {
 			return nil, "an embedding Gather is inside a subgraph", nil
 		}
-		for _, n := range g.Node {
-			if nodeLabelOf(g, n) == ref.Node {
-				gathers = append(gathers, n)
-			}
-		}
+		gathers = append(gathers, ref.node)
 	}
 	// Follow each value to its readers; scale is the factor the error has
 	// picked up on the way.
@@ -110,7 +100,7 @@ func FindReadout(m *Model, table string) (*Readout, string, error) {
 		}
 		for _, n := range consumers[it.value] {
 			where := fmt.Sprintf("%s %s", n.OpType, nodeLabelOf(g, n))
-			if !isStd(n) || len(n.Output) != 1 {
+			if !model.IsStd(n) || len(n.Output) != 1 {
 				return nil, "rows reach " + where, nil
 			}
 			next := it.path + " -> " + where
@@ -171,7 +161,7 @@ func FindReadout(m *Model, table string) (*Readout, string, error) {
 func nodeLabelOf(g *onnxpb.GraphProto, n *onnxpb.NodeProto) string {
 	for i, x := range g.Node {
 		if x == n {
-			return nodeLabel(n, i)
+			return model.NodeLabel(n, i)
 		}
 	}
 	return n.Name
@@ -209,10 +199,10 @@ func reducerAxes(n *onnxpb.NodeProto, lookup func(name string) *onnxpb.TensorPro
 	}
 	if len(n.Input) > 1 && n.Input[1] != "" {
 		t := lookup(n.Input[1])
-		if t == nil || DataType(t.DataType) != Int64 {
+		if t == nil || model.DataType(t.DataType) != model.Int64 {
 			return nil, false
 		}
-		b, err := inlineBytes(t)
+		b, err := model.InlineBytes(t)
 		if err != nil || len(b)%8 != 0 {
 			return nil, false
 		}
@@ -224,11 +214,11 @@ func reducerAxes(n *onnxpb.NodeProto, lookup func(name string) *onnxpb.TensorPro
 }
 
 // scalarConst reads a one-element float constant.
-func scalarConst(m *Model, t *onnxpb.TensorProto) (float64, bool) {
+func scalarConst(m *model.Model, t *onnxpb.TensorProto) (float64, bool) {
 	if t == nil {
 		return 0, false
 	}
-	if n, err := numElements(t.Dims); err != nil || n != 1 || !isFloatType(DataType(t.DataType)) {
+	if n, err := model.NumElements(t.Dims); err != nil || n != 1 || !isFloatType(model.DataType(t.DataType)) {
 		return 0, false
 	}
 	v, err := m.Float32Values(t)
@@ -253,7 +243,7 @@ func gemmAlpha(n *onnxpb.NodeProto) float64 {
 
 // readoutWeight returns W as [D, H] row-major when the rows are the left
 // operand of n and its right operand is a constant initializer.
-func readoutWeight(m *Model, n *onnxpb.NodeProto, value string, inits map[string]*onnxpb.TensorProto, d int) ([]float64, string, error) {
+func readoutWeight(m *model.Model, n *onnxpb.NodeProto, value string, inits map[string]*onnxpb.TensorProto, d int) ([]float64, string, error) {
 	if len(n.Input) < 2 || n.Input[0] != value || n.Input[1] == value {
 		return nil, "", nil
 	}
@@ -261,7 +251,7 @@ func readoutWeight(m *Model, n *onnxpb.NodeProto, value string, inits map[string
 		return nil, "", nil
 	}
 	t := inits[n.Input[1]]
-	if t == nil || len(t.Dims) != 2 || !isFloatType(DataType(t.DataType)) {
+	if t == nil || len(t.Dims) != 2 || !isFloatType(model.DataType(t.DataType)) {
 		return nil, "", nil
 	}
 	v, err := m.Float32Values(t)

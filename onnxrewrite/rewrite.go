@@ -3,9 +3,11 @@ package onnxrewrite
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
+
+	"github.com/embshrink/embshrink/learner/codes"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
@@ -62,71 +64,6 @@ const (
 // decodes it at load: below it the original's run-time memory is kept and
 // its speed with it; above it the lookup saves the memory.
 const AutoDecodeLimit = 256 << 20
-
-// Codes are a table's compositional codes: row r is rebuilt as
-// sum over m of Codebook row m*K + Data[r*M+m].
-type Codes struct {
-	Rows, M, K int
-	Data       []uint16 // row-major [Rows, M], each value in [0, K)
-}
-
-// Codebook holds M groups of K vectors of length D, row-major [M*K, D].
-type Codebook struct {
-	M, K, D int
-	Data    []float32
-}
-
-// Validate checks codes and codebook against each other and a [rows, dim]
-// table.
-func Validate(c Codes, b Codebook, rows, dim int64) error {
-	if c.M < 1 || c.K < 2 || c.K > 65536 {
-		return fmt.Errorf("codes: M=%d, K=%d: need M >= 1 and 2 <= K <= 65536", c.M, c.K)
-	}
-	if int64(c.Rows) != rows {
-		return fmt.Errorf("codes have %d rows, the table has %d", c.Rows, rows)
-	}
-	if len(c.Data) != c.Rows*c.M {
-		return fmt.Errorf("codes: %d values for shape [%d, %d]", len(c.Data), c.Rows, c.M)
-	}
-	for i, v := range c.Data {
-		if int(v) >= c.K {
-			return fmt.Errorf("codes: row %d group %d holds %d, outside [0, %d)", i/c.M, i%c.M, v, c.K)
-		}
-	}
-	if b.M != c.M || b.K != c.K {
-		return fmt.Errorf("codebook is %d groups of %d, codes are %d groups of %d", b.M, b.K, c.M, c.K)
-	}
-	if int64(b.D) != dim {
-		return fmt.Errorf("codebook rows have %d values, table rows have %d", b.D, dim)
-	}
-	if len(b.Data) != b.M*b.K*b.D {
-		return fmt.Errorf("codebook: %d values for shape [%d, %d]", len(b.Data), b.M*b.K, b.D)
-	}
-	for i, v := range b.Data {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("codebook: row %d column %d is %v", i/b.D, i%b.D, v)
-		}
-	}
-	return nil
-}
-
-// Decode rebuilds the dense [Rows, D] table that codes and codebook stand
-// for, summing the groups in order m = 0..M-1 in float32. A rewritten model
-// matches it up to float32 summation order, and for 16-bit tables up to one
-// final rounding of each value.
-func Decode(c Codes, b Codebook) []float32 {
-	out := make([]float32, c.Rows*b.D)
-	for r := 0; r < c.Rows; r++ {
-		row := out[r*b.D : (r+1)*b.D]
-		for m := 0; m < c.M; m++ {
-			src := b.Data[(m*b.K+int(c.Data[r*c.M+m]))*b.D:]
-			for j := range row {
-				row[j] += src[j]
-			}
-		}
-	}
-	return out
-}
 
 // CodesPerByte is how many codes of K values one byte of a packed row holds;
 // 1 when K > 16 (and with K > 256 a code takes two bytes).
@@ -187,16 +124,6 @@ type RewriteReport struct {
 	CodesPerByte  int   `json:"codes_per_byte"`
 }
 
-// Opset returns the model's version of the default ONNX operator set.
-func (m *Model) Opset() int64 {
-	for _, o := range m.Proto.OpsetImport {
-		if o.Domain == "" || o.Domain == "ai.onnx" {
-			return o.Version
-		}
-	}
-	return 0
-}
-
 // Supported opsets of the default domain. From 11 Gather takes negative
 // indices and ReduceSum negative axes; the rules hold unchanged to 21 and
 // are checked in ONNX Runtime at 11, 13, 18 and 21.
@@ -207,19 +134,19 @@ const (
 
 // Rewrite replaces the named table (the largest when name is "") with
 // codes in the lookup layout; see RewriteTable.
-func Rewrite(m *Model, name string, c Codes, b Codebook) (*RewriteReport, error) {
+func Rewrite(m *model.Model, name string, c codes.Codes, b codes.Codebook) (*RewriteReport, error) {
 	return RewriteTable(m, c, b, RewriteOptions{Table: name, Layout: LayoutLookup})
 }
 
 // RewriteTable replaces a table with codes and a codebook, following the
 // rules at the top of this file. Ids of any rank, int32 or int64, negative
 // ones included, index the codes exactly as they indexed the table.
-func RewriteTable(m *Model, c Codes, b Codebook, opts RewriteOptions) (*RewriteReport, error) {
+func RewriteTable(m *model.Model, c codes.Codes, b codes.Codebook, opts RewriteOptions) (*RewriteReport, error) {
 	op := m.Opset()
 	if op < MinOpset || op > MaxOpset {
 		return nil, fmt.Errorf("%s: default opset %d is not supported (%d to %d)", m.Path, op, MinOpset, MaxOpset)
 	}
-	if err := CheckDataflow(m); err != nil {
+	if err := model.CheckDataflow(m); err != nil {
 		return nil, err
 	}
 	inv, err := FindTables(m)
@@ -233,7 +160,7 @@ func RewriteTable(m *Model, c Codes, b Codebook, opts RewriteOptions) (*RewriteR
 	if err := tb.Rewritable(); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Path, err)
 	}
-	if err := Validate(c, b, tb.Shape[0], tb.Shape[1]); err != nil {
+	if err := codes.Check(c, b, tb.Shape[0], tb.Shape[1]); err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
 	layout, reason, err := chooseLayout(tb, opts.Layout)
@@ -244,7 +171,7 @@ func RewriteTable(m *Model, c Codes, b Codebook, opts RewriteOptions) (*RewriteR
 	if opts.NoPack {
 		p = 1
 	}
-	e := &emitter{m: m, tb: tb, names: newNamer(m), dt: DataType(tb.def.tensor.DataType), opset: op, p: p, c: c, b: b, noBag: opts.NoBag}
+	e := &emitter{m: m, tb: tb, names: model.NewNamer(m), dt: model.DataType(tb.def.tensor.DataType), opset: op, p: p, c: c, b: b, noBag: opts.NoBag}
 	rep := &RewriteReport{Table: tb.Name, Layout: layout, LayoutReason: reason, OtherUses: tb.OtherUses, Copies: tb.Copies,
 		TableBytes: tb.Bytes, CodesPerByte: p}
 	for _, cp := range tb.Copies {
@@ -279,18 +206,18 @@ func RewriteTable(m *Model, c Codes, b Codebook, opts RewriteOptions) (*RewriteR
 	if m.Proto.IrVersion < 4 {
 		// Before IR 4 every initializer must also be a graph input.
 		for _, t := range e.added {
-			g0.Input = append(g0.Input, tensorValueInfo(t.Name, DataType(t.DataType), t.Dims))
+			g0.Input = append(g0.Input, tensorValueInfo(t.Name, model.DataType(t.DataType), t.Dims))
 		}
 	}
 	for _, t := range e.added {
-		m.added[t] = true
+		m.AddTensor(t)
 		switch t {
 		case e.codes:
-			rep.CodesBytes += storedBytes(t)
+			rep.CodesBytes += model.StoredBytes(t)
 		case e.book:
-			rep.CodebookBytes += storedBytes(t)
+			rep.CodebookBytes += model.StoredBytes(t)
 		default:
-			rep.AuxBytes += storedBytes(t)
+			rep.AuxBytes += model.StoredBytes(t)
 		}
 	}
 	return rep, nil
@@ -318,14 +245,14 @@ func chooseLayout(tb *Table, want Layout) (Layout, string, error) {
 
 // emitter builds one table's rewrite.
 type emitter struct {
-	m     *Model
+	m     *model.Model
 	tb    *Table
-	names *namer
-	dt    DataType
+	names *model.Namer
+	dt    model.DataType
 	opset int64
 	p     int // codes per byte
-	c     Codes
-	b     Codebook
+	c     codes.Codes
+	b     codes.Codebook
 
 	codes, book *onnxpb.TensorProto
 	bookName    string // the group book value (or the codebook itself); "" until groupBook
@@ -345,21 +272,21 @@ type emitter struct {
 
 func (e *emitter) q() int { return (e.c.M + e.p - 1) / e.p }
 
-func (e *emitter) init(base string, dt DataType, dims []int64, raw []byte) *onnxpb.TensorProto {
-	t := &onnxpb.TensorProto{Name: e.names.fresh(e.tb.Name + "." + base), Dims: dims, DataType: int32(dt), RawData: raw}
+func (e *emitter) init(base string, dt model.DataType, dims []int64, raw []byte) *onnxpb.TensorProto {
+	t := &onnxpb.TensorProto{Name: e.names.Fresh(e.tb.Name + "." + base), Dims: dims, DataType: int32(dt), RawData: raw}
 	e.added = append(e.added, t)
 	return t
 }
 
 func (e *emitter) node(list *[]*onnxpb.NodeProto, label, op string, in []string, outBase string, attrs ...*onnxpb.AttributeProto) string {
-	out := e.names.fresh(outBase)
-	*list = append(*list, &onnxpb.NodeProto{Name: e.names.fresh(label + "/" + op), OpType: op, Input: in, Output: []string{out}, Attribute: attrs})
+	out := e.names.Fresh(outBase)
+	*list = append(*list, &onnxpb.NodeProto{Name: e.names.Fresh(label + "/" + op), OpType: op, Input: in, Output: []string{out}, Attribute: attrs})
 	return out
 }
 
 // nodeTo appends a node writing the value out, which the caller names.
 func (e *emitter) nodeTo(list *[]*onnxpb.NodeProto, label, op string, in []string, out string, attrs ...*onnxpb.AttributeProto) {
-	*list = append(*list, &onnxpb.NodeProto{Name: e.names.fresh(label + "/" + op), OpType: op, Input: in, Output: []string{out}, Attribute: attrs})
+	*list = append(*list, &onnxpb.NodeProto{Name: e.names.Fresh(label + "/" + op), OpType: op, Input: in, Output: []string{out}, Attribute: attrs})
 }
 
 func intAttr(name string, v int64) *onnxpb.AttributeProto {
@@ -382,7 +309,7 @@ func (e *emitter) storeCodes() {
 		for i, v := range c.Data {
 			binary.LittleEndian.PutUint16(raw[2*i:], v)
 		}
-		e.codes = e.init("codes", Uint16, []int64{int64(c.Rows), int64(c.M)}, raw)
+		e.codes = e.init("codes", model.Uint16, []int64{int64(c.Rows), int64(c.M)}, raw)
 		return
 	}
 	bits := 8 / e.p
@@ -392,13 +319,13 @@ func (e *emitter) storeCodes() {
 			raw[r*q+m/e.p] |= byte(c.Data[r*c.M+m]) << (bits * (m % e.p))
 		}
 	}
-	e.codes = e.init("codes", Uint8, []int64{int64(c.Rows), int64(q)}, raw)
+	e.codes = e.init("codes", model.Uint8, []int64{int64(c.Rows), int64(q)}, raw)
 }
 
 // storeBook stores the codebook in the table's element type.
 func (e *emitter) storeBook() {
 	b := e.b
-	raw, _ := encodeFloats(b.Data, e.dt) // dt was checked by FindTables
+	raw, _ := model.EncodeFloats(b.Data, e.dt) // dt was checked by FindTables
 	e.book = e.init("codebook", e.dt, []int64{int64(b.M * b.K), int64(b.D)}, raw)
 	e.book.DocString = fmt.Sprintf("%s %q: M=%d K=%d", codebookDoc, e.tb.Name, b.M, b.K)
 }
@@ -421,7 +348,7 @@ func (e *emitter) nibbles() string {
 			nib[v*e.p+p] = byte(code)
 		}
 	}
-	e.nibbleT = e.init("code_nibbles", Uint8, []int64{256, int64(e.p)}, nib).Name
+	e.nibbleT = e.init("code_nibbles", model.Uint8, []int64{256, int64(e.p)}, nib).Name
 	return e.nibbleT
 }
 
@@ -433,19 +360,19 @@ func (e *emitter) groupBook() {
 	}
 	c, b, q := e.c, e.b, e.q()
 	if e.opset >= 13 {
-		e.axes = e.init("sum_axes", Int64, []int64{1}, int64Raw(-2)).Name
+		e.axes = e.init("sum_axes", model.Int64, []int64{1}, int64Raw(-2)).Name
 	}
 	label := e.tb.Name + "/embshrink"
-	wide := e.dt == Float16 || e.dt == BFloat16
+	wide := e.dt == model.Float16 || e.dt == model.BFloat16
 	if e.p == 1 {
 		offs := make([]int64, c.M)
 		for m := range offs {
 			offs[m] = int64(m * c.K)
 		}
-		e.offsets = e.init("code_offsets", Int64, []int64{int64(c.M)}, int64Raw(offs...)).Name
+		e.offsets = e.init("code_offsets", model.Int64, []int64{int64(c.M)}, int64Raw(offs...)).Name
 		e.bookName = e.book.Name
 		if wide {
-			e.bookName = e.node(&e.head, label, "Cast", []string{e.book.Name}, e.tb.Name+".codebook_f32", intAttr("to", int64(Float32)))
+			e.bookName = e.node(&e.head, label, "Cast", []string{e.book.Name}, e.tb.Name+".codebook_f32", intAttr("to", int64(model.Float32)))
 			e.bookF32 = true
 		}
 		return
@@ -455,46 +382,46 @@ func (e *emitter) groupBook() {
 	pad := q*e.p - c.M
 	book := e.book.Name
 	if pad > 0 {
-		zeros := e.init("codebook_pad", e.dt, []int64{int64(pad * c.K), int64(b.D)}, make([]byte, pad*c.K*b.D*int(elemBits(e.dt)/8)))
+		zeros := e.init("codebook_pad", e.dt, []int64{int64(pad * c.K), int64(b.D)}, make([]byte, pad*c.K*b.D*int(model.ElemBits(e.dt)/8)))
 		book = e.node(&e.head, label, "Concat", []string{e.book.Name, zeros.Name}, e.tb.Name+".codebook_padded", intAttr("axis", 0))
 	}
 	grp := make([]int64, q*e.p)
 	for i := range grp {
 		grp[i] = int64(i * c.K)
 	}
-	grpT := e.init("group_rows", Int64, []int64{int64(q), 1, int64(e.p)}, int64Raw(grp...))
-	nibW := e.node(&e.head, label, "Cast", []string{e.nibbles()}, e.tb.Name+".code_nibbles_i64", intAttr("to", int64(Int64)))
+	grpT := e.init("group_rows", model.Int64, []int64{int64(q), 1, int64(e.p)}, int64Raw(grp...))
+	nibW := e.node(&e.head, label, "Cast", []string{e.nibbles()}, e.tb.Name+".code_nibbles_i64", intAttr("to", int64(model.Int64)))
 	rows := e.node(&e.head, label, "Add", []string{nibW, grpT.Name}, e.tb.Name+".group_book_rows") // [Q, 256, P]
 	vecs := e.node(&e.head, label, "Gather", []string{book, rows}, e.tb.Name+".group_book_vectors", intAttr("axis", 0))
 	if wide {
-		vecs = e.node(&e.head, label, "Cast", []string{vecs}, e.tb.Name+".group_book_vectors_f32", intAttr("to", int64(Float32)))
+		vecs = e.node(&e.head, label, "Cast", []string{vecs}, e.tb.Name+".group_book_vectors_f32", intAttr("to", int64(model.Float32)))
 		e.bookF32 = true
 	}
 	summed := e.reduce(&e.head, label, vecs, e.tb.Name+".group_book_3d", 2)
-	shape := e.init("group_book_shape", Int64, []int64{2}, int64Raw(int64(q*256), int64(b.D)))
+	shape := e.init("group_book_shape", model.Int64, []int64{2}, int64Raw(int64(q*256), int64(b.D)))
 	e.bookName = e.node(&e.head, label, "Reshape", []string{summed, shape.Name}, e.tb.Name+".group_book")
 	offs := make([]int64, q)
 	for j := range offs {
 		offs[j] = int64(j * 256)
 	}
-	e.offsets = e.init("byte_offsets", Int64, []int64{int64(q)}, int64Raw(offs...)).Name
+	e.offsets = e.init("byte_offsets", model.Int64, []int64{int64(q)}, int64Raw(offs...)).Name
 }
 
 // reduce emits ReduceSum over one axis without keeping it, in the form the
 // opset wants, writing a fresh value named after outBase.
 func (e *emitter) reduce(list *[]*onnxpb.NodeProto, label, in, outBase string, axis int64) string {
-	out := e.names.fresh(outBase)
+	out := e.names.Fresh(outBase)
 	e.reduceTo(list, label, in, out, axis)
 	return out
 }
 
 func (e *emitter) reduceTo(list *[]*onnxpb.NodeProto, label, in, out string, axis int64) {
-	n := &onnxpb.NodeProto{Name: e.names.fresh(label + "/ReduceSum"), OpType: "ReduceSum", Input: []string{in}, Output: []string{out},
+	n := &onnxpb.NodeProto{Name: e.names.Fresh(label + "/ReduceSum"), OpType: "ReduceSum", Input: []string{in}, Output: []string{out},
 		Attribute: []*onnxpb.AttributeProto{intAttr("keepdims", 0)}}
 	if e.opset >= 13 {
 		axesIn := e.axes
 		if axis != -2 {
-			axesIn = e.init("axes"+strconv.FormatInt(axis, 10), Int64, []int64{1}, int64Raw(axis)).Name
+			axesIn = e.init("axes"+strconv.FormatInt(axis, 10), model.Int64, []int64{1}, int64Raw(axis)).Name
 		}
 		n.Input = append(n.Input, axesIn)
 	} else {
@@ -508,15 +435,15 @@ func (e *emitter) reduceTo(list *[]*onnxpb.NodeProto, label, in, out string, axi
 func (e *emitter) rowSum(codes, out string, list *[]*onnxpb.NodeProto) {
 	e.groupBook()
 	label := out + "/embshrink"
-	wide := e.node(list, label, "Cast", []string{codes}, out+".code_ids", intAttr("to", int64(Int64)))
+	wide := e.node(list, label, "Cast", []string{codes}, out+".code_ids", intAttr("to", int64(model.Int64)))
 	idx := e.node(list, label, "Add", []string{wide, e.offsets}, out+".book_ids")
 	vecs := e.node(list, label, "Gather", []string{e.bookName, idx}, out+".code_vectors", intAttr("axis", 0))
-	if e.dt == Float16 || e.dt == BFloat16 {
+	if e.dt == model.Float16 || e.dt == model.BFloat16 {
 		if !e.bookF32 {
-			vecs = e.node(list, label, "Cast", []string{vecs}, out+".code_vectors_f32", intAttr("to", int64(Float32)))
+			vecs = e.node(list, label, "Cast", []string{vecs}, out+".code_vectors_f32", intAttr("to", int64(model.Float32)))
 		}
 		sum := e.reduce(list, label, vecs, out+".sum_f32", -2)
-		*list = append(*list, &onnxpb.NodeProto{Name: e.names.fresh(label + "/narrow"), OpType: "Cast", Input: []string{sum},
+		*list = append(*list, &onnxpb.NodeProto{Name: e.names.Fresh(label + "/narrow"), OpType: "Cast", Input: []string{sum},
 			Output: []string{out}, Attribute: []*onnxpb.AttributeProto{intAttr("to", int64(e.dt))}})
 		return
 	}
@@ -574,8 +501,8 @@ func (e *emitter) replaceGathers() (gathers, bags int) {
 				out = append(out, node)
 				continue
 			}
-			gathered := e.names.fresh(node.Output[0] + ".codes")
-			out = append(out, &onnxpb.NodeProto{Name: e.names.fresh(label + "/embshrink/codes"), OpType: "Gather", DocString: node.DocString,
+			gathered := e.names.Fresh(node.Output[0] + ".codes")
+			out = append(out, &onnxpb.NodeProto{Name: e.names.Fresh(label + "/embshrink/codes"), OpType: "Gather", DocString: node.DocString,
 				Input: []string{e.codes.Name, node.Input[1]}, Output: []string{gathered}, Attribute: []*onnxpb.AttributeProto{intAttr("axis", 0)}})
 			e.rowSum(gathered, node.Output[0], &out)
 			gathers++
@@ -598,7 +525,7 @@ func (e *emitter) drop(g *onnxpb.GraphProto, name string) {
 func (e *emitter) serveCopies() {
 	g := e.tb.def.graph.g
 	for _, cp := range e.tb.Copies {
-		node := &onnxpb.NodeProto{Name: e.names.fresh(cp.Name + "/embshrink/copy"), OpType: "Identity", Input: []string{e.tb.Name}, Output: []string{cp.Name}}
+		node := &onnxpb.NodeProto{Name: e.names.Fresh(cp.Name + "/embshrink/copy"), OpType: "Identity", Input: []string{e.tb.Name}, Output: []string{cp.Name}}
 		if cp.Transposed {
 			node.OpType = "Transpose"
 			node.Attribute = []*onnxpb.AttributeProto{{Name: "perm", Type: onnxpb.AttributeProto_INTS, Ints: []int64{1, 0}}}
@@ -630,7 +557,7 @@ func firstInput(n *onnxpb.NodeProto) string {
 }
 
 // tensorValueInfo declares a tensor of fixed shape.
-func tensorValueInfo(name string, dt DataType, dims []int64) *onnxpb.ValueInfoProto {
+func tensorValueInfo(name string, dt model.DataType, dims []int64) *onnxpb.ValueInfoProto {
 	shape := &onnxpb.TensorShapeProto{}
 	for _, d := range dims {
 		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
@@ -652,44 +579,10 @@ func without[T any](s []T, drop func(T) bool) []T {
 // namer hands out names that no graph of the model uses yet.
 type namer struct{ used map[string]bool }
 
-func newNamer(m *Model) *namer {
-	used := map[string]bool{}
-	walkGraphs(m, func(gc *graphCtx) {
-		g := gc.g
-		for _, t := range g.Initializer {
-			used[t.Name] = true
-		}
-		for _, vs := range [][]*onnxpb.ValueInfoProto{g.Input, g.Output, g.ValueInfo} {
-			for _, v := range vs {
-				used[v.Name] = true
-			}
-		}
-		for _, n := range g.Node {
-			used[n.Name] = true
-			for _, s := range n.Input {
-				used[s] = true
-			}
-			for _, s := range n.Output {
-				used[s] = true
-			}
-		}
-	})
-	return &namer{used: used}
-}
-
-func (nm *namer) fresh(base string) string {
-	name := base
-	for i := 1; nm.used[name]; i++ {
-		name = base + "_" + strconv.Itoa(i)
-	}
-	nm.used[name] = true
-	return name
-}
-
 // SetTableValues replaces a table's values (given as float32, stored in the
 // table's element type), and those of its copies (transposed where they
 // are). Tests use it to build the dense reference a rewrite must match.
-func (m *Model) SetTableValues(name string, v []float32) error {
+func SetTableValues(m *model.Model, name string, v []float32) error {
 	inv, err := FindTables(m)
 	if err != nil {
 		return err
@@ -705,7 +598,7 @@ func (m *Model) SetTableValues(name string, v []float32) error {
 	if len(v) != rows*cols {
 		return fmt.Errorf("%s: table %q is %v, got %d values", m.Path, tb.Name, tb.Shape, len(v))
 	}
-	if err := m.setValues(tb.def.tensor, v); err != nil {
+	if err := m.SetFloat32s(tb.def.tensor, v); err != nil {
 		return fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
 	for _, cp := range tb.Copies {
@@ -720,28 +613,11 @@ func (m *Model) SetTableValues(name string, v []float32) error {
 		}
 		for _, t := range tb.def.graph.g.Initializer {
 			if t.Name == cp.Name {
-				if err := m.setValues(t, vals); err != nil {
+				if err := m.SetFloat32s(t, vals); err != nil {
 					return fmt.Errorf("%s: copy %q: %w", m.Path, cp.Name, err)
 				}
 			}
 		}
-	}
-	return nil
-}
-
-// setValues stores float32 values in tensor t, in its element type, inline
-// (or as a new external tensor when it was external).
-func (m *Model) setValues(t *onnxpb.TensorProto, v []float32) error {
-	raw, err := encodeFloats(v, DataType(t.DataType))
-	if err != nil {
-		return err
-	}
-	external := isExternal(t)
-	delete(m.ext, t)
-	setExternal(t, "", 0, 0)
-	t.ExternalData, t.DataLocation, t.RawData = nil, onnxpb.TensorProto_DEFAULT, raw
-	if external {
-		m.added[t] = true
 	}
 	return nil
 }

@@ -3,12 +3,17 @@ package onnxrewrite_test
 import (
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/learner/codes"
 	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 func opTypes(g *onnxpb.GraphProto) []string {
@@ -59,16 +64,16 @@ func TestRewriteEmitsTheOpsetsForm(t *testing.T) {
 		{21, 65536, true, onnxpb.TensorProto_UINT16, lookup},
 	}
 	for _, c := range cases {
-		t.Run("opset"+itoa(int(c.opset)), func(t *testing.T) {
+		t.Run("opset"+strconv.Itoa(int(c.opset)), func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "m.onnx")
-			writeModel(t, path, gatherModel(c.opset, 40, 6))
-			m, err := onnxrewrite.Load(path)
+			testkit.WriteModel(t, path, testkit.GatherModel(c.opset, 40, 6))
+			m, err := model.Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			codes, book := fxCodes(40, 4, c.k, 6, 1, 0)
-			rep, err := onnxrewrite.Rewrite(m, "", codes, book)
+			cs, book := testkit.Codes(40, 4, c.k, 6, 1, 0)
+			rep, err := onnxrewrite.Rewrite(m, "", cs, book)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +110,7 @@ func TestRewriteEmitsTheOpsetsForm(t *testing.T) {
 			}
 			checkSorted(t, g)
 			out := filepath.Join(dir, "out.onnx")
-			if err := m.Save(out, onnxrewrite.SaveOptions{Check: onnxrewrite.CheckGraph}); err != nil {
+			if err := m.Save(out, model.SaveOptions{Check: validate.CheckGraph}); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -113,20 +118,20 @@ func TestRewriteEmitsTheOpsetsForm(t *testing.T) {
 }
 
 func TestRewriteAvoidsNameCollisions(t *testing.T) {
-	mp := gatherModel(13, 10, 4)
+	mp := testkit.GatherModel(13, 10, 4)
 	g := mp.Graph
 	// Names a naive rewrite would pick are taken already.
 	g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: "emb.codes", Dims: []int64{1}, DataType: int32(onnxpb.TensorProto_FLOAT), RawData: make([]byte, 4)})
 	g.Node = append(g.Node, &onnxpb.NodeProto{Name: "lookup/codes", OpType: "Identity", Input: []string{"emb.codes"}, Output: []string{"out.codes"}})
 	g.Output = append(g.Output, fixtures.TensorInfo("out.codes", onnxpb.TensorProto_FLOAT, 1))
 	path := filepath.Join(t.TempDir(), "m.onnx")
-	writeModel(t, path, mp)
-	m, err := onnxrewrite.Load(path)
+	testkit.WriteModel(t, path, mp)
+	m, err := model.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, book := fxCodes(10, 2, 4, 4, 2, 0)
-	if _, err := onnxrewrite.Rewrite(m, "emb", codes, book); err != nil {
+	cs, book := testkit.Codes(10, 2, 4, 4, 2, 0)
+	if _, err := onnxrewrite.Rewrite(m, "emb", cs, book); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]string{}
@@ -153,35 +158,35 @@ func TestRewriteAvoidsNameCollisions(t *testing.T) {
 }
 
 func TestRewriteRejects(t *testing.T) {
-	good := func() (onnxrewrite.Codes, onnxrewrite.Codebook) { return fxCodes(20, 2, 4, 5, 3, 0) }
+	good := func() (codes.Codes, codes.Codebook) { return testkit.Codes(20, 2, 4, 5, 3, 0) }
 	cases := []struct {
 		name   string
 		opset  int64
 		table  string
-		change func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook)
+		change func(c *codes.Codes, b *codes.Codebook)
 		want   string
 	}{
 		{"old opset", 10, "", nil, "opset 10 is not supported"},
 		{"unknown table", 13, "nope", nil, `table "nope": not found`},
-		{"too few rows", 13, "", func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook) { c.Rows = 19; c.Data = c.Data[:38] }, "codes have 19 rows, the table has 20"},
-		{"code out of range", 13, "", func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook) { c.Data[7] = 4 }, "row 3 group 1 holds 4"},
-		{"wrong width", 13, "", func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook) { b.D = 4; b.Data = b.Data[:32] }, "codebook rows have 4 values"},
-		{"NaN in codebook", 13, "", func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook) { b.Data[11] = float32(math.NaN()) }, "row 2 column 1 is NaN"},
-		{"K of 1", 13, "", func(c *onnxrewrite.Codes, b *onnxrewrite.Codebook) { c.K, b.K = 1, 1 }, "need M >= 1 and 2 <= K"},
+		{"too few rows", 13, "", func(c *codes.Codes, b *codes.Codebook) { c.Rows = 19; c.Data = c.Data[:38] }, "codes have 19 rows, the table has 20"},
+		{"code out of range", 13, "", func(c *codes.Codes, b *codes.Codebook) { c.Data[7] = 4 }, "row 3 group 1 holds 4"},
+		{"wrong width", 13, "", func(c *codes.Codes, b *codes.Codebook) { b.D = 4; b.Data = b.Data[:32] }, "codebook rows have 4 values"},
+		{"NaN in codebook", 13, "", func(c *codes.Codes, b *codes.Codebook) { b.Data[11] = float32(math.NaN()) }, "row 2 column 1 is NaN"},
+		{"K of 1", 13, "", func(c *codes.Codes, b *codes.Codebook) { c.K, b.K = 1, 1 }, "need M >= 1 and 2 <= K"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "m.onnx")
-			writeModel(t, path, gatherModel(c.opset, 20, 5))
-			m, err := onnxrewrite.Load(path)
+			testkit.WriteModel(t, path, testkit.GatherModel(c.opset, 20, 5))
+			m, err := model.Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			codes, book := good()
+			cs, book := good()
 			if c.change != nil {
-				c.change(&codes, &book)
+				c.change(&cs, &book)
 			}
-			_, err = onnxrewrite.Rewrite(m, c.table, codes, book)
+			_, err = onnxrewrite.Rewrite(m, c.table, cs, book)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error with %q", err, c.want)
 			}
@@ -193,14 +198,14 @@ func TestRewriteRejects(t *testing.T) {
 }
 
 func TestDecodeSumsGroups(t *testing.T) {
-	c := onnxrewrite.Codes{Rows: 2, M: 2, K: 2, Data: []uint16{0, 1, 1, 0}}
-	b := onnxrewrite.Codebook{M: 2, K: 2, D: 2, Data: []float32{
+	c := codes.Codes{Rows: 2, M: 2, K: 2, Data: []uint16{0, 1, 1, 0}}
+	b := codes.Codebook{M: 2, K: 2, D: 2, Data: []float32{
 		1, 2, // group 0 code 0
 		3, 4, // group 0 code 1
 		10, 20, // group 1 code 0
 		30, 40, // group 1 code 1
 	}}
-	got := onnxrewrite.Decode(c, b)
+	got := codes.Decode(c, b)
 	want := []float32{31, 42, 13, 24}
 	for i := range want {
 		if got[i] != want[i] {
@@ -210,17 +215,17 @@ func TestDecodeSumsGroups(t *testing.T) {
 }
 
 func TestCheckGraphFindsUndefinedValues(t *testing.T) {
-	mp := gatherModel(13, 10, 4)
+	mp := testkit.GatherModel(13, 10, 4)
 	mp.Graph.Node[0].Input[1] = "no_such_ids"
 	path := filepath.Join(t.TempDir(), "bad.onnx")
-	writeModel(t, path, mp)
-	err := onnxrewrite.CheckGraph(path)
+	testkit.WriteModel(t, path, mp)
+	err := validate.CheckGraph(path)
 	if err == nil || !strings.Contains(err.Error(), `"no_such_ids"`) {
 		t.Fatalf("CheckGraph = %v, want an error naming no_such_ids", err)
 	}
 	good := filepath.Join(t.TempDir(), "good.onnx")
-	writeModel(t, good, gatherModel(13, 10, 4))
-	if err := onnxrewrite.CheckGraph(good); err != nil {
+	testkit.WriteModel(t, good, testkit.GatherModel(13, 10, 4))
+	if err := validate.CheckGraph(good); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -242,13 +247,13 @@ func TestPackedCodeBytes(t *testing.T) {
 	}
 	for _, c := range cases {
 		path := filepath.Join(t.TempDir(), "m.onnx")
-		writeModel(t, path, gatherModel(13, c.rows, 6))
-		m, err := onnxrewrite.Load(path)
+		testkit.WriteModel(t, path, testkit.GatherModel(13, c.rows, 6))
+		m, err := model.Load(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		codes, book := fxCodes(c.rows, c.m, c.k, 6, 4, 0)
-		rep, err := onnxrewrite.Rewrite(m, "", codes, book)
+		cs, book := testkit.Codes(c.rows, c.m, c.k, 6, 4, 0)
+		rep, err := onnxrewrite.Rewrite(m, "", cs, book)
 		if err != nil {
 			t.Fatal(err)
 		}

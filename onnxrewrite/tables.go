@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
@@ -66,6 +68,9 @@ type QuantInfo struct {
 	ZeroPointValues []int64   `json:"zero_point_values,omitempty"`
 }
 
+// ErrNotFound is returned (wrapped) when a named table does not exist.
+var ErrNotFound = errors.New("not found")
+
 // ErrQuantized is wrapped by the error of a rewrite asked to take a
 // quantized table.
 var ErrQuantized = errors.New("rewriting quantized tables is not supported")
@@ -85,6 +90,11 @@ type NodeRef struct {
 	Graph  string `json:"graph"`
 	Node   string `json:"node"`
 	OpType string `json:"op_type"`
+
+	// node and gc are the node itself and its graph: code finds a node
+	// again by these, never by its label, which a model may also spell.
+	node *onnxpb.NodeProto
+	gc   *graphCtx
 }
 
 // Use is a node input that reads a table, other than an embedding Gather.
@@ -128,16 +138,16 @@ type graphCtx struct {
 
 // walkGraphs visits the main graph and every subgraph (If, Loop, Scan
 // bodies, at any depth) in a fixed order, parents before children.
-func walkGraphs(m *Model, fn func(gc *graphCtx)) {
+func walkGraphs(m *model.Model, fn func(gc *graphCtx)) {
 	var visit func(gc *graphCtx)
 	visit = func(gc *graphCtx) {
 		gc.defs = localDefs(gc)
 		fn(gc)
 		for i, n := range gc.g.Node {
 			for _, a := range n.Attribute {
-				sub := attrGraphs(a)
+				sub := model.AttrGraphs(a)
 				for j, g := range sub {
-					p := gc.path + "/" + nodeLabel(n, i) + "." + a.Name
+					p := gc.path + "/" + model.NodeLabel(n, i) + "." + a.Name
 					if len(sub) > 1 {
 						p += "[" + strconv.Itoa(j) + "]"
 					}
@@ -147,42 +157,6 @@ func walkGraphs(m *Model, fn func(gc *graphCtx)) {
 		}
 	}
 	visit(&graphCtx{g: m.Proto.Graph, path: "main"})
-}
-
-// attrGraphs lists the graphs an attribute holds: its graph, then its
-// graphs.
-func attrGraphs(a *onnxpb.AttributeProto) []*onnxpb.GraphProto {
-	if a.G == nil {
-		return a.Graphs
-	}
-	return append([]*onnxpb.GraphProto{a.G}, a.Graphs...)
-}
-
-// subgraphReads calls fn with every name the subgraphs of n read, at any
-// depth: their nodes' inputs and their outputs (a body may hand an outer
-// value straight out). Names a subgraph defines itself are included too,
-// which errs on the side of "read".
-func subgraphReads(n *onnxpb.NodeProto, fn func(name string)) {
-	for _, a := range n.Attribute {
-		for _, g := range attrGraphs(a) {
-			for _, x := range g.Node {
-				for _, in := range x.Input {
-					fn(in)
-				}
-				subgraphReads(x, fn)
-			}
-			for _, o := range g.Output {
-				fn(o.Name)
-			}
-		}
-	}
-}
-
-func nodeLabel(n *onnxpb.NodeProto, i int) string {
-	if n.Name != "" {
-		return n.Name
-	}
-	return "#" + strconv.Itoa(i)
 }
 
 func localDefs(gc *graphCtx) map[string]*tableDef {
@@ -197,7 +171,7 @@ func localDefs(gc *graphCtx) map[string]*tableDef {
 		for _, o := range n.Output {
 			defs[o] = nil
 		}
-		if isStd(n) && n.OpType == "Constant" && len(n.Output) == 1 {
+		if model.IsStd(n) && n.OpType == "Constant" && len(n.Output) == 1 {
 			for _, a := range n.Attribute {
 				if a.Name == "value" && a.T != nil {
 					defs[n.Output[0]] = &tableDef{tensor: a.T, graph: gc, constant: n}
@@ -218,7 +192,6 @@ func (gc *graphCtx) resolve(name string) (*tableDef, bool) {
 	return nil, false
 }
 
-func isStd(n *onnxpb.NodeProto) bool { return n.Domain == "" || n.Domain == "ai.onnx" }
 
 func attrInt(n *onnxpb.NodeProto, name string, def int64) int64 {
 	for _, a := range n.Attribute {
@@ -231,13 +204,13 @@ func attrInt(n *onnxpb.NodeProto, name string, def int64) int64 {
 
 // isByteType says whether dt is an 8-bit integer type DequantizeLinear
 // takes.
-func isByteType(dt DataType) bool {
+func isByteType(dt model.DataType) bool {
 	return dt == onnxpb.TensorProto_INT8 || dt == onnxpb.TensorProto_UINT8
 }
 
-func isFloatType(dt DataType) bool {
+func isFloatType(dt model.DataType) bool {
 	switch dt {
-	case Float32, Float16, BFloat16, Float64:
+	case model.Float32, model.Float16, model.BFloat16, model.Float64:
 		return true
 	}
 	return false
@@ -246,7 +219,7 @@ func isFloatType(dt DataType) bool {
 // isEmbeddingGather says whether input i of n reads a rank-2 tensor as an
 // embedding lookup.
 func isEmbeddingGather(n *onnxpb.NodeProto, i int) bool {
-	if !isStd(n) || n.OpType != "Gather" || i != 0 || len(n.Input) < 2 {
+	if !model.IsStd(n) || n.OpType != "Gather" || i != 0 || len(n.Input) < 2 {
 		return false
 	}
 	axis := attrInt(n, "axis", 0)
@@ -254,9 +227,9 @@ func isEmbeddingGather(n *onnxpb.NodeProto, i int) bool {
 }
 
 // FindTables lists the model's embedding tables, largest first.
-func FindTables(m *Model) (*Inventory, error) {
+func FindTables(m *model.Model) (*Inventory, error) {
 	inv := &Inventory{}
-	m.eachTensor(func(t *onnxpb.TensorProto) { inv.TotalBytes += storedBytes(t) })
+	m.EachTensor(func(t *onnxpb.TensorProto) { inv.TotalBytes += model.StoredBytes(t) })
 
 	byTensor := map[*onnxpb.TensorProto]*Table{}
 	var order []*onnxpb.TensorProto
@@ -281,11 +254,11 @@ func FindTables(m *Model) (*Inventory, error) {
 				if !ok || d == nil || len(d.tensor.Dims) != 2 || strings.HasPrefix(d.tensor.DocString, codebookDoc) {
 					continue
 				}
-				dt := DataType(d.tensor.DataType)
+				dt := model.DataType(d.tensor.DataType)
 				if !isFloatType(dt) && !isByteType(dt) {
 					continue
 				}
-				ref := NodeRef{Graph: gc.path, Node: nodeLabel(n, i), OpType: n.OpType}
+				ref := NodeRef{Graph: gc.path, Node: model.NodeLabel(n, i), OpType: n.OpType, node: n, gc: gc}
 				if isEmbeddingGather(n, j) {
 					tb, ok := byTensor[d.tensor]
 					if !ok {
@@ -295,7 +268,7 @@ func FindTables(m *Model) (*Inventory, error) {
 					}
 					tb.Gathers = append(tb.Gathers, ref)
 					if isByteType(dt) && tb.Quantized == nil {
-						tb.Quantized = m.dequantizer(gc, consumers, n)
+						tb.Quantized = dequantizer(m, gc, consumers, n)
 					}
 					continue
 				}
@@ -310,7 +283,7 @@ func FindTables(m *Model) (*Inventory, error) {
 	}
 	for _, t := range order {
 		tb := byTensor[t]
-		if isByteType(DataType(t.DataType)) && tb.Quantized == nil {
+		if isByteType(model.DataType(t.DataType)) && tb.Quantized == nil {
 			continue // 8-bit integers read as such, not embeddings
 		}
 		if inv.TotalBytes > 0 {
@@ -319,7 +292,7 @@ func FindTables(m *Model) (*Inventory, error) {
 		if tb.OtherUses == nil {
 			tb.OtherUses = []Use{}
 		}
-		copies, err := m.findCopies(tb.def)
+		copies, err := findCopies(m, tb.def)
 		if err != nil {
 			return nil, err
 		}
@@ -341,16 +314,16 @@ func FindTables(m *Model) (*Inventory, error) {
 
 // dequantizer describes the DequantizeLinear that reads the output of
 // Gather n, or returns nil when none does.
-func (m *Model) dequantizer(gc *graphCtx, consumers map[string][]int, n *onnxpb.NodeProto) *QuantInfo {
+func dequantizer(m *model.Model, gc *graphCtx, consumers map[string][]int, n *onnxpb.NodeProto) *QuantInfo {
 	if len(n.Output) != 1 {
 		return nil
 	}
 	for _, c := range consumers[n.Output[0]] {
 		dq := gc.g.Node[c]
-		if !isStd(dq) || dq.OpType != "DequantizeLinear" || len(dq.Input) < 2 || dq.Input[0] != n.Output[0] {
+		if !model.IsStd(dq) || dq.OpType != "DequantizeLinear" || len(dq.Input) < 2 || dq.Input[0] != n.Output[0] {
 			continue
 		}
-		q := &QuantInfo{Node: NodeRef{Graph: gc.path, Node: nodeLabel(dq, c), OpType: dq.OpType}, Scale: dq.Input[1],
+		q := &QuantInfo{Node: NodeRef{Graph: gc.path, Node: model.NodeLabel(dq, c), OpType: dq.OpType, node: dq, gc: gc}, Scale: dq.Input[1],
 			Axis: attrInt(dq, "axis", 1)}
 		if len(dq.Input) > 2 {
 			q.ZeroPoint = dq.Input[2]
@@ -361,12 +334,12 @@ func (m *Model) dequantizer(gc *graphCtx, consumers map[string][]int, n *onnxpb.
 				q.ScaleValues = v
 			}
 		}
-		if d, ok := gc.resolve(q.ZeroPoint); ok && d != nil && isByteType(DataType(d.tensor.DataType)) {
+		if d, ok := gc.resolve(q.ZeroPoint); ok && d != nil && isByteType(model.DataType(d.tensor.DataType)) {
 			if b, err := m.TensorBytes(d.tensor); err == nil && len(b) <= 4096 {
 				q.ZeroPointValues = make([]int64, len(b))
 				for i, x := range b {
 					q.ZeroPointValues[i] = int64(x)
-					if DataType(d.tensor.DataType) == onnxpb.TensorProto_INT8 {
+					if model.DataType(d.tensor.DataType) == onnxpb.TensorProto_INT8 {
 						q.ZeroPointValues[i] = int64(int8(x))
 					}
 				}
@@ -377,16 +350,16 @@ func (m *Model) dequantizer(gc *graphCtx, consumers map[string][]int, n *onnxpb.
 	return nil
 }
 
-func newTable(m *Model, d *tableDef) *Table {
+func newTable(m *model.Model, d *tableDef) *Table {
 	t := d.tensor
 	tb := &Table{
 		Name:     t.Name,
 		Shape:    [2]int64{t.Dims[0], t.Dims[1]},
-		DType:    DTypeName(DataType(t.DataType)),
-		Bytes:    storedBytes(t),
+		DType:    model.DTypeName(model.DataType(t.DataType)),
+		Bytes:    model.StoredBytes(t),
 		Source:   "initializer",
 		Graph:    d.graph.path,
-		External: isExternal(t),
+		External: model.IsExternal(t),
 		def:      d,
 	}
 	if d.constant != nil {
@@ -404,7 +377,7 @@ func newTable(m *Model, d *tableDef) *Table {
 // describeUse classifies a non-Gather use of a table.
 func describeUse(gc *graphCtx, consumers map[string][]int, ref NodeRef, n *onnxpb.NodeProto, input int) Use {
 	u := Use{NodeRef: ref, Input: input, Kind: "other", Detail: fmt.Sprintf("%s input %d", n.OpType, input)}
-	if !isStd(n) {
+	if !model.IsStd(n) {
 		return u
 	}
 	switch n.OpType {
@@ -421,11 +394,11 @@ func describeUse(gc *graphCtx, consumers map[string][]int, ref NodeRef, n *onnxp
 		if len(n.Output) == 1 {
 			for _, c := range consumers[n.Output[0]] {
 				cn := gc.g.Node[c]
-				if isStd(cn) && (cn.OpType == "MatMul" || cn.OpType == "Gemm") {
+				if model.IsStd(cn) && (cn.OpType == "MatMul" || cn.OpType == "Gemm") {
 					for k, in := range cn.Input {
 						if in == n.Output[0] {
 							u.Kind = "tied_projection"
-							u.Detail = fmt.Sprintf("Transpose -> %s %s input %d", cn.OpType, nodeLabel(cn, c), k)
+							u.Detail = fmt.Sprintf("Transpose -> %s %s input %d", cn.OpType, model.NodeLabel(cn, c), k)
 						}
 					}
 				}
@@ -461,17 +434,9 @@ func (inv *Inventory) Table(name string) (*Table, error) {
 	return nil, fmt.Errorf("table %q: %w; the model's tables are %q", name, ErrNotFound, names)
 }
 
-// ReadTableFloat32 reads a table's values as a float32 matrix, converting
-// float16, bfloat16 and float64.
-func (m *Model) ReadTableFloat32(name string) (*Matrix, error) {
-	inv, err := FindTables(m)
-	if err != nil {
-		return nil, err
-	}
-	tb, err := inv.Table(name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", m.Path, err)
-	}
+// ReadTable reads a table's values as float32, widening 16-bit and
+// narrowing float64 ones; tb must come from FindTables of the same model.
+func ReadTable(m *model.Model, tb *Table) (*model.Matrix, error) {
 	if err := tb.Rewritable(); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Path, err)
 	}
@@ -479,5 +444,5 @@ func (m *Model) ReadTableFloat32(name string) (*Matrix, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Matrix{Rows: int(tb.Shape[0]), Cols: int(tb.Shape[1]), Data: v}, nil
+	return &model.Matrix{Rows: int(tb.Shape[0]), Cols: int(tb.Shape[1]), Data: v}, nil
 }

@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/npy"
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
-	"github.com/embshrink/embshrink/internal/npy"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
 
 // runTableModel writes a large table model with fixtures.WriteLargeModel:
@@ -94,7 +95,7 @@ func runRandomCodes(args []string) error {
 // cannot finish in a benchmark's time.
 func runLearnProbe(args []string) error {
 	fs := flag.NewFlagSet("learn-probe", flag.ContinueOnError)
-	model := fs.String("model", "", "read the largest table of this model")
+	modelPath := fs.String("model", "", "read the largest table of this model")
 	m := fs.Int("M", 16, "codes per row")
 	k := fs.Int("K", 16, "values per code")
 	rows := fs.Int("rows", 0, "learn on the first N rows only (0: all)")
@@ -109,8 +110,8 @@ func runLearnProbe(args []string) error {
 	var V, D int
 	t0 := time.Now()
 	switch {
-	case *model != "" && fs.NArg() == 0:
-		mod, err := onnxrewrite.Load(*model)
+	case *modelPath != "" && fs.NArg() == 0:
+		mod, err := model.Load(*modelPath)
 		if err != nil {
 			return err
 		}
@@ -122,12 +123,12 @@ func runLearnProbe(args []string) error {
 		if err != nil {
 			return err
 		}
-		mat, err := mod.ReadTableFloat32(t.Name)
+		mat, err := onnxrewrite.ReadTable(mod, t)
 		if err != nil {
 			return err
 		}
 		data, V, D = mat.Data, mat.Rows, mat.Cols
-	case *model == "" && fs.NArg() == 1:
+	case *modelPath == "" && fs.NArg() == 1:
 		a, err := npy.ReadFile(fs.Arg(0))
 		if err != nil {
 			return err
@@ -222,7 +223,7 @@ func runCompressProbe(args []string) error {
 	}
 	defer stop()
 	start := time.Now()
-	mod, err := onnxrewrite.Load(fs.Arg(0))
+	mod, err := model.Load(fs.Arg(0))
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
+	"github.com/embshrink/embshrink/onnxrewrite/inputs"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 func compressCommand() *cli.Command {
@@ -46,9 +51,9 @@ func runCompress(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	save.Check = onnxrewrite.CheckGraph
+	save.Check = validate.CheckGraph
 	start := time.Now()
-	m, err := onnxrewrite.Load(path)
+	m, err := model.Load(path)
 	if err != nil {
 		return inputError(err)
 	}
@@ -71,18 +76,18 @@ func runCompress(c *cli.Context) error {
 	}
 	stderr := c.App.ErrWriter
 	if specs := c.StringSlice("calibration"); len(specs) > 0 {
-		inputs, err := onnxrewrite.LoadCalibration(m, specs)
+		inputs, err := inputs.Load(m, specs)
 		if err != nil {
 			return inputError(err)
 		}
-		rt, err := onnxrewrite.OpenRuntime()
+		rt, err := ort.OpenRuntime()
 		if err != nil {
 			return inputError(err)
 		}
 		defer rt.Close()
 		fmt.Fprintf(stderr, "compress: counting the rows calibration inputs read, in ONNX Runtime\n")
 		// No names: RowCounts counts every table, as Compress compresses them.
-		if opts.Counts, err = onnxrewrite.RowCounts(rt, m, opts.Tables, inputs); err != nil {
+		if opts.Counts, err = calibrate.RowCounts(rt, m, opts.Tables, inputs); err != nil {
 			return inputError(err)
 		}
 	}

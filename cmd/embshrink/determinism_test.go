@@ -10,8 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/internal/npy"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
 
 var (
@@ -111,7 +112,7 @@ func TestDeterministicOutputs(t *testing.T) {
 		t.Skip("builds the command")
 	}
 	learn := commandNames()["learn"]
-	// Not if_branch: CheckGraph (onnx-go) cannot decode If subgraphs, so
+	// Not if_branch: validate.CheckGraph (onnx-go) cannot decode If subgraphs, so
 	// rewrite refuses it.
 	fixtures := []string{"external_data", "two_tables", "float16_table", "tied_projection", "opset18"}
 	for i, name := range fixtures {
@@ -131,8 +132,8 @@ func TestDeterministicOutputs(t *testing.T) {
 				}
 				mustWrite(t, filepath.Join(in, f), b)
 			}
-			model := filepath.Join(in, name+".onnx")
-			m, err := onnxrewrite.Load(model)
+			path := filepath.Join(in, name+".onnx")
+			m, err := model.Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,14 +165,14 @@ func TestDeterministicOutputs(t *testing.T) {
 					t.Fatal(err)
 				}
 				if learn {
-					runBinary(t, procs, "learn", "--model", model, "--M", "2", "--K", "16", "--seed", "7",
+					runBinary(t, procs, "learn", "--model", path, "--M", "2", "--K", "16", "--seed", "7",
 						"--codes", filepath.Join(out, "learned_codes.npy"), "--codebook", filepath.Join(out, "learned_book.npy"))
-					runBinary(t, procs, "rewrite", model, "--codes", filepath.Join(out, "learned_codes.npy"),
+					runBinary(t, procs, "rewrite", path, "--codes", filepath.Join(out, "learned_codes.npy"),
 						"--codebook", filepath.Join(out, "learned_book.npy"), "-o", filepath.Join(out, "learned.onnx"))
 				}
-				runBinary(t, procs, "rewrite", model, "--codes", codes, "--codebook", book, "-o", filepath.Join(out, "small.onnx"))
-				runBinary(t, procs, "rewrite", model, "--codes", codes, "--codebook", book, "-o", filepath.Join(out, "lookup.onnx"), "--layout", "lookup")
-				runBinary(t, procs, "rewrite", model, "--codes", codes, "--codebook", book, "-o", filepath.Join(out, "ext.onnx"),
+				runBinary(t, procs, "rewrite", path, "--codes", codes, "--codebook", book, "-o", filepath.Join(out, "small.onnx"))
+				runBinary(t, procs, "rewrite", path, "--codes", codes, "--codebook", book, "-o", filepath.Join(out, "lookup.onnx"), "--layout", "lookup")
+				runBinary(t, procs, "rewrite", path, "--codes", codes, "--codebook", book, "-o", filepath.Join(out, "ext.onnx"),
 					"--external-data", "always", "--data-file", "weights.bin")
 				outs[procs] = readDir(t, out)
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
 
 func inspectCommand() *cli.Command {
@@ -25,7 +26,7 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			m, err := onnxrewrite.Load(path)
+			m, err := model.Load(path)
 			if err != nil {
 				return inputError(err)
 			}

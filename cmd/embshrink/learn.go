@@ -12,9 +12,10 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/embshrink/embshrink/internal/npy"
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/internal/npy"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
 
 // learnCommand learns compositional codes for a table given as .npy or as a
@@ -67,18 +68,18 @@ type learnReport struct {
 }
 
 func runLearn(c *cli.Context) error {
-	model := c.String("model")
+	modelPath := c.String("model")
 	var input, tableName string
 	var data []float32
 	var V, D int
 	switch {
-	case model != "" && c.NArg() != 0:
+	case modelPath != "" && c.NArg() != 0:
 		return inputError(fmt.Errorf("learn: give either TABLE.npy or --model, not both"))
-	case model == "" && c.NArg() != 1:
+	case modelPath == "" && c.NArg() != 1:
 		return inputError(fmt.Errorf("learn: expected one argument, TABLE.npy (or --model MODEL.onnx); got %d", c.NArg()))
-	case model != "":
-		input = model
-		m, err := onnxrewrite.Load(model)
+	case modelPath != "":
+		input = modelPath
+		m, err := model.Load(modelPath)
 		if err != nil {
 			return inputError(err)
 		}
@@ -88,9 +89,9 @@ func runLearn(c *cli.Context) error {
 		}
 		t, err := inv.Table(c.String("table"))
 		if err != nil {
-			return inputError(fmt.Errorf("%s: %w", model, err))
+			return inputError(fmt.Errorf("%s: %w", modelPath, err))
 		}
-		mat, err := m.ReadTableFloat32(t.Name)
+		mat, err := onnxrewrite.ReadTable(m, t)
 		if err != nil {
 			return inputError(err)
 		}

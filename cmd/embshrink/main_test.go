@@ -12,8 +12,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/internal/npy"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
@@ -60,8 +61,8 @@ func writeTinyModel(t *testing.T, dir string, rows int) string {
 
 func TestInspect(t *testing.T) {
 	dir := t.TempDir()
-	model := writeTinyModel(t, dir, 300)
-	code, out, errOut := runCLI("inspect", model)
+	path := writeTinyModel(t, dir, 300)
+	code, out, errOut := runCLI("inspect", path)
 	if code != exitOK || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
@@ -71,7 +72,7 @@ func TestInspect(t *testing.T) {
 		}
 	}
 	// Flags after the model work too, and --json prints one document only.
-	code, out, _ = runCLI("inspect", model, "--json")
+	code, out, _ = runCLI("inspect", path, "--json")
 	if code != exitOK {
 		t.Fatalf("--json exit %d", code)
 	}
@@ -99,7 +100,7 @@ func TestInspect(t *testing.T) {
 
 func TestRewriteCommand(t *testing.T) {
 	dir := t.TempDir()
-	model := writeTinyModel(t, dir, 3000)
+	path := writeTinyModel(t, dir, 3000)
 	codes := make([]uint8, 3000*2)
 	for i := range codes {
 		codes[i] = uint8(i % 16)
@@ -116,14 +117,14 @@ func TestRewriteCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "small.onnx")
-	code, stdout, errOut := runCLI("rewrite", model, "--codes", cp, "--codebook", bp, "-o", out)
+	code, stdout, errOut := runCLI("rewrite", path, "--codes", cp, "--codebook", bp, "-o", out)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	if !strings.Contains(stdout, "emb: decode layout, 1 Gather(s)") || !strings.Contains(stdout, "codes 3000 (2 per byte)") {
 		t.Errorf("stdout:\n%s", stdout)
 	}
-	m, err := onnxrewrite.Load(out)
+	m, err := model.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestRewriteCommand(t *testing.T) {
 
 func TestBadInputExitsTwo(t *testing.T) {
 	dir := t.TempDir()
-	model := writeTinyModel(t, dir, 300)
+	path := writeTinyModel(t, dir, 300)
 	junk := filepath.Join(dir, "junk.onnx")
 	os.WriteFile(junk, []byte("not a model at all"), 0o644)
 	badCodes := filepath.Join(dir, "codes.npy")
@@ -158,12 +159,12 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"no arguments", []string{"inspect"}, "expected one argument"},
 		{"missing model", []string{"inspect", filepath.Join(dir, "none.onnx")}, "none.onnx"},
 		{"junk model", []string{"inspect", junk}, "junk.onnx: not an ONNX model"},
-		{"unknown flag", []string{"inspect", "--frobnicate", model}, "frobnicate"},
-		{"unknown table", []string{"rewrite", model, "--codes", badCodes, "--codebook", book, "--table", "nope", "-o", filepath.Join(dir, "o.onnx")}, "nope"},
-		{"codes of wrong shape", []string{"rewrite", model, "--codes", badCodes, "--codebook", book, "-o", filepath.Join(dir, "o.onnx")}, "codes have 299 rows"},
-		{"codes not npy", []string{"rewrite", model, "--codes", textNpy, "--codebook", book, "-o", filepath.Join(dir, "o.onnx")}, "text.npy"},
-		{"output over input", []string{"rewrite", model, "--codes", badCodes, "--codebook", book, "-o", model}, ""},
-		{"output in missing folder", []string{"rewrite", model, "--codes", badCodes, "--codebook", book, "-o", filepath.Join(dir, "x", "o.onnx")}, ""},
+		{"unknown flag", []string{"inspect", "--frobnicate", path}, "frobnicate"},
+		{"unknown table", []string{"rewrite", path, "--codes", badCodes, "--codebook", book, "--table", "nope", "-o", filepath.Join(dir, "o.onnx")}, "nope"},
+		{"codes of wrong shape", []string{"rewrite", path, "--codes", badCodes, "--codebook", book, "-o", filepath.Join(dir, "o.onnx")}, "codes have 299 rows"},
+		{"codes not npy", []string{"rewrite", path, "--codes", textNpy, "--codebook", book, "-o", filepath.Join(dir, "o.onnx")}, "text.npy"},
+		{"output over input", []string{"rewrite", path, "--codes", badCodes, "--codebook", book, "-o", path}, ""},
+		{"output in missing folder", []string{"rewrite", path, "--codes", badCodes, "--codebook", book, "-o", filepath.Join(dir, "x", "o.onnx")}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -8,8 +8,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/embshrink/embshrink/learner/codes"
 	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/internal/npy"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 func rewriteCommand() *cli.Command {
@@ -31,12 +33,12 @@ func rewriteCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			m, err := onnxrewrite.Load(path)
+			m, err := model.Load(path)
 			if err != nil {
 				return inputError(err)
 			}
 			before := filesBytes(path)
-			codes, book, err := readCodes(c.String("codes"), c.String("codebook"))
+			codes, book, err := codes.Read(c.String("codes"), c.String("codebook"))
 			if err != nil {
 				return inputError(err)
 			}
@@ -49,7 +51,7 @@ func rewriteCommand() *cli.Command {
 			if err := refuseOverwrite(out, save.DataFile, c.String("codes"), c.String("codebook")); err != nil {
 				return inputError(err)
 			}
-			save.Check = onnxrewrite.CheckGraph
+			save.Check = validate.CheckGraph
 			if err := m.SaveContext(c.Context, out, save); err != nil {
 				return inputError(err)
 			}
@@ -85,74 +87,25 @@ func outputFlags() []cli.Flag {
 	}
 }
 
-func saveOptions(c *cli.Context) (onnxrewrite.SaveOptions, error) {
-	opts := onnxrewrite.SaveOptions{DataFile: c.String("data-file")}
+func saveOptions(c *cli.Context) (model.SaveOptions, error) {
+	opts := model.SaveOptions{DataFile: c.String("data-file")}
 	switch c.String("external-data") {
 	case "auto":
-		opts.External = onnxrewrite.ExternalAuto
+		opts.External = model.ExternalAuto
 	case "always":
-		opts.External = onnxrewrite.ExternalAlways
+		opts.External = model.ExternalAlways
 	case "never":
-		opts.External = onnxrewrite.ExternalNever
+		opts.External = model.ExternalNever
 	default:
 		return opts, inputError(fmt.Errorf("--external-data %q: want auto, always or never", c.String("external-data")))
 	}
 	return opts, nil
 }
 
-// readCodes reads codes [V, M] and a codebook [M*K, D] or [M, K, D]; K is
-// the codebook's group size.
-func readCodes(codesPath, bookPath string) (onnxrewrite.Codes, onnxrewrite.Codebook, error) {
-	var codes onnxrewrite.Codes
-	var book onnxrewrite.Codebook
-	ca, err := npy.ReadFile(codesPath)
-	if err != nil {
-		return codes, book, err
-	}
-	if len(ca.Shape) != 2 {
-		return codes, book, fmt.Errorf("%s: codes must be 2-D [V, M], got shape %v", codesPath, ca.Shape)
-	}
-	ints, err := ca.Int64s()
-	if err != nil {
-		return codes, book, fmt.Errorf("%s: codes: %w", codesPath, err)
-	}
-	ba, err := npy.ReadFile(bookPath)
-	if err != nil {
-		return codes, book, err
-	}
-	vals, err := ba.Float32s()
-	if err != nil {
-		return codes, book, fmt.Errorf("%s: codebook: %w", bookPath, err)
-	}
-	m := ca.Shape[1]
-	switch len(ba.Shape) {
-	case 3:
-		book = onnxrewrite.Codebook{M: ba.Shape[0], K: ba.Shape[1], D: ba.Shape[2], Data: vals}
-	case 2:
-		if m == 0 || ba.Shape[0]%m != 0 {
-			return codes, book, fmt.Errorf("%s: codebook has %d rows, not a multiple of the codes' M=%d", bookPath, ba.Shape[0], m)
-		}
-		book = onnxrewrite.Codebook{M: m, K: ba.Shape[0] / m, D: ba.Shape[1], Data: vals}
-	default:
-		return codes, book, fmt.Errorf("%s: codebook must be [M*K, D] or [M, K, D], got shape %v", bookPath, ba.Shape)
-	}
-	if book.M != m {
-		return codes, book, fmt.Errorf("%s: codebook has %d groups, %s has M=%d", bookPath, book.M, codesPath, m)
-	}
-	codes = onnxrewrite.Codes{Rows: ca.Shape[0], M: m, K: book.K, Data: make([]uint16, len(ints))}
-	for i, v := range ints {
-		if v < 0 || v >= int64(book.K) {
-			return codes, book, fmt.Errorf("%s: row %d group %d holds %d, outside [0, K=%d)", codesPath, i/max(m, 1), i%max(m, 1), v, book.K)
-		}
-		codes.Data[i] = uint16(v)
-	}
-	return codes, book, nil
-}
-
 // filesBytes is what a model takes on disk, 0 when that cannot be read
 // (the figure is only reported).
 func filesBytes(path string) int64 {
-	n, _ := onnxrewrite.FilesBytes(path)
+	n, _ := model.FilesBytes(path)
 	return n
 }
 

@@ -10,7 +10,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/inputs"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 func validateCommand() *cli.Command {
@@ -27,13 +30,13 @@ func validateCommand() *cli.Command {
 			"input errors.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "inputs", Usage: "given input values as `NAME=FILE.npy` (or FILE.npy for a model with one integer input); repeatable"},
-			&cli.IntFlag{Name: "samples", Value: onnxrewrite.DefaultSamples, Usage: "batch size of generated inputs"},
+			&cli.IntFlag{Name: "samples", Value: validate.DefaultSamples, Usage: "batch size of generated inputs"},
 			&cli.StringSliceFlag{Name: "dim", Usage: "size of a dynamic dimension as `NAME=VALUE` (its dim_param name); repeatable; others are the batch size first, then 16"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the generated inputs"},
-			&cli.Float64Flag{Name: "rtol", Value: onnxrewrite.DefaultRTol, Usage: "relative tolerance, times the original output's largest magnitude"},
-			&cli.Float64Flag{Name: "atol", Value: onnxrewrite.DefaultATol, Usage: "absolute tolerance"},
-			&cli.Float64Flag{Name: "min-agreement", Value: onnxrewrite.DefaultMinAgreement, Usage: "share of classifier decisions that must agree for an output outside the tolerance to pass; negative: tolerance alone decides"},
-			&cli.Float64Flag{Name: "min-cosine", Value: onnxrewrite.DefaultMinCosine, Usage: "cosine similarity an output must also reach to pass on its decisions; negative: no floor"},
+			&cli.Float64Flag{Name: "rtol", Value: validate.DefaultRTol, Usage: "relative tolerance, times the original output's largest magnitude"},
+			&cli.Float64Flag{Name: "atol", Value: validate.DefaultATol, Usage: "absolute tolerance"},
+			&cli.Float64Flag{Name: "min-agreement", Value: validate.DefaultMinAgreement, Usage: "share of classifier decisions that must agree for an output outside the tolerance to pass; negative: tolerance alone decides"},
+			&cli.Float64Flag{Name: "min-cosine", Value: validate.DefaultMinCosine, Usage: "cosine similarity an output must also reach to pass on its decisions; negative: no floor"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
 		},
 		Action: func(c *cli.Context) error {
@@ -46,15 +49,15 @@ func validateCommand() *cli.Command {
 				return inputError(err)
 			}
 			if specs := c.StringSlice("inputs"); len(specs) > 0 {
-				m, err := onnxrewrite.Load(orig)
+				m, err := model.Load(orig)
 				if err != nil {
 					return inputError(err)
 				}
-				if opts.Inputs, err = onnxrewrite.LoadCalibration(m, specs); err != nil {
+				if opts.Inputs, err = inputs.Load(m, specs); err != nil {
 					return inputError(err)
 				}
 			}
-			rt, err := onnxrewrite.OpenRuntime()
+			rt, err := ort.OpenRuntime()
 			if err != nil {
 				if !strings.Contains(err.Error(), "install-onnxruntime.sh") {
 					err = fmt.Errorf("%w (install ONNX Runtime with `bash scripts/install-onnxruntime.sh`, or set $ONNXRUNTIME_LIB)", err)
@@ -62,7 +65,7 @@ func validateCommand() *cli.Command {
 				return inputError(fmt.Errorf("validate needs ONNX Runtime: %w", err))
 			}
 			defer rt.Close()
-			rep, err := onnxrewrite.CompareModels(rt, orig, rewritten, opts)
+			rep, err := validate.CompareModels(rt, orig, rewritten, opts)
 			if err != nil {
 				return inputError(err)
 			}
@@ -89,8 +92,8 @@ func validateCommand() *cli.Command {
 
 // compareOptions reads the flags, mapping an explicit 0 tolerance to
 // CompareOptions' "none" (negative) rather than its default.
-func compareOptions(c *cli.Context) (onnxrewrite.CompareOptions, error) {
-	opts := onnxrewrite.CompareOptions{
+func compareOptions(c *cli.Context) (validate.CompareOptions, error) {
+	opts := validate.CompareOptions{
 		Samples:      c.Int("samples"),
 		Seed:         c.Uint64("seed"),
 		RTol:         c.Float64("rtol"),
@@ -135,7 +138,7 @@ func compareOptions(c *cli.Context) (onnxrewrite.CompareOptions, error) {
 	return opts, nil
 }
 
-func printComparison(w io.Writer, rep *onnxrewrite.CompareReport) {
+func printComparison(w io.Writer, rep *validate.CompareReport) {
 	fmt.Fprintf(w, "original:  %s\nrewritten: %s\n\n", rep.Original, rep.Rewritten)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INPUT\tDTYPE\tSHAPE\tVALUES")

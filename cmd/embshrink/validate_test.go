@@ -10,17 +10,20 @@ import (
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
-	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/internal/npy"
+	"github.com/embshrink/embshrink/learner/codes"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
-// valNeedRuntime skips a test when ONNX Runtime is not installed, except
+// valNeedRuntime skips a test when ONNX ort.Runtime is not installed, except
 // in CI, where it must be.
 func valNeedRuntime(t *testing.T) {
 	t.Helper()
-	if _, err := onnxrewrite.RuntimeLibrary(); err != nil {
+	if _, err := ort.RuntimeLibrary(); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("ONNX Runtime is required in CI: %v", err)
+			t.Fatalf("ONNX ort.Runtime is required in CI: %v", err)
 		}
 		t.Skipf("skipping: %v", err)
 	}
@@ -43,13 +46,13 @@ func valFixture(t *testing.T, name string) string {
 }
 
 // valCodes draws codes [rows, m] in [0, k) and a normal codebook.
-func valCodes(rows, m, k, d int, seed uint64) (onnxrewrite.Codes, onnxrewrite.Codebook) {
+func valCodes(rows, m, k, d int, seed uint64) (codes.Codes, codes.Codebook) {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	c := onnxrewrite.Codes{Rows: rows, M: m, K: k, Data: make([]uint16, rows*m)}
+	c := codes.Codes{Rows: rows, M: m, K: k, Data: make([]uint16, rows*m)}
 	for i := range c.Data {
 		c.Data[i] = uint16(rng.IntN(k))
 	}
-	b := onnxrewrite.Codebook{M: m, K: k, D: d, Data: make([]float32, m*k*d)}
+	b := codes.Codebook{M: m, K: k, D: d, Data: make([]float32, m*k*d)}
 	for i := range b.Data {
 		b.Data[i] = float32(rng.NormFloat64() * 0.3)
 	}
@@ -64,16 +67,16 @@ func valCodes(rows, m, k, d int, seed uint64) (onnxrewrite.Codes, onnxrewrite.Co
 func valRewrites(t *testing.T, path string, m, k int) (orig, faithful, random string) {
 	t.Helper()
 	dir := t.TempDir()
-	load := func(p string) *onnxrewrite.Model {
-		mod, err := onnxrewrite.Load(p)
+	load := func(p string) *model.Model {
+		mod, err := model.Load(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return mod
 	}
-	save := func(mod *onnxrewrite.Model, name string) string {
+	save := func(mod *model.Model, name string) string {
 		p := filepath.Join(dir, name)
-		if err := mod.Save(p, onnxrewrite.SaveOptions{}); err != nil {
+		if err := mod.Save(p, model.SaveOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -87,19 +90,19 @@ func valRewrites(t *testing.T, path string, m, k int) (orig, faithful, random st
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, book := valCodes(int(tb.Shape[0]), m, k, int(tb.Shape[1]), 1)
-	if err := mod.SetTableValues(tb.Name, onnxrewrite.Decode(codes, book)); err != nil {
+	cs, book := valCodes(int(tb.Shape[0]), m, k, int(tb.Shape[1]), 1)
+	if err := onnxrewrite.SetTableValues(mod, tb.Name, codes.Decode(cs, book)); err != nil {
 		t.Fatal(err)
 	}
 	orig = save(mod, "original.onnx")
 	mod = load(orig)
-	if _, err := onnxrewrite.Rewrite(mod, tb.Name, codes, book); err != nil {
+	if _, err := onnxrewrite.Rewrite(mod, tb.Name, cs, book); err != nil {
 		t.Fatal(err)
 	}
 	faithful = save(mod, "faithful.onnx")
 	mod = load(path)
-	codes, book = valCodes(int(tb.Shape[0]), m, k, int(tb.Shape[1]), 2)
-	if _, err := onnxrewrite.Rewrite(mod, tb.Name, codes, book); err != nil {
+	cs, book = valCodes(int(tb.Shape[0]), m, k, int(tb.Shape[1]), 2)
+	if _, err := onnxrewrite.Rewrite(mod, tb.Name, cs, book); err != nil {
 		t.Fatal(err)
 	}
 	random = save(mod, "random.onnx")
@@ -240,7 +243,7 @@ func TestValidateInputErrors(t *testing.T) {
 }
 
 // TestValidateNoRuntime points $ONNXRUNTIME_LIB at nothing: validate exits
-// 2 and says how to install ONNX Runtime.
+// 2 and says how to install ONNX ort.Runtime.
 func TestValidateNoRuntime(t *testing.T) {
 	model := valFixture(t, "ids_int64")
 	t.Setenv("ONNXRUNTIME_LIB", filepath.Join(t.TempDir(), "libonnxruntime.so.1"))

@@ -9,8 +9,11 @@ import (
 
 	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 const vibeModel = "../../../shared/data/vibe-sentiment/sentiment_model.onnx"
@@ -22,30 +25,30 @@ func vibeOrSkip(t testing.TB) string {
 	return vibeModel
 }
 
-func openRuntime(t testing.TB) *onnxrewrite.Runtime {
-	rt, err := onnxrewrite.OpenRuntime()
+func openRuntime(t testing.TB) *ort.Runtime {
+	rt, err := ort.OpenRuntime()
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("ONNX Runtime is required in CI: %v", err)
+			t.Fatalf("ONNX ort.Runtime is required in CI: %v", err)
 		}
-		t.Skipf("ONNX Runtime is not installed: %v", err)
+		t.Skipf("ONNX ort.Runtime is not installed: %v", err)
 	}
 	t.Cleanup(func() { rt.Close() })
 	return rt
 }
 
-func idsTensor(s []fixtures.Sentence) onnxrewrite.HostTensor {
-	return onnxrewrite.HostTensor{Shape: []int64{int64(len(s)), fixtures.VibeSeqLen}, Data: fixtures.VibeIDs(s), Elem: onnxpb.TensorProto_INT64}
+func idsTensor(s []fixtures.Sentence) ort.HostTensor {
+	return ort.HostTensor{Shape: []int64{int64(len(s)), fixtures.VibeSeqLen}, Data: fixtures.VibeIDs(s), Elem: onnxpb.TensorProto_INT64}
 }
 
 // decisions runs the vibe model and thresholds its probabilities at 0.5.
-func decisions(t testing.TB, rt *onnxrewrite.Runtime, path string, in onnxrewrite.HostTensor) []bool {
-	s, err := rt.NewSession(path, onnxrewrite.SessionOptions{IntraOpThreads: 1})
+func decisions(t testing.TB, rt *ort.Runtime, path string, in ort.HostTensor) []bool {
+	s, err := rt.NewSession(path, ort.SessionOptions{IntraOpThreads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	out, err := s.Run(map[string]onnxrewrite.HostTensor{"input": in})
+	out, err := s.Run(map[string]ort.HostTensor{"input": in})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,13 +72,13 @@ func agreement(a, b []bool) float64 {
 
 // vibeRun compresses the vibe model with opts (counts from calib, when
 // given) and returns held-out agreement and the size ratio.
-func vibeRun(t testing.TB, rt *onnxrewrite.Runtime, calib []fixtures.Sentence, heldOut onnxrewrite.HostTensor, orig []bool, opts compress.Options) (float64, float64, *compress.Report) {
-	m, err := onnxrewrite.Load(vibeModel)
+func vibeRun(t testing.TB, rt *ort.Runtime, calib []fixtures.Sentence, heldOut ort.HostTensor, orig []bool, opts compress.Options) (float64, float64, *compress.Report) {
+	m, err := model.Load(vibeModel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if calib != nil {
-		if opts.Counts, err = onnxrewrite.RowCounts(rt, m, []string{"embedding.weight"}, map[string]onnxrewrite.HostTensor{"input": idsTensor(calib)}); err != nil {
+		if opts.Counts, err = calibrate.RowCounts(rt, m, []string{"embedding.weight"}, map[string]ort.HostTensor{"input": idsTensor(calib)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -84,14 +87,14 @@ func vibeRun(t testing.TB, rt *onnxrewrite.Runtime, calib []fixtures.Sentence, h
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "small.onnx")
-	if err := m.Save(out, onnxrewrite.SaveOptions{}); err != nil {
+	if err := m.Save(out, model.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return agreement(orig, decisions(t, rt, out, heldOut)), float64(filesBytes(t, vibeModel)) / float64(filesBytes(t, out)), rep
 }
 
 func filesBytes(t testing.TB, path string) int64 {
-	n, err := onnxrewrite.FilesBytes(path)
+	n, err := model.FilesBytes(path)
 	if err != nil {
 		t.Fatal(err)
 	}

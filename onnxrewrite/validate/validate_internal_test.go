@@ -1,8 +1,10 @@
-package onnxrewrite
+package validate
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 // The decision gate passes an output outside the tolerance only when its
@@ -49,7 +51,7 @@ func TestCompareOutputGate(t *testing.T) {
 		{"far apart, no cosine floor", wrong, noFloor, true, "argmax decisions agree 100.00% >= 99.00%"},
 		{"close, outside the tolerance", close, def, true, "with cosine 1.0000 >= 0.99"},
 	} {
-		o := compareOutput("h", HostTensor{Shape: shape, Data: tc.got}, HostTensor{Shape: shape, Data: orig}, tc.tol)
+		o := compareOutput("h", ort.HostTensor{Shape: shape, Data: tc.got}, ort.HostTensor{Shape: shape, Data: orig}, tc.tol)
 		if o.WithinTolerance {
 			t.Fatalf("%s: within tolerance: the case tests nothing", tc.name)
 		}

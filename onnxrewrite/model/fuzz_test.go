@@ -1,10 +1,9 @@
-package onnxrewrite
+package model_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,7 +12,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 // The fuzz targets run their seeds and the regression corpus under
@@ -27,66 +30,16 @@ import (
 // exec counter stands still (FuzzRewrite showed 69 execs in 3 minutes that
 // way; with 200ms, 306,434 in 4 minutes).
 
-// fuzzDataName is the one external data file a fuzzed model may use.
-const fuzzDataName = "model.onnx.data"
-
-// fixtureSeeds returns the committed fixture models, each with its external
-// data (if any) moved to fuzzDataName so that a single data argument feeds
-// it.
-func fixtureSeeds(tb testing.TB) (models, data [][]byte) {
-	tb.Helper()
-	paths, err := filepath.Glob(filepath.Join("..", "fixtures", "testdata", "*.onnx"))
-	if err != nil || len(paths) == 0 {
-		tb.Fatalf("no fixture models under ../fixtures/testdata (%v)", err)
-	}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		mp := &onnxpb.ModelProto{}
-		if err := proto.Unmarshal(b, mp); err != nil {
-			tb.Fatalf("%s: %v", p, err)
-		}
-		var file string
-		m := &Model{Proto: mp}
-		m.eachTensor(func(t *onnxpb.TensorProto) {
-			if !isExternal(t) {
-				return
-			}
-			loc, _ := externalField(t, "location")
-			file = loc
-			for _, e := range t.ExternalData {
-				if e.Key == "location" {
-					e.Value = fuzzDataName
-				}
-			}
-		})
-		var d []byte
-		if file != "" {
-			if d, err = os.ReadFile(filepath.Join(filepath.Dir(p), file)); err != nil {
-				tb.Fatal(err)
-			}
-		}
-		if b, err = (proto.MarshalOptions{Deterministic: true}).Marshal(mp); err != nil {
-			tb.Fatal(err)
-		}
-		models = append(models, b)
-		data = append(data, d)
-	}
-	return models, data
-}
-
 // tensorsOf lists a model's tensors in eachTensor's order.
-func tensorsOf(m *Model) []*onnxpb.TensorProto {
+func tensorsOf(m *model.Model) []*onnxpb.TensorProto {
 	var ts []*onnxpb.TensorProto
-	m.eachTensor(func(t *onnxpb.TensorProto) { ts = append(ts, t) })
+	m.EachTensor(func(t *onnxpb.TensorProto) { ts = append(ts, t) })
 	return ts
 }
 
 // sameTensors checks that b holds a's tensors, in order, with identical
 // bytes (or the same refusal to give them).
-func sameTensors(t *testing.T, a, b *Model) {
+func sameTensors(t *testing.T, a, b *model.Model) {
 	t.Helper()
 	ta, tb := tensorsOf(a), tensorsOf(b)
 	if len(ta) != len(tb) {
@@ -113,36 +66,6 @@ func marshalDet(t *testing.T, mp *onnxpb.ModelProto) []byte {
 	return b
 }
 
-// writeFuzzModel writes model (and data, when not empty) into a new folder.
-func writeFuzzModel(t *testing.T, model, data []byte) string {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.onnx")
-	if err := os.WriteFile(path, model, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if len(data) > 0 {
-		if err := os.WriteFile(filepath.Join(dir, fuzzDataName), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return path
-}
-
-// checkUnchanged fails unless path and its data file still hold model and
-// data.
-func checkUnchanged(t *testing.T, path string, model, data []byte) {
-	t.Helper()
-	if b, _ := os.ReadFile(path); !bytes.Equal(b, model) {
-		t.Fatal("the input model file changed")
-	}
-	if len(data) > 0 {
-		if b, _ := os.ReadFile(filepath.Join(filepath.Dir(path), fuzzDataName)); !bytes.Equal(b, data) {
-			t.Fatal("the input data file changed")
-		}
-	}
-}
-
 // checkNoTemps fails if dir holds a temporary file left by Save.
 func checkNoTemps(t *testing.T, dir string) {
 	t.Helper()
@@ -159,18 +82,18 @@ func checkNoTemps(t *testing.T, dir string) {
 // (which leaves the loaded model as it was) and a reload with every
 // tensor's bytes intact.
 func FuzzLoad(f *testing.F) {
-	models, data := fixtureSeeds(f)
+	models, data := testkit.FuzzSeeds(f)
 	for i := range models {
 		f.Add(models[i], data[i])
 	}
 	f.Add([]byte{}, []byte{})
 	f.Add([]byte("{\"graph\": {}}"), []byte{})
-	f.Fuzz(func(t *testing.T, model, data []byte) {
-		if len(model) > 1<<20 || len(data) > 1<<20 {
+	f.Fuzz(func(t *testing.T, mb, data []byte) {
+		if len(mb) > 1<<20 || len(data) > 1<<20 {
 			return
 		}
-		path := writeFuzzModel(t, model, data)
-		m, err := Load(path)
+		path := testkit.WriteFuzzModel(t, mb, data)
+		m, err := model.Load(path)
 		if err != nil {
 			if m != nil {
 				t.Fatal("Load returned a model and an error")
@@ -180,23 +103,23 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
-		_, _ = FindTables(m)
-		_ = CheckDataflow(m)
+		_, _ = onnxrewrite.FindTables(m)
+		_ = model.CheckDataflow(m)
 		before := marshalDet(t, m.Proto)
 		outDir := t.TempDir()
 		out := filepath.Join(outDir, "out.onnx")
-		if err := m.Save(out, SaveOptions{}); err != nil {
+		if err := m.Save(out, model.SaveOptions{}); err != nil {
 			t.Fatalf("Save of a loaded model: %v", err)
 		}
 		if !bytes.Equal(before, marshalDet(t, m.Proto)) {
 			t.Fatal("Save changed the loaded model")
 		}
-		checkUnchanged(t, path, model, data)
+		testkit.CheckUnchanged(t, path, mb, data)
 		checkNoTemps(t, outDir)
 		// The rewrite command checks every output with CheckGraph; it
 		// must not panic on anything Save writes.
-		_ = CheckGraph(out)
-		m2, err := Load(out)
+		_ = validate.CheckGraph(out)
+		m2, err := model.Load(out)
 		if err != nil {
 			t.Fatalf("reloading the saved model: %v", err)
 		}
@@ -274,7 +197,7 @@ func FuzzExternalData(f *testing.F) {
 		}
 		mp := &onnxpb.ModelProto{IrVersion: 8, OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: 13}}, Graph: &onnxpb.GraphProto{
 			Name: "g",
-			Initializer: []*onnxpb.TensorProto{{Name: "emb", Dims: []int64{int64(rows), int64(cols)}, DataType: int32(Float32),
+			Initializer: []*onnxpb.TensorProto{{Name: "emb", Dims: []int64{int64(rows), int64(cols)}, DataType: int32(model.Float32),
 				DataLocation: onnxpb.TensorProto_EXTERNAL, ExternalData: ext}},
 			Node: []*onnxpb.NodeProto{{Name: "lookup", OpType: "Gather", Input: []string{"emb", "ids"}, Output: []string{"out"}}},
 		}}
@@ -286,7 +209,7 @@ func FuzzExternalData(f *testing.F) {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		m, err := Load(path)
+		m, err := model.Load(path)
 		defer func() {
 			for p, want := range files {
 				if got, _ := os.ReadFile(p); !bytes.Equal(got, want) {
@@ -301,7 +224,7 @@ func FuzzExternalData(f *testing.F) {
 			return
 		}
 		tp := m.Proto.Graph.Initializer[0]
-		l, ok := m.ext[tp]
+		l, ok := model.ExtLocation(m, tp)
 		if !ok {
 			t.Fatal("Load accepted an external tensor without resolving it")
 		}
@@ -309,96 +232,28 @@ func FuzzExternalData(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rel, err := filepath.Rel(realDir, l.file)
+		rel, err := filepath.Rel(realDir, l.File)
 		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-			t.Fatalf("location %q resolved to %s, outside %s", loc, l.file, realDir)
+			t.Fatalf("location %q resolved to %s, outside %s", loc, l.File, realDir)
 		}
 		want := int64(rows) * int64(cols) * 4
-		if l.length != want {
-			t.Fatalf("resolved length %d, the shape needs %d", l.length, want)
+		if l.Length != want {
+			t.Fatalf("resolved length %d, the shape needs %d", l.Length, want)
 		}
 		got, err := m.TensorBytes(tp)
 		if err != nil {
 			t.Fatalf("TensorBytes after a successful Load: %v", err)
 		}
-		file, err := os.ReadFile(l.file)
+		file, err := os.ReadFile(l.File)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l.offset+l.length > int64(len(file)) || !bytes.Equal(got, file[l.offset:l.offset+l.length]) {
-			t.Fatalf("TensorBytes does not match %s at offset %d", l.file, l.offset)
+		if l.Offset+l.Length > int64(len(file)) || !bytes.Equal(got, file[l.Offset:l.Offset+l.Length]) {
+			t.Fatalf("TensorBytes does not match %s at offset %d", l.File, l.Offset)
 		}
 		if hasOffset {
-			if o, err := strconv.ParseInt(offset, 10, 64); err != nil || o != l.offset {
-				t.Fatalf("offset %q resolved to %d", offset, l.offset)
-			}
-		}
-	})
-}
-
-// FuzzRewrite rewrites the largest table of a fuzzed model with random
-// codes. Rewrite must not panic; when it succeeds, the model must save,
-// pass CheckGraph or fail it with an error, and reload.
-func FuzzRewrite(f *testing.F) {
-	models, data := fixtureSeeds(f)
-	for i := range models {
-		f.Add(models[i], data[i], uint64(i), uint8(2), uint8(16))
-	}
-	f.Fuzz(func(t *testing.T, model, data []byte, seed uint64, mGroups, k uint8) {
-		if len(model) > 1<<20 || len(data) > 1<<20 {
-			return
-		}
-		path := writeFuzzModel(t, model, data)
-		m, err := Load(path)
-		if err != nil {
-			return
-		}
-		inv, err := FindTables(m)
-		if err != nil || len(inv.Tables) == 0 {
-			return
-		}
-		tb := inv.Tables[0]
-		rows, dim := tb.Shape[0], tb.Shape[1]
-		if rows < 0 || dim < 0 || rows*dim > 1<<16 || rows > 1<<14 || dim > 1<<10 {
-			return
-		}
-		M := 1 + int(mGroups%4)
-		K := 2 + int(k%64)
-		r := rand.New(rand.NewPCG(seed, 7))
-		c := Codes{Rows: int(rows), M: M, K: K, Data: make([]uint16, int(rows)*M)}
-		for i := range c.Data {
-			c.Data[i] = uint16(r.IntN(K))
-		}
-		b := Codebook{M: M, K: K, D: int(dim), Data: make([]float32, M*K*int(dim))}
-		for i := range b.Data {
-			b.Data[i] = float32(r.NormFloat64())
-		}
-		if err := CheckDataflow(m); err != nil {
-			return // the rewrite command refuses such a model first
-		}
-		if _, err := Rewrite(m, "", c, b); err != nil {
-			return
-		}
-		out := filepath.Join(t.TempDir(), "out.onnx")
-		if err := m.Save(out, SaveOptions{Check: CheckGraph}); err != nil {
-			var pe *checkPanic
-			if errors.As(err, &pe) {
-				t.Fatal(err)
-			}
-			return
-		}
-		checkUnchanged(t, path, model, data)
-		m2, err := Load(out)
-		if err != nil {
-			t.Fatalf("reloading the rewritten model: %v", err)
-		}
-		inv2, err := FindTables(m2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, t2 := range inv2.Tables {
-			if t2.Name == tb.Name && t2.Graph == tb.Graph && len(tb.OtherUses) == 0 {
-				t.Fatalf("table %q is still read by a Gather after its rewrite", tb.Name)
+			if o, err := strconv.ParseInt(offset, 10, 64); err != nil || o != l.Offset {
+				t.Fatalf("offset %q resolved to %d", offset, l.Offset)
 			}
 		}
 	})
@@ -407,13 +262,13 @@ func FuzzRewrite(f *testing.F) {
 // TestCheckDataflow accepts every fixture and refuses broken wiring with
 // the graph and node named.
 func TestCheckDataflow(t *testing.T) {
-	models, data := fixtureSeeds(t)
+	models, data := testkit.FuzzSeeds(t)
 	for i := range models {
-		m, err := Load(writeFuzzModel(t, models[i], data[i]))
+		m, err := model.Load(testkit.WriteFuzzModel(t, models[i], data[i]))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := CheckDataflow(m); err != nil {
+		if err := model.CheckDataflow(m); err != nil {
 			t.Errorf("fixture %d: %v", i, err)
 		}
 	}
@@ -458,9 +313,9 @@ func TestCheckDataflow(t *testing.T) {
 			for _, o := range c.outs {
 				outs = append(outs, vi(o))
 			}
-			m := &Model{Path: "m.onnx", Proto: &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
+			m := &model.Model{Path: "m.onnx", Proto: &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
 				Input: []*onnxpb.ValueInfoProto{vi("x"), vi("c")}, Node: c.nodes, Output: outs}}}
-			err := CheckDataflow(m)
+			err := model.CheckDataflow(m)
 			switch {
 			case c.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -490,14 +345,14 @@ func (c *flipCtx) Err() error {
 // TestSaveContextCancelled cancels a save at each point it looks at its
 // context: no output, no temporary file, the model as loaded.
 func TestSaveContextCancelled(t *testing.T) {
-	models, data := fixtureSeeds(t)
-	var model, d []byte
+	models, data := testkit.FuzzSeeds(t)
+	var mb, d []byte
 	for i := range data {
 		if len(data[i]) > 0 {
-			model, d = models[i], data[i]
+			mb, d = models[i], data[i]
 		}
 	}
-	m, err := Load(writeFuzzModel(t, model, d))
+	m, err := model.Load(testkit.WriteFuzzModel(t, mb, d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +360,7 @@ func TestSaveContextCancelled(t *testing.T) {
 	for n := 1; ; n++ {
 		dir := t.TempDir()
 		ctx := &flipCtx{Context: context.Background(), n: n}
-		err := m.SaveContext(ctx, filepath.Join(dir, "out.onnx"), SaveOptions{})
+		err := m.SaveContext(ctx, filepath.Join(dir, "out.onnx"), model.SaveOptions{})
 		if err == nil {
 			if n == 1 {
 				t.Fatal("a save cancelled from the start succeeded")

@@ -1,4 +1,4 @@
-package onnxrewrite
+package half
 
 import (
 	"math"
@@ -8,14 +8,14 @@ import (
 // Every half value widens exactly and rounds back to itself.
 func TestHalfRoundTrip(t *testing.T) {
 	for h := 0; h < 1<<16; h++ {
-		f := HalfToFloat32(uint16(h))
+		f := ToFloat32(uint16(h))
 		if math.IsNaN(float64(f)) {
-			if back := Float32ToHalf(f); back&0x7c00 != 0x7c00 || back&0x3ff == 0 {
+			if back := FromFloat32(f); back&0x7c00 != 0x7c00 || back&0x3ff == 0 {
 				t.Fatalf("NaN %#04x came back as %#04x", h, back)
 			}
 			continue
 		}
-		if back := Float32ToHalf(f); back != uint16(h) {
+		if back := FromFloat32(f); back != uint16(h) {
 			t.Fatalf("%#04x -> %v -> %#04x", h, f, back)
 		}
 	}
@@ -39,8 +39,8 @@ func TestFloat32ToHalfRounds(t *testing.T) {
 		{float32(math.Inf(-1)), 0xfc00},
 	}
 	for _, c := range cases {
-		if got := Float32ToHalf(c.in); got != c.want {
-			t.Errorf("Float32ToHalf(%v) = %#04x, want %#04x", c.in, got, c.want)
+		if got := FromFloat32(c.in); got != c.want {
+			t.Errorf("FromFloat32(%v) = %#04x, want %#04x", c.in, got, c.want)
 		}
 	}
 }
@@ -59,8 +59,8 @@ func TestFloat32ToBFloat16Rounds(t *testing.T) {
 		{0xff800000, 0xff80},
 	}
 	for _, c := range cases {
-		if got := Float32ToBFloat16(math.Float32frombits(c.in)); got != c.want {
-			t.Errorf("Float32ToBFloat16(%#08x) = %#04x, want %#04x", c.in, got, c.want)
+		if got := BFloat16FromFloat32(math.Float32frombits(c.in)); got != c.want {
+			t.Errorf("BFloat16FromFloat32(%#08x) = %#04x, want %#04x", c.in, got, c.want)
 		}
 	}
 }

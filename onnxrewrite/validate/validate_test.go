@@ -1,4 +1,4 @@
-package onnxrewrite_test
+package validate_test
 
 import (
 	"encoding/binary"
@@ -14,8 +14,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
+	"github.com/embshrink/embshrink/learner/codes"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 // cmpRewrites writes two rewrites of the model at path, each of its
@@ -25,7 +30,7 @@ import (
 // faithful original, its rewrite, and the random rewrite.
 func cmpRewrites(t *testing.T, path string, mGroups, k int, seed uint64) (orig, faithful, random string) {
 	t.Helper()
-	m := fxLoad(t, path)
+	m := testkit.Load(t, path)
 	inv, err := onnxrewrite.FindTables(m)
 	if err != nil {
 		t.Fatal(err)
@@ -41,48 +46,48 @@ func cmpRewrites(t *testing.T, path string, mGroups, k int, seed uint64) (orig, 
 	case "bfloat16":
 		grid = 8
 	}
-	codes, book := fxCodes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed, grid)
-	if err := m.SetTableValues(tb.Name, onnxrewrite.Decode(codes, book)); err != nil {
+	cs, book := testkit.Codes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed, grid)
+	if err := onnxrewrite.SetTableValues(m, tb.Name, codes.Decode(cs, book)); err != nil {
 		t.Fatal(err)
 	}
-	orig = fxSave(t, m, "original.onnx")
-	m = fxLoad(t, orig)
-	if _, err := onnxrewrite.Rewrite(m, tb.Name, codes, book); err != nil {
+	orig = rtkit.Save(t, m, "original.onnx")
+	m = testkit.Load(t, orig)
+	if _, err := onnxrewrite.Rewrite(m, tb.Name, cs, book); err != nil {
 		t.Fatal(err)
 	}
-	faithful = fxSave(t, m, "faithful.onnx")
+	faithful = rtkit.Save(t, m, "faithful.onnx")
 
-	m = fxLoad(t, path)
-	rc, rb := fxCodes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed+1, grid)
+	m = testkit.Load(t, path)
+	rc, rb := testkit.Codes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed+1, grid)
 	if _, err := onnxrewrite.Rewrite(m, tb.Name, rc, rb); err != nil {
 		t.Fatal(err)
 	}
-	random = fxSave(t, m, "random.onnx")
+	random = rtkit.Save(t, m, "random.onnx")
 	return orig, faithful, random
 }
 
 func TestCompareModelsFixtures(t *testing.T) {
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	for fi, f := range fixtures.All() {
 		if f.Table == "" {
 			continue
 		}
 		t.Run(f.Name, func(t *testing.T) {
-			path := fxWrite(t, f)
+			path := testkit.Write(t, f)
 			orig, faithful, random := cmpRewrites(t, path, 4, 16, uint64(fi))
-			opts := onnxrewrite.CompareOptions{Seed: 1}
+			opts := validate.CompareOptions{Seed: 1}
 			for _, in := range f.Model.Graph.Input {
 				if in.GetType().GetTensorType().GetShape() != nil {
 					continue
 				}
 				// No rank to generate values for: refused, then given.
-				_, err := onnxrewrite.CompareModels(rt, orig, faithful, opts)
+				_, err := validate.CompareModels(rt, orig, faithful, opts)
 				if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("input %q is declared without a shape", in.Name)) {
 					t.Errorf("input %s of unknown rank: %v, want a refusal naming it", in.Name, err)
 				}
-				opts.Inputs = fxInputs(f.Inputs, uint64(fi), 0)
+				opts.Inputs = rtkit.Inputs(f.Inputs, uint64(fi), 0)
 			}
-			rep, err := onnxrewrite.CompareModels(rt, orig, faithful, opts)
+			rep, err := validate.CompareModels(rt, orig, faithful, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,9 +102,9 @@ func TestCompareModelsFixtures(t *testing.T) {
 			if f.Name == "if_branch" {
 				// The else branch reads another table: take the branch
 				// that reads the rewritten one.
-				opts.Inputs = map[string]onnxrewrite.HostTensor{"cond": {Shape: []int64{}, Data: []bool{true}}}
+				opts.Inputs = map[string]ort.HostTensor{"cond": {Shape: []int64{}, Data: []bool{true}}}
 			}
-			rep, err = onnxrewrite.CompareModels(rt, path, random, opts)
+			rep, err = validate.CompareModels(rt, path, random, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,36 +123,36 @@ func TestCompareModelsFixtures(t *testing.T) {
 // TestCompareModelsInputs checks generated inputs (shapes, dims, id
 // ranges, determinism) and given ones.
 func TestCompareModelsInputs(t *testing.T) {
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	var f fixtures.Fixture
 	for _, x := range fixtures.All() {
 		if x.Name == "ids_int64" {
 			f = x
 		}
 	}
-	path := fxWrite(t, f)
+	path := testkit.Write(t, f)
 	cases := []struct {
 		name      string
-		opts      onnxrewrite.CompareOptions
+		opts      validate.CompareOptions
 		shape     []int64
 		source    string
 		idRange   []int64
-		dims      []onnxrewrite.DimReport
+		dims      []validate.DimReport
 		wantTable string
 	}{
-		{"defaults", onnxrewrite.CompareOptions{}, []int64{64, 16}, "generated", []int64{0, 300},
-			[]onnxrewrite.DimReport{{Input: "ids", Axis: 0, Param: "batch", Value: 64, Source: "samples"},
+		{"defaults", validate.CompareOptions{}, []int64{64, 16}, "generated", []int64{0, 300},
+			[]validate.DimReport{{Input: "ids", Axis: 0, Param: "batch", Value: 64, Source: "samples"},
 				{Input: "ids", Axis: 1, Param: "seq", Value: 16, Source: "default"}}, "emb"},
-		{"samples and dims", onnxrewrite.CompareOptions{Samples: 3, Dims: map[string]int64{"seq": 7}}, []int64{3, 7}, "generated", []int64{0, 300},
-			[]onnxrewrite.DimReport{{Input: "ids", Axis: 0, Param: "batch", Value: 3, Source: "samples"},
+		{"samples and dims", validate.CompareOptions{Samples: 3, Dims: map[string]int64{"seq": 7}}, []int64{3, 7}, "generated", []int64{0, 300},
+			[]validate.DimReport{{Input: "ids", Axis: 0, Param: "batch", Value: 3, Source: "samples"},
 				{Input: "ids", Axis: 1, Param: "seq", Value: 7, Source: "dims"}}, "emb"},
-		{"given", onnxrewrite.CompareOptions{Inputs: map[string]onnxrewrite.HostTensor{
+		{"given", validate.CompareOptions{Inputs: map[string]ort.HostTensor{
 			"ids": {Shape: []int64{2, 3}, Data: []int64{4, -1, 0, 9, 9, 2}}}}, []int64{2, 3}, "given", []int64{-1, 10},
-			[]onnxrewrite.DimReport{}, ""},
+			[]validate.DimReport{}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := onnxrewrite.CompareModels(rt, path, path, c.opts)
+			rep, err := validate.CompareModels(rt, path, path, c.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,15 +176,15 @@ func TestCompareModelsInputs(t *testing.T) {
 	}
 	// Generated inputs depend on the seed alone.
 	_, _, random := cmpRewrites(t, path, 4, 16, 5)
-	a, err := onnxrewrite.CompareModels(rt, path, random, onnxrewrite.CompareOptions{Seed: 9})
+	a, err := validate.CompareModels(rt, path, random, validate.CompareOptions{Seed: 9})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := onnxrewrite.CompareModels(rt, path, random, onnxrewrite.CompareOptions{Seed: 9})
+	b, err := validate.CompareModels(rt, path, random, validate.CompareOptions{Seed: 9})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := onnxrewrite.CompareModels(rt, path, random, onnxrewrite.CompareOptions{Seed: 10})
+	c, err := validate.CompareModels(rt, path, random, validate.CompareOptions{Seed: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +236,7 @@ func cmpFloatModel(t *testing.T, name string, width int, op string, c float32) s
 // on float outputs: argmax over a last dimension of 5, and a [n, 1] output
 // in [0, 1] thresholded at 0.5.
 func TestCompareModelsGate(t *testing.T) {
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	ident := cmpFloatModel(t, "ident.onnx", 5, "Identity", 0)
 	scaled := cmpFloatModel(t, "scaled.onnx", 5, "Mul", 1.01) // same argmax, 1% larger
 	flipped := cmpFloatModel(t, "flipped.onnx", 5, "Mul", -1) // argmax becomes argmin
@@ -240,23 +245,23 @@ func TestCompareModelsGate(t *testing.T) {
 	cases := []struct {
 		name             string
 		orig, rw         string
-		opts             onnxrewrite.CompareOptions
+		opts             validate.CompareOptions
 		kind             string
 		within, pass     bool
 		minAgree, maxAgr float64
 	}{
-		{"identical", ident, ident, onnxrewrite.CompareOptions{}, "argmax", true, true, 1, 1},
-		{"scaled, default tolerance: decisions agree", ident, scaled, onnxrewrite.CompareOptions{}, "argmax", false, true, 1, 1},
-		{"scaled, rtol 2%", ident, scaled, onnxrewrite.CompareOptions{RTol: 0.02}, "argmax", true, true, 1, 1},
-		{"scaled, decision gate off", ident, scaled, onnxrewrite.CompareOptions{MinAgreement: -1}, "argmax", false, false, 1, 1},
-		{"flipped", ident, flipped, onnxrewrite.CompareOptions{}, "argmax", false, false, 0, 0.01},
-		{"sigmoid shifted, 99% wanted", sig, sigShift, onnxrewrite.CompareOptions{Samples: 1000}, "threshold_0.5", false, false, 0.93, 0.99},
-		{"sigmoid shifted, 90% wanted", sig, sigShift, onnxrewrite.CompareOptions{Samples: 1000, MinAgreement: 0.9}, "threshold_0.5", false, true, 0.93, 0.99},
-		{"sigmoid shifted, atol 0.03", sig, sigShift, onnxrewrite.CompareOptions{Samples: 1000, ATol: 0.03}, "threshold_0.5", true, true, 0.93, 0.99},
+		{"identical", ident, ident, validate.CompareOptions{}, "argmax", true, true, 1, 1},
+		{"scaled, default tolerance: decisions agree", ident, scaled, validate.CompareOptions{}, "argmax", false, true, 1, 1},
+		{"scaled, rtol 2%", ident, scaled, validate.CompareOptions{RTol: 0.02}, "argmax", true, true, 1, 1},
+		{"scaled, decision gate off", ident, scaled, validate.CompareOptions{MinAgreement: -1}, "argmax", false, false, 1, 1},
+		{"flipped", ident, flipped, validate.CompareOptions{}, "argmax", false, false, 0, 0.01},
+		{"sigmoid shifted, 99% wanted", sig, sigShift, validate.CompareOptions{Samples: 1000}, "threshold_0.5", false, false, 0.93, 0.99},
+		{"sigmoid shifted, 90% wanted", sig, sigShift, validate.CompareOptions{Samples: 1000, MinAgreement: 0.9}, "threshold_0.5", false, true, 0.93, 0.99},
+		{"sigmoid shifted, atol 0.03", sig, sigShift, validate.CompareOptions{Samples: 1000, ATol: 0.03}, "threshold_0.5", true, true, 0.93, 0.99},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := onnxrewrite.CompareModels(rt, c.orig, c.rw, c.opts)
+			rep, err := validate.CompareModels(rt, c.orig, c.rw, c.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,38 +283,38 @@ func TestCompareModelsGate(t *testing.T) {
 }
 
 func TestCompareModelsErrors(t *testing.T) {
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	paths := map[string]string{}
 	for _, f := range fixtures.All() {
-		paths[f.Name] = fxWrite(t, f)
+		paths[f.Name] = testkit.Write(t, f)
 	}
 	i64, i32 := paths["ids_int64"], paths["ids_int32"]
 	cases := []struct {
 		name     string
 		orig, rw string
-		opts     onnxrewrite.CompareOptions
+		opts     validate.CompareOptions
 		want     string
 	}{
-		{"missing original", filepath.Join(t.TempDir(), "none.onnx"), i64, onnxrewrite.CompareOptions{}, "none.onnx"},
-		{"missing rewrite", i64, filepath.Join(t.TempDir(), "gone.onnx"), onnxrewrite.CompareOptions{}, "gone.onnx"},
-		{"input types differ", i64, i32, onnxrewrite.CompareOptions{}, `different inputs ("ids" is int64 vs int32)`},
-		{"input names differ", i64, paths["if_branch"], onnxrewrite.CompareOptions{}, "different inputs"},
-		{"outputs differ", i64, paths["opset13"], onnxrewrite.CompareOptions{}, "different outputs"},
-		{"unknown dim", i64, i64, onnxrewrite.CompareOptions{Dims: map[string]int64{"len": 3}}, `dimension named "len"`},
-		{"zero dim", i64, i64, onnxrewrite.CompareOptions{Dims: map[string]int64{"seq": 0}}, "positive"},
-		{"given input of wrong type", i64, i64, onnxrewrite.CompareOptions{Inputs: map[string]onnxrewrite.HostTensor{
+		{"missing original", filepath.Join(t.TempDir(), "none.onnx"), i64, validate.CompareOptions{}, "none.onnx"},
+		{"missing rewrite", i64, filepath.Join(t.TempDir(), "gone.onnx"), validate.CompareOptions{}, "gone.onnx"},
+		{"input types differ", i64, i32, validate.CompareOptions{}, `different inputs ("ids" is int64 vs int32)`},
+		{"input names differ", i64, paths["if_branch"], validate.CompareOptions{}, "different inputs"},
+		{"outputs differ", i64, paths["opset13"], validate.CompareOptions{}, "different outputs"},
+		{"unknown dim", i64, i64, validate.CompareOptions{Dims: map[string]int64{"len": 3}}, `dimension named "len"`},
+		{"zero dim", i64, i64, validate.CompareOptions{Dims: map[string]int64{"seq": 0}}, "positive"},
+		{"given input of wrong type", i64, i64, validate.CompareOptions{Inputs: map[string]ort.HostTensor{
 			"ids": {Shape: []int64{1, 1}, Data: []int32{1}}}}, "holds int32, the model wants int64"},
-		{"given input of wrong rank", i64, i64, onnxrewrite.CompareOptions{Inputs: map[string]onnxrewrite.HostTensor{
+		{"given input of wrong rank", i64, i64, validate.CompareOptions{Inputs: map[string]ort.HostTensor{
 			"ids": {Shape: []int64{2}, Data: []int64{1, 2}}}}, "the model wants [batch, seq]"},
-		{"given input not in the model", i64, i64, onnxrewrite.CompareOptions{Inputs: map[string]onnxrewrite.HostTensor{
+		{"given input not in the model", i64, i64, validate.CompareOptions{Inputs: map[string]ort.HostTensor{
 			"idz": {Shape: []int64{2}, Data: []int64{1, 2}}}}, `"idz" is not a model input`},
-		{"given dim clashes with dims", i64, i64, onnxrewrite.CompareOptions{Dims: map[string]int64{"seq": 4}, Inputs: map[string]onnxrewrite.HostTensor{
+		{"given dim clashes with dims", i64, i64, validate.CompareOptions{Dims: map[string]int64{"seq": 4}, Inputs: map[string]ort.HostTensor{
 			"ids": {Shape: []int64{1, 2}, Data: []int64{1, 2}}}}, `dimension "seq"`},
-		{"agreement above 1", i64, i64, onnxrewrite.CompareOptions{MinAgreement: 1.5}, "above 1"},
+		{"agreement above 1", i64, i64, validate.CompareOptions{MinAgreement: 1.5}, "above 1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := onnxrewrite.CompareModels(rt, c.orig, c.rw, c.opts)
+			rep, err := validate.CompareModels(rt, c.orig, c.rw, c.opts)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v (report %+v), want one mentioning %q", err, rep, c.want)
 			}
@@ -320,10 +325,10 @@ func TestCompareModelsErrors(t *testing.T) {
 // TestCompareModelsVibe compares rewrites of the real sentiment model with
 // random 8x16 codes: a faithful one passes, a random one fails.
 func TestCompareModelsVibe(t *testing.T) {
-	path := sharedData(t, "vibe-sentiment/sentiment_model.onnx")
-	rt := fxRuntime(t)
+	path := testkit.SharedData(t, "vibe-sentiment/sentiment_model.onnx")
+	rt := rtkit.Runtime(t)
 	orig, faithful, random := cmpRewrites(t, path, 8, 16, 1)
-	opts := onnxrewrite.CompareOptions{Samples: 256, Dims: map[string]int64{"seq_len": 20}, Seed: 1}
+	opts := validate.CompareOptions{Samples: 256, Dims: map[string]int64{"seq_len": 20}, Seed: 1}
 	for _, c := range []struct {
 		name, a, b string
 		pass       bool
@@ -332,7 +337,7 @@ func TestCompareModelsVibe(t *testing.T) {
 		{"random", path, random, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := onnxrewrite.CompareModels(rt, c.a, c.b, opts)
+			rep, err := validate.CompareModels(rt, c.a, c.b, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

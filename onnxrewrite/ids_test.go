@@ -1,4 +1,4 @@
-package onnxrewrite
+package onnxrewrite_test
 
 import (
 	"bytes"
@@ -8,6 +8,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 // The model RowCounts runs holds what computes the ids and no table, so a
@@ -23,15 +26,15 @@ func TestExposeIDsLeavesTablesOut(t *testing.T) {
 			if err := fixtures.Write(dir, f); err != nil {
 				t.Fatal(err)
 			}
-			m, err := Load(filepath.Join(dir, f.FileName()))
+			m, err := model.Load(filepath.Join(dir, f.FileName()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			inv, err := FindTables(m)
+			inv, err := onnxrewrite.FindTables(m)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sites, err := gatherSites(m, inv, nil)
+			sites, err := onnxrewrite.IDSites(m, inv, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,7 +42,7 @@ func TestExposeIDsLeavesTablesOut(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pruned, outs := exposeIDs(m, sites)
+			pruned, outs := onnxrewrite.ExposeIDs(m, sites)
 			after, err := proto.Marshal(m.Proto)
 			if err != nil {
 				t.Fatal(err)
@@ -61,10 +64,10 @@ func TestExposeIDsLeavesTablesOut(t *testing.T) {
 				}
 			}
 			out := filepath.Join(t.TempDir(), "ids.onnx")
-			if err := pruned.Save(out, SaveOptions{Check: CheckGraph}); err != nil {
+			if err := pruned.Save(out, model.SaveOptions{Check: validate.CheckGraph}); err != nil {
 				t.Fatal(err)
 			}
-			size, err := FilesBytes(out)
+			size, err := model.FilesBytes(out)
 			if err != nil {
 				t.Fatal(err)
 			}

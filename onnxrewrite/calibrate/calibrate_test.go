@@ -1,4 +1,4 @@
-package onnxrewrite_test
+package calibrate_test
 
 import (
 	"encoding/binary"
@@ -13,9 +13,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/embshrink/embshrink/fixtures"
-	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/internal/npy"
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
+	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
+	"github.com/embshrink/embshrink/onnxrewrite/inputs"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 const (
@@ -103,12 +108,12 @@ func calAdd(a, b []int64) []int64 {
 }
 
 func TestRowCountsOffsets(t *testing.T) {
-	rt := fxRuntime(t)
-	m := fxLoad(t, calOffsetModel(t))
+	rt := rtkit.Runtime(t)
+	m := testkit.Load(t, calOffsetModel(t))
 	ids := []int64{0, 1, 14, -5, -20, -25, 3, 3} // after +5: 5 6 19 0 -15 -20 8 8
 	ids2 := []int32{-1, 0, 2, 19, -20, 6}
 	ids2As64 := []int64{-1, 0, 2, 19, -20, 6}
-	inputs := map[string]onnxrewrite.HostTensor{
+	inputs := map[string]ort.HostTensor{
 		"ids":  {Shape: []int64{4, 2}, Data: ids},
 		"ids2": {Shape: []int64{6}, Data: ids2},
 	}
@@ -117,20 +122,20 @@ func TestRowCountsOffsets(t *testing.T) {
 	cases := []struct {
 		name   string
 		tables []string
-		inputs map[string]onnxrewrite.HostTensor
+		inputs map[string]ort.HostTensor
 		want   map[string][]int64
 	}{
 		{"one table", []string{"emb"}, inputs, map[string][]int64{
 			"emb": calAdd(calHist(calRows, calOffset, ids...), calHist(calRows, 0, ids2As64...)),
 		}},
-		{"pos only, its own ids", []string{"pos"}, map[string]onnxrewrite.HostTensor{
+		{"pos only, its own ids", []string{"pos"}, map[string]ort.HostTensor{
 			"ids":  {Shape: []int64{1, 2}, Data: []int64{0, 0}},
 			"ids2": {Shape: []int64{6}, Data: posIDs},
 		}, map[string][]int64{"pos": calHist(7, 0, posAs64...)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := onnxrewrite.RowCounts(rt, m, c.tables, c.inputs)
+			got, err := calibrate.RowCounts(rt, m, c.tables, c.inputs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,11 +147,11 @@ func TestRowCountsOffsets(t *testing.T) {
 	// ids2 reaches pos too, so counting every table needs ids2 within pos's
 	// 7 rows.
 	t.Run("every table", func(t *testing.T) {
-		ok := map[string]onnxrewrite.HostTensor{
+		ok := map[string]ort.HostTensor{
 			"ids":  inputs["ids"],
 			"ids2": {Shape: []int64{6}, Data: posIDs},
 		}
-		got, err := onnxrewrite.RowCounts(rt, m, nil, ok)
+		got, err := calibrate.RowCounts(rt, m, nil, ok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,27 +166,27 @@ func TestRowCountsOffsets(t *testing.T) {
 }
 
 func TestRowCountsErrors(t *testing.T) {
-	rt := fxRuntime(t)
-	m := fxLoad(t, calOffsetModel(t))
-	good := map[string]onnxrewrite.HostTensor{
+	rt := rtkit.Runtime(t)
+	m := testkit.Load(t, calOffsetModel(t))
+	good := map[string]ort.HostTensor{
 		"ids":  {Shape: []int64{1, 2}, Data: []int64{0, 1}},
 		"ids2": {Shape: []int64{2}, Data: []int32{0, 1}},
 	}
 	cases := []struct {
 		name   string
 		tables []string
-		inputs map[string]onnxrewrite.HostTensor
+		inputs map[string]ort.HostTensor
 		want   string
 	}{
 		{"unknown table", []string{"nope"}, good, `table "nope"`},
-		{"unknown input", nil, map[string]onnxrewrite.HostTensor{"ids": good["ids"], "ids2": good["ids2"], "extra": good["ids"]}, `no input "extra"`},
-		{"missing input", []string{"pos"}, map[string]onnxrewrite.HostTensor{"ids": good["ids"]}, `needs input "ids2"`},
-		{"id out of range", []string{"emb"}, map[string]onnxrewrite.HostTensor{
+		{"unknown input", nil, map[string]ort.HostTensor{"ids": good["ids"], "ids2": good["ids2"], "extra": good["ids"]}, `no input "extra"`},
+		{"missing input", []string{"pos"}, map[string]ort.HostTensor{"ids": good["ids"]}, `needs input "ids2"`},
+		{"id out of range", []string{"emb"}, map[string]ort.HostTensor{
 			"ids": {Shape: []int64{1, 2}, Data: []int64{0, 1}}, "ids2": {Shape: []int64{1}, Data: []int32{20}}}, "direct"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := onnxrewrite.RowCounts(rt, m, c.tables, c.inputs)
+			_, err := calibrate.RowCounts(rt, m, c.tables, c.inputs)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, c.want)
 			}
@@ -193,16 +198,16 @@ func TestRowCountsErrors(t *testing.T) {
 // are the main graph's input, so both count, whichever branch runs, and the
 // condition is not needed.
 func TestRowCountsIfBranch(t *testing.T) {
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	var f fixtures.Fixture
 	for _, x := range fixtures.All() {
 		if x.Name == "if_branch" {
 			f = x
 		}
 	}
-	m := fxLoad(t, fxWrite(t, f))
+	m := testkit.Load(t, testkit.Write(t, f))
 	ids := []int64{0, 5, -1, 199, -200, 5}
-	got, err := onnxrewrite.RowCounts(rt, m, nil, map[string]onnxrewrite.HostTensor{
+	got, err := calibrate.RowCounts(rt, m, nil, map[string]ort.HostTensor{
 		"ids": {Shape: []int64{2, 3}, Data: ids},
 	})
 	if err != nil {
@@ -217,7 +222,7 @@ func TestRowCountsIfBranch(t *testing.T) {
 // TestRowCountsSubgraphIDs refuses a Gather whose ids are computed inside
 // the branch.
 func TestRowCountsSubgraphIDs(t *testing.T) {
-	rt := fxRuntime(t)
+	rt := rtkit.Runtime(t)
 	var f fixtures.Fixture
 	for _, x := range fixtures.All() {
 		if x.Name == "if_branch" {
@@ -241,21 +246,21 @@ func TestRowCountsSubgraphIDs(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := fxLoad(t, path)
-	in := map[string]onnxrewrite.HostTensor{"ids": {Shape: []int64{1, 1}, Data: []int64{1}}}
-	_, err = onnxrewrite.RowCounts(rt, m, []string{"inner_emb"}, in)
+	m := testkit.Load(t, path)
+	in := map[string]ort.HostTensor{"ids": {Shape: []int64{1, 1}, Data: []int64{1}}}
+	_, err = calibrate.RowCounts(rt, m, []string{"inner_emb"}, in)
 	if err == nil || !strings.Contains(err.Error(), "else_embed") || !strings.Contains(err.Error(), "inside subgraph") {
 		t.Fatalf("error %v, want one naming Gather else_embed and its subgraph", err)
 	}
 	// The other table's Gather reads main-graph ids: it still counts.
-	if _, err := onnxrewrite.RowCounts(rt, m, []string{"outer_emb"}, in); err != nil {
+	if _, err := calibrate.RowCounts(rt, m, []string{"outer_emb"}, in); err != nil {
 		t.Errorf("outer_emb: %v", err)
 	}
 }
 
 func TestLoadCalibration(t *testing.T) {
 	dir := t.TempDir()
-	m := fxLoad(t, calOffsetModel(t))
+	m := testkit.Load(t, calOffsetModel(t))
 	write := func(name string, a *npy.Array) string {
 		p := filepath.Join(dir, name)
 		if err := npy.WriteFile(p, a); err != nil {
@@ -272,15 +277,15 @@ func TestLoadCalibration(t *testing.T) {
 	cases := []struct {
 		name  string
 		specs []string
-		want  map[string]onnxrewrite.HostTensor
+		want  map[string]ort.HostTensor
 		err   string
 	}{
-		{"named, converted to int64 and int32", []string{"ids=" + u8, "ids2=" + grid}, map[string]onnxrewrite.HostTensor{
-			"ids":  {Shape: []int64{3, 2}, Data: []int64{1, 2, 3, 4, 5, 6}, Elem: onnxrewrite.Int64},
-			"ids2": {Shape: []int64{6}, Data: []int32{1, 2, 3, 4, 5, 6}, Elem: onnxrewrite.Int32},
+		{"named, converted to int64 and int32", []string{"ids=" + u8, "ids2=" + grid}, map[string]ort.HostTensor{
+			"ids":  {Shape: []int64{3, 2}, Data: []int64{1, 2, 3, 4, 5, 6}, Elem: model.Int64},
+			"ids2": {Shape: []int64{6}, Data: []int32{1, 2, 3, 4, 5, 6}, Elem: model.Int32},
 		}, ""},
-		{"negative ids kept", []string{"ids=" + i32}, map[string]onnxrewrite.HostTensor{
-			"ids": {Shape: []int64{2, 2}, Data: []int64{-1, 7, 8, 9}, Elem: onnxrewrite.Int64},
+		{"negative ids kept", []string{"ids=" + i32}, map[string]ort.HostTensor{
+			"ids": {Shape: []int64{2, 2}, Data: []int64{-1, 7, 8, 9}, Elem: model.Int64},
 		}, ""},
 		{"bare file with two integer inputs", []string{u8}, nil, "2 integer inputs"},
 		{"unknown input", []string{"nope=" + u8}, nil, `no input "nope"`},
@@ -293,7 +298,7 @@ func TestLoadCalibration(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := onnxrewrite.LoadCalibration(m, c.specs)
+			got, err := inputs.Load(m, c.specs)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("error %v, want one mentioning %q", err, c.err)
@@ -309,8 +314,8 @@ func TestLoadCalibration(t *testing.T) {
 		})
 	}
 	// A model with one integer input takes a bare file name.
-	single := fxLoad(t, fxWrite(t, fixtures.All()[0]))
-	got, err := onnxrewrite.LoadCalibration(single, []string{u8})
+	single := testkit.Load(t, testkit.Write(t, fixtures.All()[0]))
+	got, err := inputs.Load(single, []string{u8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package onnxrewrite
+package validate
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/graph/topo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
@@ -34,7 +35,7 @@ func CheckGraph(path string) error {
 	if mp.Graph == nil {
 		return fmt.Errorf("%s: no graph", path)
 	}
-	if err := CheckDataflow(&Model{Proto: mp, Path: path}); err != nil {
+	if err := model.CheckProto(path, mp); err != nil {
 		return err
 	}
 	g := simple.NewSimpleGraph()

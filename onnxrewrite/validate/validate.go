@@ -1,17 +1,23 @@
-package onnxrewrite
+package validate
 
 // This file runs two models (an original and its rewrite) on the same
-// inputs in ONNX Runtime and compares their outputs (CompareModels).
+// inputs in ONNX ort.Runtime and compares their outputs (CompareModels).
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/embshrink/embshrink/internal/half"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/inputs"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 // Defaults of CompareOptions.
@@ -28,7 +34,7 @@ const (
 type CompareOptions struct {
 	// Inputs are given input values by name; the other inputs are
 	// generated.
-	Inputs map[string]HostTensor
+	Inputs map[string]ort.HostTensor
 	// Samples is the first (batch) dimension of generated inputs when it
 	// is dynamic and unnamed, or named but not set by Dims or a given
 	// input; default DefaultSamples. With given inputs, their first
@@ -152,7 +158,7 @@ type CompareReport struct {
 }
 
 // CompareModels runs the original model and its rewrite on the same inputs
-// in ONNX Runtime and compares every output.
+// in ONNX ort.Runtime and compares every output.
 //
 // Inputs not given in opts are generated, deterministically for opts.Seed:
 // an integer input that a table's embedding Gather reads (directly, or
@@ -173,7 +179,7 @@ type CompareReport struct {
 // file, models whose inputs or outputs differ in names or element types
 // (or in static sizes), given inputs that do not fit, bad options, or a
 // failed run.
-func CompareModels(rt *Runtime, original, rewritten string, opts CompareOptions) (*CompareReport, error) {
+func CompareModels(rt *ort.Runtime, original, rewritten string, opts CompareOptions) (*CompareReport, error) {
 	tol, err := compareTolerances(opts)
 	if err != nil {
 		return nil, err
@@ -185,7 +191,7 @@ func CompareModels(rt *Runtime, original, rewritten string, opts CompareOptions)
 			return nil, fmt.Errorf("%s: is a directory, not a model file", p)
 		}
 	}
-	m, err := Load(original)
+	m, err := model.Load(original)
 	if err != nil {
 		return nil, err
 	}
@@ -193,12 +199,12 @@ func CompareModels(rt *Runtime, original, rewritten string, opts CompareOptions)
 	if err != nil {
 		return nil, err
 	}
-	so, err := rt.NewSession(original, SessionOptions{})
+	so, err := rt.NewSession(original, ort.SessionOptions{})
 	if err != nil {
 		return nil, err
 	}
 	defer so.Close()
-	sr, err := rt.NewSession(rewritten, SessionOptions{})
+	sr, err := rt.NewSession(rewritten, ort.SessionOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -286,12 +292,12 @@ type idRange struct {
 // Gather (directly or through value-preserving ops) to that table's rows,
 // the smallest when several; "" maps to the smallest table of all, absent
 // when the model has none.
-func idRanges(m *Model) (map[string]idRange, error) {
-	inv, err := FindTables(m)
+func idRanges(m *model.Model) (map[string]idRange, error) {
+	inv, err := onnxrewrite.FindTables(m)
 	if err != nil {
 		return nil, err
 	}
-	sites, err := gatherSites(m, inv, nil)
+	sites, err := onnxrewrite.IDSites(m, inv, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +308,7 @@ func idRanges(m *Model) (map[string]idRange, error) {
 		}
 	}
 	isInput := map[string]bool{}
-	for _, in := range modelInputs(m) {
+	for _, in := range model.Inputs(m) {
 		isInput[in.Name] = true
 	}
 	passThrough := map[string]bool{"Cast": true, "Reshape": true, "Squeeze": true, "Unsqueeze": true,
@@ -317,30 +323,30 @@ func idRanges(m *Model) (map[string]idRange, error) {
 		add("", idRange{tb.Shape[0], tb.Name})
 	}
 	for _, s := range sites {
-		if s.err != nil {
+		if s.Err != nil {
 			continue
 		}
-		name := s.ids
+		name := s.IDs
 		for steps := 0; !isInput[name] && steps < len(m.Proto.Graph.Node); steps++ {
 			n := producer[name]
-			if n == nil || !isStd(n) || !passThrough[n.OpType] || len(n.Input) == 0 {
+			if n == nil || !model.IsStd(n) || !passThrough[n.OpType] || len(n.Input) == 0 {
 				break
 			}
 			name = n.Input[0]
 		}
 		if isInput[name] {
-			add(name, idRange{s.rows, s.table})
+			add(name, idRange{s.Rows, s.Table})
 		}
 	}
 	return out, nil
 }
 
 // ioString prints an input or output: ids int64 [batch, 20].
-func ioString(in IOInfo) string {
-	return fmt.Sprintf("%s %s %s", in.Name, DTypeName(in.Elem), dimsString(in.Shape, in.DimParams))
+func ioString(in ort.IOInfo) string {
+	return fmt.Sprintf("%s %s %s", in.Name, model.DTypeName(in.Elem), model.DimsString(in.Shape, in.DimParams))
 }
 
-func ioStrings(v []IOInfo) string {
+func ioStrings(v []ort.IOInfo) string {
 	s := make([]string, len(v))
 	for i, x := range v {
 		s[i] = ioString(x)
@@ -350,8 +356,8 @@ func ioStrings(v []IOInfo) string {
 
 // sameIO checks that two models have the same inputs (or outputs) by name
 // and element type, and no clashing static sizes.
-func sameIO(pathA, pathB, what string, a, b []IOInfo) error {
-	byName := map[string]IOInfo{}
+func sameIO(pathA, pathB, what string, a, b []ort.IOInfo) error {
+	byName := map[string]ort.IOInfo{}
 	for _, x := range b {
 		byName[x.Name] = x
 	}
@@ -368,7 +374,7 @@ func sameIO(pathA, pathB, what string, a, b []IOInfo) error {
 			return differ(fmt.Sprintf("%q is missing from the rewrite", x.Name))
 		}
 		if x.Elem != y.Elem {
-			return differ(fmt.Sprintf("%q is %s vs %s", x.Name, DTypeName(x.Elem), DTypeName(y.Elem)))
+			return differ(fmt.Sprintf("%q is %s vs %s", x.Name, model.DTypeName(x.Elem), model.DTypeName(y.Elem)))
 		}
 		if len(x.Shape) != len(y.Shape) {
 			return differ(fmt.Sprintf("%q has rank %d vs %d", x.Name, len(x.Shape), len(y.Shape)))
@@ -382,24 +388,24 @@ func sameIO(pathA, pathB, what string, a, b []IOInfo) error {
 	return nil
 }
 
-// hostElem is the element type a HostTensor holds.
-func hostElem(t HostTensor) DataType {
+// hostElem is the element type a ort.HostTensor holds.
+func hostElem(t ort.HostTensor) model.DataType {
 	if t.Elem != onnxpb.TensorProto_UNDEFINED {
 		return t.Elem
 	}
 	switch t.Data.(type) {
 	case []float32:
-		return Float32
+		return model.Float32
 	case []float64:
-		return Float64
+		return model.Float64
 	case []int64:
-		return Int64
+		return model.Int64
 	case []int32:
-		return Int32
+		return model.Int32
 	case []uint8:
-		return Uint8
+		return model.Uint8
 	case []uint16:
-		return Uint16
+		return model.Uint16
 	case []bool:
 		return onnxpb.TensorProto_BOOL
 	}
@@ -408,8 +414,8 @@ func hostElem(t HostTensor) DataType {
 
 // makeInputs checks the given inputs and generates the others, filling in
 // rep.Inputs and rep.Dims.
-func makeInputs(model string, infos []IOInfo, ranges map[string]idRange, opts CompareOptions, rep *CompareReport) (map[string]HostTensor, error) {
-	byName := map[string]IOInfo{}
+func makeInputs(file string, infos []ort.IOInfo, ranges map[string]idRange, opts CompareOptions, rep *CompareReport) (map[string]ort.HostTensor, error) {
+	byName := map[string]ort.IOInfo{}
 	params := map[string]bool{}
 	for _, in := range infos {
 		byName[in.Name] = in
@@ -419,33 +425,33 @@ func makeInputs(model string, infos []IOInfo, ranges map[string]idRange, opts Co
 			}
 		}
 	}
-	for _, name := range sortedKeys(opts.Inputs) {
+	for _, name := range slices.Sorted(maps.Keys(opts.Inputs)) {
 		in, ok := byName[name]
 		if !ok {
-			return nil, fmt.Errorf("%s: given input %q is not a model input; the inputs are %s", model, name, ioStrings(infos))
+			return nil, fmt.Errorf("%s: given input %q is not a model input; the inputs are %s", file, name, ioStrings(infos))
 		}
 		t := opts.Inputs[name]
 		if e := hostElem(t); e != in.Elem {
-			return nil, fmt.Errorf("%s: given input %q holds %s, the model wants %s", model, name, DTypeName(e), DTypeName(in.Elem))
+			return nil, fmt.Errorf("%s: given input %q holds %s, the model wants %s", file, name, model.DTypeName(e), model.DTypeName(in.Elem))
 		}
 		if in.Unranked {
 			continue
 		}
 		if len(t.Shape) != len(in.Shape) {
-			return nil, fmt.Errorf("%s: given input %q has shape %v, the model wants %s", model, name, t.Shape, dimsString(in.Shape, in.DimParams))
+			return nil, fmt.Errorf("%s: given input %q has shape %v, the model wants %s", file, name, t.Shape, model.DimsString(in.Shape, in.DimParams))
 		}
 		for j, d := range in.Shape {
 			if d >= 0 && t.Shape[j] != d {
-				return nil, fmt.Errorf("%s: given input %q has shape %v, the model wants %s", model, name, t.Shape, dimsString(in.Shape, in.DimParams))
+				return nil, fmt.Errorf("%s: given input %q has shape %v, the model wants %s", file, name, t.Shape, model.DimsString(in.Shape, in.DimParams))
 			}
 		}
 	}
-	for _, p := range sortedKeys(opts.Dims) {
+	for _, p := range slices.Sorted(maps.Keys(opts.Dims)) {
 		if !params[p] {
-			return nil, fmt.Errorf("%s: no input has a dynamic dimension named %q; the inputs are %s", model, p, ioStrings(infos))
+			return nil, fmt.Errorf("%s: no input has a dynamic dimension named %q; the inputs are %s", file, p, ioStrings(infos))
 		}
 		if opts.Dims[p] <= 0 {
-			return nil, fmt.Errorf("%s: dimension %q = %d: want a positive size", model, p, opts.Dims[p])
+			return nil, fmt.Errorf("%s: dimension %q = %d: want a positive size", file, p, opts.Dims[p])
 		}
 	}
 
@@ -477,7 +483,7 @@ func makeInputs(model string, infos []IOInfo, ranges map[string]idRange, opts Co
 				continue
 			}
 			if d, ok := named[p]; ok && d.v != t.Shape[j] {
-				return nil, fmt.Errorf("%s: given input %q has %d for dimension %q, which is %d (%s)", model, in.Name, t.Shape[j], p, d.v, d.src)
+				return nil, fmt.Errorf("%s: given input %q has %d for dimension %q, which is %d (%s)", file, in.Name, t.Shape[j], p, d.v, d.src)
 			}
 			if _, ok := named[p]; !ok {
 				named[p] = dimVal{t.Shape[j], "given input " + in.Name}
@@ -486,7 +492,7 @@ func makeInputs(model string, infos []IOInfo, ranges map[string]idRange, opts Co
 	}
 
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x656d6273687269))
-	out := map[string]HostTensor{}
+	out := map[string]ort.HostTensor{}
 	for _, in := range infos {
 		if t, ok := opts.Inputs[in.Name]; ok {
 			out[in.Name] = t
@@ -494,7 +500,7 @@ func makeInputs(model string, infos []IOInfo, ranges map[string]idRange, opts Co
 			continue
 		}
 		if in.Unranked {
-			return nil, fmt.Errorf("%s: input %q is declared without a shape, so its rank is unknown: give its values (validate --inputs)", model, in.Name)
+			return nil, fmt.Errorf("%s: input %q is declared without a shape, so its rank is unknown: give its values (validate --inputs)", file, in.Name)
 		}
 		shape := make([]int64, len(in.Shape))
 		for j, d := range in.Shape {
@@ -519,7 +525,7 @@ func makeInputs(model string, infos []IOInfo, ranges map[string]idRange, opts Co
 		}
 		t, ir, err := generate(in, shape, ranges, rng)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", model, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		out[in.Name] = t
 		rep.Inputs = append(rep.Inputs, ir)
@@ -528,8 +534,8 @@ func makeInputs(model string, infos []IOInfo, ranges map[string]idRange, opts Co
 }
 
 // givenReport describes a given input.
-func givenReport(in IOInfo, t HostTensor) InputReport {
-	r := InputReport{Name: in.Name, DType: DTypeName(in.Elem), Shape: slices.Clone(t.Shape), Source: "given", Values: "given"}
+func givenReport(in ort.IOInfo, t ort.HostTensor) InputReport {
+	r := InputReport{Name: in.Name, DType: model.DTypeName(in.Elem), Shape: slices.Clone(t.Shape), Source: "given", Values: "given"}
 	var lo, hi int64
 	seen := false
 	note := func(v int64) {
@@ -555,7 +561,7 @@ func givenReport(in IOInfo, t HostTensor) InputReport {
 			note(int64(v))
 		}
 	case []uint16:
-		if isIntegerType(in.Elem) {
+		if model.IsInteger(in.Elem) {
 			for _, v := range d {
 				note(int64(v))
 			}
@@ -569,15 +575,15 @@ func givenReport(in IOInfo, t HostTensor) InputReport {
 }
 
 // generate draws one input's values.
-func generate(in IOInfo, shape []int64, ranges map[string]idRange, rng *rand.Rand) (HostTensor, InputReport, error) {
-	n, err := rtElemCount(shape)
+func generate(in ort.IOInfo, shape []int64, ranges map[string]idRange, rng *rand.Rand) (ort.HostTensor, InputReport, error) {
+	n, err := ort.ElemCount(shape)
 	if err != nil {
-		return HostTensor{}, InputReport{}, fmt.Errorf("input %q: %w", in.Name, err)
+		return ort.HostTensor{}, InputReport{}, fmt.Errorf("input %q: %w", in.Name, err)
 	}
-	t := HostTensor{Shape: shape, Elem: in.Elem}
-	r := InputReport{Name: in.Name, DType: DTypeName(in.Elem), Shape: shape, Source: "generated"}
+	t := ort.HostTensor{Shape: shape, Elem: in.Elem}
+	r := InputReport{Name: in.Name, DType: model.DTypeName(in.Elem), Shape: shape, Source: "generated"}
 	switch in.Elem {
-	case Int64, Int32, Uint8, Uint16:
+	case model.Int64, model.Int32, model.Uint8, model.Uint16:
 		rg, direct := ranges[in.Name]
 		if !direct {
 			rg = ranges[""]
@@ -587,11 +593,11 @@ func generate(in IOInfo, shape []int64, ranges map[string]idRange, rng *rand.Ran
 			high = 2
 		}
 		switch in.Elem {
-		case Int32:
+		case model.Int32:
 			high = min(high, math.MaxInt32)
-		case Uint8:
+		case model.Uint8:
 			high = min(high, math.MaxUint8+1)
-		case Uint16:
+		case model.Uint16:
 			high = min(high, math.MaxUint16+1)
 		}
 		r.IDRange = []int64{0, high}
@@ -610,14 +616,14 @@ func generate(in IOInfo, shape []int64, ranges map[string]idRange, rng *rand.Ran
 			v[i] = rng.Int64N(high)
 		}
 		switch in.Elem {
-		case Int64:
+		case model.Int64:
 			t.Data = v
-		case Int32:
-			t.Data = convertInts[int32](v)
-		case Uint8:
-			t.Data = convertInts[uint8](v)
-		case Uint16:
-			t.Data = convertInts[uint16](v)
+		case model.Int32:
+			t.Data = inputs.ConvertInts[int32](v)
+		case model.Uint8:
+			t.Data = inputs.ConvertInts[uint8](v)
+		case model.Uint16:
+			t.Data = inputs.ConvertInts[uint16](v)
 		}
 	case onnxpb.TensorProto_BOOL:
 		v := make([]bool, n)
@@ -626,50 +632,42 @@ func generate(in IOInfo, shape []int64, ranges map[string]idRange, rng *rand.Ran
 		}
 		t.Data = v
 		r.Values = "booleans, true with probability 1/2"
-	case Float32, Float64, Float16, BFloat16:
+	case model.Float32, model.Float64, model.Float16, model.BFloat16:
 		r.Values = "standard normal"
 		switch in.Elem {
-		case Float32:
+		case model.Float32:
 			v := make([]float32, n)
 			for i := range v {
 				v[i] = float32(rng.NormFloat64())
 			}
 			t.Data = v
-		case Float64:
+		case model.Float64:
 			v := make([]float64, n)
 			for i := range v {
 				v[i] = rng.NormFloat64()
 			}
 			t.Data = v
-		case Float16:
+		case model.Float16:
 			v := make([]uint16, n)
 			for i := range v {
-				v[i] = Float32ToHalf(float32(rng.NormFloat64()))
+				v[i] = half.FromFloat32(float32(rng.NormFloat64()))
 			}
 			t.Data = v
-		case BFloat16:
+		case model.BFloat16:
 			v := make([]uint16, n)
 			for i := range v {
-				v[i] = Float32ToBFloat16(float32(rng.NormFloat64()))
+				v[i] = half.BFloat16FromFloat32(float32(rng.NormFloat64()))
 			}
 			t.Data = v
 		}
 	default:
-		return HostTensor{}, InputReport{}, fmt.Errorf("input %q is %s, which cannot be generated; give its values", in.Name, DTypeName(in.Elem))
+		return ort.HostTensor{}, InputReport{}, fmt.Errorf("input %q is %s, which cannot be generated; give its values", in.Name, model.DTypeName(in.Elem))
 	}
 	return t, r, nil
 }
 
-func convertInts[T int32 | uint8 | uint16](v []int64) []T {
-	out := make([]T, len(v))
-	for i, x := range v {
-		out[i] = T(x)
-	}
-	return out
-}
-
 // hostFloats widens a tensor's elements to float64; bools are 0 or 1.
-func hostFloats(t HostTensor) ([]float64, bool) {
+func hostFloats(t ort.HostTensor) ([]float64, bool) {
 	switch d := t.Data.(type) {
 	case []float32:
 		return convertFloats(d), true
@@ -683,16 +681,16 @@ func hostFloats(t HostTensor) ([]float64, bool) {
 		return convertFloats(d), false
 	case []uint16:
 		switch t.Elem {
-		case Float16:
+		case model.Float16:
 			out := make([]float64, len(d))
 			for i, v := range d {
-				out[i] = float64(HalfToFloat32(v))
+				out[i] = float64(half.ToFloat32(v))
 			}
 			return out, true
-		case BFloat16:
+		case model.BFloat16:
 			out := make([]float64, len(d))
 			for i, v := range d {
-				out[i] = float64(math.Float32frombits(uint32(v) << 16))
+				out[i] = float64(half.BFloat16ToFloat32(v))
 			}
 			return out, true
 		}
@@ -718,8 +716,8 @@ func convertFloats[T float32 | float64 | int64 | int32 | uint8 | uint16](v []T) 
 }
 
 // compareOutput compares output a of the rewrite with b of the original.
-func compareOutput(name string, a, b HostTensor, tol tolerances) OutputReport {
-	o := OutputReport{Name: name, DType: DTypeName(b.Elem), Shape: slices.Clone(b.Shape)}
+func compareOutput(name string, a, b ort.HostTensor, tol tolerances) OutputReport {
+	o := OutputReport{Name: name, DType: model.DTypeName(b.Elem), Shape: slices.Clone(b.Shape)}
 	if !slices.Equal(a.Shape, b.Shape) {
 		o.Reason = fmt.Sprintf("shape %v, the original's is %v", a.Shape, b.Shape)
 		return o

@@ -1,4 +1,4 @@
-package onnxrewrite_test
+package model_test
 
 import (
 	"bytes"
@@ -9,7 +9,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
@@ -38,17 +39,17 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		}, []string{"model.onnx", "not an ONNX model"}},
 		{"truncated model", func(t *testing.T, dir string) string {
 			p := filepath.Join(dir, "cut.onnx")
-			b, _ := proto.Marshal(gatherModel(13, 20, 4))
+			b, _ := proto.Marshal(testkit.GatherModel(13, 20, 4))
 			os.WriteFile(p, b[:len(b)-37], 0o644)
 			return p
 		}, []string{"cut.onnx", "not an ONNX model"}},
 		{"external data missing", func(t *testing.T, dir string) string {
-			p := writeExternalModel(t, dir)
+			p := testkit.WriteExternalModel(t, dir)
 			os.Remove(filepath.Join(dir, "model.onnx.data"))
 			return p
 		}, []string{"model.onnx", `tensor "emb"`, "external data file"}},
 		{"external data short", func(t *testing.T, dir string) string {
-			p := writeExternalModel(t, dir)
+			p := testkit.WriteExternalModel(t, dir)
 			os.Truncate(filepath.Join(dir, "model.onnx.data"), 100)
 			return p
 		}, []string{"model.onnx", `tensor "emb"`, "holds 100 bytes"}},
@@ -65,18 +66,18 @@ func TestLoadRejectsBadInput(t *testing.T) {
 			return withLocation(t, dir, "link.data")
 		}, []string{`tensor "emb"`, "leads out of the model's folder"}},
 		{"huge declared shape", func(t *testing.T, dir string) string {
-			p := writeExternalModel(t, dir)
+			p := testkit.WriteExternalModel(t, dir)
 			mp := loadProto(t, p)
 			mp.Graph.Initializer[0].Dims = []int64{1 << 30, 1 << 20}
 			mp.Graph.Initializer[0].ExternalData = mp.Graph.Initializer[0].ExternalData[:2] // no length
-			writeModel(t, p, mp)
+			testkit.WriteModel(t, p, mp)
 			return p
 		}, []string{`tensor "emb"`, "needs"}},
 		{"overflowing shape", func(t *testing.T, dir string) string {
-			p := writeExternalModel(t, dir)
+			p := testkit.WriteExternalModel(t, dir)
 			mp := loadProto(t, p)
 			mp.Graph.Initializer[0].Dims = []int64{1 << 40, 1 << 40}
-			writeModel(t, p, mp)
+			testkit.WriteModel(t, p, mp)
 			return p
 		}, []string{`tensor "emb"`, "overflows"}},
 	}
@@ -84,8 +85,8 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := c.setup(t, dir)
-			before := dirDigest(t, dir)
-			_, err := onnxrewrite.Load(path)
+			before := testkit.DirDigest(t, dir)
+			_, err := model.Load(path)
 			if err == nil {
 				t.Fatalf("Load(%s) succeeded, want an error", path)
 			}
@@ -94,7 +95,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
 			}
-			if after := dirDigest(t, dir); !equalDigests(before, after) {
+			if after := testkit.DirDigest(t, dir); !equalDigests(before, after) {
 				t.Errorf("Load changed files in %s", dir)
 			}
 		})
@@ -103,10 +104,10 @@ func TestLoadRejectsBadInput(t *testing.T) {
 
 func withLocation(t *testing.T, dir, loc string) string {
 	t.Helper()
-	p := writeExternalModel(t, dir)
+	p := testkit.WriteExternalModel(t, dir)
 	mp := loadProto(t, p)
 	mp.Graph.Initializer[0].ExternalData[0].Value = loc
-	writeModel(t, p, mp)
+	testkit.WriteModel(t, p, mp)
 	return p
 }
 
@@ -139,32 +140,32 @@ func TestSaveRefuses(t *testing.T) {
 	cases := []struct {
 		name string
 		out  func(dir string) string
-		opts onnxrewrite.SaveOptions
+		opts model.SaveOptions
 		want string
 	}{
-		{"the input itself", func(dir string) string { return filepath.Join(dir, "model.onnx") }, onnxrewrite.SaveOptions{}, "refusing to overwrite the input model"},
+		{"the input itself", func(dir string) string { return filepath.Join(dir, "model.onnx") }, model.SaveOptions{}, "refusing to overwrite the input model"},
 		{"the input's data file", func(dir string) string { return filepath.Join(dir, "other.onnx") },
-			onnxrewrite.SaveOptions{DataFile: "model.onnx.data"}, "holds the input model's external data"},
-		{"a missing folder", func(dir string) string { return filepath.Join(dir, "no", "such", "out.onnx") }, onnxrewrite.SaveOptions{}, "output folder"},
+			model.SaveOptions{DataFile: "model.onnx.data"}, "holds the input model's external data"},
+		{"a missing folder", func(dir string) string { return filepath.Join(dir, "no", "such", "out.onnx") }, model.SaveOptions{}, "output folder"},
 		{"a data file with a path", func(dir string) string { return filepath.Join(dir, "out.onnx") },
-			onnxrewrite.SaveOptions{DataFile: "../x.data"}, "plain file name"},
+			model.SaveOptions{DataFile: "../x.data"}, "plain file name"},
 		{"a failing check", func(dir string) string { return filepath.Join(dir, "out.onnx") },
-			onnxrewrite.SaveOptions{Check: func(string) error { return os.ErrInvalid }}, "fails its check"},
+			model.SaveOptions{Check: func(string) error { return os.ErrInvalid }}, "fails its check"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := writeExternalModel(t, dir)
-			m, err := onnxrewrite.Load(path)
+			path := testkit.WriteExternalModel(t, dir)
+			m, err := model.Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			before := dirDigest(t, dir)
+			before := testkit.DirDigest(t, dir)
 			err = m.Save(c.out(dir), c.opts)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Save: got %v, want an error about %q", err, c.want)
 			}
-			if after := dirDigest(t, dir); !equalDigests(before, after) {
+			if after := testkit.DirDigest(t, dir); !equalDigests(before, after) {
 				t.Errorf("a refused Save left files behind or changed them: %v -> %v", keys(before), keys(after))
 			}
 		})
@@ -180,7 +181,7 @@ func keys(m map[string][32]byte) []string {
 }
 
 // tensorsByName maps every initializer of the main graph to its bytes.
-func tensorsByName(t *testing.T, m *onnxrewrite.Model) map[string][]byte {
+func tensorsByName(t *testing.T, m *model.Model) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	for _, tp := range m.Proto.Graph.Initializer {
@@ -196,32 +197,32 @@ func tensorsByName(t *testing.T, m *onnxrewrite.Model) map[string][]byte {
 func TestRoundTripKeepsTensors(t *testing.T) {
 	modes := []struct {
 		name     string
-		opts     onnxrewrite.SaveOptions
+		opts     model.SaveOptions
 		external bool
 	}{
-		{"auto", onnxrewrite.SaveOptions{}, true},
-		{"never", onnxrewrite.SaveOptions{External: onnxrewrite.ExternalNever}, false},
-		{"always", onnxrewrite.SaveOptions{External: onnxrewrite.ExternalAlways, DataFile: "w.bin"}, true},
+		{"auto", model.SaveOptions{}, true},
+		{"never", model.SaveOptions{External: model.ExternalNever}, false},
+		{"always", model.SaveOptions{External: model.ExternalAlways, DataFile: "w.bin"}, true},
 	}
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			dir := t.TempDir()
-			in := writeExternalModel(t, dir)
-			m, err := onnxrewrite.Load(in)
+			in := testkit.WriteExternalModel(t, dir)
+			m, err := model.Load(in)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := tensorsByName(t, m)
-			before := dirDigest(t, dir)
+			before := testkit.DirDigest(t, dir)
 			outDir := t.TempDir()
 			out := filepath.Join(outDir, "out.onnx")
 			if err := m.Save(out, mode.opts); err != nil {
 				t.Fatal(err)
 			}
-			if after := dirDigest(t, dir); !equalDigests(before, after) {
+			if after := testkit.DirDigest(t, dir); !equalDigests(before, after) {
 				t.Error("saving changed the input's files")
 			}
-			back, err := onnxrewrite.Load(out)
+			back, err := model.Load(out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,8 +235,8 @@ func TestRoundTripKeepsTensors(t *testing.T) {
 			if ext := len(back.ExternalFiles()) > 0; ext != mode.external {
 				t.Errorf("external data in output: %v, want %v", ext, mode.external)
 			}
-			if len(dirDigest(t, outDir)) != map[bool]int{true: 2, false: 1}[mode.external] {
-				t.Errorf("output folder holds %v", keys(dirDigest(t, outDir)))
+			if len(testkit.DirDigest(t, outDir)) != map[bool]int{true: 2, false: 1}[mode.external] {
+				t.Errorf("output folder holds %v", keys(testkit.DirDigest(t, outDir)))
 			}
 		})
 	}
@@ -246,17 +247,17 @@ func TestRoundTripKeepsTensors(t *testing.T) {
 func TestRoundTripSharedModels(t *testing.T) {
 	for _, rel := range []string{"vibe-sentiment/sentiment_model.onnx", "stories260k/stories260K_tied.onnx", "stories260k/stories260K_untied_folded.onnx"} {
 		t.Run(filepath.Base(rel), func(t *testing.T) {
-			in := sharedData(t, rel)
-			m, err := onnxrewrite.Load(in)
+			in := testkit.SharedData(t, rel)
+			m, err := model.Load(in)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := tensorsByName(t, m)
 			out := filepath.Join(t.TempDir(), "rt.onnx")
-			if err := m.Save(out, onnxrewrite.SaveOptions{}); err != nil {
+			if err := m.Save(out, model.SaveOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			back, err := onnxrewrite.Load(out)
+			back, err := model.Load(out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -290,12 +291,12 @@ func TestRoundTripSharedModels(t *testing.T) {
 // temporary files they start as.
 func TestSaveFileMode(t *testing.T) {
 	dir := t.TempDir()
-	m, err := onnxrewrite.Load(writeExternalModel(t, dir))
+	m, err := model.Load(testkit.WriteExternalModel(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out.onnx")
-	if err := m.Save(out, onnxrewrite.SaveOptions{}); err != nil {
+	if err := m.Save(out, model.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{out, out + ".data"} {

@@ -1,4 +1,4 @@
-package onnxrewrite
+package ort
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package onnxrewrite
+package model
 
 import (
 	"encoding/binary"
@@ -8,6 +8,7 @@ import (
 	"os"
 	"unsafe"
 
+	"github.com/embshrink/embshrink/internal/half"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
@@ -27,9 +28,9 @@ const (
 	Int64    = onnxpb.TensorProto_INT64
 )
 
-// elemBits is the storage size of one element, in bits, for the fixed-size
+// ElemBits is the storage size of one element, in bits, for the fixed-size
 // types; 0 for strings and unknown types.
-func elemBits(dt DataType) int64 {
+func ElemBits(dt DataType) int64 {
 	switch dt {
 	case onnxpb.TensorProto_FLOAT, onnxpb.TensorProto_INT32, onnxpb.TensorProto_UINT32:
 		return 32
@@ -75,9 +76,9 @@ func lower(s string) string {
 	return string(b)
 }
 
-// numElements multiplies dims, refusing negative dims and overflow so that a
+// NumElements multiplies dims, refusing negative dims and overflow so that a
 // hostile shape never turns into a giant allocation.
-func numElements(dims []int64) (int64, error) {
+func NumElements(dims []int64) (int64, error) {
 	n := int64(1)
 	for _, d := range dims {
 		if d < 0 {
@@ -91,13 +92,13 @@ func numElements(dims []int64) (int64, error) {
 	return n, nil
 }
 
-// dataBytes is the size of a tensor's data in bytes, from its shape and type.
-func dataBytes(t *onnxpb.TensorProto) (int64, error) {
-	n, err := numElements(t.Dims)
+// DataBytes is the size of a tensor's data in bytes, from its shape and type.
+func DataBytes(t *onnxpb.TensorProto) (int64, error) {
+	n, err := NumElements(t.Dims)
 	if err != nil {
 		return 0, err
 	}
-	bits := elemBits(DataType(t.DataType))
+	bits := ElemBits(DataType(t.DataType))
 	if bits == 0 {
 		return 0, fmt.Errorf("element type %s has no fixed size", DTypeName(DataType(t.DataType)))
 	}
@@ -107,9 +108,9 @@ func dataBytes(t *onnxpb.TensorProto) (int64, error) {
 	return (n*bits + 7) / 8, nil
 }
 
-// storedBytes is what a tensor's data takes, however it is stored; used for
+// StoredBytes is what a tensor's data takes, however it is stored; used for
 // byte counts (strings count their bytes).
-func storedBytes(t *onnxpb.TensorProto) int64 {
+func StoredBytes(t *onnxpb.TensorProto) int64 {
 	if t == nil {
 		return 0
 	}
@@ -120,14 +121,14 @@ func storedBytes(t *onnxpb.TensorProto) int64 {
 		}
 		return n
 	}
-	n, err := dataBytes(t)
+	n, err := DataBytes(t)
 	if err != nil {
 		return 0
 	}
 	return n
 }
 
-func isExternal(t *onnxpb.TensorProto) bool {
+func IsExternal(t *onnxpb.TensorProto) bool {
 	return t.DataLocation == onnxpb.TensorProto_EXTERNAL
 }
 
@@ -135,18 +136,18 @@ func isExternal(t *onnxpb.TensorProto) bool {
 // holds it (raw_data, a typed field, or external data). For a tensor stored in
 // raw_data the result aliases it.
 func (m *Model) TensorBytes(t *onnxpb.TensorProto) ([]byte, error) {
-	want, err := dataBytes(t)
+	want, err := DataBytes(t)
 	if err != nil {
 		return nil, fmt.Errorf("%s: tensor %q: %w", m.Path, t.Name, err)
 	}
-	if isExternal(t) {
+	if IsExternal(t) {
 		buf := make([]byte, want)
 		if err := m.readExternal(t, buf); err != nil {
 			return nil, err
 		}
 		return buf, nil
 	}
-	b, err := inlineBytes(t)
+	b, err := InlineBytes(t)
 	if err != nil {
 		return nil, fmt.Errorf("%s: tensor %q: %w", m.Path, t.Name, err)
 	}
@@ -157,8 +158,8 @@ func (m *Model) TensorBytes(t *onnxpb.TensorProto) ([]byte, error) {
 	return b, nil
 }
 
-// inlineBytes encodes the data of a tensor stored inside the model.
-func inlineBytes(t *onnxpb.TensorProto) ([]byte, error) {
+// InlineBytes encodes the data of a tensor stored inside the model.
+func InlineBytes(t *onnxpb.TensorProto) ([]byte, error) {
 	if t.RawData != nil || (len(t.FloatData) == 0 && len(t.Int32Data) == 0 && len(t.Int64Data) == 0 &&
 		len(t.DoubleData) == 0 && len(t.Uint64Data) == 0) {
 		return t.RawData, nil
@@ -185,7 +186,7 @@ func inlineBytes(t *onnxpb.TensorProto) ([]byte, error) {
 		}
 		return b, nil
 	case onnxpb.TensorProto_UINT32, onnxpb.TensorProto_UINT64:
-		size := elemBits(dt) / 8
+		size := ElemBits(dt) / 8
 		b := make([]byte, size*int64(len(t.Uint64Data)))
 		for i, v := range t.Uint64Data {
 			if size == 4 {
@@ -210,7 +211,7 @@ func inlineBytes(t *onnxpb.TensorProto) ([]byte, error) {
 		return b, nil
 	default:
 		// 8- and 16-bit types keep one element per int32_data entry.
-		size := elemBits(dt) / 8
+		size := ElemBits(dt) / 8
 		if size != 1 && size != 2 {
 			return nil, fmt.Errorf("cannot read %s data from typed fields", DTypeName(dt))
 		}
@@ -226,7 +227,7 @@ func inlineBytes(t *onnxpb.TensorProto) ([]byte, error) {
 	}
 }
 
-// inlineLen is the length of what inlineBytes returns, computed without
+// inlineLen is the length of what InlineBytes returns, computed without
 // encoding anything.
 func inlineLen(t *onnxpb.TensorProto) int64 {
 	if t.RawData != nil || (len(t.FloatData) == 0 && len(t.Int32Data) == 0 && len(t.Int64Data) == 0 &&
@@ -242,16 +243,16 @@ func inlineLen(t *onnxpb.TensorProto) int64 {
 	case onnxpb.TensorProto_INT64:
 		return 8 * int64(len(t.Int64Data))
 	case onnxpb.TensorProto_UINT32, onnxpb.TensorProto_UINT64:
-		return elemBits(dt) / 8 * int64(len(t.Uint64Data))
+		return ElemBits(dt) / 8 * int64(len(t.Uint64Data))
 	case onnxpb.TensorProto_INT32:
 		return 4 * int64(len(t.Int32Data))
 	case onnxpb.TensorProto_UINT4, onnxpb.TensorProto_INT4, onnxpb.TensorProto_FLOAT4E2M1:
 		return int64(len(t.Int32Data))
 	}
-	if size := elemBits(dt) / 8; size == 1 || size == 2 {
+	if size := ElemBits(dt) / 8; size == 1 || size == 2 {
 		return size * int64(len(t.Int32Data))
 	}
-	return -1 // inlineBytes cannot read it
+	return -1 // InlineBytes cannot read it
 }
 
 // readExternal fills buf with an external tensor's bytes.
@@ -287,14 +288,14 @@ type Matrix struct {
 // into float32, reading external data straight into the result so that a
 // large table is held once.
 func (m *Model) Float32Values(t *onnxpb.TensorProto) ([]float32, error) {
-	n, err := numElements(t.Dims)
+	n, err := NumElements(t.Dims)
 	if err != nil {
 		return nil, fmt.Errorf("%s: tensor %q: %w", m.Path, t.Name, err)
 	}
 	dt := DataType(t.DataType)
 	switch dt {
 	case onnxpb.TensorProto_FLOAT:
-		if !isExternal(t) && t.RawData == nil && len(t.FloatData) > 0 {
+		if !IsExternal(t) && t.RawData == nil && len(t.FloatData) > 0 {
 			if int64(len(t.FloatData)) != n {
 				return nil, fmt.Errorf("%s: tensor %q: has %d values, shape %v needs %d", m.Path, t.Name, len(t.FloatData), t.Dims, n)
 			}
@@ -302,12 +303,12 @@ func (m *Model) Float32Values(t *onnxpb.TensorProto) ([]float32, error) {
 		}
 		// Check the size the data really has before allocating for the
 		// size the shape claims.
-		want, err := dataBytes(t)
+		want, err := DataBytes(t)
 		if err != nil {
 			return nil, fmt.Errorf("%s: tensor %q: %w", m.Path, t.Name, err)
 		}
 		got := inlineLen(t)
-		if isExternal(t) {
+		if IsExternal(t) {
 			got = -1
 			if loc, ok := m.ext[t]; ok {
 				got = loc.length
@@ -318,7 +319,7 @@ func (m *Model) Float32Values(t *onnxpb.TensorProto) ([]float32, error) {
 		}
 		out := make([]float32, n)
 		raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(out))), 4*n)
-		if isExternal(t) {
+		if IsExternal(t) {
 			if err := m.readExternal(t, raw); err != nil {
 				return nil, err
 			}
@@ -344,9 +345,9 @@ func (m *Model) Float32Values(t *onnxpb.TensorProto) ([]float32, error) {
 		for i := range out {
 			switch dt {
 			case onnxpb.TensorProto_FLOAT16:
-				out[i] = HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
+				out[i] = half.ToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 			case onnxpb.TensorProto_BFLOAT16:
-				out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16)
+				out[i] = half.BFloat16ToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 			default:
 				out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
 			}
@@ -361,9 +362,9 @@ var littleEndianHost = func() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()
 
-// encodeFloats stores float32 values as little-endian bytes of type dt
+// EncodeFloats stores float32 values as little-endian bytes of type dt
 // (float32, float16, bfloat16 or float64), rounding to nearest even once.
-func encodeFloats(v []float32, dt DataType) ([]byte, error) {
+func EncodeFloats(v []float32, dt DataType) ([]byte, error) {
 	le := binary.LittleEndian
 	switch dt {
 	case onnxpb.TensorProto_FLOAT:
@@ -381,87 +382,15 @@ func encodeFloats(v []float32, dt DataType) ([]byte, error) {
 	case onnxpb.TensorProto_FLOAT16:
 		b := make([]byte, 2*len(v))
 		for i, x := range v {
-			le.PutUint16(b[2*i:], Float32ToHalf(x))
+			le.PutUint16(b[2*i:], half.FromFloat32(x))
 		}
 		return b, nil
 	case onnxpb.TensorProto_BFLOAT16:
 		b := make([]byte, 2*len(v))
 		for i, x := range v {
-			le.PutUint16(b[2*i:], Float32ToBFloat16(x))
+			le.PutUint16(b[2*i:], half.BFloat16FromFloat32(x))
 		}
 		return b, nil
 	}
 	return nil, fmt.Errorf("cannot store floats as %s", DTypeName(dt))
-}
-
-// Float32ToBFloat16 rounds to the nearest bfloat16, ties to even; NaN stays NaN.
-func Float32ToBFloat16(f float32) uint16 {
-	u := math.Float32bits(f)
-	if u&0x7fffffff > 0x7f800000 {
-		return uint16(u>>16) | 0x40
-	}
-	u += 0x7fff + (u>>16)&1
-	return uint16(u >> 16)
-}
-
-// HalfToFloat32 widens an IEEE 754 half-precision value exactly.
-func HalfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
-	case exp == 0:
-		if frac == 0 {
-			return math.Float32frombits(sign)
-		}
-		// Subnormal: value is frac * 2^-24.
-		f := float32(frac) * (1.0 / (1 << 24))
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
-}
-
-// Float32ToHalf rounds to the nearest IEEE 754 half-precision value, ties to
-// even, overflowing to infinity.
-func Float32ToHalf(f float32) uint16 {
-	u := math.Float32bits(f)
-	sign := uint16(u>>16) & 0x8000
-	exp := int32(u>>23) & 0xff
-	frac := u & 0x7fffff
-	if exp == 0xff {
-		if frac != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e <= 0 {
-		if e < -10 {
-			return sign
-		}
-		// Subnormal half: shift the full mantissa (with implicit bit) into place.
-		m := frac | 0x800000
-		shift := uint32(14 - e)
-		half := m >> shift
-		rem := m & (1<<shift - 1)
-		mid := uint32(1) << (shift - 1)
-		if rem > mid || (rem == mid && half&1 == 1) {
-			half++
-		}
-		return sign | uint16(half)
-	}
-	half := uint32(e)<<10 | frac>>13
-	rem := frac & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && half&1 == 1) {
-		half++ // may carry into the exponent, which is the right rounding
-	}
-	return sign | uint16(half)
 }

@@ -1,4 +1,4 @@
-package onnxrewrite
+package ort
 
 // This file wraps ONNX Runtime (through github.com/yalue/onnxruntime_go) so
 // that models can be run on plain Go tensors, e.g. to compare a rewritten
@@ -373,7 +373,7 @@ func (s *Session) run(inputs map[string]HostTensor) (map[string]HostTensor, erro
 			}
 			shape[j] = d
 		}
-		n, err := rtElemCount(shape)
+		n, err := ElemCount(shape)
 		if err != nil {
 			return nil, fmt.Errorf("output %q: %w", info.Name, err)
 		}
@@ -424,7 +424,9 @@ func rtContainsValue(vs []ort.Value, v ort.Value) bool {
 	return false
 }
 
-func rtElemCount(shape []int64) (int, error) {
+// ElemCount is the number of elements of a shape, refusing negative
+// dimensions and counts whose bytes would overflow.
+func ElemCount(shape []int64) (int, error) {
 	n := int64(1)
 	for _, d := range shape {
 		if d < 0 || (d > 0 && n > math.MaxInt64/8/d) {
@@ -447,7 +449,7 @@ func newOrtTensor[T ort.TensorData](shape ort.Shape, data []T) (ort.Value, error
 // toOrtValue converts t, checking that its element type, data type and
 // shape agree.
 func toOrtValue(t HostTensor) (ort.Value, onnxpb.TensorProto_DataType, error) {
-	n, err := rtElemCount(t.Shape)
+	n, err := ElemCount(t.Shape)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -1,0 +1,123 @@
+// Package calibrate answers which rows of a table a model really reads on
+// given inputs, by running the part of the model that computes each
+// embedding Gather's ids in ONNX Runtime. Compress turns the counts into row
+// weights. It builds on the rewrite rules (onnxrewrite: tables, IDSites,
+// ExposeIDs) and the runtime (ort); nothing below it imports it.
+package calibrate
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+)
+
+// RowCounts runs the model on calibration inputs and counts, per table, how
+// often each row is read by its embedding Gathers. Tables names the tables
+// to count (every table when empty); the result maps each to a slice of
+// one count per row.
+//
+// The counts are what the model computes: a temporary copy of the model has
+// each Gather's indices, cast to int64, as its only outputs, and runs in ONNX
+// Runtime, so ids that pass through offsets, Reshapes or Casts are counted
+// after them. A negative id counts for row id+V, as Gather reads it. Every
+// Gather counts on its own: two Gathers of the same ids count them twice.
+//
+// A Gather inside a subgraph (an If branch, a Loop body) is counted when its
+// ids are a value of the main graph, once per run of the main graph: as if
+// the branch were taken, and the body run once. A Gather whose ids are
+// computed inside the subgraph cannot be counted and is an error naming it.
+//
+// Inputs must hold every model input the ids depend on; others are ignored
+// when the model does not need them for the ids.
+func RowCounts(rt *ort.Runtime, m *model.Model, tables []string, inputs map[string]ort.HostTensor) (map[string][]int64, error) {
+	inv, err := onnxrewrite.FindTables(m)
+	if err != nil {
+		return nil, err
+	}
+	if len(tables) == 0 && len(inv.Tables) == 0 {
+		return nil, fmt.Errorf("%s: no embedding table: %w", m.Path, onnxrewrite.ErrNotFound)
+	}
+	sites, err := onnxrewrite.IDSites(m, inv, tables)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sites {
+		if s.Err != nil {
+			return nil, s.Err
+		}
+	}
+	declared := map[string]bool{}
+	for _, in := range model.Inputs(m) {
+		declared[in.Name] = true
+	}
+	for name := range inputs {
+		if !declared[name] {
+			return nil, fmt.Errorf("%s: the model has no input %q", m.Path, name)
+		}
+	}
+
+	dir, err := os.MkdirTemp("", "embshrink-rowcounts-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	// Only the ids are computed, so only what they depend on is written:
+	// not the tables, which for a large model would be a copy of its data.
+	pruned, outs := onnxrewrite.ExposeIDs(m, sites)
+	path := filepath.Join(dir, "model.onnx")
+	if err := pruned.Save(path, model.SaveOptions{}); err != nil {
+		return nil, fmt.Errorf("%s: temporary model for counting rows: %w", m.Path, err)
+	}
+
+	sess, err := rt.NewSession(path, ort.SessionOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: counting rows: %w", m.Path, err)
+	}
+	defer sess.Close()
+	feed := map[string]ort.HostTensor{}
+	for _, in := range sess.Inputs() {
+		t, ok := inputs[in.Name]
+		if !ok {
+			return nil, fmt.Errorf("%s: counting rows needs input %q, which the calibration inputs lack", m.Path, in.Name)
+		}
+		feed[in.Name] = t
+	}
+	res, err := sess.Run(feed)
+	if err != nil {
+		return nil, fmt.Errorf("%s: counting rows: %w", m.Path, err)
+	}
+
+	counts := map[string][]int64{}
+	for _, tb := range inv.Tables {
+		if len(tables) == 0 || slices.Contains(tables, tb.Name) {
+			counts[tb.Name] = make([]int64, tb.Shape[0])
+		}
+	}
+	for i, s := range sites {
+		t, ok := res[outs[i]]
+		if !ok {
+			return nil, fmt.Errorf("%s: counting rows: no ids came back for Gather %s", m.Path, s.Ref.Node)
+		}
+		ids, ok := t.Data.([]int64)
+		if !ok {
+			return nil, fmt.Errorf("%s: counting rows: ids of Gather %s came back as %T", m.Path, s.Ref.Node, t.Data)
+		}
+		c := counts[s.Table]
+		for _, id := range ids {
+			r := id
+			if r < 0 {
+				r += s.Rows
+			}
+			if r < 0 || r >= s.Rows {
+				return nil, fmt.Errorf("%s: table %q: Gather %s reads id %d, outside [-%d, %d)", m.Path, s.Table, s.Ref.Node, id, s.Rows, s.Rows)
+			}
+			c[r]++
+		}
+	}
+	return counts, nil
+}

@@ -1,0 +1,172 @@
+package compress
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/embshrink/embshrink/learner"
+	"github.com/embshrink/embshrink/learner/codes"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+)
+
+// compressTable learns codes for one table and rewrites it in m, or says
+// in the report why it was left alone.
+func compressTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, opts Options, progress func(Event)) (*TableReport, error) {
+	tr, err := planTable(m, tb, opts)
+	if err != nil || tr.Skipped != "" {
+		if err == nil {
+			progress(Event{Table: tb.Name, Phase: "skip"})
+		}
+		return tr, err
+	}
+	progress(Event{Table: tb.Name, Phase: "read"})
+	mat, err := onnxrewrite.ReadTable(m, tb)
+	if err != nil {
+		return nil, err
+	}
+	weights, err := tableWeights(m, tb, opts, tr, progress)
+	if err != nil {
+		return nil, err
+	}
+	pc, factor, err := tableMetric(m, tb, opts, tr)
+	if err != nil {
+		return nil, err
+	}
+	c, b, err := learnTable(ctx, m, tb, mat, weights, pc, factor, opts, tr, progress)
+	if err != nil {
+		return nil, err
+	}
+	if pc != nil {
+		// The table was let go while the learner worked in the metric.
+		if mat, err = onnxrewrite.ReadTable(m, tb); err != nil {
+			return nil, err
+		}
+	}
+	met := learner.Evaluate(mat.Data, c.Rows, b.D, c.Data, b.Data, c.M, c.K, weights)
+	tr.WeightedRelSqErr, tr.RelSqErr, tr.MeanDist = met.RelSqErr, met.RelSqErrUnweighted, met.MeanDist
+
+	progress(Event{Table: tb.Name, Phase: "rewrite"})
+	rw, err := onnxrewrite.RewriteTable(m, c, b,
+		onnxrewrite.RewriteOptions{Table: tb.Name, Layout: opts.Layout, NoPack: opts.NoPack, NoBag: opts.NoBag})
+	if err != nil {
+		return nil, err
+	}
+	tr.Rewrite = rw
+	return tr, nil
+}
+
+// planTable chooses M and K for a table, or why it is left alone: a table
+// asked for by name is compressed under the size floor, and one that cannot
+// be compressed is an error instead.
+func planTable(m *model.Model, tb *onnxrewrite.Table, opts Options) (*TableReport, error) {
+	v, d := int(tb.Shape[0]), int(tb.Shape[1])
+	named := opts.Tables != nil
+	tr := &TableReport{Name: tb.Name, Shape: tb.Shape, DType: tb.DType}
+	if err := tb.Rewritable(); err != nil {
+		if named {
+			return nil, fmt.Errorf("%s: table %q was asked for but cannot be compressed: %w", m.Path, tb.Name, err)
+		}
+		tr.Skipped = err.Error()
+		return tr, nil
+	}
+	es := tb.Bytes / max(tb.Shape[0]*tb.Shape[1], 1)
+	mm, k := opts.M, opts.K
+	if mm == 0 {
+		mm, k = ChooseMK(v, d, int(es), opts.Ratio, opts.NoPack)
+		if mm == 0 {
+			tr.Skipped = fmt.Sprintf("no M with K=%d makes codes and codebook %gx smaller than its %d bytes (lower the ratio, or give M and K)", DefaultK, opts.Ratio, tb.Bytes)
+		}
+	} else if after := codedBytes(v, d, int(es), mm, k, opts.NoPack); after >= tb.Bytes {
+		tr.Skipped = fmt.Sprintf("codes and codebook at M=%d K=%d (%d bytes) would not be smaller than the table (%d bytes)", mm, k, after, tb.Bytes)
+	}
+	if tr.Skipped == "" && !named && opts.MinTableBytes > 0 && tb.Bytes < opts.MinTableBytes {
+		tr.Skipped = fmt.Sprintf("%d bytes is under the %d-byte minimum worth compressing", tb.Bytes, opts.MinTableBytes)
+	}
+	if tr.Skipped != "" && named {
+		return nil, fmt.Errorf("%s: table %q was asked for but cannot be compressed: %s", m.Path, tb.Name, tr.Skipped)
+	}
+	tr.M, tr.K, tr.Method = mm, k, opts.Method
+	if tr.Method == "" {
+		tr.Method = learner.MethodAQ
+	}
+	return tr, nil
+}
+
+// tableWeights turns the table's calibration counts, if any, into row
+// weights.
+func tableWeights(m *model.Model, tb *onnxrewrite.Table, opts Options, tr *TableReport, progress func(Event)) ([]float32, error) {
+	counts, ok := opts.Counts[tb.Name]
+	if !ok {
+		return nil, nil
+	}
+	progress(Event{Table: tb.Name, Phase: "weights"})
+	weights, read, err := Weights(counts, opts.Floor)
+	if err != nil {
+		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+	}
+	tr.RowsRead, tr.Calibrated = read, true
+	return weights, nil
+}
+
+// tableMetric finds the readout metric the codes are learned in, or says
+// why plain squared error is used; factor is the readout's weight factor
+// (nil without one), part of the cache key.
+func tableMetric(m *model.Model, tb *onnxrewrite.Table, opts Options, tr *TableReport) (*precond, []float64, error) {
+	if opts.Metric == "euclidean" {
+		tr.Metric = "euclidean: asked for"
+		return nil, nil, nil
+	}
+	ro, why, err := onnxrewrite.FindReadout(m, tb)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ro == nil {
+		tr.Metric = "euclidean: " + why
+		return nil, nil, nil
+	}
+	pc, err := newPrecond(ro.Factor, int(tb.Shape[1]), ro.Rank)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+	}
+	tr.Metric = "readout: " + ro.String()
+	return pc, ro.Factor, nil
+}
+
+// learnTable learns (or reads from the cache) codes for the table; with a
+// readout metric the learner sees the rows mapped into it, and mat's data
+// is let go meanwhile so that a large table is held twice, not three times.
+func learnTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, mat *model.Matrix, weights []float32, pc *precond, factor []float64,
+	opts Options, tr *TableReport, progress func(Event)) (codes.Codes, codes.Codebook, error) {
+	v, d := mat.Rows, mat.Cols
+	cfg := learner.Config{M: tr.M, K: tr.K, Method: opts.Method, Seed: opts.Seed, Weights: weights, Threads: opts.Threads,
+		Progress: func(p learner.Progress) { progress(Event{Table: tb.Name, Phase: "learn", Learn: &p}) }}
+	var key string
+	if opts.CodesDir != "" {
+		key = cacheKey(mat, factor, cfg)
+	}
+	data := mat.Data
+	if pc != nil {
+		data = pc.apply(mat.Data, false)
+		mat.Data = nil
+		collectIfLarge(len(data))
+	}
+	c, b, cached, err := learnCached(ctx, opts.CodesDir, tb.Name, key, v, d, data, cfg, progress, func(b []float32) []float32 {
+		if pc == nil {
+			return b
+		}
+		return pc.apply(b, true)
+	})
+	if err != nil {
+		return c, b, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+	}
+	tr.Cached, tr.LearnSeconds = cached.hit, cached.seconds
+	if pc != nil {
+		mr := learner.Evaluate(data, v, d, c.Data, pc.apply(b.Data, false), c.M, c.K, weights).RelSqErr
+		tr.MetricRelSqErr = &mr
+		n := len(data)
+		data = nil // free before the table is read again
+		collectIfLarge(n)
+	}
+	return c, b, nil
+}
