@@ -8,8 +8,8 @@ import (
 )
 
 // Table writes every point as a plain-text table sorted by bytes, with
-// aligned columns, for a terminal. The recommended row is marked with a
-// "*" and the Pareto frontier with "yes"; the recommendation and its
+// aligned columns, for a terminal. The recommended row has a "*" in the
+// REC column and the Pareto frontier with "yes"; the recommendation and its
 // command, or the note that no setting passes the gate, follow the table.
 // Latency and RSS columns read "ratio / +growth", "-" when not measured.
 func Table(w io.Writer, r Report) error {
@@ -17,7 +17,7 @@ func Table(w io.Writer, r Report) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\tLABEL\tKIND\tM\tK\tSIZE\tRATIO\tTABLE ERR\t"+strings.ToUpper(fidelityName(r))+
+	fmt.Fprintln(tw, "REC\tLABEL\tKIND\tM\tK\tSIZE\tRATIO\tTABLE ERR\t"+strings.ToUpper(fidelityName(r))+
 		"\tGATE\tPARETO\tOUTPUTS\tLOOKUP\tDECODE\tNOTE")
 	for _, w := range rows(r) {
 		mark, front, note, outs := "", "-", w.Note, "-"

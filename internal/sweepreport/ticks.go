@@ -156,6 +156,9 @@ func yRange(values []float64) (lo, hi float64, ticks []tick) {
 	}
 	for k := math.Ceil(lo/step - 1e-9); k*step <= hi+step*1e-9; k++ {
 		v := k * step
+		if v == 0 {
+			v = 0 // not -0, which would print as "-0.0"
+		}
 		ticks = append(ticks, tick{Value: v, Label: strconv.FormatFloat(v, 'f', decimals, 64)})
 	}
 	return lo, hi, ticks
