@@ -91,8 +91,8 @@ func newChart(r Report) chartView {
 		v.Gate = &svgLine{X1: f1(plotLeft), Y1: f1(y), X2: f1(plotRight), Y2: f1(y), Class: "gate"}
 		text := "gate " + strconv.FormatFloat(r.Gate, 'f', -1, 64)
 		w := labelWidth(text)
-		v.GateLabel = &svgText{X: f1(plotRight - 4), Y: f1(y - 5), Class: "gate-label", Text: text}
-		obstacles = append(obstacles, rect{plotRight - 4 - w, y - 5 - labelH + 3, plotRight, y - 2})
+		v.GateLabel = &svgText{X: f1(plotLeft + 6), Y: f1(y - 5), Class: "gate-label", Text: text}
+		obstacles = append(obstacles, rect{plotLeft + 4, y - 5 - labelH + 3, plotLeft + 6 + w, y - 2})
 	}
 	drawn := 0
 	for _, p := range r.Points {

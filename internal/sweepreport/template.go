@@ -24,23 +24,25 @@ svg text { font-family: sans-serif; font-size: 12px; fill: #1a1a1a; }
 text.gate-label { fill: #c00000; font-weight: bold; }
 .original { stroke: #555555; stroke-width: 1; stroke-dasharray: 2 3; }
 text.original-label { fill: #555555; }
-.pareto { fill: none; stroke: #f0c040; stroke-width: 7; stroke-opacity: 0.55; stroke-linejoin: round; }
+.pareto { fill: none; stroke: #e8b020; stroke-width: 5; stroke-opacity: 0.4; stroke-linejoin: round; }
 .curve { fill: none; stroke-width: 1.8; }
 .point { stroke-width: 1.8; }
 .recommended { fill: none; stroke: #111111; stroke-width: 2.5; }
-text.label { font-size: 12px; }
-text.label.recommended { font-weight: bold; fill: #111111; stroke: none; }
+text.label, text.gate-label, text.original-label { paint-order: stroke; stroke: #ffffff; stroke-width: 4px; stroke-linejoin: round; }
+text.label.recommended { font-weight: bold; fill: #111111; }
 .leader { stroke: #999999; stroke-width: 0.8; }
 .legend-box { fill: #fafafa; stroke: #cccccc; }
 text.empty { font-size: 15px; fill: #777777; }
-table { border-collapse: collapse; font-size: 13px; margin-top: 6px; }
-th, td { border: 1px solid #d0d0d0; padding: 3px 7px; text-align: right; vertical-align: top; }
+table { border-collapse: collapse; font-size: 12px; margin-top: 6px; }
+th, td { border: 1px solid #d0d0d0; padding: 3px 6px; text-align: right; vertical-align: top; }
+th { font-size: 11px; }
 th { background: #f0f0f0; }
-td.text, th.text { text-align: left; }
+td { white-space: nowrap; }
+td.text, th.text { text-align: left; white-space: normal; }
 tr.recommended td { background: #fff4cc; font-weight: bold; }
 td.PASS { color: #006400; }
 td.FAIL { color: #b00000; }
-td ul { margin: 0; padding-left: 14px; text-align: left; font-size: 12px; }
+td.outputs { white-space: nowrap; font-size: 11px; }
 #recommendation { margin-top: 18px; padding: 10px 14px; border: 1px solid #d8c068; background: #fffbea; }
 #recommendation.none { border-color: #d08080; background: #fff0f0; }
 code { font-family: monospace; font-size: 13px; }
@@ -54,8 +56,8 @@ pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; margin: 8px 0 0 
 {{template "chart" .Chart}}
 <h2>All points, by size</h2>
 <table id="points">
-<tr><th class="text">label</th><th class="text">kind</th><th>M</th><th>K</th><th>size</th><th>bytes</th><th>ratio</th><th>table error</th><th>{{.FidelityName}}</th><th>gate</th><th>Pareto</th><th class="text">outputs</th><th>lookup (latency / RSS)</th><th>decode (latency / RSS)</th><th class="text">note</th></tr>
-{{range .Rows}}<tr data-label="{{.Label}}"{{if .Recommended}} class="recommended"{{end}}><td class="text">{{.Label}}</td><td class="text">{{.Kind}}</td><td>{{.M}}</td><td>{{.K}}</td><td>{{.Size}}</td><td>{{.Bytes}}</td><td>{{.Ratio}}</td><td>{{.TableErr}}</td><td>{{.Fidelity}}</td><td class="{{.Gate}}">{{.Gate}}</td><td>{{if .Pareto}}yes{{else}}-{{end}}</td><td class="text">{{if .Outputs}}<ul>{{range .Outputs}}<li>{{.}}</li>{{end}}</ul>{{else}}-{{end}}</td><td>{{.Lookup}}</td><td>{{.Decode}}</td><td class="text">{{.Note}}</td></tr>
+<tr><th class="text">label</th><th class="text">kind</th><th>M</th><th>K</th><th>size</th><th>bytes</th><th>ratio</th><th>table error</th><th>{{.FidelityName}}</th><th>gate</th><th>Pareto</th><th class="text">outputs</th><th>lookup<br>latency / RSS</th><th>decode<br>latency / RSS</th><th class="text">note</th></tr>
+{{range .Rows}}<tr data-label="{{.Label}}"{{if .Recommended}} class="recommended"{{end}}><td class="text">{{.Label}}</td><td class="text">{{.Kind}}</td><td>{{.M}}</td><td>{{.K}}</td><td>{{.Size}}</td><td>{{.Bytes}}</td><td>{{.Ratio}}</td><td>{{.TableErr}}</td><td>{{.Fidelity}}</td><td class="{{.Gate}}">{{.Gate}}</td><td>{{if .Pareto}}yes{{else}}-{{end}}</td><td class="text outputs">{{range .Outputs}}<div>{{.}}</div>{{else}}-{{end}}</td><td>{{.Lookup}}</td><td>{{.Decode}}</td><td class="text">{{.Note}}</td></tr>
 {{end}}</table>
 {{if .Rec}}<div id="recommendation"><strong>Recommended: {{.Rec.Label}}</strong> — {{.Rec.Size}}, {{.Rec.Ratio}} smaller, {{.FidelityName}} {{.Rec.Fidelity}}, {{.Rec.Gate}}.{{if .R.Command}}
 <pre><code>{{.R.Command}}</code></pre>{{end}}</div>
@@ -72,7 +74,7 @@ pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; margin: 8px 0 0 
 <line class="grid major" x1="{{$.PlotX}}" y1="{{.Pos}}" x2="{{$.PlotRight}}" y2="{{.Pos}}"/><line x1="{{$.YTickStart}}" y1="{{.Pos}}" x2="{{$.PlotX}}" y2="{{.Pos}}"/><text x="{{$.PlotX}}" y="{{.Pos}}" dx="-8" dy="4" text-anchor="end">{{.Label}}</text>{{end}}
 <text class="title" x="{{.YTitleX}}" y="{{.YTitleY}}" text-anchor="middle" transform="rotate(-90 {{.YTitleX}} {{.YTitleY}})">{{.YTitle}}</text></g>
 {{if .Original}}<line class="{{.Original.Class}}" x1="{{.Original.X1}}" y1="{{.Original.Y1}}" x2="{{.Original.X2}}" y2="{{.Original.Y2}}"/><text class="{{.OriginalLabel.Class}}" x="{{.OriginalLabel.X}}" y="{{.OriginalLabel.Y}}" text-anchor="end">{{.OriginalLabel.Text}}</text>
-{{end}}{{if .Gate}}<line class="gate" x1="{{.Gate.X1}}" y1="{{.Gate.Y1}}" x2="{{.Gate.X2}}" y2="{{.Gate.Y2}}"/><text class="gate-label" x="{{.GateLabel.X}}" y="{{.GateLabel.Y}}" text-anchor="end">{{.GateLabel.Text}}</text>
+{{end}}{{if .Gate}}<line class="gate" x1="{{.Gate.X1}}" y1="{{.Gate.Y1}}" x2="{{.Gate.X2}}" y2="{{.Gate.Y2}}"/><text class="gate-label" x="{{.GateLabel.X}}" y="{{.GateLabel.Y}}">{{.GateLabel.Text}}</text>
 {{end}}{{if .Pareto}}<path class="pareto" d="{{.Pareto}}"/>
 {{end}}{{range .Series}}<polyline class="curve" data-k="{{.K}}" stroke="{{.Colour}}" points="{{.Points}}"/>
 {{end}}{{range .Leaders}}<line class="leader" x1="{{.X1}}" y1="{{.Y1}}" x2="{{.X2}}" y2="{{.Y2}}"/>
