@@ -257,7 +257,7 @@ func legend(r Report, ss []series) ([]legendItem, string, string) {
 	if r.Recommended >= 0 && drawable(r.Points[r.Recommended]) {
 		add("ring", "#111111", "recommended")
 	}
-	if len(Pareto(r.Points)) > 0 {
+	if len(Pareto(r.Points)) > 1 {
 		add("pareto", "", "Pareto frontier")
 	}
 	if finite(r.Gate) {

@@ -123,7 +123,7 @@ func TestWriteHTMLEdgeCases(t *testing.T) {
 		want, not []string
 		markers   int
 	}{
-		{"one point", one, []string{`data-label="32x16"`, "Recommended: 32x16"}, []string{"no setting passes"}, 1},
+		{"one point", one, []string{`data-label="32x16"`, "Recommended: 32x16", "<span>1 point</span>"}, []string{"no setting passes", "Pareto frontier"}, 1},
 		{"no points", none, []string{"no setting passes the gate", "no point with a known fidelity to draw", `class="axis x"`}, []string{`class="point`}, 0},
 		{"all failing", fail, []string{"no setting passes the gate", `class="point codes fail"`}, []string{`id="recommended-point"`, "Recommended:", `class="point codes pass"`}, 11},
 		{"NaN fidelity", nanFid, []string{"<td>n/a</td>", `<tr data-label="16x16"`}, []string{`class="gate"`, "NaN"}, 10},
