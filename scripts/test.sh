@@ -3,7 +3,10 @@
 # need: the ONNX Runtime library (scripts/install-onnxruntime.sh) and
 # Debian's python3-numpy and python3-onnx for /usr/bin/python3 (numpy interop
 # tests of onnxrewrite/npy; onnx.checker as an independent check of
-# rewritten models), then runs go vet and go test on every package.
+# rewritten models), and Debian's chromium for the browser test of
+# internal/sweepreport (scripts/install-chromium.sh; when it cannot be
+# installed the run goes on and that test skips), then runs go vet and go
+# test on every package.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,6 +20,10 @@ if ! /usr/bin/python3 -c 'import numpy, onnx' 2>/dev/null; then
 	fi
 	$sudo apt-get update -q
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-numpy python3-onnx
+fi
+
+if ! bash scripts/install-chromium.sh >/dev/null; then
+	echo "test.sh: chromium could not be installed; the sweepreport browser test will skip" >&2
 fi
 
 go vet ./...
