@@ -118,3 +118,79 @@ func TestQuantFixtureORT(t *testing.T) {
 		})
 	}
 }
+
+// qfNextToken is the softmax of one row of logits, with its sum and
+// entropy in nats.
+func qfNextToken(logits []float32) (p []float64, sum, entropy float64) {
+	hi := math.Inf(-1)
+	for _, v := range logits {
+		hi = max(hi, float64(v))
+	}
+	p = make([]float64, len(logits))
+	var z float64
+	for i, v := range logits {
+		p[i] = math.Exp(float64(v) - hi)
+		z += p[i]
+	}
+	for i := range p {
+		p[i] /= z
+		sum += p[i]
+		if p[i] > 0 {
+			entropy -= p[i] * math.Log(p[i])
+		}
+	}
+	return p, sum, entropy
+}
+
+func TestLMFixtureORT(t *testing.T) {
+	rt := qfRuntime(t)
+	for fi, f := range fixtures.LMs() {
+		t.Run(f.Name, func(t *testing.T) {
+			if !f.LM || f.Norm == "" {
+				t.Fatalf("LM %v, Norm %q", f.LM, f.Norm)
+			}
+			in := f.Inputs[0]
+			for _, shape := range [][2]int64{{2, 6}, {1, 3}} {
+				ids := qfIds(uint64(100+fi), in.Low, in.High, shape[0], shape[1])
+				out := qfRun(t, rt, f, map[string]onnxrewrite.HostTensor{in.Name: ids})
+				logits, ok := out["logits"]
+				if !ok {
+					t.Fatalf("no logits among %d outputs", len(out))
+				}
+				const vocab = 256
+				if want := []int64{shape[0], shape[1], vocab}; !slices.Equal(logits.Shape, want) {
+					t.Fatalf("logits %v, want %v", logits.Shape, want)
+				}
+				v := qfFloats(t, "logits", logits)
+				rng := rand.New(rand.NewPCG(uint64(fi), 1))
+				sampled := map[int]bool{}
+				lo, hi := math.Inf(1), 0.0
+				for pos := int64(0); pos < shape[0]*shape[1]; pos++ {
+					p, sum, h := qfNextToken(v[pos*vocab : (pos+1)*vocab])
+					if math.Abs(sum-1) > 1e-9 {
+						t.Errorf("position %d: softmax sums to %v", pos, sum)
+					}
+					if h < 0.5 || h > math.Log(vocab)-0.5 {
+						t.Errorf("position %d: next-token entropy %.3f nats, want within [0.5, %.3f]", pos, h, math.Log(vocab)-0.5)
+					}
+					lo, hi = min(lo, h), max(hi, h)
+					for range 8 { // sample at temperature 1
+						u, acc := rng.Float64(), 0.0
+						for id, q := range p {
+							if acc += q; u < acc || id == len(p)-1 {
+								sampled[id] = true
+								break
+							}
+						}
+					}
+				}
+				n := shape[0] * shape[1] * 8
+				if len(sampled) < int(n)/4 {
+					t.Errorf("%d samples gave only %d distinct ids", n, len(sampled))
+				}
+				t.Logf("%s (%s) ids %v: logits %v, entropy %.2f..%.2f nats (log V = %.2f), %d distinct ids in %d samples",
+					f.Name, f.Norm, shape, logits.Shape, lo, hi, math.Log(vocab), len(sampled), n)
+			}
+		})
+	}
+}
