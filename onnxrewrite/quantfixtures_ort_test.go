@@ -1,9 +1,9 @@
 package onnxrewrite_test
 
-// ONNX Runtime checks of the fixtures package's quantized-table forms
+// ONNX ort.Runtime checks of the fixtures package's quantized-table forms
 // (fixtures.QuantForms) against their dense references, and of its small
-// language models (fixtures.LMs). Only OpenRuntime, NewSession, Run and
-// HostTensor are used; helpers are prefixed qf.
+// language models (fixtures.LMs). Only ort.OpenRuntime, NewSession, Run and
+// ort.HostTensor are used; helpers are prefixed qf.
 
 import (
 	"math"
@@ -14,20 +14,20 @@ import (
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
-	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
-// qfRuntime opens ONNX Runtime, failing in CI when it is missing and
+// qfRuntime opens ONNX ort.Runtime, failing in CI when it is missing and
 // skipping elsewhere.
-func qfRuntime(t *testing.T) *onnxrewrite.Runtime {
+func qfRuntime(t *testing.T) *ort.Runtime {
 	t.Helper()
-	if _, err := onnxrewrite.RuntimeLibrary(); err != nil {
+	if _, err := ort.RuntimeLibrary(); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("ONNX Runtime is required in CI: %v", err)
+			t.Fatalf("ONNX ort.Runtime is required in CI: %v", err)
 		}
-		t.Skipf("skipping: ONNX Runtime is not installed (bash scripts/install-onnxruntime.sh): %v", err)
+		t.Skipf("skipping: ONNX ort.Runtime is not installed (bash scripts/install-onnxruntime.sh): %v", err)
 	}
-	rt, err := onnxrewrite.OpenRuntime()
+	rt, err := ort.OpenRuntime()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,13 +40,13 @@ func qfRuntime(t *testing.T) *onnxrewrite.Runtime {
 }
 
 // qfRun writes f to a fresh folder, opens it and runs it once.
-func qfRun(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, in map[string]onnxrewrite.HostTensor) map[string]onnxrewrite.HostTensor {
+func qfRun(t *testing.T, rt *ort.Runtime, f fixtures.Fixture, in map[string]ort.HostTensor) map[string]ort.HostTensor {
 	t.Helper()
 	dir := t.TempDir()
 	if err := fixtures.Write(dir, f); err != nil {
 		t.Fatal(err)
 	}
-	s, err := rt.NewSession(filepath.Join(dir, f.FileName()), onnxrewrite.SessionOptions{IntraOpThreads: 1})
+	s, err := rt.NewSession(filepath.Join(dir, f.FileName()), ort.SessionOptions{IntraOpThreads: 1})
 	if err != nil {
 		t.Fatalf("%s: %v", f.Name, err)
 	}
@@ -59,16 +59,16 @@ func qfRun(t *testing.T, rt *onnxrewrite.Runtime, f fixtures.Fixture, in map[str
 }
 
 // qfIds draws int64 ids [batch, seq] in [low, high).
-func qfIds(seed uint64, low, high int64, batch, seq int64) onnxrewrite.HostTensor {
+func qfIds(seed uint64, low, high int64, batch, seq int64) ort.HostTensor {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	v := make([]int64, batch*seq)
 	for i := range v {
 		v[i] = low + rng.Int64N(high-low)
 	}
-	return onnxrewrite.HostTensor{Shape: []int64{batch, seq}, Data: v}
+	return ort.HostTensor{Shape: []int64{batch, seq}, Data: v}
 }
 
-func qfFloats(t *testing.T, name string, h onnxrewrite.HostTensor) []float32 {
+func qfFloats(t *testing.T, name string, h ort.HostTensor) []float32 {
 	t.Helper()
 	v, ok := h.Data.([]float32)
 	if !ok {
@@ -88,7 +88,7 @@ func TestQuantFixtureORT(t *testing.T) {
 			in := f.Inputs[0]
 			for trial := range 3 {
 				ids := qfIds(uint64(fi*10+trial), in.Low, in.High, 3, 7)
-				feed := map[string]onnxrewrite.HostTensor{in.Name: ids}
+				feed := map[string]ort.HostTensor{in.Name: ids}
 				got := qfRun(t, rt, f, feed)
 				want := qfRun(t, rt, fixtures.Fixture{Name: f.Name + "_dense", Model: ref}, feed)
 				if len(got) != len(want) {
@@ -152,7 +152,7 @@ func TestLMFixtureORT(t *testing.T) {
 			in := f.Inputs[0]
 			for _, shape := range [][2]int64{{2, 6}, {1, 3}} {
 				ids := qfIds(uint64(100+fi), in.Low, in.High, shape[0], shape[1])
-				out := qfRun(t, rt, f, map[string]onnxrewrite.HostTensor{in.Name: ids})
+				out := qfRun(t, rt, f, map[string]ort.HostTensor{in.Name: ids})
 				logits, ok := out["logits"]
 				if !ok {
 					t.Fatalf("no logits among %d outputs", len(out))

@@ -192,7 +192,6 @@ func (gc *graphCtx) resolve(name string) (*tableDef, bool) {
 	return nil, false
 }
 
-
 func attrInt(n *onnxpb.NodeProto, name string, def int64) int64 {
 	for _, a := range n.Attribute {
 		if a.Name == name {
