@@ -1,3 +1,7 @@
+//go:build cgo
+
+// This test runs ONNX Runtime or the onnx-go check (package validate), which need cgo.
+
 package onnxrewrite_test
 
 // Rewrites of tables that models carry more than once (folded copies), of

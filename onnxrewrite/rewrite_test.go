@@ -1,3 +1,7 @@
+//go:build cgo
+
+// This test runs ONNX Runtime or the onnx-go check (package validate), which need cgo.
+
 package onnxrewrite_test
 
 import (

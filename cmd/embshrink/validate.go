@@ -59,7 +59,7 @@ func validateCommand() *cli.Command {
 			}
 			rt, err := ort.OpenRuntime()
 			if err != nil {
-				if !strings.Contains(err.Error(), "install-onnxruntime.sh") {
+				if !errors.Is(err, ort.ErrNoRuntime) { // a library that fails to load: the same remedy
 					err = fmt.Errorf("%w (install ONNX Runtime with `bash scripts/install-onnxruntime.sh`, or set $ONNXRUNTIME_LIB)", err)
 				}
 				return inputError(fmt.Errorf("validate needs ONNX Runtime: %w", err))

@@ -1,3 +1,7 @@
+//go:build cgo
+
+// This test runs the onnx-go check (package validate), which needs cgo.
+
 package model_test
 
 import (

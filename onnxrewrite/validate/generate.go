@@ -1,0 +1,353 @@
+package validate
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/embshrink/embshrink/internal/half"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/inputs"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+)
+
+// idRange is where generated ids for one input come from.
+type idRange struct {
+	high  int64
+	table string
+}
+
+// idRanges maps each main-graph input that reaches a table's embedding
+// Gather (directly or through value-preserving ops) to that table's rows,
+// the smallest when several; "" maps to the smallest table of all, absent
+// when the model has none.
+func idRanges(m *model.Model) (map[string]idRange, error) {
+	inv, err := onnxrewrite.FindTables(m)
+	if err != nil {
+		return nil, err
+	}
+	sites, err := onnxrewrite.IDSites(m, inv, nil)
+	if err != nil {
+		return nil, err
+	}
+	producer := map[string]*onnxpb.NodeProto{}
+	for _, n := range m.Proto.Graph.Node {
+		for _, o := range n.Output {
+			producer[o] = n
+		}
+	}
+	isInput := map[string]bool{}
+	for _, in := range model.Inputs(m) {
+		isInput[in.Name] = true
+	}
+	passThrough := map[string]bool{"Cast": true, "Reshape": true, "Squeeze": true, "Unsqueeze": true,
+		"Flatten": true, "Identity": true, "Transpose": true}
+	out := map[string]idRange{}
+	add := func(name string, r idRange) {
+		if old, ok := out[name]; !ok || r.high < old.high {
+			out[name] = r
+		}
+	}
+	for _, tb := range inv.Tables {
+		add("", idRange{tb.Shape[0], tb.Name})
+	}
+	for _, s := range sites {
+		if s.Err != nil {
+			continue
+		}
+		name := s.IDs
+		for steps := 0; !isInput[name] && steps < len(m.Proto.Graph.Node); steps++ {
+			n := producer[name]
+			if n == nil || !model.IsStd(n) || !passThrough[n.OpType] || len(n.Input) == 0 {
+				break
+			}
+			name = n.Input[0]
+		}
+		if isInput[name] {
+			add(name, idRange{s.Rows, s.Table})
+		}
+	}
+	return out, nil
+}
+
+// hostElem is the element type a ort.HostTensor holds.
+func hostElem(t ort.HostTensor) model.DataType {
+	if t.Elem != onnxpb.TensorProto_UNDEFINED {
+		return t.Elem
+	}
+	switch t.Data.(type) {
+	case []float32:
+		return model.Float32
+	case []float64:
+		return model.Float64
+	case []int64:
+		return model.Int64
+	case []int32:
+		return model.Int32
+	case []uint8:
+		return model.Uint8
+	case []uint16:
+		return model.Uint16
+	case []bool:
+		return onnxpb.TensorProto_BOOL
+	}
+	return onnxpb.TensorProto_UNDEFINED
+}
+
+// makeInputs checks the given inputs and generates the others, filling in
+// rep.Inputs and rep.Dims.
+func makeInputs(file string, infos []ort.IOInfo, ranges map[string]idRange, opts CompareOptions, rep *CompareReport) (map[string]ort.HostTensor, error) {
+	byName := map[string]ort.IOInfo{}
+	params := map[string]bool{}
+	for _, in := range infos {
+		byName[in.Name] = in
+		for j, p := range in.DimParams {
+			if p != "" && in.Shape[j] < 0 {
+				params[p] = true
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(opts.Inputs)) {
+		in, ok := byName[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: given input %q is not a model input; the inputs are %s", file, name, ioStrings(infos))
+		}
+		t := opts.Inputs[name]
+		if e := hostElem(t); e != in.Elem {
+			return nil, fmt.Errorf("%s: given input %q holds %s, the model wants %s", file, name, model.DTypeName(e), model.DTypeName(in.Elem))
+		}
+		if in.Unranked {
+			continue
+		}
+		if len(t.Shape) != len(in.Shape) {
+			return nil, fmt.Errorf("%s: given input %q has shape %v, the model wants %s", file, name, t.Shape, model.DimsString(in.Shape, in.DimParams))
+		}
+		for j, d := range in.Shape {
+			if d >= 0 && t.Shape[j] != d {
+				return nil, fmt.Errorf("%s: given input %q has shape %v, the model wants %s", file, name, t.Shape, model.DimsString(in.Shape, in.DimParams))
+			}
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(opts.Dims)) {
+		if !params[p] {
+			return nil, fmt.Errorf("%s: no input has a dynamic dimension named %q; the inputs are %s", file, p, ioStrings(infos))
+		}
+		if opts.Dims[p] <= 0 {
+			return nil, fmt.Errorf("%s: dimension %q = %d: want a positive size", file, p, opts.Dims[p])
+		}
+	}
+
+	// Sizes of named dimensions: set, then seen in given inputs.
+	type dimVal struct {
+		v   int64
+		src string
+	}
+	named := map[string]dimVal{}
+	for p, v := range opts.Dims {
+		named[p] = dimVal{v, "dims"}
+	}
+	batch := dimVal{int64(opts.Samples), "samples"}
+	if batch.v == 0 {
+		batch.v = DefaultSamples
+	}
+	firstGiven := true
+	for _, in := range infos {
+		t, ok := opts.Inputs[in.Name]
+		if !ok {
+			continue
+		}
+		if firstGiven && len(t.Shape) > 0 {
+			batch = dimVal{t.Shape[0], "given input " + in.Name}
+			firstGiven = false
+		}
+		for j, p := range in.DimParams {
+			if p == "" || in.Shape[j] >= 0 {
+				continue
+			}
+			if d, ok := named[p]; ok && d.v != t.Shape[j] {
+				return nil, fmt.Errorf("%s: given input %q has %d for dimension %q, which is %d (%s)", file, in.Name, t.Shape[j], p, d.v, d.src)
+			}
+			if _, ok := named[p]; !ok {
+				named[p] = dimVal{t.Shape[j], "given input " + in.Name}
+			}
+		}
+	}
+
+	rng := rand.New(rand.NewPCG(opts.Seed, 0x656d6273687269))
+	out := map[string]ort.HostTensor{}
+	for _, in := range infos {
+		if t, ok := opts.Inputs[in.Name]; ok {
+			out[in.Name] = t
+			rep.Inputs = append(rep.Inputs, givenReport(in, t))
+			continue
+		}
+		if in.Unranked {
+			return nil, fmt.Errorf("%s: input %q is declared without a shape, so its rank is unknown: give its values (validate --inputs)", file, in.Name)
+		}
+		shape := make([]int64, len(in.Shape))
+		for j, d := range in.Shape {
+			if d >= 0 {
+				shape[j] = d
+				continue
+			}
+			p := in.DimParams[j]
+			dv, ok := named[p]
+			switch {
+			case ok && p != "":
+			case j == 0:
+				dv = batch
+			default:
+				dv = dimVal{DefaultDynamicDim, "default"}
+			}
+			if p != "" && !ok {
+				named[p] = dv
+			}
+			shape[j] = dv.v
+			rep.Dims = append(rep.Dims, DimReport{Input: in.Name, Axis: j, Param: p, Value: dv.v, Source: dv.src})
+		}
+		t, ir, err := generate(in, shape, ranges, rng)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		out[in.Name] = t
+		rep.Inputs = append(rep.Inputs, ir)
+	}
+	return out, nil
+}
+
+// givenReport describes a given input.
+func givenReport(in ort.IOInfo, t ort.HostTensor) InputReport {
+	r := InputReport{Name: in.Name, DType: model.DTypeName(in.Elem), Shape: slices.Clone(t.Shape), Source: "given", Values: "given"}
+	var lo, hi int64
+	seen := false
+	note := func(v int64) {
+		if !seen || v < lo {
+			lo = v
+		}
+		if !seen || v > hi {
+			hi = v
+		}
+		seen = true
+	}
+	switch d := t.Data.(type) {
+	case []int64:
+		for _, v := range d {
+			note(v)
+		}
+	case []int32:
+		for _, v := range d {
+			note(int64(v))
+		}
+	case []uint8:
+		for _, v := range d {
+			note(int64(v))
+		}
+	case []uint16:
+		if model.IsInteger(in.Elem) {
+			for _, v := range d {
+				note(int64(v))
+			}
+		}
+	}
+	if seen {
+		r.IDRange = []int64{lo, hi + 1}
+		r.Values = fmt.Sprintf("ids in [%d, %d]", lo, hi)
+	}
+	return r
+}
+
+// generate draws one input's values.
+func generate(in ort.IOInfo, shape []int64, ranges map[string]idRange, rng *rand.Rand) (ort.HostTensor, InputReport, error) {
+	n, err := ort.ElemCount(shape)
+	if err != nil {
+		return ort.HostTensor{}, InputReport{}, fmt.Errorf("input %q: %w", in.Name, err)
+	}
+	t := ort.HostTensor{Shape: shape, Elem: in.Elem}
+	r := InputReport{Name: in.Name, DType: model.DTypeName(in.Elem), Shape: shape, Source: "generated"}
+	switch in.Elem {
+	case model.Int64, model.Int32, model.Uint8, model.Uint16:
+		rg, direct := ranges[in.Name]
+		if !direct {
+			rg = ranges[""]
+		}
+		high := rg.high
+		if high <= 0 {
+			high = 2
+		}
+		switch in.Elem {
+		case model.Int32:
+			high = min(high, math.MaxInt32)
+		case model.Uint8:
+			high = min(high, math.MaxUint8+1)
+		case model.Uint16:
+			high = min(high, math.MaxUint16+1)
+		}
+		r.IDRange = []int64{0, high}
+		switch {
+		case direct:
+			r.Table = rg.table
+			r.Values = fmt.Sprintf("ids uniform in [0, %d) (rows of table %s)", high, rg.table)
+		case rg.table != "":
+			r.Table = rg.table
+			r.Values = fmt.Sprintf("ids uniform in [0, %d) (no table's Gather reads this input directly; rows of the smallest table, %s)", high, rg.table)
+		default:
+			r.Values = fmt.Sprintf("integers uniform in [0, %d) (the model has no embedding table)", high)
+		}
+		v := make([]int64, n)
+		for i := range v {
+			v[i] = rng.Int64N(high)
+		}
+		switch in.Elem {
+		case model.Int64:
+			t.Data = v
+		case model.Int32:
+			t.Data = inputs.ConvertInts[int32](v)
+		case model.Uint8:
+			t.Data = inputs.ConvertInts[uint8](v)
+		case model.Uint16:
+			t.Data = inputs.ConvertInts[uint16](v)
+		}
+	case onnxpb.TensorProto_BOOL:
+		v := make([]bool, n)
+		for i := range v {
+			v[i] = rng.IntN(2) == 1
+		}
+		t.Data = v
+		r.Values = "booleans, true with probability 1/2"
+	case model.Float32, model.Float64, model.Float16, model.BFloat16:
+		r.Values = "standard normal"
+		switch in.Elem {
+		case model.Float32:
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			t.Data = v
+		case model.Float64:
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = rng.NormFloat64()
+			}
+			t.Data = v
+		case model.Float16:
+			v := make([]uint16, n)
+			for i := range v {
+				v[i] = half.FromFloat32(float32(rng.NormFloat64()))
+			}
+			t.Data = v
+		case model.BFloat16:
+			v := make([]uint16, n)
+			for i := range v {
+				v[i] = half.BFloat16FromFloat32(float32(rng.NormFloat64()))
+			}
+			t.Data = v
+		}
+	default:
+		return ort.HostTensor{}, InputReport{}, fmt.Errorf("input %q is %s, which cannot be generated; give its values", in.Name, model.DTypeName(in.Elem))
+	}
+	return t, r, nil
+}
