@@ -68,18 +68,14 @@ func TestFixtureFindTables(t *testing.T) {
 				if ext := len(f.External) > 0; tb.External != ext {
 					t.Errorf("table %q: External %v, want %v", tb.Name, tb.External, ext)
 				}
-				if f.Name == "constant_table" && tb.Source != "constant" {
-					t.Errorf("table %q: source %q, want constant", tb.Name, tb.Source)
+				if tb.Name == f.Table && f.Source != "" && tb.Source != f.Source {
+					t.Errorf("table %q: source %q, want %s", tb.Name, tb.Source, f.Source)
 				}
-				if f.Name == "initializers_as_inputs" && !tb.GraphInput {
+				if tb.Name == f.Table && f.GraphInput && !tb.GraphInput {
 					t.Errorf("table %q: GraphInput false, it is listed as a graph input", tb.Name)
 				}
-			}
-			if f.Name == "if_branch" {
-				for _, tb := range inv.Tables {
-					if tb.Name == "inner_emb" && !strings.Contains(tb.Graph, "else_branch") {
-						t.Errorf("inner_emb is defined in graph %q, want the else branch", tb.Graph)
-					}
+				if g, ok := f.Graphs[tb.Name]; ok && !strings.Contains(tb.Graph, g) {
+					t.Errorf("%s is defined in graph %q, want one in %s", tb.Name, tb.Graph, g)
 				}
 			}
 		})

@@ -16,7 +16,6 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
-	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 func compressCommand() *cli.Command {
@@ -51,7 +50,7 @@ func runCompress(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	save.Check = validate.CheckGraph
+	save.Check = outputCheck(c.Context)
 	start := time.Now()
 	m, err := model.Load(path)
 	if err != nil {

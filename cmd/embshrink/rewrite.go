@@ -11,7 +11,6 @@ import (
 	"github.com/embshrink/embshrink/learner/codes"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
-	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 func rewriteCommand() *cli.Command {
@@ -51,7 +50,7 @@ func rewriteCommand() *cli.Command {
 			if err := refuseOverwrite(out, save.DataFile, c.String("codes"), c.String("codebook")); err != nil {
 				return inputError(err)
 			}
-			save.Check = validate.CheckGraph
+			save.Check = outputCheck(c.Context)
 			if err := m.SaveContext(c.Context, out, save); err != nil {
 				return inputError(err)
 			}

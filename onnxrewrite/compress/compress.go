@@ -1,7 +1,8 @@
 // Package compress joins the steps of shrinking a model: find its embedding
 // tables, weight each row by how often calibration inputs read it, learn
 // codes (package learner) and rewrite the tables (package onnxrewrite),
-// reusing codes learned before for the same table and settings.
+// reusing codes learned before for the same table and settings. It is the
+// top of the library: the CLI calls it; nothing in the library imports it.
 package compress
 
 import (

@@ -99,10 +99,12 @@ func TestCompareModelsFixtures(t *testing.T) {
 					t.Errorf("faithful rewrite, output %s: %+v", o.Name, o)
 				}
 			}
-			if f.Name == "if_branch" {
-				// The else branch reads another table: take the branch
-				// that reads the rewritten one.
-				opts.Inputs = map[string]ort.HostTensor{"cond": {Shape: []int64{}, Data: []bool{true}}}
+			for name, val := range f.Feed {
+				// Take the branch that reads the rewritten table.
+				if opts.Inputs == nil {
+					opts.Inputs = map[string]ort.HostTensor{}
+				}
+				opts.Inputs[name] = ort.HostTensor{Shape: []int64{}, Data: []bool{val}}
 			}
 			rep, err = validate.CompareModels(rt, path, random, opts)
 			if err != nil {
