@@ -372,7 +372,7 @@ func TestFixtureRewriteORT(t *testing.T) {
 				if _, err := s.Run(rtkit.Inputs(f.Inputs, uint64(fi), 0)); err != nil {
 					t.Fatal(err)
 				}
-				_, err := onnxrewrite.Rewrite(testkit.Load(t, path), "", codes.Codes{}, codes.Codebook{})
+				_, err := onnxrewrite.RewriteTable(testkit.Load(t, path), codes.Codes{}, codes.Codebook{}, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup})
 				if !errors.Is(err, onnxrewrite.ErrNotFound) {
 					t.Errorf("Rewrite of a model without tables: %v, want ErrNotFound", err)
 				}
@@ -526,7 +526,7 @@ func TestFixtureSharedModels(t *testing.T) {
 				t.Fatalf("default table %q %v, want %q with %d rows", tb.Name, tb.Shape, c.table, c.vocab)
 			}
 			cds, book := testkit.Codes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), uint64(ci+1), 0)
-			rep, err := onnxrewrite.Rewrite(rw, "", cds, book)
+			rep, err := onnxrewrite.RewriteTable(rw, cds, book, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -92,11 +92,6 @@ const (
 	MaxOpset = 21
 )
 
-// Rewrite replaces the named table (the largest when name is "") with
-// codes in the lookup layout; see RewriteTable.
-func Rewrite(m *model.Model, name string, c codes.Codes, b codes.Codebook) (*RewriteReport, error) {
-	return RewriteTable(m, c, b, RewriteOptions{Table: name, Layout: LayoutLookup})
-}
 
 // RewriteTable replaces a table with codes and a codebook, following the
 // rules at the top of this file. Ids of any rank, int32 or int64, negative

@@ -63,7 +63,7 @@ func FuzzRewrite(f *testing.F) {
 		if err := model.CheckDataflow(m); err != nil {
 			return // the rewrite command refuses such a model first
 		}
-		if _, err := onnxrewrite.Rewrite(m, "", c, b); err != nil {
+		if _, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}); err != nil {
 			return
 		}
 		out := filepath.Join(t.TempDir(), "out.onnx")

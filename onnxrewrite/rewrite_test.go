@@ -77,7 +77,7 @@ func TestRewriteEmitsTheOpsetsForm(t *testing.T) {
 				t.Fatal(err)
 			}
 			cs, book := testkit.Codes(40, 4, c.k, 6, 1, 0)
-			rep, err := onnxrewrite.Rewrite(m, "", cs, book)
+			rep, err := onnxrewrite.RewriteTable(m, cs, book, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +135,7 @@ func TestRewriteAvoidsNameCollisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs, book := testkit.Codes(10, 2, 4, 4, 2, 0)
-	if _, err := onnxrewrite.Rewrite(m, "emb", cs, book); err != nil {
+	if _, err := onnxrewrite.RewriteTable(m, cs, book, onnxrewrite.RewriteOptions{Table: "emb", Layout: onnxrewrite.LayoutLookup}); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]string{}
@@ -190,7 +190,7 @@ func TestRewriteRejects(t *testing.T) {
 			if c.change != nil {
 				c.change(&cs, &book)
 			}
-			_, err = onnxrewrite.Rewrite(m, c.table, cs, book)
+			_, err = onnxrewrite.RewriteTable(m, cs, book, onnxrewrite.RewriteOptions{Table: c.table, Layout: onnxrewrite.LayoutLookup})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error with %q", err, c.want)
 			}
@@ -257,7 +257,7 @@ func TestPackedCodeBytes(t *testing.T) {
 			t.Fatal(err)
 		}
 		cs, book := testkit.Codes(c.rows, c.m, c.k, 6, 4, 0)
-		rep, err := onnxrewrite.Rewrite(m, "", cs, book)
+		rep, err := onnxrewrite.RewriteTable(m, cs, book, onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -96,13 +96,13 @@ func valRewrites(t *testing.T, path string, m, k int) (orig, faithful, random st
 	}
 	orig = save(mod, "original.onnx")
 	mod = load(orig)
-	if _, err := onnxrewrite.Rewrite(mod, tb.Name, cs, book); err != nil {
+	if _, err := onnxrewrite.RewriteTable(mod, cs, book, onnxrewrite.RewriteOptions{Table: tb.Name, Layout: onnxrewrite.LayoutLookup}); err != nil {
 		t.Fatal(err)
 	}
 	faithful = save(mod, "faithful.onnx")
 	mod = load(path)
 	cs, book = valCodes(int(tb.Shape[0]), m, k, int(tb.Shape[1]), 2)
-	if _, err := onnxrewrite.Rewrite(mod, tb.Name, cs, book); err != nil {
+	if _, err := onnxrewrite.RewriteTable(mod, cs, book, onnxrewrite.RewriteOptions{Table: tb.Name, Layout: onnxrewrite.LayoutLookup}); err != nil {
 		t.Fatal(err)
 	}
 	random = save(mod, "random.onnx")

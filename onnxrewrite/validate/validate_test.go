@@ -52,14 +52,14 @@ func cmpRewrites(t *testing.T, path string, mGroups, k int, seed uint64) (orig, 
 	}
 	orig = rtkit.Save(t, m, "original.onnx")
 	m = testkit.Load(t, orig)
-	if _, err := onnxrewrite.Rewrite(m, tb.Name, cs, book); err != nil {
+	if _, err := onnxrewrite.RewriteTable(m, cs, book, onnxrewrite.RewriteOptions{Table: tb.Name, Layout: onnxrewrite.LayoutLookup}); err != nil {
 		t.Fatal(err)
 	}
 	faithful = rtkit.Save(t, m, "faithful.onnx")
 
 	m = testkit.Load(t, path)
 	rc, rb := testkit.Codes(int(tb.Shape[0]), mGroups, k, int(tb.Shape[1]), seed+1, grid)
-	if _, err := onnxrewrite.Rewrite(m, tb.Name, rc, rb); err != nil {
+	if _, err := onnxrewrite.RewriteTable(m, rc, rb, onnxrewrite.RewriteOptions{Table: tb.Name, Layout: onnxrewrite.LayoutLookup}); err != nil {
 		t.Fatal(err)
 	}
 	random = rtkit.Save(t, m, "random.onnx")
