@@ -59,91 +59,129 @@ func (s *dfScope) has(name string) bool {
 	return false
 }
 
+// dfGraph is one graph under check, with what it defines.
+type dfGraph struct {
+	file, path string
+	g          *onnxpb.GraphProto
+	local      map[string]bool // inputs and initializers
+	producer   map[string]int  // value -> the node that writes it
+}
+
+func (d *dfGraph) label(i int) string {
+	n := d.g.Node[i]
+	return fmt.Sprintf("node %q (%s)", NodeLabel(n, i), n.OpType)
+}
+
+func (d *dfGraph) fail(format string, args ...any) error {
+	return fmt.Errorf("%s: graph %s: %s", d.file, d.path, fmt.Sprintf(format, args...))
+}
+
 // checkDataflow checks one graph and returns the names it reads from its
 // enclosing graphs.
 func checkDataflow(file string, g *onnxpb.GraphProto, path string, outer *dfScope) (map[string]bool, error) {
-	local := map[string]bool{}
-	for _, in := range g.Input {
-		local[in.Name] = true
-	}
-	for _, t := range g.Initializer {
-		local[t.Name] = true
-	}
-	for _, s := range g.SparseInitializer {
-		if s.Values != nil {
-			local[s.Values.Name] = true
-		}
-	}
-	label := func(i int) string {
-		n := g.Node[i]
-		return fmt.Sprintf("node %q (%s)", NodeLabel(n, i), n.OpType)
-	}
-	producer := map[string]int{}
-	for i, n := range g.Node {
-		for _, o := range n.Output {
-			if o == "" {
-				continue
-			}
-			if j, ok := producer[o]; ok {
-				return nil, fmt.Errorf("%s: graph %s: %s writes %q, which %s writes too", file, path, label(i), o, label(j))
-			}
-			if local[o] {
-				return nil, fmt.Errorf("%s: graph %s: %s writes %q, which is a graph input or initializer", file, path, label(i), o)
-			}
-			producer[o] = i
-		}
+	d := &dfGraph{file: file, path: path, g: g, local: map[string]bool{}, producer: map[string]int{}}
+	if err := d.collectDefs(); err != nil {
+		return nil, err
 	}
 	here := &dfScope{names: map[string]bool{}, parent: outer}
-	for n := range local {
+	for n := range d.local {
 		here.names[n] = true
 	}
-	for n := range producer {
+	for n := range d.producer {
 		here.names[n] = true
 	}
-	free := map[string]bool{}
-	deps := make([][]int, len(g.Node)) // deps[i]: the nodes node i reads from
-	for i, n := range g.Node {
-		reads := append([]string(nil), n.Input...)
-		for _, a := range n.Attribute {
-			subs := AttrGraphs(a)
-			for j, sg := range subs {
-				p := path + "/" + NodeLabel(n, i) + "." + a.Name
-				if len(subs) > 1 {
-					p += "[" + strconv.Itoa(j) + "]"
-				}
-				subFree, err := checkDataflow(file, sg, p, here)
-				if err != nil {
-					return nil, err
-				}
-				for _, name := range sortedNames(subFree) {
-					reads = append(reads, name)
-				}
-			}
-		}
-		for _, in := range reads {
-			switch {
-			case in == "" || local[in]:
-			case producerIs(producer, in):
-				deps[i] = append(deps[i], producer[in])
-			case outer.has(in):
-				free[in] = true
-			default:
-				return nil, fmt.Errorf("%s: graph %s: %s reads %q, which nothing defines", file, path, label(i), in)
-			}
-		}
+	deps, free, err := d.nodeDeps(here, outer)
+	if err != nil {
+		return nil, err
 	}
 	for _, o := range g.Output {
-		if !local[o.Name] && !producerIs(producer, o.Name) {
+		if !d.local[o.Name] && !producerIs(d.producer, o.Name) {
 			if !outer.has(o.Name) {
-				return nil, fmt.Errorf("%s: graph %s: output %q is not defined by any node, input or initializer", file, path, o.Name)
+				return nil, d.fail("output %q is not defined by any node, input or initializer", o.Name)
 			}
 			free[o.Name] = true
 		}
 	}
-	// Kahn's algorithm: whatever cannot be ordered is on a cycle or
-	// downstream of one.
-	users := make([][]int, len(g.Node))
-	waiting := make([]int, len(g.Node))
+	if i, ok := onCycle(deps); ok {
+		return nil, d.fail("%s is on a cycle: it depends on its own output", d.label(i))
+	}
+	return free, nil
+}
+
+// collectDefs records the graph's inputs, initializers and node outputs,
+// refusing a value written twice.
+func (d *dfGraph) collectDefs() error {
+	for _, in := range d.g.Input {
+		d.local[in.Name] = true
+	}
+	for _, t := range d.g.Initializer {
+		d.local[t.Name] = true
+	}
+	for _, s := range d.g.SparseInitializer {
+		if s.Values != nil {
+			d.local[s.Values.Name] = true
+		}
+	}
+	for i, n := range d.g.Node {
+		for _, o := range n.Output {
+			if o == "" {
+				continue
+			}
+			if j, ok := d.producer[o]; ok {
+				return d.fail("%s writes %q, which %s writes too", d.label(i), o, d.label(j))
+			}
+			if d.local[o] {
+				return d.fail("%s writes %q, which is a graph input or initializer", d.label(i), o)
+			}
+			d.producer[o] = i
+		}
+	}
+	return nil
+}
+
+// nodeDeps lists, per node, the nodes it reads from (its subgraphs' reads
+// included), and the names the graph reads from enclosing graphs.
+func (d *dfGraph) nodeDeps(here, outer *dfScope) ([][]int, map[string]bool, error) {
+	free := map[string]bool{}
+	deps := make([][]int, len(d.g.Node))
+	for i, n := range d.g.Node {
+		reads := append([]string(nil), n.Input...)
+		for _, a := range n.Attribute {
+			subs := AttrGraphs(a)
+			for j, sg := range subs {
+				p := d.path + "/" + NodeLabel(n, i) + "." + a.Name
+				if len(subs) > 1 {
+					p += "[" + strconv.Itoa(j) + "]"
+				}
+				subFree, err := checkDataflow(d.file, sg, p, here)
+				if err != nil {
+					return nil, nil, err
+				}
+				reads = append(reads, sortedNames(subFree)...)
+			}
+		}
+		for _, in := range reads {
+			switch {
+			case in == "" || d.local[in]:
+			case producerIs(d.producer, in):
+				deps[i] = append(deps[i], d.producer[in])
+			case outer.has(in):
+				free[in] = true
+			default:
+				return nil, nil, d.fail("%s reads %q, which nothing defines", d.label(i), in)
+			}
+		}
+	}
+	return deps, free, nil
+}
+
+// onCycle orders the nodes by Kahn's algorithm; when some cannot be
+// ordered (they are on a cycle or downstream of one), it walks back from a
+// blocked node through blocked producers until a node repeats, and returns
+// that node, which is on a cycle.
+func onCycle(deps [][]int) (int, bool) {
+	users := make([][]int, len(deps))
+	waiting := make([]int, len(deps))
 	for i, ds := range deps {
 		waiting[i] = len(ds)
 		for _, d := range ds {
@@ -167,26 +205,24 @@ func checkDataflow(file string, g *onnxpb.GraphProto, path string, outer *dfScop
 			}
 		}
 	}
-	if done < len(g.Node) {
-		// Walk back from a blocked node through blocked producers until a
-		// node repeats: that node is on a cycle.
-		i := 0
-		for waiting[i] == 0 {
-			i++
-		}
-		seen := map[int]bool{}
-		for !seen[i] {
-			seen[i] = true
-			for _, d := range deps[i] {
-				if waiting[d] > 0 {
-					i = d
-					break
-				}
+	if done == len(deps) {
+		return 0, false
+	}
+	i := 0
+	for waiting[i] == 0 {
+		i++
+	}
+	seen := map[int]bool{}
+	for !seen[i] {
+		seen[i] = true
+		for _, d := range deps[i] {
+			if waiting[d] > 0 {
+				i = d
+				break
 			}
 		}
-		return nil, fmt.Errorf("%s: graph %s: %s is on a cycle: it depends on its own output", file, path, label(i))
 	}
-	return free, nil
+	return i, true
 }
 
 func producerIs(producer map[string]int, name string) bool {
