@@ -106,42 +106,10 @@ func runLearnProbe(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var data []float32
-	var V, D int
 	t0 := time.Now()
-	switch {
-	case *modelPath != "" && fs.NArg() == 0:
-		mod, err := model.Load(*modelPath)
-		if err != nil {
-			return err
-		}
-		inv, err := onnxrewrite.FindTables(mod)
-		if err != nil {
-			return err
-		}
-		t, err := inv.Table("")
-		if err != nil {
-			return err
-		}
-		mat, err := onnxrewrite.ReadTable(mod, t)
-		if err != nil {
-			return err
-		}
-		data, V, D = mat.Data, mat.Rows, mat.Cols
-	case *modelPath == "" && fs.NArg() == 1:
-		a, err := npy.ReadFile(fs.Arg(0))
-		if err != nil {
-			return err
-		}
-		if len(a.Shape) != 2 {
-			return fmt.Errorf("%s: shape %v, want [V, D]", fs.Arg(0), a.Shape)
-		}
-		if data, err = a.Float32s(); err != nil {
-			return err
-		}
-		V, D = a.Shape[0], a.Shape[1]
-	default:
-		return errors.New("learn-probe: usage: learn-probe (--model MODEL.onnx | TABLE.npy) -M M -K K [--rows N] [--iterations N] [--for DURATION]")
+	data, V, D, err := probeTable(*modelPath, fs.Args())
+	if err != nil {
+		return err
 	}
 	if *rows > 0 && *rows < V {
 		data, V = data[:*rows*D], *rows
@@ -155,32 +123,10 @@ func runLearnProbe(args []string) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), *budget)
 	defer cancel()
-	start := time.Now()
-	type phase struct {
-		name        string
-		total       int
-		first, last time.Duration // times of the phase's start and its last step
-		steps       int
-	}
-	var phases []*phase
-	var cur *phase
-	cfg := learner.Config{M: *m, K: *k, Seed: 1, Iterations: *iters, Threads: *threads, Progress: func(p learner.Progress) {
-		now := time.Since(start)
-		if cur == nil || cur.name != p.Phase {
-			begin := time.Duration(0)
-			if cur != nil {
-				begin = cur.last
-			}
-			cur = &phase{name: p.Phase, total: p.Total, first: begin}
-			phases = append(phases, cur)
-		}
-		cur.steps, cur.last = p.Step, now
-		fmt.Printf("  %8.1fs  %s %d/%d  loss %.4f\n", now.Seconds(), p.Phase, p.Step, p.Total, p.Loss)
-	}}
+	tr := &phaseTracker{start: time.Now()}
+	cfg := learner.Config{M: *m, K: *k, Seed: 1, Iterations: *iters, Threads: *threads, Progress: tr.progress}
 	res, err := learner.Learn(ctx, data, V, D, cfg)
-	elapsed := time.Since(start)
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
+	elapsed := time.Since(tr.start)
 	if err == nil {
 		fmt.Printf("learn-probe: finished in %.1fs, rel sq err %.4f\n", elapsed.Seconds(), res.Metrics.RelSqErr)
 	} else if ctx.Err() != nil {
@@ -188,8 +134,79 @@ func runLearnProbe(args []string) error {
 	} else {
 		return err
 	}
+	tr.report()
+	return nil
+}
+
+// probeTable reads the table to learn: the largest of a model, or a .npy.
+func probeTable(modelPath string, args []string) ([]float32, int, int, error) {
+	switch {
+	case modelPath != "" && len(args) == 0:
+		mod, err := model.Load(modelPath)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		inv, err := onnxrewrite.FindTables(mod)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		t, err := inv.Table("")
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		mat, err := onnxrewrite.ReadTable(mod, t)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		return mat.Data, mat.Rows, mat.Cols, nil
+	case modelPath == "" && len(args) == 1:
+		a, err := npy.ReadFile(args[0])
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if len(a.Shape) != 2 {
+			return nil, 0, 0, fmt.Errorf("%s: shape %v, want [V, D]", args[0], a.Shape)
+		}
+		data, err := a.Float32s()
+		return data, a.Shape[0], a.Shape[1], err
+	}
+	return nil, 0, 0, errors.New("learn-probe: usage: learn-probe (--model MODEL.onnx | TABLE.npy) -M M -K K [--rows N] [--iterations N] [--for DURATION]")
+}
+
+// phaseTracker prints the learner's progress and estimates each phase's
+// whole time from the steps seen.
+type phaseTracker struct {
+	start  time.Time
+	phases []*probePhase
+}
+
+type probePhase struct {
+	name        string
+	total       int
+	first, last time.Duration // times of the phase's start and its last step
+	steps       int
+}
+
+func (t *phaseTracker) progress(p learner.Progress) {
+	now := time.Since(t.start)
+	n := len(t.phases)
+	if n == 0 || t.phases[n-1].name != p.Phase {
+		begin := time.Duration(0)
+		if n > 0 {
+			begin = t.phases[n-1].last
+		}
+		t.phases = append(t.phases, &probePhase{name: p.Phase, total: p.Total, first: begin})
+	}
+	cur := t.phases[len(t.phases)-1]
+	cur.steps, cur.last = p.Step, now
+	fmt.Printf("  %8.1fs  %s %d/%d  loss %.4f\n", now.Seconds(), p.Phase, p.Step, p.Total, p.Loss)
+}
+
+func (t *phaseTracker) report() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	est := 0.0
-	for _, p := range phases {
+	for _, p := range t.phases {
 		per := (p.last - p.first).Seconds() / float64(max(p.steps, 1))
 		full := per * float64(max(p.total, p.steps))
 		est += full
@@ -198,7 +215,6 @@ func runLearnProbe(args []string) error {
 	}
 	fmt.Printf("learn-probe: estimated total (phases seen) ~%.0fs; Go heap in use %d MiB, from the OS %d MiB\n",
 		est, ms.HeapInuse>>20, ms.Sys>>20)
-	return nil
 }
 
 // runCompressProbe runs compress.Compress on a model in memory (nothing is
