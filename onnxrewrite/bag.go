@@ -265,3 +265,14 @@ func (e *emitter) fill(v float32) *onnxpb.AttributeProto {
 func intsAttr(name string, v []int64) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INTS, Ints: v}
 }
+
+// nodeLabelOf labels a node of g for a message; it scans g, so it is for
+// one-off messages, not loops.
+func nodeLabelOf(g *onnxpb.GraphProto, n *onnxpb.NodeProto) string {
+	for i, x := range g.Node {
+		if x == n {
+			return model.NodeLabel(n, i)
+		}
+	}
+	return n.Name
+}

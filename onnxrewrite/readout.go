@@ -36,55 +36,21 @@ func FindReadout(m *model.Model, tb *Table) (*Readout, string, error) {
 	if len(tb.OtherUses) > 0 || len(tb.Copies) > 0 {
 		return nil, "the table has readers besides embedding Gathers", nil
 	}
-	d := int(tb.Shape[1])
-	g := m.Proto.Graph
 	if tb.Graph != "main" {
 		return nil, "the table is read inside a subgraph", nil
 	}
-	consumers := map[string][]*onnxpb.NodeProto{}
-	for _, n := range g.Node {
-		for _, in := range n.Input {
-			consumers[in] = append(consumers[in], n)
-		}
-	}
-	outputs := map[string]bool{}
-	for _, o := range g.Output {
-		outputs[o.Name] = true
-	}
-	inits := map[string]*onnxpb.TensorProto{}
-	for _, t := range g.Initializer {
-		inits[t.Name] = t
-	}
-	ro := &Readout{}
-	var gathers []*onnxpb.NodeProto
+	w := newReadoutWalk(m, int(tb.Shape[1]))
+	var queue []readoutItem
 	for _, ref := range tb.Gathers {
 		if ref.Graph != "main" {
 			return nil, "an embedding Gather is inside a subgraph", nil
 		}
-		gathers = append(gathers, ref.node)
-	}
-	// Follow each value to its readers; scale is the factor the error has
-	// picked up on the way.
-	// lead is how many axes precede the embedding axis (-1: unknown).
-	type item struct {
-		value string
-		scale float64
-		path  string
-		lead  int
-	}
-	ranks := map[string]int{}
-	for _, in := range g.Input {
-		if tt := in.GetType().GetTensorType(); tt != nil && tt.Shape != nil {
-			ranks[in.Name] = len(tt.Shape.Dim)
-		}
-	}
-	var queue []item
-	for _, n := range gathers {
-		lead, ok := ranks[n.Input[1]]
+		n := ref.node
+		lead, ok := w.ranks[n.Input[1]]
 		if !ok {
 			lead = -1
 		}
-		queue = append(queue, item{n.Output[0], 1, nodeLabelOf(g, n), lead})
+		queue = append(queue, readoutItem{n.Output[0], 1, w.label(n), lead})
 	}
 	for steps := 0; len(queue) > 0; steps++ {
 		if steps > 10000 {
@@ -92,79 +58,130 @@ func FindReadout(m *model.Model, tb *Table) (*Readout, string, error) {
 		}
 		it := queue[0]
 		queue = queue[1:]
-		if outputs[it.value] {
+		if w.outputs[it.value] {
 			return nil, fmt.Sprintf("%s is a graph output", it.value), nil
 		}
-		if len(consumers[it.value]) == 0 {
-			continue
-		}
-		for _, n := range consumers[it.value] {
-			where := fmt.Sprintf("%s %s", n.OpType, nodeLabelOf(g, n))
-			if !model.IsStd(n) || len(n.Output) != 1 {
-				return nil, "rows reach " + where, nil
+		for _, n := range w.consumers[it.value] {
+			next, why, err := w.step(it, n)
+			if why != "" || err != nil {
+				return nil, why, err
 			}
-			next := it.path + " -> " + where
-			switch n.OpType {
-			case "Identity", "Dropout":
-				queue = append(queue, item{n.Output[0], it.scale, next, it.lead})
-			case "ReduceMean", "ReduceSum":
-				lead, ok := reduceTokens(n, inits, it.lead)
-				if !ok {
-					return nil, fmt.Sprintf("%s may reduce over the embedding axis", where), nil
-				}
-				queue = append(queue, item{n.Output[0], it.scale, next, lead})
-			case "Add", "Sub":
-				// An added vector (a position embedding, a bias) passes an
-				// error on unchanged; only one side may carry the table.
-				if n.Input[0] == n.Input[1] {
-					return nil, where + " adds the rows to themselves", nil
-				}
-				// Broadcasting may add leading axes.
-				queue = append(queue, item{n.Output[0], it.scale, next, -1})
-			case "Mul", "Div":
-				other := n.Input[1]
-				if other == it.value {
-					other = n.Input[0]
-					if n.OpType == "Div" {
-						return nil, where + " divides by the rows", nil
-					}
-				}
-				c, ok := scalarConst(m, inits[other])
-				if !ok || c == 0 {
-					return nil, where + " scales the rows by something other than a constant", nil
-				}
-				if n.OpType == "Div" {
-					c = 1 / c
-				}
-				queue = append(queue, item{n.Output[0], it.scale * c, next, it.lead})
-			case "MatMul", "Gemm":
-				w, name, err := readoutWeight(m, n, it.value, inits, d)
-				if err != nil {
-					return nil, "", err
-				}
-				if w == nil {
-					return nil, "rows reach " + where + " other than as its left operand with a constant weight", nil
-				}
-				ro.addColumns(w, d, math.Abs(it.scale)*gemmAlpha(n))
-				ro.Paths = append(ro.Paths, fmt.Sprintf("%s (%s)", next, name))
-			default:
-				return nil, "rows reach " + where, nil
-			}
+			queue = append(queue, next...)
 		}
 	}
-	if len(ro.Paths) == 0 {
+	if len(w.ro.Paths) == 0 {
 		return nil, "no path from the Gathers reaches a MatMul or Gemm", nil
 	}
-	return ro, "", nil
+	return w.ro, "", nil
 }
 
-func nodeLabelOf(g *onnxpb.GraphProto, n *onnxpb.NodeProto) string {
-	for i, x := range g.Node {
-		if x == n {
-			return model.NodeLabel(n, i)
+// readoutItem is a value that carries a table's rows: scale is the factor
+// an error has picked up on the way, lead how many axes precede the
+// embedding axis (-1: unknown).
+type readoutItem struct {
+	value string
+	scale float64
+	path  string
+	lead  int
+}
+
+// readoutWalk is what FindReadout knows of the main graph while it follows
+// the rows.
+type readoutWalk struct {
+	m         *model.Model
+	g         *onnxpb.GraphProto
+	d         int
+	consumers map[string][]*onnxpb.NodeProto
+	outputs   map[string]bool
+	inits     map[string]*onnxpb.TensorProto
+	ranks     map[string]int // of graph inputs with a declared shape
+	index     map[*onnxpb.NodeProto]int
+	ro        *Readout
+}
+
+func newReadoutWalk(m *model.Model, d int) *readoutWalk {
+	g := m.Proto.Graph
+	w := &readoutWalk{m: m, g: g, d: d, consumers: map[string][]*onnxpb.NodeProto{}, outputs: map[string]bool{},
+		inits: map[string]*onnxpb.TensorProto{}, ranks: map[string]int{}, index: map[*onnxpb.NodeProto]int{}, ro: &Readout{}}
+	for i, n := range g.Node {
+		w.index[n] = i
+		for _, in := range n.Input {
+			w.consumers[in] = append(w.consumers[in], n)
 		}
 	}
-	return n.Name
+	for _, o := range g.Output {
+		w.outputs[o.Name] = true
+	}
+	for _, t := range g.Initializer {
+		w.inits[t.Name] = t
+	}
+	for _, in := range g.Input {
+		if tt := in.GetType().GetTensorType(); tt != nil && tt.Shape != nil {
+			w.ranks[in.Name] = len(tt.Shape.Dim)
+		}
+	}
+	return w
+}
+
+func (w *readoutWalk) label(n *onnxpb.NodeProto) string { return model.NodeLabel(n, w.index[n]) }
+
+// step follows the rows in it through node n: the values that carry them
+// on, or why the readout is not linear (or an error reading a weight).
+// A MatMul or Gemm with a constant weight ends the path and adds to w.ro.
+func (w *readoutWalk) step(it readoutItem, n *onnxpb.NodeProto) ([]readoutItem, string, error) {
+	where := fmt.Sprintf("%s %s", n.OpType, w.label(n))
+	if !model.IsStd(n) || len(n.Output) != 1 {
+		return nil, "rows reach " + where, nil
+	}
+	next := it.path + " -> " + where
+	pass := func(scale float64, lead int) ([]readoutItem, string, error) {
+		return []readoutItem{{n.Output[0], scale, next, lead}}, "", nil
+	}
+	switch n.OpType {
+	case "Identity", "Dropout":
+		return pass(it.scale, it.lead)
+	case "ReduceMean", "ReduceSum":
+		lead, ok := reduceTokens(n, w.inits, it.lead)
+		if !ok {
+			return nil, fmt.Sprintf("%s may reduce over the embedding axis", where), nil
+		}
+		return pass(it.scale, lead)
+	case "Add", "Sub":
+		// An added vector (a position embedding, a bias) passes an error on
+		// unchanged; only one side may carry the table.
+		if n.Input[0] == n.Input[1] {
+			return nil, where + " adds the rows to themselves", nil
+		}
+		return pass(it.scale, -1) // broadcasting may add leading axes
+	case "Mul", "Div":
+		other := n.Input[1]
+		if other == it.value {
+			other = n.Input[0]
+			if n.OpType == "Div" {
+				return nil, where + " divides by the rows", nil
+			}
+		}
+		c, ok := scalarConst(w.m, w.inits[other])
+		if !ok || c == 0 {
+			return nil, where + " scales the rows by something other than a constant", nil
+		}
+		if n.OpType == "Div" {
+			c = 1 / c
+		}
+		return pass(it.scale*c, it.lead)
+	case "MatMul", "Gemm":
+		wt, name, err := readoutWeight(w.m, n, it.value, w.inits, w.d)
+		if err != nil {
+			return nil, "", err
+		}
+		if wt == nil {
+			return nil, "rows reach " + where + " other than as its left operand with a constant weight", nil
+		}
+		w.ro.addColumns(wt, w.d, math.Abs(it.scale)*gemmAlpha(n))
+		w.ro.Paths = append(w.ro.Paths, fmt.Sprintf("%s (%s)", next, name))
+		return nil, "", nil
+	}
+	return nil, "rows reach " + where, nil
 }
 
 // reduceTokens checks that a ReduceMean/ReduceSum has constant axes, none

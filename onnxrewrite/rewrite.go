@@ -92,7 +92,6 @@ const (
 	MaxOpset = 21
 )
 
-
 // RewriteTable replaces a table with codes and a codebook, following the
 // rules at the top of this file. Ids of any rank, int32 or int64, negative
 // ones included, index the codes exactly as they indexed the table.
