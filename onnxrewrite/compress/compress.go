@@ -46,8 +46,11 @@ type Options struct {
 	Threads int
 	// Metric is "auto" (or ""): learn in the readout metric when the model
 	// reads the table's rows through a linear map (onnxrewrite.FindReadout),
-	// so that codes are spent on the directions the model uses; or
-	// "euclidean": plain squared error.
+	// so that codes are spent on the directions the model uses; else,
+	// when the model reads the rows through a normalization or the table is
+	// tied (onnxrewrite.RelativeReason), relative error: row weights divided
+	// by each row's squared norm (RelativeWeights); or "euclidean": plain
+	// squared error with the count weights alone.
 	Metric string
 	// Layout, NoPack and NoBag go to the rewrite.
 	Layout onnxrewrite.Layout
@@ -98,6 +101,9 @@ type TableReport struct {
 	// Metric describes the readout the codes were learned in, or says why
 	// plain squared error was used.
 	Metric string `json:"metric"`
+	// Relative says the row weights were divided by the rows' squared
+	// norms (see Options.Metric).
+	Relative bool `json:"relative,omitempty"`
 	// MetricRelSqErr is the row-weighted relative error in the readout
 	// metric, what the model sees; absent with plain squared error.
 	MetricRelSqErr *float64 `json:"metric_rel_sq_err,omitempty"`

@@ -33,6 +33,7 @@ func compressTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, o
 	if err != nil {
 		return nil, err
 	}
+	weights = relativeWeights(m, tb, mat, weights, pc, opts, tr)
 	c, b, err := learnTable(ctx, m, tb, mat, weights, pc, factor, opts, tr, progress)
 	if err != nil {
 		return nil, err
