@@ -68,6 +68,14 @@ type Options struct {
 	// MinTableBytes: smaller tables are left alone; 0 means
 	// DefaultMinTableBytes, a negative value none.
 	MinTableBytes int64
+	// Candidates, with Score, is how many sets of codes to learn per table
+	// (seeds Seed, Seed+1, ...); the set whose rewritten model Score rates
+	// lowest is kept. 0 or 1: one set, Score unused.
+	Candidates int
+	// Score rates a model, a copy of the one being compressed with one
+	// candidate's codes in: how far its outputs are from the original's on
+	// inputs the row weights did not count (validate.Divergence, say).
+	Score func(*model.Model) (float64, error)
 	// Progress, when set, hears of each step.
 	Progress func(Event)
 }
@@ -75,8 +83,11 @@ type Options struct {
 // Event is a step of the work, for a progress display.
 type Event struct {
 	Table string
-	// Phase is "read", "weights", "learn", "cached", "rewrite", "skip".
+	// Phase is "read", "weights", "learn", "cached", "candidate",
+	// "rewrite", "skip".
 	Phase string
+	// Candidate is the scored candidate in the "candidate" phase.
+	Candidate *Candidate
 	// Learn carries the learner's own progress in the "learn" phase.
 	Learn *learner.Progress
 }
@@ -91,6 +102,10 @@ type TableReport struct {
 	M       int    `json:"m,omitempty"`
 	K       int    `json:"k,omitempty"`
 	Method  string `json:"method,omitempty"`
+	// Seed is the learner's seed of the codes kept.
+	Seed int64 `json:"seed"`
+	// Candidates are the codes tried when choosing by output.
+	Candidates []Candidate `json:"candidates,omitempty"`
 	// Calibrated says row weights came from calibration counts;
 	// RowsRead is how many rows the calibration inputs read.
 	Calibrated bool `json:"calibrated"`
