@@ -11,11 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
-	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 func compressCommand() *cli.Command {
@@ -28,15 +25,14 @@ func compressCommand() *cli.Command {
 			&cli.IntFlag{Name: "K", Usage: "values per code, 2..65536 (with -M)"},
 			&cli.Float64Flag{Name: "ratio", Value: compress.DefaultRatio, Usage: "shrink each table at least this much when -M/-K are not given"},
 			&cli.StringSliceFlag{Name: "table", Usage: "table `NAME` to compress (repeatable; default: all)"},
-			&cli.StringSliceFlag{Name: "calibration", Usage: "sample inputs: `FILE.npy` of ids, or NAME=FILE.npy for a named input (repeatable); rows are weighted by how often they are read"},
 			&cli.Float64Flag{Name: "floor", Value: compress.DefaultFloor, Usage: "share of the row weight spread evenly over all rows with --calibration"},
 			&cli.StringFlag{Name: "method", Usage: "learner: aq (default) or dccl (the paper's network)"},
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed (same seed, same output)"},
 			&cli.IntFlag{Name: "threads", Usage: "learner threads (0: all CPUs; the output does not depend on it)"},
-			&cli.StringFlag{Name: "metric", Value: "auto", Usage: "auto: learn in the readout metric when the model reads rows through a linear map; euclidean: plain squared error"},
+			&cli.StringFlag{Name: "metric", Value: "auto", Usage: "auto: learn in the readout metric when the model reads rows through a linear map, else in relative error (weights / |row|^2) when it reads them through a norm or the table is tied; euclidean: plain squared error"},
 			&cli.StringFlag{Name: "codes-dir", Usage: "keep learned codes in `DIR` and reuse them when the table and settings are unchanged"},
 			&cli.Int64Flag{Name: "min-table-bytes", Value: compress.DefaultMinTableBytes, Usage: "leave smaller tables alone"},
-		}, outputFlags()...),
+		}, append(calibrationFlags(), outputFlags()...)...),
 		Action: runCompress,
 	}
 }
@@ -74,22 +70,11 @@ func runCompress(c *cli.Context) error {
 		opts.MinTableBytes = -1
 	}
 	stderr := c.App.ErrWriter
-	if specs := c.StringSlice("calibration"); len(specs) > 0 {
-		inputs, err := inputs.Load(m, specs)
-		if err != nil {
-			return inputError(err)
-		}
-		rt, err := ort.OpenRuntime()
-		if err != nil {
-			return inputError(err)
-		}
-		defer rt.Close()
-		fmt.Fprintf(stderr, "compress: counting the rows calibration inputs read, in ONNX Runtime\n")
-		// No names: RowCounts counts every table, as Compress compresses them.
-		if opts.Counts, err = calibrate.RowCounts(rt, m, opts.Tables, inputs); err != nil {
-			return inputError(err)
-		}
+	closeRuntime, err := setupCalibration(c, m, &opts, stderr)
+	if err != nil {
+		return inputError(err)
 	}
+	defer closeRuntime()
 	var lp *learnProgress
 	opts.Progress = func(ev compress.Event) {
 		switch ev.Phase {
@@ -100,6 +85,12 @@ func runCompress(c *cli.Context) error {
 				return
 			}
 			lp.update(*ev.Learn)
+		case "candidate":
+			if lp != nil {
+				lp.done()
+				lp = nil
+			}
+			fmt.Fprintf(stderr, "compress: %s: candidate seed %d: output divergence %.5f\n", ev.Table, ev.Candidate.Seed, ev.Candidate.Score)
 		case "cached":
 			fmt.Fprintf(stderr, "compress: %s: codes reused from --codes-dir\n", ev.Table)
 		case "rewrite":
@@ -174,6 +165,7 @@ func printCompress(w io.Writer, rep *compress.Report) {
 			t.RelSqErr, t.WeightedRelSqErr, readout, layout, note)
 	}
 	tw.Flush()
+	printCandidates(w, rep)
 	for _, t := range rep.Tables {
 		if t.Metric != "" {
 			fmt.Fprintf(w, "%s: learned in %s\n", t.Name, t.Metric)

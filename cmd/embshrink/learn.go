@@ -239,6 +239,8 @@ func phaseLabel(ph string) string {
 		return "refine (least squares + ICM)"
 	case "validate", "train":
 		return "train (dccl)"
+	case "sample":
+		return "sample (ONNX Runtime forward passes)"
 	}
 	return ph
 }
@@ -263,7 +265,9 @@ func (p *learnProgress) update(ev learner.Progress) {
 		}
 	}
 	p.last = ev
-	if p.bar != nil {
+	if p.bar != nil && ev.Phase == "sample" {
+		p.bar.Describe(label)
+	} else if p.bar != nil {
 		p.bar.Describe(fmt.Sprintf("%s  error %.4f", label, ev.Loss))
 		_ = p.bar.Set(ev.Step)
 	}
@@ -276,6 +280,10 @@ func (p *learnProgress) finishPhase() {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 		p.bar = nil
+	}
+	if p.last.Phase == "sample" {
+		fmt.Fprintf(p.w, "%s done at step %d/%d (%.1fs)\n", p.phase, p.last.Step, p.last.Total, time.Since(p.start).Seconds())
+		return
 	}
 	fmt.Fprintf(p.w, "learn: %s done at step %d/%d, error %.4f (%.1fs)\n", p.phase, p.last.Step, p.last.Total, p.last.Loss, time.Since(p.start).Seconds())
 }

@@ -47,8 +47,11 @@ type Options struct {
 	Threads int
 	// Metric is "auto" (or ""): learn in the readout metric when the model
 	// reads the table's rows through a linear map (onnxrewrite.FindReadout),
-	// so that codes are spent on the directions the model uses; or
-	// "euclidean": plain squared error.
+	// so that codes are spent on the directions the model uses; else,
+	// when the model reads the rows through a normalization or the table is
+	// tied (onnxrewrite.RelativeReason), relative error: row weights divided
+	// by each row's squared norm (RelativeWeights); or "euclidean": plain
+	// squared error with the count weights alone.
 	Metric string
 	// Layout, NoPack and NoBag go to the rewrite.
 	Layout onnxrewrite.Layout
@@ -66,6 +69,14 @@ type Options struct {
 	// MinTableBytes: smaller tables are left alone; 0 means
 	// DefaultMinTableBytes, a negative value none.
 	MinTableBytes int64
+	// Candidates, with Score, is how many sets of codes to learn per table
+	// (seeds Seed, Seed+1, ...); the set whose rewritten model Score rates
+	// lowest is kept. 0 or 1: one set, Score unused.
+	Candidates int
+	// Score rates a model, a copy of the one being compressed with one
+	// candidate's codes in: how far its outputs are from the original's on
+	// inputs the row weights did not count (validate.Divergence, say).
+	Score func(*model.Model) (float64, error)
 	// Progress, when set, hears of each step.
 	Progress func(Event)
 }
@@ -73,8 +84,11 @@ type Options struct {
 // Event is a step of the work, for a progress display.
 type Event struct {
 	Table string
-	// Phase is "read", "weights", "learn", "cached", "rewrite", "skip".
+	// Phase is "read", "weights", "learn", "cached", "candidate",
+	// "rewrite", "skip".
 	Phase string
+	// Candidate is the scored candidate in the "candidate" phase.
+	Candidate *Candidate
 	// Learn carries the learner's own progress in the "learn" phase.
 	Learn *learner.Progress
 }
@@ -89,6 +103,10 @@ type TableReport struct {
 	M       int    `json:"m,omitempty"`
 	K       int    `json:"k,omitempty"`
 	Method  string `json:"method,omitempty"`
+	// Seed is the learner's seed of the codes kept.
+	Seed int64 `json:"seed"`
+	// Candidates are the codes tried when choosing by output.
+	Candidates []Candidate `json:"candidates,omitempty"`
 	// Calibrated says row weights came from calibration counts;
 	// RowsRead is how many rows the calibration inputs read.
 	Calibrated bool `json:"calibrated"`
@@ -99,6 +117,9 @@ type TableReport struct {
 	// Metric describes the readout the codes were learned in, or says why
 	// plain squared error was used.
 	Metric string `json:"metric"`
+	// Relative says the row weights were divided by the rows' squared
+	// norms (see Options.Metric).
+	Relative bool `json:"relative,omitempty"`
 	// MetricRelSqErr is the row-weighted relative error in the readout
 	// metric, what the model sees; absent with plain squared error.
 	MetricRelSqErr *float64 `json:"metric_rel_sq_err,omitempty"`

@@ -33,7 +33,8 @@ func compressTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, o
 	if err != nil {
 		return nil, err
 	}
-	c, b, err := learnTable(ctx, m, tb, mat, weights, pc, factor, opts, tr, progress)
+	weights = relativeWeights(m, tb, mat, weights, pc, opts, tr)
+	c, b, err := learnOrSelect(ctx, m, tb, mat, weights, pc, factor, opts, tr, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +87,7 @@ func planTable(m *model.Model, tb *onnxrewrite.Table, opts Options) (*TableRepor
 	if tr.Skipped != "" && named {
 		return nil, fmt.Errorf("%s: table %q was asked for but cannot be compressed: %s", m.Path, tb.Name, tr.Skipped)
 	}
-	tr.M, tr.K, tr.Method = mm, k, opts.Method
+	tr.M, tr.K, tr.Method, tr.Seed = mm, k, opts.Method, opts.Seed
 	if tr.Method == "" {
 		tr.Method = learner.MethodAQ
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
@@ -114,6 +115,9 @@ func TestVibeCalibration(t *testing.T) {
 	agree, ratio, rep := vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1})
 	t.Logf("calibrated: %.2f%% of %d held-out decisions agree, %.1fx smaller (M=%d K=%d, %d rows read, weighted error %.4f)",
 		100*agree, len(held), ratio, rep.Tables[0].M, rep.Tables[0].K, rep.Tables[0].RowsRead, rep.Tables[0].WeightedRelSqErr)
+	if tr := rep.Tables[0]; !strings.HasPrefix(tr.Metric, "readout:") || tr.Relative {
+		t.Errorf("calibrated: learned in %q (relative %v), want the readout metric", tr.Metric, tr.Relative)
+	}
 	if agree < 0.99 || ratio < 10 {
 		t.Errorf("calibrated: agreement %.4f at %.1fx, want >= 0.99 at >= 10x", agree, ratio)
 	}

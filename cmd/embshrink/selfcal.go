@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/embshrink/embshrink/learner"
+	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
+	"github.com/embshrink/embshrink/onnxrewrite/compress"
+	"github.com/embshrink/embshrink/onnxrewrite/inputs"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/validate"
+)
+
+func calibrationFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "calibration", Usage: "sample inputs: `FILE.npy` of ids, or NAME=FILE.npy for a named input (repeatable); rows are weighted by how often they are read"},
+		&cli.IntFlag{Name: "self-calibrate", Usage: "for a model that predicts the ids it reads (a decoder LM): sample `N` sequences from it in ONNX Runtime (temperature 1, --seed) and count the rows they read too"},
+		&cli.IntFlag{Name: "self-calibrate-len", Value: calibrate.DefaultSampleLen, Usage: "length of the sampled sequences, start token included"},
+		&cli.Int64Flag{Name: "bos", Value: -1, Usage: "start token of sampled sequences (default: the model metadata's bos_token_id, else 1, Llama/SentencePiece's)"},
+		&cli.IntFlag{Name: "candidates", Usage: "learn `N` sets of codes per table (seeds --seed, --seed+1, ...) and keep the one whose model's outputs on held-back inputs are closest to the original's"},
+	}
+}
+
+// heldBack is how many sampled sequences are held back for choosing among
+// candidates: a quarter of those counted, 8 to 64.
+func heldBack(n int) int { return min(max(n/4, 8), 64) }
+
+// setupCalibration counts rows on --calibration inputs and on sequences
+// sampled with --self-calibrate, and with --candidates sets up the score
+// on inputs the counts leave out. The returned close releases the runtime.
+func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, stderr io.Writer) (func(), error) {
+	specs, n, cands := c.StringSlice("calibration"), c.Int("self-calibrate"), c.Int("candidates")
+	if n < 0 || cands < 0 {
+		return nil, fmt.Errorf("--self-calibrate %d, --candidates %d: want 0 or more", n, cands)
+	}
+	if len(specs) == 0 && n == 0 {
+		if cands > 1 {
+			return nil, errors.New("--candidates chooses by the model's outputs on held-back inputs: give --calibration or --self-calibrate")
+		}
+		return func() {}, nil
+	}
+	rt, err := ort.OpenRuntime()
+	if err != nil {
+		return nil, err
+	}
+	var held map[string]ort.HostTensor
+	if len(specs) > 0 {
+		in, err := inputs.Load(m, specs)
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		if cands > 1 && n == 0 {
+			if in, held, err = splitRows(in); err != nil {
+				rt.Close()
+				return nil, err
+			}
+		}
+		fmt.Fprintf(stderr, "compress: counting the rows calibration inputs read, in ONNX Runtime\n")
+		if opts.Counts, err = calibrate.RowCounts(rt, m, opts.Tables, in); err != nil {
+			rt.Close()
+			return nil, err
+		}
+	}
+	if n > 0 {
+		h := 0
+		if cands > 1 {
+			h = heldBack(n)
+		}
+		if held, err = selfCalibrate(c, rt, m, n, h, opts, stderr); err != nil {
+			rt.Close()
+			return nil, err
+		}
+	}
+	if cands > 1 {
+		if err := setupScore(rt, m, held, cands, opts, stderr); err != nil {
+			rt.Close()
+			return nil, err
+		}
+	}
+	return func() { rt.Close() }, nil
+}
+
+// selfCalibrate samples n+h sequences, counts the rows the first n read
+// and returns the inputs of the other h.
+func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, opts *compress.Options, stderr io.Writer) (map[string]ort.HostTensor, error) {
+	l := c.Int("self-calibrate-len")
+	passes, positions := calibrate.SampleCost(n+h, l)
+	fmt.Fprintf(stderr, "compress: self-calibrating: sampling %d sequences of %d ids (%d held back to choose candidates) in ONNX Runtime: %d forward passes over [%d, t], t = 1..%d, %d positions in all\n",
+		n+h, l, h, passes, n+h, l-1, positions)
+	table := ""
+	if len(opts.Tables) > 0 {
+		table = opts.Tables[0]
+	}
+	lp := newLearnProgress(stderr)
+	start := time.Now()
+	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: n + h, Len: l, BOS: c.Int64("bos"), Seed: c.Int64("seed"), Table: table,
+		Progress: func(step, total int) { lp.update(learner.Progress{Phase: "sample", Step: step, Total: total}) }})
+	if err != nil {
+		return nil, err
+	}
+	lp.done()
+	fmt.Fprintf(stderr, "compress: sampled in %.1fs, start token %d (%s)\n", time.Since(start).Seconds(), s.BOS, s.BOSFrom)
+	counts, err := calibrate.RowCounts(rt, m, opts.Tables, s.Inputs(0, n))
+	if err != nil {
+		return nil, err
+	}
+	opts.Counts = calibrate.AddCounts(opts.Counts, counts)
+	if h == 0 {
+		return nil, nil
+	}
+	return s.Inputs(n, n+h), nil
+}
+
+// setupScore makes Compress choose among cands candidates by the outputs
+// on held.
+func setupScore(rt *ort.Runtime, m *model.Model, held map[string]ort.HostTensor, cands int, opts *compress.Options, stderr io.Writer) error {
+	var vocab []int64
+	if lm, err := calibrate.FindLM(m, ""); err == nil {
+		vocab = append(vocab, lm.V)
+	}
+	div, err := validate.NewDivergence(rt, m.Path, held, vocab)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "compress: choosing among %d candidates per table by %s on held-back inputs\n", cands, div.Describe())
+	opts.Candidates, opts.Score = cands, div.Score
+	return nil
+}
+
+// splitRows holds back the last fifth (at least one) of the calibration
+// rows: every input is split along its first axis, which they must share.
+func splitRows(in map[string]ort.HostTensor) (map[string]ort.HostTensor, map[string]ort.HostTensor, error) {
+	rows := int64(-1)
+	for name, t := range in {
+		if len(t.Shape) == 0 || rows >= 0 && t.Shape[0] != rows {
+			return nil, nil, fmt.Errorf("--candidates holds back calibration rows: input %q has shape %v, not the others' %d rows", name, t.Shape, rows)
+		}
+		rows = t.Shape[0]
+	}
+	if rows < 2 {
+		return nil, nil, fmt.Errorf("--candidates holds back calibration rows: want at least 2, have %d", rows)
+	}
+	cut := rows - max(rows/5, 1)
+	keep, held := map[string]ort.HostTensor{}, map[string]ort.HostTensor{}
+	for name, t := range in {
+		v := reflect.ValueOf(t.Data)
+		per := int64(v.Len()) / rows
+		a, b := t, t
+		a.Shape = append([]int64{cut}, t.Shape[1:]...)
+		b.Shape = append([]int64{rows - cut}, t.Shape[1:]...)
+		a.Data, b.Data = v.Slice(0, int(cut*per)).Interface(), v.Slice(int(cut*per), v.Len()).Interface()
+		keep[name], held[name] = a, b
+	}
+	return keep, held, nil
+}
+
+// printCandidates lists the candidates each table tried.
+func printCandidates(w io.Writer, rep *compress.Report) {
+	for _, t := range rep.Tables {
+		for _, c := range t.Candidates {
+			mark := ""
+			if c.Chosen {
+				mark = "  <- kept"
+			}
+			fmt.Fprintf(w, "%s: candidate seed %d: output divergence %.5f (learned in %.1fs)%s\n", t.Name, c.Seed, c.Score, c.LearnSeconds, mark)
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package calibrate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+)
+
+// LM is how a model predicts the ids it reads: an integer ids input
+// [batch, seq] whose values index a table of V rows, and an output
+// [batch, seq, V] of scores over those rows; other inputs are fed from
+// the ids' shape.
+type LM struct {
+	Table  string
+	V      int64
+	IDs    string
+	IDElem model.DataType
+	Output string
+	// Extra are the other inputs and what they are fed: "ones"
+	// (attention_mask), "positions" (position_ids) or "zeros"
+	// (token_type_ids).
+	Extra []LMInput
+}
+
+// LMInput is an input fed besides the ids.
+type LMInput struct {
+	Name string
+	Elem model.DataType
+	Fill string
+}
+
+// FindLM finds how m predicts the ids of a table (the largest one when
+// table is ""), or says in one line why it cannot be sampled from.
+func FindLM(m *model.Model, table string) (*LM, error) {
+	inv, err := onnxrewrite.FindTables(m)
+	if err != nil {
+		return nil, err
+	}
+	if len(inv.Tables) == 0 {
+		return nil, fmt.Errorf("%s: no embedding table: %w", m.Path, onnxrewrite.ErrNotFound)
+	}
+	tb := &inv.Tables[0]
+	if table != "" {
+		if tb, err = inv.Table(table); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
+	}
+	lm := &LM{Table: tb.Name, V: tb.Shape[0]}
+	for _, in := range model.Inputs(m) {
+		if lm.IDs == "" && model.IsInteger(in.Elem) && len(in.Shape) == 2 && feedsGather(m, tb, in.Name) {
+			lm.IDs, lm.IDElem = in.Name, in.Elem
+		}
+	}
+	if lm.IDs == "" {
+		return nil, fmt.Errorf("%s: cannot sample from the model: no integer input [batch, seq] is the ids of table %q", m.Path, tb.Name)
+	}
+	for _, in := range model.Inputs(m) {
+		if in.Name == lm.IDs {
+			continue
+		}
+		fill := extraFill(in.Name)
+		if fill == "" || len(in.Shape) != 2 {
+			return nil, fmt.Errorf("%s: cannot sample from the model: input %q %s%s cannot be fed (only the ids, attention_mask, position_ids and token_type_ids [batch, seq] are)",
+				m.Path, in.Name, model.DTypeName(in.Elem), model.DimsString(in.Shape, in.DimParams))
+		}
+		lm.Extra = append(lm.Extra, LMInput{Name: in.Name, Elem: in.Elem, Fill: fill})
+	}
+	for _, o := range m.Proto.Graph.Output {
+		tt := o.GetType().GetTensorType()
+		dims := tt.GetShape().GetDim()
+		if len(dims) != 3 || model.IsInteger(model.DataType(tt.GetElemType())) {
+			continue
+		}
+		last := dims[2]
+		if _, fixed := last.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimValue); fixed && last.GetDimValue() != lm.V {
+			continue
+		}
+		if lm.Output == "" || strings.Contains(strings.ToLower(o.Name), "logits") {
+			lm.Output = o.Name
+		}
+	}
+	if lm.Output == "" {
+		return nil, fmt.Errorf("%s: cannot sample from the model: no float output [batch, seq, %d] scores the rows of table %q", m.Path, lm.V, tb.Name)
+	}
+	return lm, nil
+}
+
+// extraFill says how an input besides the ids is fed, by its name.
+func extraFill(name string) string {
+	n := strings.ToLower(name)
+	switch {
+	case strings.Contains(n, "past") || strings.Contains(n, "cache"):
+		return ""
+	case strings.Contains(n, "attention_mask"):
+		return "ones"
+	case strings.Contains(n, "position_ids"):
+		return "positions"
+	case strings.Contains(n, "token_type_ids"):
+		return "zeros"
+	}
+	return ""
+}
+
+// feedsGather says whether a Gather of the table reads the input, directly
+// or through Casts, Identities, Reshapes, Squeezes or Unsqueezes.
+func feedsGather(m *model.Model, tb *onnxrewrite.Table, input string) bool {
+	producer := map[string]*onnxpb.NodeProto{}
+	for _, n := range m.Proto.Graph.Node {
+		for _, o := range n.Output {
+			producer[o] = n
+		}
+	}
+	sites, err := onnxrewrite.IDSites(m, &onnxrewrite.Inventory{Tables: []onnxrewrite.Table{*tb}}, nil)
+	if err != nil {
+		return false
+	}
+	for _, s := range sites {
+		v := s.IDs
+		for step := 0; step < 8 && v != ""; step++ {
+			if v == input {
+				return true
+			}
+			p := producer[v]
+			if p == nil || len(p.Input) == 0 {
+				break
+			}
+			switch p.OpType {
+			case "Cast", "Identity", "Reshape", "Squeeze", "Unsqueeze":
+				v = p.Input[0]
+			default:
+				v = ""
+			}
+		}
+	}
+	return false
+}
+
+// BOSKeys are the metadata keys InferBOS reads, in order.
+var BOSKeys = []string{"bos_token_id", "bos_id", "decoder_start_token_id"}
+
+// DefaultBOS is the start token when the model's metadata names none: 1,
+// the BOS of Llama's SentencePiece vocabularies (0 unk, 1 bos, 2 eos),
+// which llama2.c's TinyStories models (stories260K) use too.
+const DefaultBOS = 1
+
+// InferBOS returns the start token from the model's metadata (BOSKeys),
+// else DefaultBOS, with where it came from; an unreadable or out-of-range
+// value is an error asking for --bos.
+func InferBOS(m *model.Model, v int64) (int64, string, error) {
+	for _, key := range BOSKeys {
+		for _, p := range m.Proto.GetMetadataProps() {
+			if p.Key != key {
+				continue
+			}
+			id, err := strconv.ParseInt(strings.TrimSpace(p.Value), 10, 64)
+			if err != nil || id < 0 || id >= v {
+				return 0, "", fmt.Errorf("%s: cannot infer the start token: metadata %s=%q is no id in [0, %d); give --bos", m.Path, key, p.Value, v)
+			}
+			return id, "metadata " + key, nil
+		}
+	}
+	if v <= DefaultBOS {
+		return 0, "", fmt.Errorf("%s: cannot infer the start token: no %s in the model's metadata and the vocabulary has %d rows; give --bos", m.Path, BOSKeys[0], v)
+	}
+	return DefaultBOS, fmt.Sprintf("no %s in the model's metadata: %d, Llama/SentencePiece's BOS (give --bos to change)", BOSKeys[0], DefaultBOS), nil
+}
+
+// Feed builds the model's inputs for rows of ids [n, t].
+func (lm *LM) Feed(ids []int64, n, t int) map[string]ort.HostTensor {
+	shape := []int64{int64(n), int64(t)}
+	feed := map[string]ort.HostTensor{lm.IDs: intTensor(lm.IDElem, shape, func(i int) int64 { return ids[i] })}
+	for _, in := range lm.Extra {
+		fill := func(int) int64 { return 1 }
+		switch in.Fill {
+		case "positions":
+			fill = func(i int) int64 { return int64(i % t) }
+		case "zeros":
+			fill = func(int) int64 { return 0 }
+		}
+		feed[in.Name] = intTensor(in.Elem, shape, fill)
+	}
+	return feed
+}
+
+// intTensor makes a tensor of the element type from values f(i).
+func intTensor(elem model.DataType, shape []int64, f func(int) int64) ort.HostTensor {
+	n := int(shape[0] * shape[1])
+	t := ort.HostTensor{Shape: shape, Elem: elem}
+	switch elem {
+	case model.Int32:
+		v := make([]int32, n)
+		for i := range v {
+			v[i] = int32(f(i))
+		}
+		t.Data = v
+	case onnxpb.TensorProto_FLOAT:
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(f(i))
+		}
+		t.Data = v
+	case onnxpb.TensorProto_BOOL:
+		v := make([]bool, n)
+		for i := range v {
+			v[i] = f(i) != 0
+		}
+		t.Data = v
+	default:
+		v := make([]int64, n)
+		for i := range v {
+			v[i] = f(i)
+		}
+		t.Data, t.Elem = v, model.Int64
+	}
+	return t
+}

@@ -1,0 +1,176 @@
+package calibrate
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+)
+
+// DefaultSampleLen is the length of sampled sequences, start token
+// included.
+const DefaultSampleLen = 48
+
+// SampleOptions controls Sample.
+type SampleOptions struct {
+	// N sequences of Len ids (start token included; 0: DefaultSampleLen).
+	N, Len int
+	// BOS is the start token; negative: InferBOS.
+	BOS int64
+	// Seed makes the sequences reproducible.
+	Seed int64
+	// Table whose ids are predicted; "" for the largest.
+	Table string
+	// Progress, when set, hears of each forward pass (step of total).
+	Progress func(step, total int)
+}
+
+// Samples are sequences drawn from a model.
+type Samples struct {
+	LM *LM
+	// IDs is [N, Len] row-major; each row starts with BOS.
+	IDs    []int64
+	N, Len int
+	BOS    int64
+	// BOSFrom says where BOS came from ("--bos", metadata, or default).
+	BOSFrom string
+	// Passes is the number of forward passes run (Len-1, each over the
+	// [N, t] batch of prefixes), Positions the token positions computed.
+	Passes    int
+	Positions int64
+}
+
+// SampleCost is what sampling n sequences of length l costs: l-1 forward
+// passes over [n, t] batches, t = 1..l-1, n*l*(l-1)/2 positions in all.
+func SampleCost(n, l int) (passes int, positions int64) {
+	return l - 1, int64(n) * int64(l) * int64(l-1) / 2
+}
+
+// Sample draws N sequences from a model that predicts the ids it reads
+// (FindLM), running the file m was loaded from in ONNX Runtime: each step
+// runs the [N, t] batch of prefixes and draws every sequence's next id from
+// the softmax of its last position's scores (temperature 1). The session
+// runs on one thread, so the same seed gives the same ids on any machine
+// with the same runtime.
+func Sample(rt *ort.Runtime, m *model.Model, opts SampleOptions) (*Samples, error) {
+	if opts.N <= 0 {
+		return nil, fmt.Errorf("%s: sample %d sequences: want at least 1", m.Path, opts.N)
+	}
+	if opts.Len == 0 {
+		opts.Len = DefaultSampleLen
+	}
+	if opts.Len < 2 {
+		return nil, fmt.Errorf("%s: sequence length %d: want at least 2 (the start token and one sampled id)", m.Path, opts.Len)
+	}
+	lm, err := FindLM(m, opts.Table)
+	if err != nil {
+		return nil, err
+	}
+	s := &Samples{LM: lm, N: opts.N, Len: opts.Len, BOS: opts.BOS, BOSFrom: "--bos"}
+	if s.BOS < 0 {
+		if s.BOS, s.BOSFrom, err = InferBOS(m, lm.V); err != nil {
+			return nil, err
+		}
+	} else if s.BOS >= lm.V {
+		return nil, fmt.Errorf("%s: start token %d is outside the table's %d rows", m.Path, s.BOS, lm.V)
+	}
+	sess, err := rt.NewSession(m.Path, ort.SessionOptions{IntraOpThreads: 1})
+	if err != nil {
+		return nil, fmt.Errorf("%s: sampling: %w", m.Path, err)
+	}
+	defer sess.Close()
+	s.IDs = make([]int64, s.N*s.Len)
+	for i := 0; i < s.N; i++ {
+		s.IDs[i*s.Len] = s.BOS
+	}
+	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x5a4d91e))
+	s.Passes, s.Positions = SampleCost(s.N, s.Len)
+	for t := 1; t < s.Len; t++ {
+		if err := s.step(sess, t, rng); err != nil {
+			return nil, fmt.Errorf("%s: sampling step %d: %w", m.Path, t, err)
+		}
+		if opts.Progress != nil {
+			opts.Progress(t, s.Len-1)
+		}
+	}
+	return s, nil
+}
+
+// step runs the prefixes of length t and draws id t of every sequence.
+func (s *Samples) step(sess *ort.Session, t int, rng *rand.Rand) error {
+	out, err := sess.Run(s.LM.Feed(s.Prefix(0, s.N, t), s.N, t))
+	if err != nil {
+		return err
+	}
+	res, ok := out[s.LM.Output]
+	if !ok {
+		return fmt.Errorf("no output %q", s.LM.Output)
+	}
+	scores, ok := res.Data.([]float32)
+	v := int(s.LM.V)
+	if !ok || len(res.Shape) != 3 || res.Shape[0] != int64(s.N) || res.Shape[1] != int64(t) || res.Shape[2] != s.LM.V {
+		return fmt.Errorf("output %q is %T %v, want float32 [%d, %d, %d]", s.LM.Output, res.Data, res.Shape, s.N, t, v)
+	}
+	for i := 0; i < s.N; i++ {
+		row := scores[(i*t+t-1)*v : (i*t+t)*v]
+		s.IDs[i*s.Len+t] = int64(drawSoftmax(row, rng.Float64()))
+	}
+	return nil
+}
+
+// drawSoftmax returns the index whose softmax cumulative share first
+// exceeds u in [0, 1).
+func drawSoftmax(scores []float32, u float64) int {
+	hi := math.Inf(-1)
+	for _, x := range scores {
+		hi = math.Max(hi, float64(x))
+	}
+	var sum float64
+	for _, x := range scores {
+		sum += math.Exp(float64(x) - hi)
+	}
+	target, cum := u*sum, 0.0
+	for i, x := range scores {
+		cum += math.Exp(float64(x) - hi)
+		if cum > target {
+			return i
+		}
+	}
+	return len(scores) - 1
+}
+
+// Prefix returns the first t ids of sequences [from, to), [to-from, t].
+func (s *Samples) Prefix(from, to, t int) []int64 {
+	ids := make([]int64, 0, (to-from)*t)
+	for i := from; i < to; i++ {
+		ids = append(ids, s.IDs[i*s.Len:i*s.Len+t]...)
+	}
+	return ids
+}
+
+// Inputs are the model inputs that feed sequences [from, to) whole.
+func (s *Samples) Inputs(from, to int) map[string]ort.HostTensor {
+	return s.LM.Feed(s.Prefix(from, to, s.Len), to-from, s.Len)
+}
+
+// AddCounts adds src's counts to dst's, table by table.
+func AddCounts(dst, src map[string][]int64) map[string][]int64 {
+	if dst == nil {
+		dst = map[string][]int64{}
+	}
+	for name, c := range src {
+		d, ok := dst[name]
+		if !ok {
+			dst[name] = append([]int64(nil), c...)
+			continue
+		}
+		for i := range d {
+			if i < len(c) {
+				d[i] += c[i]
+			}
+		}
+	}
+	return dst
+}

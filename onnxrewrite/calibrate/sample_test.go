@@ -1,0 +1,120 @@
+package calibrate_test
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
+	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+)
+
+// lmModel writes the tiny tied LM, after edit changes its proto.
+func lmModel(t *testing.T, edit func(*onnxpb.ModelProto)) *model.Model {
+	t.Helper()
+	f := fixtures.LMs()[0]
+	if edit != nil {
+		edit(f.Model)
+	}
+	dir := t.TempDir()
+	if err := fixtures.Write(dir, f); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(filepath.Join(dir, f.FileName()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Sampled sequences start with the start token, stay in the vocabulary,
+// are the same for a seed and differ across seeds.
+func TestSampleDeterministic(t *testing.T) {
+	rt := rtkit.Runtime(t)
+	m := lmModel(t, nil)
+	draw := func(seed int64) *calibrate.Samples {
+		steps := 0
+		s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 6, Len: 12, BOS: -1, Seed: seed, Progress: func(step, total int) { steps++ }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if steps != 11 || s.Passes != 11 || s.Positions != 6*12*11/2 {
+			t.Errorf("seed %d: %d progress steps, %d passes, %d positions; want 11, 11, %d", seed, steps, s.Passes, s.Positions, 6*12*11/2)
+		}
+		return s
+	}
+	a, b, c := draw(1), draw(1), draw(2)
+	if !slices.Equal(a.IDs, b.IDs) {
+		t.Errorf("seed 1 twice: %v vs %v", a.IDs, b.IDs)
+	}
+	if slices.Equal(a.IDs, c.IDs) {
+		t.Errorf("seeds 1 and 2 drew the same ids %v", a.IDs)
+	}
+	if a.BOS != calibrate.DefaultBOS || !strings.Contains(a.BOSFrom, "no bos_token_id") {
+		t.Errorf("start token %d (%s), want the default %d", a.BOS, a.BOSFrom, calibrate.DefaultBOS)
+	}
+	distinct := map[int64]bool{}
+	for i, id := range a.IDs {
+		if i%a.Len == 0 && id != a.BOS || id < 0 || id >= 256 {
+			t.Fatalf("id %d at %d: want the start token first and ids in [0, 256)", id, i)
+		}
+		distinct[id] = true
+	}
+	if len(distinct) < 10 {
+		t.Errorf("only %d distinct ids in %d sampled: temperature 1 should vary", len(distinct), len(a.IDs))
+	}
+}
+
+// The start token comes from the metadata when it has one; an unusable one
+// is an error asking for --bos.
+func TestInferBOS(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  int64
+		err   bool
+	}{{"7", 7, false}, {"300", 0, true}, {"x", 0, true}} {
+		m := lmModel(t, func(mp *onnxpb.ModelProto) {
+			mp.MetadataProps = []*onnxpb.StringStringEntryProto{{Key: "bos_token_id", Value: c.value}}
+		})
+		id, from, err := calibrate.InferBOS(m, 256)
+		if c.err != (err != nil) || id != c.want || !c.err && from != "metadata bos_token_id" {
+			t.Errorf("bos_token_id=%q: %d (%s), %v", c.value, id, from, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "give --bos") {
+			t.Errorf("error %q does not say to give --bos", err)
+		}
+	}
+}
+
+// attention_mask and position_ids are fed ones and positions; a past key
+// cache cannot be fed and is named in the error.
+func TestFindLMInputs(t *testing.T) {
+	addInput := func(name string, elem onnxpb.TensorProto_DataType, dims ...any) func(*onnxpb.ModelProto) {
+		return func(mp *onnxpb.ModelProto) {
+			mp.Graph.Input = append(mp.Graph.Input, fixtures.TensorInfo(name, elem, dims...))
+		}
+	}
+	m := lmModel(t, func(mp *onnxpb.ModelProto) {
+		addInput("attention_mask", onnxpb.TensorProto_INT64, "batch_size", "sequence_length")(mp)
+		addInput("position_ids", onnxpb.TensorProto_INT32, "batch_size", "sequence_length")(mp)
+	})
+	lm, err := calibrate.FindLM(m, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := lm.Feed([]int64{1, 5, 9, 1, 4, 4}, 2, 3)
+	if lm.IDs != "input_ids" || lm.Output != "logits" || lm.V != 256 ||
+		!slices.Equal(feed["attention_mask"].Data.([]int64), []int64{1, 1, 1, 1, 1, 1}) ||
+		!slices.Equal(feed["position_ids"].Data.([]int32), []int32{0, 1, 2, 0, 1, 2}) {
+		t.Errorf("FindLM: %+v, feed %v", lm, feed)
+	}
+	m = lmModel(t, addInput("past_key_values.0.key", onnxpb.TensorProto_FLOAT, "batch_size", 4, "past_sequence_length", 8))
+	_, err = calibrate.FindLM(m, "")
+	if err == nil || !strings.Contains(err.Error(), `input "past_key_values.0.key"`) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("FindLM with a past key cache: %v, want a one-line error naming the input", err)
+	}
+}

@@ -1,0 +1,66 @@
+package onnxrewrite_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+)
+
+func loadFixtureTable(t *testing.T, f fixtures.Fixture) (*model.Model, *onnxrewrite.Table) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := fixtures.Write(dir, f); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(filepath.Join(dir, f.FileName()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := onnxrewrite.FindTables(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := inv.Table(f.Table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, tb
+}
+
+// The norm detector finds the RMSNorm decomposition and the
+// LayerNormalization operator of the LM fixtures, and no norm in the
+// fixtures without one; the tied and folded heads are reported as tied.
+func TestFindNorm(t *testing.T) {
+	want := map[string]string{
+		"lm_tied_rmsnorm":  "RMSNorm (decomposed: Pow",
+		"lm_untied_folded": "RMSNorm (decomposed: Pow",
+		"lm_layernorm":     "LayerNorm (LayerNormalization",
+	}
+	for _, f := range fixtures.LMs() {
+		m, tb := loadFixtureTable(t, f)
+		norm := onnxrewrite.FindNorm(m, tb)
+		if !strings.HasPrefix(norm, want[f.Name]) {
+			t.Errorf("%s: FindNorm = %q, want %q...", f.Name, norm, want[f.Name])
+		}
+		why := onnxrewrite.RelativeReason(m, tb)
+		if !strings.Contains(why, "rows are read through "+norm) || !strings.Contains(why, "the table is tied") {
+			t.Errorf("%s: RelativeReason = %q, want the norm and the tied head", f.Name, why)
+		}
+	}
+	for _, f := range fixtures.All() {
+		if f.Table == "" || f.Kept || len(f.Copies) > 0 {
+			continue
+		}
+		m, tb := loadFixtureTable(t, f)
+		if norm := onnxrewrite.FindNorm(m, tb); norm != "" {
+			t.Errorf("%s: FindNorm = %q in a model without a norm", f.Name, norm)
+		}
+		if why := onnxrewrite.RelativeReason(m, tb); why != "" {
+			t.Errorf("%s: RelativeReason = %q, want none", f.Name, why)
+		}
+	}
+}
