@@ -130,3 +130,40 @@ func quantReport(rep *RewriteReport, qt, ft *Table) {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%s %s keeps its own quantized weights (%s)", u.OpType, u.Node, u.Detail))
 	}
 }
+
+// loweredReadout is the readout of quantized table tb: that of its
+// dequantized table in a copy of m whose chains are lowered to Gathers, so
+// the rows are followed from where they are floats.
+func loweredReadout(m *model.Model, tb *Table) (*Readout, string, error) {
+	for _, s := range tb.Quantized.sites {
+		if s.gc.parent != nil {
+			return nil, "the table is read inside a subgraph", nil
+		}
+	}
+	// A copy of the main graph's lists, sharing the tensors (and so their
+	// external data) and nodes, which lowering does not change.
+	g := m.Proto.Graph
+	mm := m.Derive(&onnxpb.ModelProto{IrVersion: m.Proto.IrVersion, OpsetImport: m.Proto.OpsetImport, Graph: &onnxpb.GraphProto{
+		Name: g.Name, Node: slices.Clone(g.Node), Initializer: slices.Clone(g.Initializer), Input: slices.Clone(g.Input),
+		Output: slices.Clone(g.Output), ValueInfo: slices.Clone(g.ValueInfo)}})
+	inv, err := FindTables(mm)
+	if err != nil {
+		return nil, "", err
+	}
+	qt, err := inv.Table(tb.Name)
+	if err != nil || qt.Quantized == nil {
+		return nil, "", fmt.Errorf("%s: table %q in the copy: %v", m.Path, tb.Name, err)
+	}
+	name, err := lowerQuant(mm, qt)
+	if err != nil {
+		return nil, "", err
+	}
+	if inv, err = FindTables(mm); err != nil {
+		return nil, "", err
+	}
+	ft, err := inv.Table(name)
+	if err != nil {
+		return nil, "", err
+	}
+	return FindReadout(mm, ft)
+}

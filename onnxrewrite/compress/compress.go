@@ -65,6 +65,10 @@ type Options struct {
 	// MinTableBytes: smaller tables are left alone; 0 means
 	// DefaultMinTableBytes, a negative value none.
 	MinTableBytes int64
+	// CodebookDType stores codebooks as "float32", "float16", "bfloat16",
+	// or "auto" (and ""): see CodebookAuto. M and K chosen from Ratio
+	// count the codebook in the type it is stored in.
+	CodebookDType string
 	// Progress, when set, hears of each step.
 	Progress func(Event)
 }
@@ -98,6 +102,10 @@ type TableReport struct {
 	// Metric describes the readout the codes were learned in, or says why
 	// plain squared error was used.
 	Metric string `json:"metric"`
+	// CodebookDType is the type the codebook is stored in, and
+	// CodebookReason why (with auto) and what rounding did to the error.
+	CodebookDType  string `json:"codebook_dtype,omitempty"`
+	CodebookReason string `json:"codebook_reason,omitempty"`
 	// MetricRelSqErr is the row-weighted relative error in the readout
 	// metric, what the model sees; absent with plain squared error.
 	MetricRelSqErr *float64 `json:"metric_rel_sq_err,omitempty"`
@@ -229,10 +237,17 @@ func Weights(counts []int64, floor float64) ([]float32, int, error) {
 // largest even M whose codes and codebook are at least ratio times smaller
 // than the table. M is 0 when none is.
 func ChooseMK(v, d, es int, ratio float64, noPack bool) (int, int) {
-	budget := float64(v*d*es) / ratio
+	return ChooseMKStored(int64(v*d*es), v, d, es, ratio, noPack)
+}
+
+// ChooseMKStored is ChooseMK for a table of tableBytes (values, and scales
+// and zero points of a quantized one) whose codebook takes bookES bytes a
+// value.
+func ChooseMKStored(tableBytes int64, v, d, bookES int, ratio float64, noPack bool) (int, int) {
+	budget := float64(tableBytes) / ratio
 	best := 0
 	for m := 2; m <= 256; m += 2 {
-		if float64(codedBytes(v, d, es, m, DefaultK, noPack)) <= budget {
+		if float64(codedBytes(v, d, bookES, m, DefaultK, noPack)) <= budget {
 			best = m
 		}
 	}
