@@ -211,7 +211,8 @@ func (e *emitter) emitBag(list *[]*onnxpb.NodeProto, label, ids string, plan *ba
 	if plan.mean {
 		sum = e.names.Fresh(base + "_sum")
 	}
-	e.nodeTo(list, label, "MatMul", []string{counts, e.book.Name}, sum)
+	book, _ := e.bookSrc()
+	e.nodeTo(list, label, "MatMul", []string{counts, book}, sum)
 	if plan.mean {
 		tokens := e.node(list, label, "Cast", []string{n}, base+"_tokens_f", intAttr("to", int64(e.dt)))
 		e.nodeTo(list, label, "Div", []string{sum, tokens}, pooled)

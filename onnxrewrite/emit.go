@@ -16,10 +16,13 @@ type emitter struct {
 	tb    *Table
 	names *model.Namer
 	dt    model.DataType
-	opset int64
-	p     int // codes per byte
-	c     codes.Codes
-	b     codes.Codebook
+	// bookDT is the codebook's stored type; when it is not dt, the
+	// codebook is cast once, at load, before anything reads it (bookSrc).
+	bookDT model.DataType
+	opset  int64
+	p      int // codes per byte
+	c      codes.Codes
+	b      codes.Codebook
 
 	codes, book *onnxpb.TensorProto
 	bookName    string // the group book value (or the codebook itself); "" until groupBook
@@ -33,6 +36,8 @@ type emitter struct {
 	bookF32     bool                            // the group book is float32 where the table is 16-bit
 	offsets     string                          // byte offsets into the group book, [Q] int64
 	axes        string                          // ReduceSum axes input [-2], from opset 13; see sumAxes
+	src         string                          // the codebook as the group book reads it; see bookSrc
+	srcDT       model.DataType                  // its type
 	added       []*onnxpb.TensorProto
 	head        []*onnxpb.NodeProto // nodes over initializers, at the graph's start
 }
@@ -92,10 +97,35 @@ func (e *emitter) storeCodes() {
 // storeBook stores the codebook in the table's element type.
 func (e *emitter) storeBook() {
 	b := e.b
-	raw, _ := model.EncodeFloats(b.Data, e.dt) // dt was checked by FindTables
-	e.book = e.init("codebook", e.dt, []int64{int64(b.M * b.K), int64(b.D)}, raw)
+	raw, _ := model.EncodeFloats(b.Data, e.bookDT) // both types were checked
+	e.book = e.init("codebook", e.bookDT, []int64{int64(b.M * b.K), int64(b.D)}, raw)
 	e.book.DocString = fmt.Sprintf("%s %q: M=%d K=%d", codebookDoc, e.tb.Name, b.M, b.K)
 }
+
+// bookSrc returns the codebook the group book and bags read, and its type:
+// the stored codebook when it has the table's type; else a Cast of it, made
+// once over the initializer (so folded at load): to the table's type for a
+// float32 or float64 table, to float32 for a 16-bit one, which is summed in
+// float32 anyway.
+func (e *emitter) bookSrc() (string, model.DataType) {
+	if e.src != "" {
+		return e.src, e.srcDT
+	}
+	e.src, e.srcDT = e.book.Name, e.bookDT
+	if e.bookDT != e.dt {
+		e.srcDT = e.dt
+		if is16(e.dt) {
+			e.srcDT = model.Float32
+		}
+		if e.srcDT != e.bookDT {
+			e.src = e.node(&e.head, e.tb.Name+"/embshrink", "Cast", []string{e.book.Name}, e.tb.Name+".codebook_"+model.DTypeName(e.srcDT),
+				intAttr("to", int64(e.srcDT)))
+		}
+	}
+	return e.src, e.srcDT
+}
+
+func is16(dt model.DataType) bool { return dt == model.Float16 || dt == model.BFloat16 }
 
 // nibbles returns the [256, P] uint8 initializer whose row v holds the P
 // codes that a code byte of value v packs, each kept below K so that
@@ -130,16 +160,18 @@ func (e *emitter) groupBook() {
 		e.sumAxes() // made first, so that initializers keep their order
 	}
 	label := e.tb.Name + "/embshrink"
-	wide := e.dt == model.Float16 || e.dt == model.BFloat16
+	src, srcDT := e.bookSrc()
+	wide := is16(srcDT) // cast to float32 after the gather
+	e.bookF32 = is16(e.dt) && !wide
 	if e.p == 1 {
 		offs := make([]int64, c.M)
 		for m := range offs {
 			offs[m] = int64(m * c.K)
 		}
 		e.offsets = e.init("code_offsets", model.Int64, []int64{int64(c.M)}, int64Raw(offs...)).Name
-		e.bookName = e.book.Name
+		e.bookName = src
 		if wide {
-			e.bookName = e.node(&e.head, label, "Cast", []string{e.book.Name}, e.tb.Name+".codebook_f32", intAttr("to", int64(model.Float32)))
+			e.bookName = e.node(&e.head, label, "Cast", []string{src}, e.tb.Name+".codebook_f32", intAttr("to", int64(model.Float32)))
 			e.bookF32 = true
 		}
 		return
@@ -147,10 +179,10 @@ func (e *emitter) groupBook() {
 	// Padding groups (when P does not divide M) select zero rows appended
 	// to the codebook, so every byte value is a valid index.
 	pad := q*e.p - c.M
-	book := e.book.Name
+	book := src
 	if pad > 0 {
-		zeros := e.init("codebook_pad", e.dt, []int64{int64(pad * c.K), int64(b.D)}, make([]byte, pad*c.K*b.D*int(model.ElemBits(e.dt)/8)))
-		book = e.node(&e.head, label, "Concat", []string{e.book.Name, zeros.Name}, e.tb.Name+".codebook_padded", intAttr("axis", 0))
+		zeros := e.init("codebook_pad", srcDT, []int64{int64(pad * c.K), int64(b.D)}, make([]byte, pad*c.K*b.D*int(model.ElemBits(srcDT)/8)))
+		book = e.node(&e.head, label, "Concat", []string{src, zeros.Name}, e.tb.Name+".codebook_padded", intAttr("axis", 0))
 	}
 	grp := make([]int64, q*e.p)
 	for i := range grp {

@@ -37,6 +37,7 @@ func BenchmarkVibeLayoutLatency(b *testing.B) {
 		{"original", nil},
 		{"lookup", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup}},
 		{"lookup-tokens", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoBag: true}},
+		{"lookup-tokens-f16book", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoBag: true, CodebookDType: onnxrewrite.CodebookFloat16}},
 		{"lookup-nopack", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutLookup, NoPack: true, NoBag: true}},
 		{"decode", &onnxrewrite.RewriteOptions{Layout: onnxrewrite.LayoutDecode}},
 	})

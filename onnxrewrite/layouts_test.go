@@ -409,8 +409,10 @@ func TestStories260K(t *testing.T) {
 }
 
 // TestQuantizedTables checks that FindTables reports 8-bit tables
-// dequantized after the Gather, with how they are dequantized, and that a
-// rewrite refuses them by name, leaving the model as it was.
+// dequantized after the Gather, with how they are dequantized, the bytes
+// of values, scales and zero points, and that a rewrite takes them; and
+// that a form it does not support (the scale a graph input) is refused by
+// name, leaving the model as it was.
 func TestQuantizedTables(t *testing.T) {
 	cases := map[string]struct {
 		dtype   string
@@ -418,8 +420,8 @@ func TestQuantizedTables(t *testing.T) {
 		axis    int64
 		lo, hi  int64 // the zero point's range
 	}{
-		"quantized_int8":           {"int8", false, 1, -128, 127},
-		"quantized_uint8_per_axis": {"uint8", true, -1, 0, 255},
+		"quantized_int8":           {"int8", false, -1, -128, 127},
+		"quantized_uint8_per_axis": {"uint8", true, 1, 0, 255},
 	}
 	rt := rtkit.Runtime(t)
 	for fi, f := range fixtures.Quantized() {
@@ -441,9 +443,6 @@ func TestQuantizedTables(t *testing.T) {
 				t.Fatalf("tables %+v, want %q", inv.Tables, f.Tables)
 			}
 			tb := inv.Tables[0]
-			if tb.Name != f.Quantized[0] || tb.DType != want.dtype || tb.Bytes != tb.Shape[0]*tb.Shape[1] {
-				t.Errorf("table %q %s, %d bytes for %v; want %q %s, a byte a value", tb.Name, tb.DType, tb.Bytes, tb.Shape, f.Quantized[0], want.dtype)
-			}
 			q := tb.Quantized
 			if q == nil {
 				t.Fatalf("table %q: no Quantized info", tb.Name)
@@ -452,8 +451,14 @@ func TestQuantizedTables(t *testing.T) {
 			if want.perAxis {
 				width = int(tb.Shape[1])
 			}
+			values, params := tb.Shape[0]*tb.Shape[1], int64(width*5) // a float32 scale and an 8-bit zero point each
+			if tb.Name != f.Quantized[0] || tb.DType != want.dtype || q.ValueBytes != values || q.ParamBytes != params || tb.Bytes != values+params {
+				t.Errorf("table %q %s, %d bytes (%d + %d) for %v; want %q %s, %d + %d", tb.Name, tb.DType, tb.Bytes, q.ValueBytes, q.ParamBytes,
+					tb.Shape, f.Quantized[0], want.dtype, values, params)
+			}
 			if q.Node.Node != "dequantize" || q.Node.OpType != "DequantizeLinear" || q.Scale != "qemb_scale" || q.ZeroPoint != "qemb_zero_point" ||
-				q.PerAxis != want.perAxis || q.Axis != want.axis || len(q.ScaleValues) != width || len(q.ZeroPointValues) != width {
+				q.PerAxis != want.perAxis || q.Axis != want.axis || len(q.ScaleValues) != width || len(q.ZeroPointValues) != width ||
+				q.Form != "gather-dequantize" || q.Float != "float32" || q.Unsupported != "" {
 				t.Errorf("quantized %+v: want node dequantize, scale qemb_scale, zero point qemb_zero_point, per axis %v, axis %d, %d values each",
 					*q, want.perAxis, want.axis, width)
 			}
@@ -462,47 +467,83 @@ func TestQuantizedTables(t *testing.T) {
 					t.Errorf("zero point %d outside %s", z, want.dtype)
 				}
 			}
-			if err := tb.Rewritable(); !errors.Is(err, onnxrewrite.ErrQuantized) {
-				t.Errorf("Rewritable: %v, want ErrQuantized", err)
+			if err := tb.Rewritable(); err != nil {
+				t.Errorf("Rewritable: %v", err)
 			}
-
-			before := fxTensors(t, m)
 			c, b := testkit.Codes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), 1, 0)
-			for _, layout := range layouts {
-				_, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{Table: tb.Name, Layout: layout})
-				if !errors.Is(err, onnxrewrite.ErrQuantized) {
-					t.Fatalf("%s: RewriteTable of a quantized table: %v, want ErrQuantized", layout, err)
-				}
-				t.Logf("%s: %v", layout, err)
-				for _, s := range []string{tb.Name, want.dtype, "dequantize", "compress the float model before quantizing"} {
-					if !strings.Contains(err.Error(), s) {
-						t.Errorf("%s: error %q does not say %q", layout, err, s)
-					}
-				}
+			rep, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{Table: tb.Name, Layout: onnxrewrite.LayoutLookup})
+			if err != nil || rep.Table != tb.Name || rep.TableBytes != tb.Bytes {
+				t.Fatalf("RewriteTable: %+v, %v; want table %q of %d bytes", rep, err, tb.Name, tb.Bytes)
 			}
-			if _, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{}); !errors.Is(err, onnxrewrite.ErrNotFound) || !strings.Contains(err.Error(), tb.Name) {
-				t.Errorf("RewriteTable of the default table: %v, want ErrNotFound naming %q", err, tb.Name)
-			}
-			if _, err := onnxrewrite.ReadTable(m, &tb); !errors.Is(err, onnxrewrite.ErrQuantized) {
-				t.Errorf("ReadTable: %v, want ErrQuantized", err)
-			}
-			after := fxTensors(t, m)
-			if len(after) != len(before) {
-				t.Fatalf("the refused rewrites changed the model: %d tensors, was %d", len(after), len(before))
-			}
-			for i := range before {
-				if before[i].where != after[i].where || !slices.Equal(before[i].bytes, after[i].bytes) {
-					t.Errorf("the refused rewrites changed %s", before[i].where)
-				}
-			}
+			lyUnsupportedQuant(t, f)
 		})
 	}
 }
 
+// lyScaleAsInput makes the fixture's scale a graph input: a quantized form
+// no rewrite supports.
+func lyScaleAsInput(f fixtures.Fixture) fixtures.Fixture {
+	mp := proto.Clone(f.Model).(*onnxpb.ModelProto)
+	g := mp.Graph
+	for _, in := range g.Initializer {
+		if in.Name == "qemb_scale" {
+			g.Input = append(g.Input, &onnxpb.ValueInfoProto{Name: in.Name, Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+				TensorType: &onnxpb.TypeProto_Tensor{ElemType: in.DataType}}}})
+		}
+	}
+	g.Initializer = slices.DeleteFunc(g.Initializer, func(t *onnxpb.TensorProto) bool { return t.Name == "qemb_scale" })
+	f.Model = mp
+	return f
+}
+
+// lyUnsupportedQuant checks that a quantized form no rewrite supports is
+// reported, refused by name with ErrQuantized, and left as it was.
+func lyUnsupportedQuant(t *testing.T, f fixtures.Fixture) {
+	t.Helper()
+	m := testkit.Load(t, testkit.Write(t, lyScaleAsInput(f)))
+	inv, err := onnxrewrite.FindTables(m)
+	if err != nil || len(inv.Tables) != 1 {
+		t.Fatalf("tables %+v, %v; want one", inv, err)
+	}
+	tb := inv.Tables[0]
+	if err := tb.Rewritable(); !errors.Is(err, onnxrewrite.ErrQuantized) {
+		t.Errorf("Rewritable: %v, want ErrQuantized", err)
+	}
+	before := fxTensors(t, m)
+	c, b := testkit.Codes(int(tb.Shape[0]), 8, 16, int(tb.Shape[1]), 1, 0)
+	for _, layout := range layouts {
+		_, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{Table: tb.Name, Layout: layout})
+		if !errors.Is(err, onnxrewrite.ErrQuantized) {
+			t.Fatalf("%s: RewriteTable of an unsupported quantized table: %v, want ErrQuantized", layout, err)
+		}
+		for _, s := range []string{tb.Name, tb.DType, "dequantize", "qemb_scale", "is not a constant", "compress the float model before quantizing"} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: error %q does not say %q", layout, err, s)
+			}
+		}
+	}
+	if _, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{}); !errors.Is(err, onnxrewrite.ErrNotFound) || !strings.Contains(err.Error(), tb.Name) {
+		t.Errorf("RewriteTable of the default table: %v, want ErrNotFound naming %q", err, tb.Name)
+	}
+	if _, err := onnxrewrite.ReadTable(m, &tb); !errors.Is(err, onnxrewrite.ErrQuantized) {
+		t.Errorf("ReadTable: %v, want ErrQuantized", err)
+	}
+	after := fxTensors(t, m)
+	if len(after) != len(before) {
+		t.Fatalf("the refused rewrites changed the model: %d tensors, was %d", len(after), len(before))
+	}
+	for i := range before {
+		if before[i].where != after[i].where || !slices.Equal(before[i].bytes, after[i].bytes) {
+			t.Errorf("the refused rewrites changed %s", before[i].where)
+		}
+	}
+}
+
 // TestQuantizedNotDefault adds a small float table to a model with a larger
-// quantized one: the float table is the default, and a rewrite takes it.
+// quantized one in a form no rewrite supports: the float table is the
+// default, and a rewrite takes it.
 func TestQuantizedNotDefault(t *testing.T) {
-	f := fixtures.Quantized()[0]
+	f := lyScaleAsInput(fixtures.Quantized()[0])
 	mp := proto.Clone(f.Model).(*onnxpb.ModelProto)
 	g := mp.Graph
 	const rows, width = 10, 16

@@ -33,6 +33,9 @@ type Readout struct {
 // operator, a graph output, a subgraph), or the table has other readers
 // (a tied projection reads every direction).
 func FindReadout(m *model.Model, tb *Table) (*Readout, string, error) {
+	if q := tb.Quantized; q != nil && q.Unsupported == "" {
+		return loweredReadout(m, tb)
+	}
 	if len(tb.OtherUses) > 0 || len(tb.Copies) > 0 {
 		return nil, "the table has readers besides embedding Gathers", nil
 	}

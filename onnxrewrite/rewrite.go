@@ -53,6 +53,9 @@ type RewriteOptions struct {
 	// NoBag keeps the per-token lookup for Gathers whose rows are pooled
 	// (see bag.go).
 	NoBag bool
+	// CodebookDType stores the codebook as "float32", "float16" or
+	// "bfloat16"; "" keeps the table's float type (see codebookType).
+	CodebookDType string
 }
 
 // RewriteReport says what a rewrite did.
@@ -82,6 +85,11 @@ type RewriteReport struct {
 	CodebookBytes int64 `json:"codebook_bytes"`
 	AuxBytes      int64 `json:"aux_bytes"`
 	CodesPerByte  int   `json:"codes_per_byte"`
+	// CodebookDType is the element type the codebook is stored in.
+	CodebookDType string `json:"codebook_dtype"`
+	// Quantized describes the quantized table the rewrite replaced, chain
+	// and all; nil for a float table.
+	Quantized *QuantInfo `json:"quantized,omitempty"`
 }
 
 // Supported opsets of the default domain. From 11 Gather takes negative
@@ -117,6 +125,34 @@ func RewriteTable(m *model.Model, c codes.Codes, b codes.Codebook, opts RewriteO
 	if err := codes.Check(c, b, tb.Shape[0], tb.Shape[1]); err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
+	if _, _, err := chooseLayout(tb, opts.Layout); err != nil {
+		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+	}
+	qt := tb
+	if tb.Quantized != nil {
+		name, err := lowerQuant(m, tb)
+		if err != nil {
+			return nil, err
+		}
+		if inv, err = FindTables(m); err != nil {
+			return nil, err
+		}
+		if tb, err = inv.Table(name); err != nil {
+			return nil, fmt.Errorf("%s: the dequantized table of %q: %w", m.Path, qt.Name, err)
+		}
+	}
+	rep, err := rewriteFloat(m, tb, c, b, opts, op)
+	if err != nil {
+		return nil, err
+	}
+	if qt.Quantized != nil {
+		quantReport(rep, qt, tb)
+	}
+	return rep, nil
+}
+
+// rewriteFloat rewrites float table tb of m.
+func rewriteFloat(m *model.Model, tb *Table, c codes.Codes, b codes.Codebook, opts RewriteOptions, op int64) (*RewriteReport, error) {
 	layout, reason, err := chooseLayout(tb, opts.Layout)
 	if err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
@@ -125,9 +161,15 @@ func RewriteTable(m *model.Model, c codes.Codes, b codes.Codebook, opts RewriteO
 	if opts.NoPack {
 		p = 1
 	}
-	e := &emitter{m: m, tb: tb, names: model.NewNamer(m), dt: model.DataType(tb.def.tensor.DataType), opset: op, p: p, c: c, b: b, noBag: opts.NoBag}
+	dt := model.DataType(tb.def.tensor.DataType)
+	e := &emitter{m: m, tb: tb, names: model.NewNamer(m), dt: dt, bookDT: dt, opset: op, p: p, c: c, b: b, noBag: opts.NoBag}
+	if opts.CodebookDType != "" {
+		if e.bookDT, err = codebookType(opts.CodebookDType, dt); err != nil {
+			return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+		}
+	}
 	rep := &RewriteReport{Table: tb.Name, Layout: layout, LayoutReason: reason, OtherUses: tb.OtherUses, Copies: tb.Copies,
-		TableBytes: tb.Bytes, CodesPerByte: p}
+		TableBytes: tb.Bytes, CodesPerByte: p, CodebookDType: model.DTypeName(e.bookDT)}
 	for _, cp := range tb.Copies {
 		rep.TableBytes += cp.Bytes
 	}
@@ -151,20 +193,27 @@ func RewriteTable(m *model.Model, c codes.Codes, b codes.Codebook, opts RewriteO
 	if !needDense {
 		e.drop(tb.def.graph.g, tb.Name)
 	}
+	e.finish(rep)
+	return rep, nil
+}
+
+// finish puts the new nodes and tensors into the table's graph and counts
+// their bytes.
+func (e *emitter) finish(rep *RewriteReport) {
 	for g, names := range e.gone {
 		g.ValueInfo = without(g.ValueInfo, func(v *onnxpb.ValueInfoProto) bool { return slices.Contains(names, v.Name) })
 	}
-	g0 := tb.def.graph.g
+	g0 := e.tb.def.graph.g
 	g0.Node = append(e.head, g0.Node...)
 	g0.Initializer = append(g0.Initializer, e.added...)
-	if m.Proto.IrVersion < 4 {
+	if e.m.Proto.IrVersion < 4 {
 		// Before IR 4 every initializer must also be a graph input.
 		for _, t := range e.added {
 			g0.Input = append(g0.Input, tensorValueInfo(t.Name, model.DataType(t.DataType), t.Dims))
 		}
 	}
 	for _, t := range e.added {
-		m.AddTensor(t)
+		e.m.AddTensor(t)
 		switch t {
 		case e.codes:
 			rep.CodesBytes += model.StoredBytes(t)
@@ -174,7 +223,6 @@ func RewriteTable(m *model.Model, c codes.Codes, b codes.Codebook, opts RewriteO
 			rep.AuxBytes += model.StoredBytes(t)
 		}
 	}
-	return rep, nil
 }
 
 func chooseLayout(tb *Table, want Layout) (Layout, string, error) {

@@ -13,8 +13,11 @@ import (
 )
 
 // Table is an embedding table: a rank-2 float initializer (or Constant) that
-// is the data input of at least one Gather along axis 0; or a rank-2 int8 or
-// uint8 one whose Gather feeds a DequantizeLinear (see Quantized).
+// is the data input of at least one Gather along axis 0; or a quantized
+// one, an integer tensor whose lookup dequantizes it (see QuantInfo and
+// quant.go). For a quantized table Shape is the dequantized table's, DType
+// the stored integers' and Bytes those of the integers, scales and zero
+// points together.
 type Table struct {
 	Name  string   `json:"name"`
 	Shape [2]int64 `json:"shape"`
@@ -40,47 +43,26 @@ type Table struct {
 	// Copies are initializers holding the same values (or their
 	// transpose); a rewrite serves them from the same codes.
 	Copies []Copy `json:"copies"`
-	// Quantized says how an int8 or uint8 table is dequantized after the
-	// lookup; nil for a float table. A rewrite refuses quantized tables
-	// (see Rewritable).
+	// Quantized says how a quantized table is dequantized; nil for a float
+	// table. A rewrite takes the supported forms (see Rewritable).
 	Quantized *QuantInfo `json:"quantized,omitempty"`
 
 	def *tableDef
-}
-
-// QuantInfo describes the DequantizeLinear that turns the rows an 8-bit
-// table's Gather reads into floats: y = (x - zero_point) * scale.
-type QuantInfo struct {
-	// Node is the DequantizeLinear reading the first embedding Gather's
-	// output.
-	Node NodeRef `json:"node"`
-	// Scale and ZeroPoint name its inputs; ZeroPoint is "" when absent
-	// (zero).
-	Scale     string `json:"scale"`
-	ZeroPoint string `json:"zero_point,omitempty"`
-	// PerAxis says the scale is a vector, one value per index of Axis of
-	// the Gather's output; otherwise one scale serves the whole table.
-	PerAxis bool  `json:"per_axis"`
-	Axis    int64 `json:"axis"`
-	// ScaleValues and ZeroPointValues hold the values when the inputs are
-	// initializers or Constants (at most 4096 of them), else nil.
-	ScaleValues     []float32 `json:"scale_values,omitempty"`
-	ZeroPointValues []int64   `json:"zero_point_values,omitempty"`
 }
 
 // ErrNotFound is returned (wrapped) when a named table does not exist.
 var ErrNotFound = errors.New("not found")
 
 // ErrQuantized is wrapped by the error of a rewrite asked to take a
-// quantized table.
-var ErrQuantized = errors.New("rewriting quantized tables is not supported")
+// quantized table in a form it does not support.
+var ErrQuantized = errors.New("this form of quantized table is not supported")
 
 // Rewritable returns nil when RewriteTable can take the table, else why
 // not (wrapping ErrQuantized), naming the table.
 func (tb *Table) Rewritable() error {
-	if q := tb.Quantized; q != nil {
-		return fmt.Errorf("table %q is %s, quantized by DequantizeLinear node %q: %w; compress the float model before quantizing",
-			tb.Name, tb.DType, q.Node.Node, ErrQuantized)
+	if q := tb.Quantized; q != nil && q.Unsupported != "" {
+		return fmt.Errorf("table %q is %s, quantized (%s %q): %s: %w; compress the float model before quantizing",
+			tb.Name, tb.DType, q.Op, q.Node.Node, q.Unsupported, ErrQuantized)
 	}
 	return nil
 }
@@ -201,12 +183,6 @@ func attrInt(n *onnxpb.NodeProto, name string, def int64) int64 {
 	return def
 }
 
-// isByteType says whether dt is an 8-bit integer type DequantizeLinear
-// takes.
-func isByteType(dt model.DataType) bool {
-	return dt == onnxpb.TensorProto_INT8 || dt == onnxpb.TensorProto_UINT8
-}
-
 func isFloatType(dt model.DataType) bool {
 	switch dt {
 	case model.Float32, model.Float16, model.BFloat16, model.Float64:
@@ -237,6 +213,7 @@ func FindTables(m *model.Model) (*Inventory, error) {
 		use Use
 	}
 	var others []pending
+	var sites []*qsite
 	walkGraphs(m, func(gc *graphCtx) {
 		consumers := map[string][]int{}
 		for i, n := range gc.g.Node {
@@ -244,6 +221,7 @@ func FindTables(m *model.Model) (*Inventory, error) {
 				consumers[in] = append(consumers[in], i)
 			}
 		}
+		sites = append(sites, matchQuant(m, gc, consumers)...)
 		for i, n := range gc.g.Node {
 			for j, in := range n.Input {
 				if in == "" {
@@ -253,9 +231,8 @@ func FindTables(m *model.Model) (*Inventory, error) {
 				if !ok || d == nil || len(d.tensor.Dims) != 2 || strings.HasPrefix(d.tensor.DocString, codebookDoc) {
 					continue
 				}
-				dt := model.DataType(d.tensor.DataType)
-				if !isFloatType(dt) && !isByteType(dt) {
-					continue
+				if !isFloatType(model.DataType(d.tensor.DataType)) {
+					continue // quantized tables are found by matchQuant
 				}
 				ref := NodeRef{Graph: gc.path, Node: model.NodeLabel(n, i), OpType: n.OpType, node: n, gc: gc}
 				if isEmbeddingGather(n, j) {
@@ -266,9 +243,6 @@ func FindTables(m *model.Model) (*Inventory, error) {
 						order = append(order, d.tensor)
 					}
 					tb.Gathers = append(tb.Gathers, ref)
-					if isByteType(dt) && tb.Quantized == nil {
-						tb.Quantized = dequantizer(m, gc, consumers, n)
-					}
 					continue
 				}
 				others = append(others, pending{d, describeUse(gc, consumers, ref, n, j)})
@@ -280,10 +254,14 @@ func FindTables(m *model.Model) (*Inventory, error) {
 			tb.OtherUses = append(tb.OtherUses, p.use)
 		}
 	}
+	quant, params, err := quantTables(m, sites)
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range order {
 		tb := byTensor[t]
-		if isByteType(model.DataType(t.DataType)) && tb.Quantized == nil {
-			continue // 8-bit integers read as such, not embeddings
+		if params[t] || gatheredBeside(tb, byTensor, quant) {
+			continue // a scale or zero point, not a table
 		}
 		if inv.TotalBytes > 0 {
 			tb.Share = float64(tb.Bytes) / float64(inv.TotalBytes)
@@ -299,6 +277,11 @@ func FindTables(m *model.Model) (*Inventory, error) {
 		inv.TableBytes += tb.Bytes
 		inv.Tables = append(inv.Tables, *tb)
 	}
+	for _, tb := range quant {
+		tb.Share = float64(tb.Bytes) / float64(max(inv.TotalBytes, 1))
+		inv.TableBytes += tb.Bytes
+		inv.Tables = append(inv.Tables, *tb)
+	}
 	sort.SliceStable(inv.Tables, func(a, b int) bool {
 		if inv.Tables[a].Bytes != inv.Tables[b].Bytes {
 			return inv.Tables[a].Bytes > inv.Tables[b].Bytes
@@ -309,44 +292,6 @@ func FindTables(m *model.Model) (*Inventory, error) {
 		inv.Tables = []Table{}
 	}
 	return inv, nil
-}
-
-// dequantizer describes the DequantizeLinear that reads the output of
-// Gather n, or returns nil when none does.
-func dequantizer(m *model.Model, gc *graphCtx, consumers map[string][]int, n *onnxpb.NodeProto) *QuantInfo {
-	if len(n.Output) != 1 {
-		return nil
-	}
-	for _, c := range consumers[n.Output[0]] {
-		dq := gc.g.Node[c]
-		if !model.IsStd(dq) || dq.OpType != "DequantizeLinear" || len(dq.Input) < 2 || dq.Input[0] != n.Output[0] {
-			continue
-		}
-		q := &QuantInfo{Node: NodeRef{Graph: gc.path, Node: model.NodeLabel(dq, c), OpType: dq.OpType, node: dq, gc: gc}, Scale: dq.Input[1],
-			Axis: attrInt(dq, "axis", 1)}
-		if len(dq.Input) > 2 {
-			q.ZeroPoint = dq.Input[2]
-		}
-		if d, ok := gc.resolve(q.Scale); ok && d != nil {
-			q.PerAxis = len(d.tensor.Dims) == 1
-			if v, err := m.Float32Values(d.tensor); err == nil && len(v) <= 4096 {
-				q.ScaleValues = v
-			}
-		}
-		if d, ok := gc.resolve(q.ZeroPoint); ok && d != nil && isByteType(model.DataType(d.tensor.DataType)) {
-			if b, err := m.TensorBytes(d.tensor); err == nil && len(b) <= 4096 {
-				q.ZeroPointValues = make([]int64, len(b))
-				for i, x := range b {
-					q.ZeroPointValues[i] = int64(x)
-					if model.DataType(d.tensor.DataType) == onnxpb.TensorProto_INT8 {
-						q.ZeroPointValues[i] = int64(int8(x))
-					}
-				}
-			}
-		}
-		return q
-	}
-	return nil
 }
 
 func newTable(m *model.Model, d *tableDef) *Table {
@@ -434,12 +379,20 @@ func (inv *Inventory) Table(name string) (*Table, error) {
 }
 
 // ReadTable reads a table's values as float32, widening 16-bit and
-// narrowing float64 ones; tb must come from FindTables of the same model.
+// narrowing float64 ones, and dequantizing a quantized table (as its
+// chain computes it, in its float type); tb must come from FindTables of
+// the same model.
 func ReadTable(m *model.Model, tb *Table) (*model.Matrix, error) {
 	if err := tb.Rewritable(); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Path, err)
 	}
-	v, err := m.Float32Values(tb.def.tensor)
+	var v []float32
+	var err error
+	if q := tb.Quantized; q != nil {
+		v, err = q.sites[0].lay.dequantize(m)
+	} else {
+		v, err = m.Float32Values(tb.def.tensor)
+	}
 	if err != nil {
 		return nil, err
 	}

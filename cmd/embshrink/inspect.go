@@ -71,11 +71,7 @@ func printInventory(w io.Writer, path string, inv *onnxrewrite.Inventory) {
 			notes = append(notes, fmt.Sprintf("%s %s (%d bytes)", how, c.Name, c.Bytes))
 		}
 		if q := t.Quantized; q != nil {
-			scale := "per-tensor scale"
-			if q.PerAxis {
-				scale = fmt.Sprintf("per-axis scale (axis %d)", q.Axis)
-			}
-			notes = append(notes, fmt.Sprintf("quantized: DequantizeLinear %s, %s; not rewritable", q.Node.Node, scale))
+			notes = append(notes, quantNotes(q)...)
 		}
 		others := "-"
 		if len(notes) > 0 {
@@ -121,4 +117,30 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// quantForms says how each quantized form reads its table.
+var quantForms = map[string]string{
+	"gather-dequantize":      "Gather -> DequantizeLinear",
+	"qdq":                    "DequantizeLinear -> Gather",
+	"per-row":                "Gather -> Cast/Sub/Mul by per-row scales gathered with the ids",
+	"gather-block-quantized": "com.microsoft.GatherBlockQuantized",
+}
+
+// quantNotes describes a quantized table for inspect.
+func quantNotes(q *onnxrewrite.QuantInfo) []string {
+	form := quantForms[q.Form]
+	if form == "" {
+		form = q.Op
+	}
+	n := fmt.Sprintf("quantized %s (%s, node %s) to %s: values %d + scales/zero points %d bytes", q.Scheme, form, q.Node.Node, q.Float,
+		q.ValueBytes, q.ParamBytes)
+	if q.Unsupported != "" {
+		n += "; not rewritable: " + q.Unsupported
+	}
+	notes := []string{n}
+	for _, u := range q.Kept {
+		notes = append(notes, fmt.Sprintf("%s %s keeps its quantized weights (%s)", u.OpType, u.Node, u.Detail))
+	}
+	return notes
 }

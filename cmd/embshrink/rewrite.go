@@ -22,6 +22,7 @@ func rewriteCommand() *cli.Command {
 			&cli.StringFlag{Name: "codes", Required: true, Usage: "integer `.npy` [V, M] of codes in [0, K)"},
 			&cli.StringFlag{Name: "codebook", Required: true, Usage: "float `.npy` [M*K, D] or [M, K, D]"},
 			&cli.StringFlag{Name: "table", Usage: "table `NAME` (default: the largest)"},
+			&cli.StringFlag{Name: "codebook-dtype", Usage: "store the codebook as float32, float16 or bfloat16 (default: the table's float type)"},
 		}, outputFlags()...),
 		Action: func(c *cli.Context) error {
 			path, err := oneArg(c, "MODEL.onnx")
@@ -42,7 +43,8 @@ func rewriteCommand() *cli.Command {
 				return inputError(err)
 			}
 			rep, err := onnxrewrite.RewriteTable(m, codes, book, onnxrewrite.RewriteOptions{
-				Table: c.String("table"), Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack"), NoBag: c.Bool("no-bag")})
+				Table: c.String("table"), Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack"), NoBag: c.Bool("no-bag"),
+				CodebookDType: c.String("codebook-dtype")})
 			if err != nil {
 				return inputError(err)
 			}

@@ -77,6 +77,10 @@ type Options struct {
 	// candidate's codes in: how far its outputs are from the original's on
 	// inputs the row weights did not count (validate.Divergence, say).
 	Score func(*model.Model) (float64, error)
+	// CodebookDType stores codebooks as "float32", "float16", "bfloat16",
+	// or "auto" (and ""): see CodebookAuto. M and K chosen from Ratio
+	// count the codebook in the type it is stored in.
+	CodebookDType string
 	// Progress, when set, hears of each step.
 	Progress func(Event)
 }
@@ -120,6 +124,10 @@ type TableReport struct {
 	// Relative says the row weights were divided by the rows' squared
 	// norms (see Options.Metric).
 	Relative bool `json:"relative,omitempty"`
+	// CodebookDType is the type the codebook is stored in, and
+	// CodebookReason why (with auto) and what rounding did to the error.
+	CodebookDType  string `json:"codebook_dtype,omitempty"`
+	CodebookReason string `json:"codebook_reason,omitempty"`
 	// MetricRelSqErr is the row-weighted relative error in the readout
 	// metric, what the model sees; absent with plain squared error.
 	MetricRelSqErr *float64 `json:"metric_rel_sq_err,omitempty"`
@@ -251,10 +259,17 @@ func Weights(counts []int64, floor float64) ([]float32, int, error) {
 // largest even M whose codes and codebook are at least ratio times smaller
 // than the table. M is 0 when none is.
 func ChooseMK(v, d, es int, ratio float64, noPack bool) (int, int) {
-	budget := float64(v*d*es) / ratio
+	return ChooseMKStored(int64(v*d*es), v, d, es, ratio, noPack)
+}
+
+// ChooseMKStored is ChooseMK for a table of tableBytes (values, and scales
+// and zero points of a quantized one) whose codebook takes bookES bytes a
+// value.
+func ChooseMKStored(tableBytes int64, v, d, bookES int, ratio float64, noPack bool) (int, int) {
+	budget := float64(tableBytes) / ratio
 	best := 0
 	for m := 2; m <= 256; m += 2 {
-		if float64(codedBytes(v, d, es, m, DefaultK, noPack)) <= budget {
+		if float64(codedBytes(v, d, bookES, m, DefaultK, noPack)) <= budget {
 			best = m
 		}
 	}

@@ -49,7 +49,7 @@ func compressTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, o
 
 	progress(Event{Table: tb.Name, Phase: "rewrite"})
 	rw, err := onnxrewrite.RewriteTable(m, c, b,
-		onnxrewrite.RewriteOptions{Table: tb.Name, Layout: opts.Layout, NoPack: opts.NoPack, NoBag: opts.NoBag})
+		onnxrewrite.RewriteOptions{Table: tb.Name, Layout: opts.Layout, NoPack: opts.NoPack, NoBag: opts.NoBag, CodebookDType: tr.CodebookDType})
 	if err != nil {
 		return nil, err
 	}
@@ -71,14 +71,18 @@ func planTable(m *model.Model, tb *onnxrewrite.Table, opts Options) (*TableRepor
 		tr.Skipped = err.Error()
 		return tr, nil
 	}
-	es := tb.Bytes / max(tb.Shape[0]*tb.Shape[1], 1)
+	book, es, err := codebookChoice(tb, opts.CodebookDType)
+	if err != nil {
+		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+	}
+	tr.CodebookDType = book
 	mm, k := opts.M, opts.K
 	if mm == 0 {
-		mm, k = ChooseMK(v, d, int(es), opts.Ratio, opts.NoPack)
+		mm, k = ChooseMKStored(tb.Bytes, v, d, es, opts.Ratio, opts.NoPack)
 		if mm == 0 {
 			tr.Skipped = fmt.Sprintf("no M with K=%d makes codes and codebook %gx smaller than its %d bytes (lower the ratio, or give M and K)", DefaultK, opts.Ratio, tb.Bytes)
 		}
-	} else if after := codedBytes(v, d, int(es), mm, k, opts.NoPack); after >= tb.Bytes {
+	} else if after := codedBytes(v, d, es, mm, k, opts.NoPack); after >= tb.Bytes {
 		tr.Skipped = fmt.Sprintf("codes and codebook at M=%d K=%d (%d bytes) would not be smaller than the table (%d bytes)", mm, k, after, tb.Bytes)
 	}
 	if tr.Skipped == "" && !named && opts.MinTableBytes > 0 && tb.Bytes < opts.MinTableBytes {
@@ -162,6 +166,14 @@ func learnTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, mat 
 		return c, b, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
 	tr.Cached, tr.LearnSeconds = cached.hit, cached.seconds
+	toLearn := func(b []float32) []float32 { return b }
+	if pc != nil {
+		toLearn = func(b []float32) []float32 { return pc.apply(b, false) }
+	}
+	auto := opts.CodebookDType == "" || opts.CodebookDType == CodebookAuto
+	if c, b, err = roundCodebook(data, c, b, weights, toLearn, tr.CodebookDType, auto, tr); err != nil {
+		return c, b, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+	}
 	if pc != nil {
 		mr := learner.Evaluate(data, v, d, c.Data, pc.apply(b.Data, false), c.M, c.K, weights).RelSqErr
 		tr.MetricRelSqErr = &mr

@@ -1,0 +1,92 @@
+package compress_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
+	"github.com/embshrink/embshrink/onnxrewrite/compress"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+)
+
+// vibeQuantized writes the vibe model with its table quantized in form.
+func vibeQuantized(t *testing.T, form string) string {
+	m, err := model.Load(vibeModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := onnxrewrite.QuantizeTable(m, "embedding.weight", form); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "vibe_"+form+".onnx")
+	if err := m.Save(out, model.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// vibeCompress compresses the model at path at 16x16 with calibration
+// counts and returns the output's path and the report.
+func vibeCompress(t *testing.T, rt *ort.Runtime, path string, calib []fixtures.Sentence, opts compress.Options) (string, *compress.Report) {
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Counts, err = calibrate.RowCounts(rt, m, nil, map[string]ort.HostTensor{"input": idsTensor(calib)}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := compress.Compress(context.Background(), m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "small.onnx")
+	if err := m.Save(out, model.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return out, rep
+}
+
+// The vibe model quantized as ORT's quantize_dynamic and QDQ write it,
+// compressed at 16x16 with calibration: files at least 4x smaller than the
+// int8 model, decisions as the quantized model's on >= 99.5% of held-out
+// sentences.
+func TestVibeQuantized(t *testing.T) {
+	vibeOrSkip(t)
+	rt := openRuntime(t)
+	calib, held := fixtures.VibeSentences(1, 400), idsTensor(fixtures.VibeSentences(2, 2000))
+	orig := decisions(t, rt, vibeModel, held)
+	for _, form := range []string{onnxrewrite.QuantizeDynamic, onnxrewrite.QuantizeQDQ, onnxrewrite.QuantizePerRow} {
+		qpath := vibeQuantized(t, form)
+		qd := decisions(t, rt, qpath, held)
+		out, rep := vibeCompress(t, rt, qpath, calib, compress.Options{Seed: 1, M: 16, K: 16})
+		d := decisions(t, rt, out, held)
+		qb, ob := filesBytes(t, qpath), filesBytes(t, out)
+		tr := rep.Tables[0]
+		t.Logf("%s: quantized %d bytes (%.2f%% agree with float) -> %d bytes (%.1fx smaller), %.2f%% agree with the quantized model, %.2f%% with the float one; codebook %s",
+			form, qb, 100*agreement(orig, qd), ob, float64(qb)/float64(ob), 100*agreement(qd, d), 100*agreement(orig, d), tr.CodebookReason)
+		if agreement(qd, d) < 0.995 || qb < 4*ob {
+			t.Errorf("%s: agreement %.4f with the quantized model at %.1fx, want >= 0.995 at >= 4x", form, agreement(qd, d), float64(qb)/float64(ob))
+		}
+	}
+}
+
+// At 16x16 a float16 codebook brings the float vibe model under 180,000
+// bytes at >= 99.5% agreement; auto chooses it.
+func TestVibeCodebookFloat16(t *testing.T) {
+	vibeOrSkip(t)
+	rt := openRuntime(t)
+	calib, held := fixtures.VibeSentences(1, 400), idsTensor(fixtures.VibeSentences(2, 2000))
+	orig := decisions(t, rt, vibeModel, held)
+	for _, dt := range []string{"float32", "float16", "auto"} {
+		out, rep := vibeCompress(t, rt, vibeModel, calib, compress.Options{Seed: 1, M: 16, K: 16, CodebookDType: dt})
+		a, n := agreement(orig, decisions(t, rt, out, held)), filesBytes(t, out)
+		t.Logf("--codebook-dtype %s: %d bytes, %.2f%% agree; %s", dt, n, 100*a, rep.Tables[0].CodebookReason)
+		if dt != "float32" && (n > 180000 || a < 0.995 || rep.Tables[0].CodebookDType != "float16") {
+			t.Errorf("%s: %d bytes at %.4f agreement, codebook %s; want <= 180000 at >= 0.995, float16", dt, n, a, rep.Tables[0].CodebookDType)
+		}
+	}
+}
