@@ -8,18 +8,18 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
-// Forms QuantizeTable writes.
+// Forms QuantizeAsORT writes.
 const (
 	QuantizeDynamic = "dynamic" // ORT quantize_dynamic: uint8 per-tensor, Gather -> DequantizeLinear
 	QuantizeQDQ     = "qdq"     // uint8 per-tensor, DequantizeLinear -> Gather
 	QuantizePerRow  = "per-row" // int8 with a float scale a row: Gather, Cast, Mul(Gather(scale))
 )
 
-// QuantizeTable quantizes a float32 table that only embedding Gathers read
+// QuantizeAsORT quantizes a float32 table the way ONNX Runtime's quantizer stores it, that only embedding Gathers read
 // into one of the forms above (asymmetric uint8 over [min(0, lo), max(0,
 // hi)] as ORT does, or symmetric int8 a row), for tests and benchmarks of
 // quantized models.
-func QuantizeTable(m *model.Model, name, form string) error {
+func QuantizeAsORT(m *model.Model, name, form string) error {
 	inv, err := FindTables(m)
 	if err != nil {
 		return err

@@ -19,7 +19,7 @@ func vibeQuantized(t *testing.T, form string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := onnxrewrite.QuantizeTable(m, "embedding.weight", form); err != nil {
+	if err := onnxrewrite.QuantizeAsORT(m, "embedding.weight", form); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "vibe_"+form+".onnx")
