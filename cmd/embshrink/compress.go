@@ -15,7 +15,6 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
 	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
@@ -80,9 +79,9 @@ func runCompress(c *cli.Context) error {
 		if err != nil {
 			return inputError(err)
 		}
-		rt, err := ort.OpenRuntime()
+		rt, err := openRuntime("compress --calibration")
 		if err != nil {
-			return inputError(err)
+			return err
 		}
 		defer rt.Close()
 		fmt.Fprintf(stderr, "compress: counting the rows calibration inputs read, in ONNX Runtime\n")
