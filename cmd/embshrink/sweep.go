@@ -124,7 +124,7 @@ func sweepOptions(c *cli.Context, path string) (sweep.Options, error) {
 	if err != nil {
 		return sweep.Options{}, err
 	}
-	opts := sweep.Options{Table: c.String("table"), Compare: gate, WorkDir: c.String("work-dir")}
+	opts := sweep.Options{Table: c.String("table"), Compare: gate, WorkDir: c.String("work-dir"), Version: toolVersion()}
 	if c.String("M") != "" {
 		ms, err := sweep.ParseInts(c.String("M"))
 		if err != nil {

@@ -68,6 +68,9 @@ func validateCommand() *cli.Command {
 			} else {
 				printComparison(c.App.Writer, rep)
 			}
+			if hint := unseenRowsHint(rewritten, rep); hint != "" && !rep.Pass {
+				fmt.Fprintln(c.App.ErrWriter, hint)
+			}
 			if !rep.Pass {
 				var failed []string
 				for _, o := range rep.Outputs {

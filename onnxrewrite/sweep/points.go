@@ -118,6 +118,10 @@ func (s *sweeper) compressed(ctx context.Context, st Setting, layout onnxrewrite
 	if tr.Rewrite == nil {
 		return nil, "", fmt.Errorf("%s: %s: table %q left alone: %s", s.path, label, tr.Name, tr.Skipped)
 	}
+	// As compress records it, so that the bytes are those compress writes.
+	if err := compress.RecordProvenance(m, s.path, s.opts.Version, rep, co); err != nil {
+		return nil, "", err
+	}
 	name := fmt.Sprintf("codes-%s", label)
 	if layout != "" && layout != onnxrewrite.LayoutAuto {
 		name += "-" + string(layout)

@@ -49,6 +49,9 @@ type Options struct {
 	Measure func(ctx context.Context, path string) (*Measurement, error)
 	// Progress, when set, hears of each step.
 	Progress func(Event)
+	// Version is the tool's version, recorded in each code variant's
+	// provenance as compress records it.
+	Version string
 }
 
 // Event is a step of the sweep.
