@@ -22,3 +22,8 @@ set -x
 "$embshrink" compress "$ex/textclf.onnx" -o "$out/textclf_small.onnx" --ratio 10 \
 	--calibration "$ex/calibration_ids.npy" --codes-dir "$out/codes"
 "$embshrink" validate "$ex/textclf.onnx" "$out/textclf_small.onnx" --inputs "ids=$ex/heldout_ids.npy"
+# A small sweep: two code settings and the three reference quantisations,
+# each validated on the held-out ids; the smallest that passes is printed
+# as its compress command.
+"$embshrink" sweep "$ex/textclf.onnx" -M 8,16 -K 16 --calibration "$ex/calibration_ids.npy" \
+	--inputs "ids=$ex/heldout_ids.npy" --codes-dir "$out/codes" --report "$out/sweep.html"

@@ -9,6 +9,7 @@
 //	embshrink-bench table-model --dir DIR --name NAME (--rows R --cols C | --values FILE.npy) [--seed S] [--extra-cols X]
 //	embshrink-bench random-codes --rows V --M M --K K --dim D --codes FILE.npy --codebook FILE.npy [--seed S]
 //	embshrink-bench learn-probe --model MODEL.onnx | TABLE.npy -M M -K K [--for DURATION]
+//	embshrink-bench vibe-npy [--dir DIR --calibration N --heldout N]
 //	embshrink-bench compress-probe [-M M -K K --metric auto|euclidean --for DURATION --cpuprofile FILE] MODEL.onnx
 package main
 
@@ -28,6 +29,7 @@ func main() {
 		"random-codes":   runRandomCodes,
 		"learn-probe":    runLearnProbe,
 		"compress-probe": runCompressProbe,
+		"vibe-npy":       runVibeNpy,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {

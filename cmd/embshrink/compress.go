@@ -117,6 +117,9 @@ func runCompress(c *cli.Context) error {
 		}
 		return inputError(fmt.Errorf("%s: nothing to compress, every table was left alone (%s); nothing written", path, strings.Join(why, "; ")))
 	}
+	if err := compress.RecordProvenance(m, path, toolVersion(), rep, opts); err != nil {
+		return inputError(err)
+	}
 	if err := m.SaveContext(c.Context, out, save); err != nil {
 		return inputError(err)
 	}

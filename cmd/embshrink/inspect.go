@@ -38,9 +38,11 @@ func inspectCommand() *cli.Command {
 				return writeJSON(c.App.Writer, struct {
 					Model string `json:"model"`
 					*onnxrewrite.Inventory
-				}{path, inv})
+					Provenance *provenanceJSON `json:"provenance,omitempty"`
+				}{path, inv, readProvenanceJSON(m)})
 			}
 			printInventory(c.App.Writer, path, inv)
+			printProvenance(c.App.Writer, m)
 			return nil
 		},
 	}

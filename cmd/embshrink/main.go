@@ -76,12 +76,14 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
+	cli.VersionPrinter = printVersion
 	return &cli.App{
 		Name:            "embshrink",
 		Usage:           "shrink ONNX models by replacing embedding tables with compositional codes",
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
+		Version:         toolVersion(),
 		// Paths in repeatable flags may hold commas.
 		DisableSliceFlagSeparator: true,
 		// Errors are printed once, by run, with the right exit code.
@@ -95,6 +97,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			compressCommand(),
 			rewriteCommand(),
 			validateCommand(),
+			sweepCommand(),
+			runtimeCommand(),
+			measureCommand(),
 		},
 	}
 }

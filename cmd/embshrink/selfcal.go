@@ -46,7 +46,7 @@ func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, st
 		}
 		return func() {}, nil
 	}
-	rt, err := ort.OpenRuntime()
+	rt, err := openRuntime("compress")
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
 	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
@@ -28,17 +27,13 @@ func validateCommand() *cli.Command {
 			"when at least --min-agreement of its decisions agree and its cosine to the original is at\n" +
 			"least --min-cosine. Exit 0 when every output passes, 1 when one does not, 2 on usage or\n" +
 			"input errors.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "inputs", Usage: "given input values as `NAME=FILE.npy` (or FILE.npy for a model with one integer input); repeatable"},
 			&cli.IntFlag{Name: "samples", Value: validate.DefaultSamples, Usage: "batch size of generated inputs"},
 			&cli.StringSliceFlag{Name: "dim", Usage: "size of a dynamic dimension as `NAME=VALUE` (its dim_param name); repeatable; others are the batch size first, then 16"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the generated inputs"},
-			&cli.Float64Flag{Name: "rtol", Value: validate.DefaultRTol, Usage: "relative tolerance, times the original output's largest magnitude"},
-			&cli.Float64Flag{Name: "atol", Value: validate.DefaultATol, Usage: "absolute tolerance"},
-			&cli.Float64Flag{Name: "min-agreement", Value: validate.DefaultMinAgreement, Usage: "share of classifier decisions that must agree for an output outside the tolerance to pass; negative: tolerance alone decides"},
-			&cli.Float64Flag{Name: "min-cosine", Value: validate.DefaultMinCosine, Usage: "cosine similarity an output must also reach to pass on its decisions; negative: no floor"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
-		},
+		}, gateFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return inputError(fmt.Errorf("validate: expected two arguments, ORIGINAL.onnx REWRITTEN.onnx; got %d", c.NArg()))
@@ -57,12 +52,9 @@ func validateCommand() *cli.Command {
 					return inputError(err)
 				}
 			}
-			rt, err := ort.OpenRuntime()
+			rt, err := openRuntime("validate")
 			if err != nil {
-				if !errors.Is(err, ort.ErrNoRuntime) { // a library that fails to load: the same remedy
-					err = fmt.Errorf("%w (install ONNX Runtime with `bash scripts/install-onnxruntime.sh`, or set $ONNXRUNTIME_LIB)", err)
-				}
-				return inputError(fmt.Errorf("validate needs ONNX Runtime: %w", err))
+				return err
 			}
 			defer rt.Close()
 			rep, err := validate.CompareModels(rt, orig, rewritten, opts)
@@ -75,6 +67,9 @@ func validateCommand() *cli.Command {
 				}
 			} else {
 				printComparison(c.App.Writer, rep)
+			}
+			if hint := unseenRowsHint(rewritten, rep); hint != "" && !rep.Pass {
+				fmt.Fprintln(c.App.ErrWriter, hint)
 			}
 			if !rep.Pass {
 				var failed []string
@@ -90,19 +85,52 @@ func validateCommand() *cli.Command {
 	}
 }
 
-// compareOptions reads the flags, mapping an explicit 0 tolerance to
-// CompareOptions' "none" (negative) rather than its default.
+// compareOptions reads validate's flags.
 func compareOptions(c *cli.Context) (validate.CompareOptions, error) {
+	opts, err := gateOptions(c)
+	if err != nil {
+		return opts, err
+	}
+	opts.Samples, opts.Seed = c.Int("samples"), c.Uint64("seed")
+	if opts.Samples <= 0 {
+		return opts, fmt.Errorf("--samples %d: want a positive batch size", opts.Samples)
+	}
+	for _, d := range c.StringSlice("dim") {
+		name, val, ok := strings.Cut(d, "=")
+		if !ok || name == "" {
+			return opts, fmt.Errorf("--dim %q: want NAME=VALUE", d)
+		}
+		v, err := strconv.ParseInt(val, 10, 64)
+		if err != nil {
+			return opts, fmt.Errorf("--dim %q: %w", d, errors.Unwrap(err))
+		}
+		if opts.Dims == nil {
+			opts.Dims = map[string]int64{}
+		}
+		opts.Dims[name] = v
+	}
+	return opts, nil
+}
+
+// gateFlags are the flags of the validate gate, shared by validate and
+// sweep.
+func gateFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.Float64Flag{Name: "rtol", Value: validate.DefaultRTol, Usage: "relative tolerance, times the original output's largest magnitude"},
+		&cli.Float64Flag{Name: "atol", Value: validate.DefaultATol, Usage: "absolute tolerance"},
+		&cli.Float64Flag{Name: "min-agreement", Value: validate.DefaultMinAgreement, Usage: "share of classifier decisions that must agree for an output outside the tolerance to pass; negative: tolerance alone decides"},
+		&cli.Float64Flag{Name: "min-cosine", Value: validate.DefaultMinCosine, Usage: "cosine similarity an output must also reach to pass on its decisions; negative: no floor"},
+	}
+}
+
+// gateOptions reads gateFlags, mapping an explicit 0 tolerance to
+// CompareOptions' "none" (negative) rather than its default.
+func gateOptions(c *cli.Context) (validate.CompareOptions, error) {
 	opts := validate.CompareOptions{
-		Samples:      c.Int("samples"),
-		Seed:         c.Uint64("seed"),
 		RTol:         c.Float64("rtol"),
 		ATol:         c.Float64("atol"),
 		MinAgreement: c.Float64("min-agreement"),
 		MinCosine:    c.Float64("min-cosine"),
-	}
-	if opts.Samples <= 0 {
-		return opts, fmt.Errorf("--samples %d: want a positive batch size", opts.Samples)
 	}
 	for _, f := range []struct {
 		name string
@@ -120,20 +148,6 @@ func compareOptions(c *cli.Context) (validate.CompareOptions, error) {
 	}
 	if opts.MinAgreement == 0 || opts.MinAgreement > 1 {
 		return opts, fmt.Errorf("--min-agreement %g: want a share in (0, 1], or a negative value to decide on the tolerance alone", opts.MinAgreement)
-	}
-	for _, d := range c.StringSlice("dim") {
-		name, val, ok := strings.Cut(d, "=")
-		if !ok || name == "" {
-			return opts, fmt.Errorf("--dim %q: want NAME=VALUE", d)
-		}
-		v, err := strconv.ParseInt(val, 10, 64)
-		if err != nil {
-			return opts, fmt.Errorf("--dim %q: %w", d, errors.Unwrap(err))
-		}
-		if opts.Dims == nil {
-			opts.Dims = map[string]int64{}
-		}
-		opts.Dims[name] = v
 	}
 	return opts, nil
 }

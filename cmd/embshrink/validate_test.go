@@ -251,7 +251,7 @@ func TestValidateNoRuntime(t *testing.T) {
 	if code != exitInput || stdout != "" {
 		t.Fatalf("exit %d, stdout %q; want %d and nothing", code, stdout, exitInput)
 	}
-	if !strings.Contains(stderr, "install-onnxruntime.sh") {
+	if !strings.Contains(stderr, "embshrink runtime install") {
 		t.Errorf("stderr %q lacks the install hint", stderr)
 	}
 }

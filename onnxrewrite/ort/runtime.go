@@ -14,10 +14,9 @@ import (
 	"sync"
 
 	onnxrt "github.com/yalue/onnxruntime_go"
-)
 
-// runtimeLibName is the file installed by scripts/install-onnxruntime.sh.
-const runtimeLibName = "libonnxruntime.so.1"
+	"github.com/embshrink/embshrink/onnxrewrite/ort/install"
+)
 
 // ErrNoRuntime is wrapped by every error that comes of the ONNX Runtime
 // library being absent; callers test it with errors.Is.
@@ -26,28 +25,34 @@ var ErrNoRuntime = errors.New("ONNX Runtime library not found")
 // RuntimeLibrary finds the ONNX Runtime shared library: the file named by
 // $ONNXRUNTIME_LIB if set, else libonnxruntime.so.1 in
 // ${EMBSHRINK_ORT_DIR:-$HOME/.cache/embshrink/onnxruntime-1.30.0}, where
-// scripts/install-onnxruntime.sh puts it.
+// `embshrink runtime install` puts it.
 func RuntimeLibrary() (string, error) {
+	p, _, err := FindRuntimeLibrary()
+	return p, err
+}
+
+// FindRuntimeLibrary is RuntimeLibrary that also says how the library was
+// found: "$ONNXRUNTIME_LIB", "$EMBSHRINK_ORT_DIR" or "the default folder".
+func FindRuntimeLibrary() (path, how string, err error) {
 	if p := os.Getenv("ONNXRUNTIME_LIB"); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("onnxruntime: $ONNXRUNTIME_LIB: %w: %w (install it with `bash scripts/install-onnxruntime.sh`, or point $ONNXRUNTIME_LIB at a libonnxruntime.so)", ErrNoRuntime, err)
+			return "", "", fmt.Errorf("onnxruntime: $ONNXRUNTIME_LIB: %w: %w (unset it to use the library `%s` installs)", ErrNoRuntime, err, install.Command)
 		}
-		return p, nil
+		return p, "$ONNXRUNTIME_LIB", nil
 	}
-	dir := os.Getenv("EMBSHRINK_ORT_DIR")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("onnxruntime: cannot find the library: %w; set $ONNXRUNTIME_LIB", err)
-		}
-		dir = filepath.Join(home, ".cache", "embshrink", "onnxruntime-1.30.0")
+	dir, how, err := install.Dir()
+	if err != nil {
+		return "", "", fmt.Errorf("onnxruntime: %w: %w", ErrNoRuntime, err)
 	}
-	p := filepath.Join(dir, runtimeLibName)
+	p := filepath.Join(dir, install.LibName)
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("onnxruntime: library not found at %s (install it with `bash scripts/install-onnxruntime.sh`, or set $ONNXRUNTIME_LIB to a libonnxruntime.so): %w: %w", p, ErrNoRuntime, err)
+		return "", "", fmt.Errorf("onnxruntime: library not found at %s (from %s; install it with `%s`, or set $ONNXRUNTIME_LIB to a libonnxruntime.so): %w: %w", p, how, install.Command, ErrNoRuntime, err)
 	}
-	return p, nil
+	return p, how, nil
 }
+
+// Version is the version of the loaded ONNX Runtime library.
+func (r *Runtime) Version() string { return onnxrt.GetVersion() }
 
 // ortEnv counts the open Runtimes. ONNX Runtime has one environment per
 // process, so it is created by the first OpenRuntime and destroyed by the

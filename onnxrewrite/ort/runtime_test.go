@@ -306,11 +306,11 @@ func TestRuntimeLibraryMissing(t *testing.T) {
 	t.Setenv("ONNXRUNTIME_LIB", "")
 	t.Setenv("EMBSHRINK_ORT_DIR", t.TempDir())
 	_, err := RuntimeLibrary()
-	if err == nil || !strings.Contains(err.Error(), "bash scripts/install-onnxruntime.sh") {
+	if err == nil || !strings.Contains(err.Error(), "embshrink runtime install") {
 		t.Errorf("RuntimeLibrary error = %v, want install instructions", err)
 	}
 	t.Setenv("ONNXRUNTIME_LIB", filepath.Join(t.TempDir(), "nope.so"))
-	if _, err := RuntimeLibrary(); err == nil || !strings.Contains(err.Error(), "ONNXRUNTIME_LIB") {
+	if _, err := RuntimeLibrary(); err == nil || !strings.Contains(err.Error(), "ONNXRUNTIME_LIB") || !strings.Contains(err.Error(), "embshrink runtime install") {
 		t.Errorf("RuntimeLibrary error = %v, want one naming $ONNXRUNTIME_LIB", err)
 	}
 }

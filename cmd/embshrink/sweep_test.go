@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSweepExample sweeps the bundled example on a small grid: the JSON
+// has every point with its validation, the HTML report has every point,
+// the recommendation's command is printed, and a second sweep takes every
+// code setting from the cache.
+func TestSweepExample(t *testing.T) {
+	valNeedRuntime(t)
+	ex := filepath.Join("..", "..", "fixtures", "testdata", "example")
+	dir := t.TempDir()
+	report := filepath.Join(dir, "sweep.html")
+	args := []string{"sweep", filepath.Join(ex, "textclf.onnx"), "--calibration", filepath.Join(ex, "calibration_ids.npy"),
+		"--inputs", "ids=" + filepath.Join(ex, "heldout_ids.npy"), "-M", "4,16,200", "-K", "16",
+		"--references", "float16,int8-row", "--codes-dir", filepath.Join(dir, "codes"), "--report", report}
+	code, stdout, stderr := runCLI(append(args, "--json")...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Points []struct {
+			Label  string `json:"label"`
+			Kind   string `json:"kind"`
+			Bytes  int64  `json:"bytes"`
+			Cached bool   `json:"cached"`
+			Pass   bool   `json:"pass"`
+		} `json:"points"`
+		Skipped     []struct{ Label, Note string } `json:"skipped"`
+		Recommended int                            `json:"recommended"`
+		Command     string                         `json:"command"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("--json: %v\n%s", err, stdout)
+	}
+	if len(res.Points) != 4 || len(res.Skipped) != 1 || res.Skipped[0].Label != "200x16" {
+		t.Fatalf("points %+v, skipped %+v; want 4 points and 200x16 skipped", res.Points, res.Skipped)
+	}
+	html, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Points {
+		if p.Bytes <= 0 || p.Cached {
+			t.Errorf("point %+v: want bytes and freshly learned codes", p)
+		}
+		if !strings.Contains(string(html), `data-label="`+p.Label+`"`) {
+			t.Errorf("report lacks point %s", p.Label)
+		}
+	}
+	code, stdout, stderr = runCLI(args...)
+	if code != exitOK {
+		t.Fatalf("second sweep: exit %d: %s", code, stderr)
+	}
+	if strings.Count(stderr, ": cached,") != 2 {
+		t.Errorf("second sweep did not take both code settings from the cache:\n%s", stderr)
+	}
+	if res.Recommended >= 0 && !strings.Contains(stdout, res.Command) {
+		t.Errorf("stdout lacks the command %q:\n%s", res.Command, stdout)
+	}
+}
