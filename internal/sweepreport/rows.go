@@ -70,8 +70,11 @@ func fmtCost(latency float64, rss int64) string {
 	if latency != 0 && finite(latency) {
 		lat = fmt.Sprintf("%.2fx", latency)
 	}
-	if rss != 0 {
+	switch {
+	case rss > 0:
 		mem = "+" + formatSize(rss)
+	case rss < 0: // the run took less than the original's: noise or a real saving
+		mem = "-" + formatSize(-rss)
 	}
 	if lat == "-" && mem == "-" {
 		return "-"

@@ -42,11 +42,13 @@ td.text, th.text { text-align: left; white-space: normal; }
 tr.recommended td { background: #fff4cc; font-weight: bold; }
 td.PASS { color: #006400; }
 td.FAIL { color: #b00000; }
-td.outputs { white-space: nowrap; font-size: 11px; }
+td.outputs { white-space: normal; font-size: 11px; min-width: 14em; }
+td.note { min-width: 10em; max-width: 18em; }
+table { max-width: 100%; }
 #recommendation { margin-top: 18px; padding: 10px 14px; border: 1px solid #d8c068; background: #fffbea; }
 #recommendation.none { border-color: #d08080; background: #fff0f0; }
 code { font-family: monospace; font-size: 13px; }
-pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; margin: 8px 0 0 0; }
+pre { background: #f4f4f4; padding: 8px 10px; margin: 8px 0 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .generated { color: #777777; font-size: 12px; margin-top: 18px; }
 </style>
 </head>
@@ -57,7 +59,7 @@ pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; margin: 8px 0 0 
 <h2>All points, by size</h2>
 <table id="points">
 <tr><th class="text">label</th><th class="text">kind</th><th>M</th><th>K</th><th>size</th><th>bytes</th><th>ratio</th><th>table error</th><th>{{.FidelityName}}</th><th>gate</th><th>Pareto</th><th class="text">outputs</th><th>lookup<br>latency / RSS</th><th>decode<br>latency / RSS</th><th class="text">note</th></tr>
-{{range .Rows}}<tr data-label="{{.Label}}"{{if .Recommended}} class="recommended"{{end}}><td class="text">{{.Label}}</td><td class="text">{{.Kind}}</td><td>{{.M}}</td><td>{{.K}}</td><td>{{.Size}}</td><td>{{.Bytes}}</td><td>{{.Ratio}}</td><td>{{.TableErr}}</td><td>{{.Fidelity}}</td><td class="{{.Gate}}">{{.Gate}}</td><td>{{if .Pareto}}yes{{else}}-{{end}}</td><td class="text outputs">{{range .Outputs}}<div>{{.}}</div>{{else}}-{{end}}</td><td>{{.Lookup}}</td><td>{{.Decode}}</td><td class="text">{{.Note}}</td></tr>
+{{range .Rows}}<tr data-label="{{.Label}}"{{if .Recommended}} class="recommended"{{end}}><td class="text">{{.Label}}</td><td class="text">{{.Kind}}</td><td>{{.M}}</td><td>{{.K}}</td><td>{{.Size}}</td><td>{{.Bytes}}</td><td>{{.Ratio}}</td><td>{{.TableErr}}</td><td>{{.Fidelity}}</td><td class="{{.Gate}}">{{.Gate}}</td><td>{{if .Pareto}}yes{{else}}-{{end}}</td><td class="text outputs">{{range .Outputs}}<div>{{.}}</div>{{else}}-{{end}}</td><td>{{.Lookup}}</td><td>{{.Decode}}</td><td class="text note">{{.Note}}</td></tr>
 {{end}}</table>
 {{if .Rec}}<div id="recommendation"><strong>Recommended: {{.Rec.Label}}</strong> — {{.Rec.Size}}, {{.Rec.Ratio}} smaller, {{.FidelityName}} {{.Rec.Fidelity}}, {{.Rec.Gate}}.{{if .R.Command}}
 <pre><code>{{.R.Command}}</code></pre>{{end}}</div>
