@@ -12,10 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/embshrink/embshrink/internal/npy"
 	"github.com/embshrink/embshrink/learner"
-	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/compress"
 )
 
 // learnCommand learns compositional codes for a table given as .npy or as a
@@ -45,93 +43,27 @@ func learnCommand() *cli.Command {
 	}
 }
 
-// learnReport is what learn prints.
-type learnReport struct {
-	Input              string  `json:"input"`
-	Table              string  `json:"table,omitempty"`
-	V                  int     `json:"rows"`
-	D                  int     `json:"dim"`
-	M                  int     `json:"m"`
-	K                  int     `json:"k"`
-	Method             string  `json:"method"`
-	Seed               int64   `json:"seed"`
-	RelSqErr           float64 `json:"rel_sq_err"`
-	RelSqErrUnweighted float64 `json:"rel_sq_err_unweighted"`
-	MeanDist           float64 `json:"mean_dist"`
-	BitsPerRow         int     `json:"bits_per_row"`
-	Ratio              float64 `json:"compression_ratio"`
-	CodeBytes          int64   `json:"code_bytes"`
-	CodebookBytes      int64   `json:"codebook_bytes"`
-	Seconds            float64 `json:"seconds"`
-	Codes              string  `json:"codes"`
-	Codebook           string  `json:"codebook"`
-}
-
 func runLearn(c *cli.Context) error {
-	modelPath := c.String("model")
-	var input, tableName string
-	var data []float32
-	var V, D int
+	src := compress.Source{Model: c.String("model"), Table: c.String("table"), Weights: c.String("weights")}
 	switch {
-	case modelPath != "" && c.NArg() != 0:
+	case src.Model != "" && c.NArg() != 0:
 		return inputError(fmt.Errorf("learn: give either TABLE.npy or --model, not both"))
-	case modelPath == "" && c.NArg() != 1:
+	case src.Model == "" && c.NArg() != 1:
 		return inputError(fmt.Errorf("learn: expected one argument, TABLE.npy (or --model MODEL.onnx); got %d", c.NArg()))
-	case modelPath != "":
-		input = modelPath
-		m, err := model.Load(modelPath)
-		if err != nil {
-			return inputError(err)
-		}
-		inv, err := onnxrewrite.FindTables(m)
-		if err != nil {
-			return inputError(err)
-		}
-		t, err := inv.Table(c.String("table"))
-		if err != nil {
-			return inputError(fmt.Errorf("%s: %w", modelPath, err))
-		}
-		mat, err := onnxrewrite.ReadTable(m, t)
-		if err != nil {
-			return inputError(err)
-		}
-		tableName, data, V, D = t.Name, mat.Data, mat.Rows, mat.Cols
-	default:
-		input = c.Args().First()
-		var err error
-		if data, V, D, err = readTableNpy(input); err != nil {
-			return inputError(err)
-		}
+	case src.Model == "":
+		src.NPY = c.Args().First()
 	}
-	if err := refuseSameFiles([]string{c.String("codes"), c.String("codebook")}, []string{input, c.String("weights")}); err != nil {
-		return inputError(err)
+	if c.Int("threads") < 0 {
+		return inputError(fmt.Errorf("--threads must be >= 0, got %d", c.Int("threads")))
 	}
-	var weights []float32
-	if wp := c.String("weights"); wp != "" {
-		a, err := npy.ReadFile(wp)
-		if err != nil {
-			return inputError(fmt.Errorf("weights: %w", err))
-		}
-		if len(a.Shape) != 1 || a.Shape[0] != V {
-			return inputError(fmt.Errorf("weights %s: shape %v, want [%d] (one per table row)", wp, a.Shape, V))
-		}
-		if weights, err = a.Float32s(); err != nil {
-			return inputError(fmt.Errorf("weights %s: %w", wp, err))
-		}
-	}
-
-	jsonOut := c.Bool("json")
 	prog := newLearnProgress(c.App.ErrWriter)
 	cfg := learner.Config{
 		M: c.Int("M"), K: c.Int("K"), Method: c.String("method"), Seed: c.Int64("seed"),
-		Weights: weights, Threads: c.Int("threads"), Iterations: c.Int("iterations"),
+		Threads: c.Int("threads"), Iterations: c.Int("iterations"),
 		Epochs: c.Int("epochs"), TimeBudget: c.Duration("time-budget"),
 		Progress: prog.update,
 	}
-	if cfg.Threads < 0 {
-		return inputError(fmt.Errorf("--threads must be >= 0, got %d", cfg.Threads))
-	}
-	res, err := learner.Learn(c.Context, data, V, D, cfg)
+	rep, err := compress.LearnFile(c.Context, src, cfg, c.String("codes"), c.String("codebook"))
 	prog.done()
 	if err != nil {
 		if errors.Is(err, c.Context.Err()) && c.Context.Err() != nil {
@@ -139,64 +71,21 @@ func runLearn(c *cli.Context) error {
 		}
 		return inputError(err)
 	}
-
-	var codesArr *npy.Array
-	if cfg.K <= 256 {
-		b := make([]uint8, len(res.Codes))
-		for i, v := range res.Codes {
-			b[i] = uint8(v)
-		}
-		codesArr = npy.FromUint8([]int{V, cfg.M}, b)
-	} else {
-		codesArr = npy.FromUint16([]int{V, cfg.M}, res.Codes)
-	}
-	if err := npy.WriteFile(c.String("codes"), codesArr); err != nil {
-		return fmt.Errorf("writing codes: %w", err)
-	}
-	if err := npy.WriteFile(c.String("codebook"), npy.FromFloat32([]int{cfg.M * cfg.K, D}, res.Codebook)); err != nil {
-		return fmt.Errorf("writing codebook: %w", err)
-	}
-
-	method := cfg.Method
-	if method == "" {
-		method = learner.MethodAQ
-	}
-	mt := res.Metrics
-	rep := learnReport{Input: input, Table: tableName, V: V, D: D, M: cfg.M, K: cfg.K, Method: method, Seed: cfg.Seed,
-		RelSqErr: mt.RelSqErr, RelSqErrUnweighted: mt.RelSqErrUnweighted, MeanDist: mt.MeanDist,
-		BitsPerRow: mt.BitsPerRow, Ratio: mt.Ratio, CodeBytes: mt.CodeBytes, CodebookBytes: mt.CodebookBytes,
-		Seconds: res.Elapsed.Seconds(), Codes: c.String("codes"), Codebook: c.String("codebook")}
-	if jsonOut {
+	if c.Bool("json") {
 		return writeJSON(c.App.Writer, rep)
 	}
-	printLearnReport(c.App.Writer, rep, weights != nil)
+	printLearnReport(c.App.Writer, rep)
 	return nil
 }
 
-// readTableNpy reads a 2-D float table from a .npy file.
-func readTableNpy(path string) ([]float32, int, int, error) {
-	a, err := npy.ReadFile(path)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	if len(a.Shape) != 2 {
-		return nil, 0, 0, fmt.Errorf("%s: table must be 2-D [V, D], got shape %v", path, a.Shape)
-	}
-	data, err := a.Float32s()
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	return data, a.Shape[0], a.Shape[1], nil
-}
-
-func printLearnReport(w io.Writer, r learnReport, weighted bool) {
+func printLearnReport(w io.Writer, r *compress.LearnReport) {
 	src := r.Input
 	if r.Table != "" {
 		src += " table " + r.Table
 	}
 	fmt.Fprintf(w, "%s: [%d, %d], method %s, M=%d K=%d, seed %d\n", src, r.V, r.D, r.Method, r.M, r.K, r.Seed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if weighted {
+	if r.Weighted {
 		fmt.Fprintf(tw, "relative squared error (weighted)\t%.4f\n", r.RelSqErr)
 		fmt.Fprintf(tw, "relative squared error (unweighted)\t%.4f\n", r.RelSqErrUnweighted)
 	} else {

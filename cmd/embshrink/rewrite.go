@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
@@ -116,32 +115,7 @@ func refuseOverwrite(out, dataFile string, inputs ...string) error {
 	if dataFile == "" {
 		dataFile = filepath.Base(out) + ".data"
 	}
-	return refuseSameFiles([]string{out, filepath.Join(filepath.Dir(out), dataFile)}, inputs)
-}
-
-// refuseSameFiles refuses outputs that are one of the inputs (the same file,
-// whatever the path says) or each other.
-func refuseSameFiles(outputs, inputs []string) error {
-	for i, o := range outputs {
-		for _, p := range outputs[:i] {
-			if filepath.Clean(o) == filepath.Clean(p) {
-				return fmt.Errorf("%s: the same file is given for two outputs", o)
-			}
-		}
-		st, err := os.Stat(o)
-		if err != nil {
-			continue
-		}
-		for _, in := range inputs {
-			if in == "" {
-				continue
-			}
-			if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
-				return fmt.Errorf("%s: refusing to overwrite the input %s", o, in)
-			}
-		}
-	}
-	return nil
+	return model.RefuseSameFiles([]string{out, filepath.Join(filepath.Dir(out), dataFile)}, inputs)
 }
 
 func printRewrite(w io.Writer, rep *onnxrewrite.RewriteReport) {

@@ -1,0 +1,139 @@
+package compress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/embshrink/embshrink/internal/npy"
+	"github.com/embshrink/embshrink/learner"
+	"github.com/embshrink/embshrink/learner/codes"
+	"github.com/embshrink/embshrink/onnxrewrite"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+)
+
+// Source is the table LearnFile learns: a model's table (Model, with Table
+// "" for the largest) or a float .npy [V, D] (NPY); Weights optionally
+// names a float .npy [V] of row weights.
+type Source struct {
+	Model, Table, NPY, Weights string
+}
+
+// LearnReport is what LearnFile did.
+type LearnReport struct {
+	Input              string  `json:"input"`
+	Table              string  `json:"table,omitempty"`
+	V                  int     `json:"rows"`
+	D                  int     `json:"dim"`
+	M                  int     `json:"m"`
+	K                  int     `json:"k"`
+	Method             string  `json:"method"`
+	Seed               int64   `json:"seed"`
+	Weighted           bool    `json:"weighted"`
+	RelSqErr           float64 `json:"rel_sq_err"`
+	RelSqErrUnweighted float64 `json:"rel_sq_err_unweighted"`
+	MeanDist           float64 `json:"mean_dist"`
+	BitsPerRow         int     `json:"bits_per_row"`
+	Ratio              float64 `json:"compression_ratio"`
+	CodeBytes          int64   `json:"code_bytes"`
+	CodebookBytes      int64   `json:"codebook_bytes"`
+	Seconds            float64 `json:"seconds"`
+	Codes              string  `json:"codes"`
+	Codebook           string  `json:"codebook"`
+}
+
+// LearnFile learns codes for the source's table with cfg (its Weights come
+// from src.Weights) and writes them to codesPath and bookPath (see
+// codes.Write). Neither output may be one of the inputs.
+func LearnFile(ctx context.Context, src Source, cfg learner.Config, codesPath, bookPath string) (*LearnReport, error) {
+	rep := &LearnReport{Input: src.NPY, Codes: codesPath, Codebook: bookPath}
+	data, err := readSource(src, rep)
+	if err != nil {
+		return nil, err
+	}
+	if err := model.RefuseSameFiles([]string{codesPath, bookPath}, []string{rep.Input, src.Weights}); err != nil {
+		return nil, err
+	}
+	if src.Weights != "" {
+		if cfg.Weights, err = readWeights(src.Weights, rep.V); err != nil {
+			return nil, err
+		}
+	}
+	res, err := learner.Learn(ctx, data, rep.V, rep.D, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := codes.Codes{Rows: rep.V, M: cfg.M, K: cfg.K, Data: res.Codes}
+	b := codes.Codebook{M: cfg.M, K: cfg.K, D: rep.D, Data: res.Codebook}
+	if err := codes.Write(codesPath, bookPath, c, b); err != nil {
+		return nil, fmt.Errorf("writing codes: %w", err)
+	}
+	mt := res.Metrics
+	rep.M, rep.K, rep.Method, rep.Seed, rep.Weighted = cfg.M, cfg.K, cfg.Method, cfg.Seed, cfg.Weights != nil
+	if rep.Method == "" {
+		rep.Method = learner.MethodAQ
+	}
+	rep.RelSqErr, rep.RelSqErrUnweighted, rep.MeanDist = mt.RelSqErr, mt.RelSqErrUnweighted, mt.MeanDist
+	rep.BitsPerRow, rep.Ratio, rep.CodeBytes, rep.CodebookBytes = mt.BitsPerRow, mt.Ratio, mt.CodeBytes, mt.CodebookBytes
+	rep.Seconds = res.Elapsed.Seconds()
+	return rep, nil
+}
+
+// readSource reads the table and fills in the report's input, table and
+// shape.
+func readSource(src Source, rep *LearnReport) ([]float32, error) {
+	switch {
+	case src.Model != "" && src.NPY != "":
+		return nil, errors.New("learn: give either a table .npy or a model, not both")
+	case src.Model == "" && src.NPY == "":
+		return nil, errors.New("learn: give a table .npy or a model")
+	case src.NPY != "":
+		a, err := npy.ReadFile(src.NPY)
+		if err != nil {
+			return nil, err
+		}
+		if len(a.Shape) != 2 {
+			return nil, fmt.Errorf("%s: table must be 2-D [V, D], got shape %v", src.NPY, a.Shape)
+		}
+		data, err := a.Float32s()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", src.NPY, err)
+		}
+		rep.V, rep.D = a.Shape[0], a.Shape[1]
+		return data, nil
+	}
+	m, err := model.Load(src.Model)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := onnxrewrite.FindTables(m)
+	if err != nil {
+		return nil, err
+	}
+	t, err := inv.Table(src.Table)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Model, err)
+	}
+	mat, err := onnxrewrite.ReadTable(m, t)
+	if err != nil {
+		return nil, err
+	}
+	rep.Input, rep.Table, rep.V, rep.D = src.Model, t.Name, mat.Rows, mat.Cols
+	return mat.Data, nil
+}
+
+// readWeights reads one non-negative weight per row.
+func readWeights(path string, rows int) ([]float32, error) {
+	a, err := npy.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("weights: %w", err)
+	}
+	if len(a.Shape) != 1 || a.Shape[0] != rows {
+		return nil, fmt.Errorf("weights %s: shape %v, want [%d] (one per table row)", path, a.Shape, rows)
+	}
+	w, err := a.Float32s()
+	if err != nil {
+		return nil, fmt.Errorf("weights %s: %w", path, err)
+	}
+	return w, nil
+}
