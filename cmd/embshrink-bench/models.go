@@ -246,7 +246,7 @@ func runCompressProbe(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *budget)
 	defer cancel()
 	last := ""
-	_, err = compress.Compress(ctx, mod, compress.Options{M: *m, K: *k, Metric: *metric, Progress: func(ev compress.Event) {
+	_, err = compress.Compress(ctx, mod, compress.Options{M: *m, K: *k, Metric: *metric, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, Progress: func(ev compress.Event) {
 		what := ev.Phase
 		if ev.Learn != nil {
 			what = fmt.Sprintf("learn %s %d/%d", ev.Learn.Phase, ev.Learn.Step, ev.Learn.Total)

@@ -1,10 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -65,12 +64,6 @@ func runCompress(c *cli.Context) error {
 		CodebookDType: c.String("codebook-dtype"),
 		Floor:         c.Float64("floor"), CodesDir: c.String("codes-dir"), MinTableBytes: c.Int64("min-table-bytes"),
 	}
-	if opts.Floor == 0 {
-		opts.Floor = -1 // the flag's 0 means no floor
-	}
-	if opts.MinTableBytes == 0 {
-		opts.MinTableBytes = -1
-	}
 	stderr := c.App.ErrWriter
 	closeRuntime, err := setupCalibration(c, m, &opts, stderr)
 	if err != nil {
@@ -106,16 +99,11 @@ func runCompress(c *cli.Context) error {
 		}
 	}
 	rep, err := compress.Compress(c.Context, m, opts)
+	if errors.Is(err, compress.ErrNothingCompressed) {
+		return inputError(fmt.Errorf("%w; nothing written", err))
+	}
 	if err != nil {
 		return inputError(err)
-	}
-	if !slices.ContainsFunc(rep.Tables, func(t compress.TableReport) bool { return t.Skipped == "" }) {
-		// A copy of the input under a new name would pass for a result.
-		var why []string
-		for _, t := range rep.Tables {
-			why = append(why, fmt.Sprintf("%s: %s", t.Name, t.Skipped))
-		}
-		return inputError(fmt.Errorf("%s: nothing to compress, every table was left alone (%s); nothing written", path, strings.Join(why, "; ")))
 	}
 	if err := compress.RecordProvenance(m, path, toolVersion(), rep, opts); err != nil {
 		return inputError(err)

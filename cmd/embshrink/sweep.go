@@ -155,9 +155,6 @@ func sweepOptions(c *cli.Context, path string) (sweep.Options, error) {
 	}
 	opts.Compress = compress.Options{Method: c.String("method"), Seed: c.Int64("seed"), Threads: c.Int("threads"),
 		Floor: c.Float64("floor"), Metric: c.String("metric"), CodesDir: c.String("codes-dir")}
-	if opts.Compress.Floor == 0 {
-		opts.Compress.Floor = -1
-	}
 	if opts.Compress.CodesDir == "" {
 		opts.Compress.CodesDir = defaultCodesDir()
 	}

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"strings"
 
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite"
@@ -27,8 +29,15 @@ const (
 	DefaultFloor = 0.05
 )
 
-// Options controls Compress. The zero value compresses every table at
-// DefaultRatio with the default learner.
+// DefaultOptions are the settings compress uses when no flag says
+// otherwise: DefaultRatio, DefaultFloor, DefaultMinTableBytes.
+func DefaultOptions() Options {
+	return Options{Ratio: DefaultRatio, Floor: DefaultFloor, MinTableBytes: DefaultMinTableBytes}
+}
+
+// Options controls Compress. Its values are taken as they are (a zero
+// Floor is no floor); DefaultOptions gives the defaults the CLI uses. A
+// zero Ratio, which could mean nothing else, is DefaultRatio.
 type Options struct {
 	// Tables to compress; nil means every embedding table. Tables named
 	// here are compressed even under MinTableBytes, and one that cannot be
@@ -61,13 +70,13 @@ type Options struct {
 	// (see calibrate.RowCounts); tables without counts weight rows alike.
 	Counts map[string][]int64
 	// Floor is the share of the weight given evenly to all rows when counts
-	// are given; 0 means DefaultFloor, a negative value none.
+	// are given, in [0, 1] (DefaultFloor in DefaultOptions).
 	Floor float64
 	// CodesDir, when set, keeps learned codes and codebooks, and reuses
 	// them when the table's values and every setting are the same.
 	CodesDir string
-	// MinTableBytes: smaller tables are left alone; 0 means
-	// DefaultMinTableBytes, a negative value none.
+	// MinTableBytes: smaller tables are left alone; 0: none
+	// (DefaultMinTableBytes in DefaultOptions).
 	MinTableBytes int64
 	// Candidates, with Score, is how many sets of codes to learn per table
 	// (seeds Seed, Seed+1, ...); the set whose rewritten model Score rates
@@ -157,14 +166,11 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 	if opts.Ratio <= 1 && opts.M == 0 {
 		return nil, fmt.Errorf("ratio %g: must be above 1", opts.Ratio)
 	}
-	if opts.MinTableBytes == 0 {
-		opts.MinTableBytes = DefaultMinTableBytes
+	if !(opts.Floor >= 0 && opts.Floor <= 1) { // NaN too
+		return nil, fmt.Errorf("floor %g: must be in [0, 1]", opts.Floor)
 	}
-	if opts.Floor == 0 {
-		opts.Floor = DefaultFloor
-	}
-	if opts.Floor > 1 {
-		return nil, fmt.Errorf("floor %g: must be at most 1", opts.Floor)
+	if opts.MinTableBytes < 0 {
+		return nil, fmt.Errorf("minimum table bytes %d: must be 0 (none) or more", opts.MinTableBytes)
 	}
 	switch opts.Metric {
 	case "", "auto", "euclidean":
@@ -212,8 +218,21 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 		}
 		rep.Tables = append(rep.Tables, *tr)
 	}
+	if !slices.ContainsFunc(rep.Tables, func(t TableReport) bool { return t.Skipped == "" }) {
+		// The model is unchanged: a copy saved under a new name would pass
+		// for a result.
+		var why []string
+		for _, t := range rep.Tables {
+			why = append(why, fmt.Sprintf("%s: %s", t.Name, t.Skipped))
+		}
+		return rep, fmt.Errorf("%s: %w, every table was left alone (%s)", m.Path, ErrNothingCompressed, strings.Join(why, "; "))
+	}
 	return rep, nil
 }
+
+// ErrNothingCompressed is wrapped by Compress's error when every table was
+// left alone; the report says why each was.
+var ErrNothingCompressed = errors.New("nothing to compress")
 
 // collectIfLarge collects after a table of n floats was let go, when it is
 // large, and returns the memory to the operating system: measured on a 1 GiB

@@ -74,7 +74,7 @@ func lmRun(t *testing.T, rt *ort.Runtime, path string, e *lmEval, mm, n, cands i
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := compress.Options{M: mm, K: 16, Seed: 1, MinTableBytes: -1}
+	opts := compress.Options{M: mm, K: 16, Seed: 1, Floor: compress.DefaultFloor}
 	if n > 0 {
 		h := 0
 		if cands > 1 {

@@ -62,7 +62,7 @@ func TestCompressRelativeLM(t *testing.T) {
 		want            bool
 	}{{"lm_tied_rmsnorm", "auto", true}, {"lm_layernorm", "", true}, {"lm_tied_rmsnorm", "euclidean", false}} {
 		m := loadFixture(t, lmFixture(t, c.fixture))
-		rep, err := compress.Compress(context.Background(), m, compress.Options{M: 4, K: 16, Seed: 1, Metric: c.metric, MinTableBytes: -1})
+		rep, err := compress.Compress(context.Background(), m, compress.Options{M: 4, K: 16, Seed: 1, Metric: c.metric, Floor: compress.DefaultFloor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func TestCompressRelativeLM(t *testing.T) {
 		}
 	}
 	m := loadFixture(t, fixtures.All()[0])
-	rep, err := compress.Compress(context.Background(), m, compress.Options{M: 2, K: 4, Seed: 1, MinTableBytes: -1})
+	rep, err := compress.Compress(context.Background(), m, compress.Options{M: 2, K: 4, Seed: 1, Floor: compress.DefaultFloor})
 	if err != nil {
 		t.Fatal(err)
 	}

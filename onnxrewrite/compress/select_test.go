@@ -82,7 +82,7 @@ func TestSelectCandidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := compress.Options{M: 2, K: 8, Seed: 5, MinTableBytes: -1}
+	base := compress.Options{M: 2, K: 8, Seed: 5, Floor: compress.DefaultFloor}
 	opts := base
 	opts.Candidates, opts.Score = 4, div.Score
 	rep, err := compress.Compress(context.Background(), m, opts)

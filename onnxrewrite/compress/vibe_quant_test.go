@@ -62,7 +62,7 @@ func TestVibeQuantized(t *testing.T) {
 	for _, form := range []string{onnxrewrite.QuantizeDynamic, onnxrewrite.QuantizeQDQ, onnxrewrite.QuantizePerRow} {
 		qpath := vibeQuantized(t, form)
 		qd := decisions(t, rt, qpath, held)
-		out, rep := vibeCompress(t, rt, qpath, calib, compress.Options{Seed: 1, M: 16, K: 16})
+		out, rep := vibeCompress(t, rt, qpath, calib, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, M: 16, K: 16})
 		d := decisions(t, rt, out, held)
 		qb, ob := filesBytes(t, qpath), filesBytes(t, out)
 		tr := rep.Tables[0]
@@ -82,7 +82,7 @@ func TestVibeCodebookFloat16(t *testing.T) {
 	calib, held := fixtures.VibeSentences(1, 400), idsTensor(fixtures.VibeSentences(2, 2000))
 	orig := decisions(t, rt, vibeModel, held)
 	for _, dt := range []string{"float32", "float16", "auto"} {
-		out, rep := vibeCompress(t, rt, vibeModel, calib, compress.Options{Seed: 1, M: 16, K: 16, CodebookDType: dt})
+		out, rep := vibeCompress(t, rt, vibeModel, calib, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, M: 16, K: 16, CodebookDType: dt})
 		a, n := agreement(orig, decisions(t, rt, out, held)), filesBytes(t, out)
 		t.Logf("--codebook-dtype %s: %d bytes, %.2f%% agree; %s", dt, n, 100*a, rep.Tables[0].CodebookReason)
 		if dt != "float32" && (n > 180000 || a < 0.995 || rep.Tables[0].CodebookDType != "float16") {

@@ -112,7 +112,7 @@ func TestVibeCalibration(t *testing.T) {
 	held := fixtures.VibeSentences(2, 2000)
 	heldIn := idsTensor(held)
 	orig := decisions(t, rt, vibeModel, heldIn)
-	agree, ratio, rep := vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1})
+	agree, ratio, rep := vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes})
 	t.Logf("calibrated: %.2f%% of %d held-out decisions agree, %.1fx smaller (M=%d K=%d, %d rows read, weighted error %.4f)",
 		100*agree, len(held), ratio, rep.Tables[0].M, rep.Tables[0].K, rep.Tables[0].RowsRead, rep.Tables[0].WeightedRelSqErr)
 	if tr := rep.Tables[0]; !strings.HasPrefix(tr.Metric, "readout:") || tr.Relative {
@@ -126,7 +126,7 @@ func TestVibeCalibration(t *testing.T) {
 	}
 	// The goal beyond that: >= 99.5% at >= 20x smaller files.
 	codesDir := t.TempDir()
-	agree, ratio, _ = vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1, M: 14, K: 16, CodesDir: codesDir})
+	agree, ratio, _ = vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, M: 14, K: 16, CodesDir: codesDir})
 	t.Logf("calibrated, M=14 K=16: %.2f%% agree, %.1fx smaller", 100*agree, ratio)
 	if agree < 0.995 || ratio < 20 {
 		t.Errorf("calibrated at M=14: agreement %.4f at %.1fx, want >= 0.995 at >= 20x", agree, ratio)
@@ -134,14 +134,14 @@ func TestVibeCalibration(t *testing.T) {
 	// The same codes in the lookup layout, where the ReduceMean makes the
 	// Gather a bag: the same sums in another order, so the same decisions
 	// up to a rare tie at the threshold.
-	lagree, lratio, lrep := vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1, M: 14, K: 16, CodesDir: codesDir, Layout: onnxrewrite.LayoutLookup})
+	lagree, lratio, lrep := vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, M: 14, K: 16, CodesDir: codesDir, Layout: onnxrewrite.LayoutLookup})
 	t.Logf("the same, lookup layout (%d bags): %.2f%% agree, %.1fx smaller", lrep.Tables[0].Rewrite.Bags, 100*lagree, lratio)
 	if lrep.Tables[0].Rewrite.Bags != 1 || math.Abs(lagree-agree) > 0.001 || lratio < 20 {
 		t.Errorf("lookup layout: %d bags, agreement %.4f (decode %.4f) at %.1fx", lrep.Tables[0].Rewrite.Bags, lagree, agree, lratio)
 	}
 	// Without counts every row weighs alike, and most of the table's rows
 	// are untrained noise: calibration must be what makes the difference.
-	plain, pratio, _ := vibeRun(t, rt, nil, heldIn, orig, compress.Options{Seed: 1})
+	plain, pratio, _ := vibeRun(t, rt, nil, heldIn, orig, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes})
 	t.Logf("without calibration: %.2f%% agree, %.1fx smaller", 100*plain, pratio)
 	if plain >= agree-0.02 {
 		t.Errorf("without calibration %.4f agree, calibrated %.4f: calibration should gain at least 2 points", plain, agree)
