@@ -1,7 +1,6 @@
 package learner
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -40,11 +39,10 @@ func (a *aq) weight(i int) float64 {
 	return a.w[i]
 }
 
-// learnAQ runs residual k-means initialisation followed by rounds of
-// least-squares codebook refits and ICM re-encoding with perturbation
-// restarts.
-func learnAQ(ctx context.Context, data []float32, V, D int, cfg Config) ([]uint16, []float32, error) {
-	a := &aq{V: V, D: D, M: cfg.M, K: cfg.K, MK: cfg.M * cfg.K, x: data,
+// newAQ returns the quantiser's state for the [V, D] table x, with all
+// codes 0 and a zero codebook.
+func newAQ(x []float32, V, D int, cfg Config) *aq {
+	a := &aq{V: V, D: D, M: cfg.M, K: cfg.K, MK: cfg.M * cfg.K, x: x,
 		codes: make([]uint16, V*cfg.M), cb: make([]float32, cfg.M*cfg.K*D),
 		threads: cfg.Threads, seed: cfg.Seed, cfg: cfg, progress: cfg.Progress}
 	if a.progress == nil {
@@ -56,33 +54,70 @@ func learnAQ(ctx context.Context, data []float32, V, D int, cfg Config) ([]uint1
 			a.w[i] = float64(v)
 		}
 	}
+	return a
+}
+
+// encodeOpts are the knobs of one encoding pass.
+type encodeOpts struct {
+	sweeps, restarts, perturb int
+}
+
+func (c Config) encodeOpts() encodeOpts {
+	o := encodeOpts{sweeps: orDefault(c.ICMSweeps, defaultICMSweeps), restarts: c.Restarts,
+		perturb: orDefault(c.Perturb, defaultPerturb)}
+	if o.restarts == 0 {
+		o.restarts = defaultRestarts
+	} else if o.restarts < 0 {
+		o.restarts = 0
+	}
+	return o
+}
+
+// learnAQ runs residual k-means initialisation followed by rounds of
+// least-squares codebook refits and ICM re-encoding with perturbation
+// restarts, until the rounds are done, a round gains almost nothing, the
+// target error is reached or time is up. Every step only lowers the error,
+// so when time runs out mid-step the current codes and codebook are the best
+// found.
+func learnAQ(st *stopper, data []float32, V, D int, cfg Config) (learned, error) {
+	a := newAQ(data, V, D, cfg)
+	done := func(why string) (learned, error) { return learned{a.codes, a.cb, why}, nil }
 	iters := orDefault(cfg.Iterations, defaultIterations)
-	if _, err := a.initResidual(ctx, orDefault(cfg.KMeansIters, defaultKMeansIters)); err != nil {
-		return nil, nil, fmt.Errorf("residual k-means initialisation: %w", err)
+	prev, err := a.initResidual(st.ctx, orDefault(cfg.KMeansIters, defaultKMeansIters))
+	if st.timedOut(err) {
+		return done(st.limitMsg())
+	} else if err != nil {
+		return learned{}, fmt.Errorf("residual k-means initialisation: %w", err)
 	}
-	sweeps := orDefault(cfg.ICMSweeps, defaultICMSweeps)
-	restarts := cfg.Restarts
-	if restarts == 0 {
-		restarts = defaultRestarts
-	} else if restarts < 0 {
-		restarts = 0
+	if st.reached(prev) {
+		return done(st.targetMsg())
 	}
-	perturb := orDefault(cfg.Perturb, defaultPerturb)
-	anneal := cfg.Anneal
+	opts := cfg.encodeOpts()
 	for it := 0; it < iters; it++ {
-		if err := a.refit(ctx); err != nil {
-			return nil, nil, fmt.Errorf("codebook refit %d: %w", it+1, err)
+		if err := a.refit(st.ctx); st.timedOut(err) {
+			return done(st.limitMsg())
+		} else if err != nil {
+			return learned{}, fmt.Errorf("codebook refit %d: %w", it+1, err)
 		}
-		if T := math.Sqrt(1 - float64(it+1)/float64(iters)); anneal > 0 && T > 0 {
-			a.perturbCodebook(anneal*T, it)
+		if T := math.Sqrt(1 - float64(it+1)/float64(iters)); cfg.Anneal > 0 && T > 0 {
+			a.perturbCodebook(cfg.Anneal*T, it)
 		}
-		loss, err := a.encode(ctx, it+1, sweeps, restarts, perturb)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encoding round %d: %w", it+1, err)
+		loss, err := a.encode(st.ctx, it+1, opts)
+		if st.timedOut(err) {
+			return done(st.limitMsg())
+		} else if err != nil {
+			return learned{}, fmt.Errorf("encoding round %d: %w", it+1, err)
 		}
 		a.progress(Progress{Phase: "refine", Step: it + 1, Total: iters, Loss: loss})
+		switch {
+		case st.reached(loss):
+			return done(st.targetMsg())
+		case cfg.Anneal == 0 && prev-loss <= convergedGain*prev:
+			return done(stoppedConverged)
+		}
+		prev = loss
 	}
-	return a.codes, a.cb, nil
+	return done(fmt.Sprintf("completed %d rounds", iters))
 }
 
 // perturbCodebook adds Gaussian noise to every codeword (stochastic

@@ -18,7 +18,7 @@ type encoder struct {
 // its current codes, with ICM sweeps and perturbation restarts; a row's codes
 // only change when its error decreases. It returns the weighted relative
 // squared error.
-func (a *aq) encode(ctx context.Context, round, sweeps, restarts, perturb int) (float64, error) {
+func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, error) {
 	V, D, M, MK := a.V, a.D, a.M, a.MK
 	// P = 2 C C^T and squared norms.
 	P := make([]float32, MK*MK)
@@ -50,7 +50,7 @@ func (a *aq) encode(ctx context.Context, round, sweeps, restarts, perturb int) (
 				ur[j] += norms[j]
 			}
 			codes := a.codes[i*M : (i+1)*M]
-			en := a.encodeRow(e, ur, P, codes, newRowRNG(a.seed, round, i), sweeps, restarts, perturb)
+			en := a.encodeRow(e, ur, P, codes, newRowRNG(a.seed, round, i), o)
 			var xx float64
 			for _, v := range a.x[i*D : (i+1)*D] {
 				xx += float64(v) * float64(v)
@@ -149,7 +149,8 @@ func (a *aq) energy(f, u []float32, b []uint16) float64 {
 
 // encodeRow improves codes in place for one row with unary terms u and
 // returns the row's energy ||x-y||^2 - ||x||^2.
-func (a *aq) encodeRow(e *encoder, u, P []float32, codes []uint16, rng rowRNG, sweeps, restarts, perturb int) float64 {
+func (a *aq) encodeRow(e *encoder, u, P []float32, codes []uint16, rng rowRNG, o encodeOpts) float64 {
+	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K
 	copy(e.cur, codes)
 	a.field(e.f, u, P, e.cur)
