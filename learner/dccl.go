@@ -70,8 +70,13 @@ func dcclEncode(data []float32, D, H, M, K int, ps [][]float32, rows []int, code
 
 // dcclShards is the number of graphs a batch is split across, whose
 // gradients are summed in a fixed order: they run in parallel when Threads
-// allows, and the result does not depend on Threads.
-const dcclShards = 2
+// allows, and the result does not depend on Threads. Batches of less than
+// dcclShardFlops multiply-adds per pass stay on one graph, where the
+// goroutines would cost more than they save.
+const (
+	dcclShards     = 2
+	dcclShardFlops = 1 << 20
+)
 
 // dcclTrainer holds the training state of the network.
 type dcclTrainer struct {
@@ -147,6 +152,9 @@ func newDCCLTrainer(data []float32, sh dcclShape, B int, cfg Config, rng *rand.R
 	}
 	tr.opt = newAdam(tr.ps)
 	shards := min(dcclShards, B)
+	if B*(D*H+H*MK+MK*D) < dcclShardFlops {
+		shards = 1
+	}
 	for s := 0; s < shards; s++ {
 		n, err := newDCCLNet(B*(s+1)/shards-B*s/shards, sh, tr.ps, 0.5/float64(B))
 		if err != nil {

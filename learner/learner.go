@@ -88,10 +88,12 @@ func Learn(ctx context.Context, data []float32, V, D int, cfg Config) (*Result, 
 		out learned
 		err error
 	)
-	switch cfg.Method {
-	case "", MethodAQ:
+	switch {
+	case sc.zero:
+		out = learned{make([]uint16, V*cfg.M), make([]float32, cfg.M*cfg.K*D), "all-zero table"}
+	case cfg.Method == "" || cfg.Method == MethodAQ:
 		out, err = learnAQ(st, sc.x, V, D, cfg)
-	case MethodDCCL:
+	case cfg.Method == MethodDCCL:
 		out, err = learnDCCL(st, sc.x, V, D, cfg)
 	}
 	if err == nil && isRounded(cfg.CodebookDType) {

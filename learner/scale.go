@@ -12,8 +12,9 @@ import (
 // floats, so a table times 2^k gives the same scaled table and the same
 // codes.
 type scaling struct {
-	exp int       // table = x * 2^exp
-	x   []float32 // the scaled table (the input itself when exp is 0)
+	exp  int       // table = x * 2^exp
+	x    []float32 // the scaled table (the input itself when exp is 0)
+	zero bool      // every value is 0
 }
 
 func newScaling(data []float32, V, D, threads int) *scaling {
@@ -23,7 +24,8 @@ func newScaling(data []float32, V, D, threads int) *scaling {
 	}
 	s := &scaling{x: data}
 	if ss == 0 {
-		return s // all zero: nothing to scale
+		s.zero = true
+		return s
 	}
 	// rms = f * 2^exp with f in [0.5, 1): the scaled rms is in [0.5, 1).
 	_, s.exp = math.Frexp(math.Sqrt(ss / float64(len(data))))
