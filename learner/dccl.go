@@ -91,7 +91,7 @@ type dcclTrainer struct {
 	nets      []*dcclNet  // one per shard of a batch
 	opt       *adam
 	sum       [][]float32 // the batch's gradients, summed over shards
-	noise     []float32   // Gumbel noise of a batch [B*M, K]
+	noise     []float64   // uniform draws for a batch's Gumbel noise [B*M, K]
 	t         int         // Adam steps taken
 	val       []int
 	valCodes  []uint16
@@ -134,7 +134,7 @@ func newDCCLTrainer(data []float32, sh dcclShape, B int, cfg Config, rng *rand.R
 	D, H, MK := sh.D, sh.H, sh.M*sh.K
 	tr := &dcclTrainer{sh: sh, data: data, weights: cfg.Weights, B: B, threads: cfg.Threads, rng: rng,
 		lr: orDefaultF(cfg.LR, defaultLR), clip: orDefaultF(cfg.ClipNorm, defaultClipNorm),
-		noise: make([]float32, B*MK), progress: cfg.Progress}
+		noise: make([]float64, B*MK), progress: cfg.Progress}
 	if tr.progress == nil {
 		tr.progress = func(Progress) {}
 	}
@@ -176,12 +176,14 @@ func (tr *dcclTrainer) close() {
 // batch from one stream, every shard's forward and backward pass, the
 // gradients summed shard by shard, one Adam update. It returns the loss.
 func (tr *dcclTrainer) step(rows []int) (float64, error) {
+	// The uniforms come from the one stream in order; each shard turns its
+	// own into Gumbel noise.
 	for j := range tr.noise {
 		u := tr.rng.Float64()
 		for u == 0 {
 			u = tr.rng.Float64()
 		}
-		tr.noise[j] = float32(-math.Log(-math.Log(u)))
+		tr.noise[j] = u
 	}
 	D, MK := tr.sh.D, tr.sh.M*tr.sh.K
 	lo := 0
@@ -191,7 +193,7 @@ func (tr *dcclTrainer) step(rows []int) (float64, error) {
 			copy(n.xBuf[r*D:(r+1)*D], tr.data[i*D:(i+1)*D])
 			n.wBuf[r] = tr.weight(i)
 		}
-		copy(n.gBuf, tr.noise[lo*MK:(lo+n.B)*MK])
+		n.uniform = tr.noise[lo*MK : (lo+n.B)*MK]
 		lo += n.B
 	}
 	losses := make([]float64, len(tr.nets))

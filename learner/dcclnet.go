@@ -20,6 +20,7 @@ type dcclNet struct {
 	grads      G.Nodes   // of W1, b1, W2, b2, A
 	loss       *G.Node
 	gData      [][]float32 // gradient arrays, looked up after every run
+	uniform    []float64   // the shard's uniform draws, made into gBuf by run
 }
 
 // dcclShape is the network's shape and temperature.
@@ -79,9 +80,13 @@ func newDCCLNet(B int, sh dcclShape, ps [][]float32, scale float64) (*dcclNet, e
 	return n, nil
 }
 
-// run makes the forward and backward passes on the fed shard and returns
-// its loss; the gradients are then in gData.
+// run turns the shard's uniform draws into Gumbel noise, makes the forward
+// and backward passes on the fed shard and returns its loss; the gradients
+// are then in gData.
 func (n *dcclNet) run() (float64, error) {
+	for j, u := range n.uniform {
+		n.gBuf[j] = float32(-math.Log(-math.Log(u)))
+	}
 	n.vm.Reset()
 	if err := n.vm.RunAll(); err != nil {
 		return 0, err
