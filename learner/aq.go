@@ -11,7 +11,8 @@ const (
 	defaultIterations  = 16
 	defaultICMSweeps   = 4
 	defaultRestarts    = 12
-	defaultPerturb     = 4
+	defaultPerturb     = 8
+	defaultAnneal      = 0.3
 	defaultKMeansIters = 8
 	defaultRidge       = 1e-6
 	// maxCholeskyMK bounds the size of the joint least-squares system; larger
@@ -60,11 +61,16 @@ func newAQ(x []float32, V, D int, cfg Config) *aq {
 // encodeOpts are the knobs of one encoding pass.
 type encodeOpts struct {
 	sweeps, restarts, perturb int
+	pairs                     int // rounds of pair moves in each local search
+	beam                      int // beam width of an extra encoding from scratch
 }
+
+// expPairs is an experiment's knob (set by the dev benchmark).
+var expPairs, expBeam int
 
 func (c Config) encodeOpts() encodeOpts {
 	o := encodeOpts{sweeps: orDefault(c.ICMSweeps, defaultICMSweeps), restarts: c.Restarts,
-		perturb: orDefault(c.Perturb, defaultPerturb)}
+		perturb: orDefault(c.Perturb, defaultPerturb), pairs: expPairs, beam: expBeam}
 	if o.restarts == 0 {
 		o.restarts = defaultRestarts
 	} else if o.restarts < 0 {
@@ -81,7 +87,21 @@ func (c Config) encodeOpts() encodeOpts {
 // found.
 func learnAQ(st *stopper, data []float32, V, D int, cfg Config) (learned, error) {
 	a := newAQ(data, V, D, cfg)
-	done := func(why string) (learned, error) { return learned{a.codes, a.cb, why}, nil }
+	anneal := cfg.Anneal
+	if anneal == 0 {
+		anneal = defaultAnneal
+	}
+	noisy := false // the codebook holds annealing noise
+	done := func(why string) (learned, error) {
+		// The noise goes before returning early: a refit for the codes
+		// only lowers the error.
+		if noisy {
+			if err := a.refit(st.parent); err != nil {
+				return learned{}, fmt.Errorf("final codebook refit: %w", err)
+			}
+		}
+		return learned{a.codes, a.cb, why}, nil
+	}
 	iters := orDefault(cfg.Iterations, defaultIterations)
 	prev, err := a.initResidual(st.ctx, orDefault(cfg.KMeansIters, defaultKMeansIters))
 	if st.timedOut(err) {
@@ -99,8 +119,10 @@ func learnAQ(st *stopper, data []float32, V, D int, cfg Config) (learned, error)
 		} else if err != nil {
 			return learned{}, fmt.Errorf("codebook refit %d: %w", it+1, err)
 		}
-		if T := math.Sqrt(1 - float64(it+1)/float64(iters)); cfg.Anneal > 0 && T > 0 {
-			a.perturbCodebook(cfg.Anneal*T, it)
+		noisy = false
+		if T := math.Sqrt(1 - float64(it+1)/float64(iters)); anneal > 0 && T > 0 {
+			a.perturbCodebook(anneal*T, it)
+			noisy = true
 		}
 		loss, err := a.encode(st.ctx, it+1, opts)
 		if st.timedOut(err) {
@@ -112,7 +134,7 @@ func learnAQ(st *stopper, data []float32, V, D int, cfg Config) (learned, error)
 		switch {
 		case st.reached(loss):
 			return done(st.targetMsg())
-		case cfg.Anneal == 0 && prev-loss <= convergedGain*prev:
+		case !noisy && prev-loss <= convergedGain*prev:
 			return done(stoppedConverged)
 		}
 		prev = loss

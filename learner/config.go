@@ -63,7 +63,8 @@ type Config struct {
 	// (LSQ++-style iterated local search). Default 12; negative means none.
 	Restarts int
 	// Perturb is the number of codes re-drawn at random per restart.
-	// Default 4.
+	// Default 8 (GloVe 10k rows, 32x16, 8 rounds: 0.1125 at 2, 0.1103 at 4,
+	// 0.1091 at 8, 0.1090 at 12, 0.1098 at 16, for about the same time).
 	Perturb int
 	// KMeansIters is the number of Lloyd iterations per residual stage of
 	// the AQ initialisation. Default 8.
@@ -77,9 +78,11 @@ type Config struct {
 	Ridge float64
 
 	// Anneal scales the noise added to the codebook after each refit except
-	// the last (stochastic relaxation; the noise decays as sqrt(1-t/T)).
-	// Default 0 (off): on GloVe 100-d, 32x16, it measured worse (0.185 with
-	// Anneal=1 against 0.164 without, 12 rounds).
+	// the last (stochastic relaxation, as in LSQ++; the noise decays as
+	// sqrt(1-t/T)). Default 0.3; negative means off. On GloVe 100-d, first
+	// 10,000 rows, 32x16, 16 rounds (Perturb 8): 0.1072 off, 0.1058 at 0.2,
+	// 0.1051 at 0.3, 0.1055 at 0.45, 0.1079 at 0.6 (at 1, 12 rounds of the
+	// full 50k: 0.185 against 0.164 off).
 	Anneal float64
 
 	// LR is the DCCL Adam learning rate. Default 1e-4 (paper).
