@@ -8,10 +8,10 @@ import (
 
 // Defaults of the additive quantiser.
 const (
-	defaultIterations  = 16
+	defaultIterations  = 20
 	defaultICMSweeps   = 4
 	defaultRestarts    = 12
-	defaultPerturb     = 8
+	defaultPerturb     = 4
 	defaultAnneal      = 0.3
 	defaultKMeansIters = 8
 	defaultRidge       = 1e-6
@@ -61,16 +61,11 @@ func newAQ(x []float32, V, D int, cfg Config) *aq {
 // encodeOpts are the knobs of one encoding pass.
 type encodeOpts struct {
 	sweeps, restarts, perturb int
-	pairs                     int // rounds of pair moves in each local search
-	beam                      int // beam width of an extra encoding from scratch
 }
-
-// expPairs is an experiment's knob (set by the dev benchmark).
-var expPairs, expBeam int
 
 func (c Config) encodeOpts() encodeOpts {
 	o := encodeOpts{sweeps: orDefault(c.ICMSweeps, defaultICMSweeps), restarts: c.Restarts,
-		perturb: orDefault(c.Perturb, defaultPerturb), pairs: expPairs, beam: expBeam}
+		perturb: orDefault(c.Perturb, defaultPerturb)}
 	if o.restarts == 0 {
 		o.restarts = defaultRestarts
 	} else if o.restarts < 0 {
@@ -148,16 +143,21 @@ func learnAQ(st *stopper, data []float32, V, D int, cfg Config) (learned, error)
 // against the noisy codebook can leave poor local optima. The noise shrinks
 // to zero over the rounds.
 func (a *aq) perturbCodebook(scale float64, round int) {
-	y := Reconstruct(a.codes, a.cb, a.V, a.D, a.M, a.K)
-	var se, sw float64
-	for i := 0; i < a.V; i++ {
-		w := a.weight(i)
-		for j := 0; j < a.D; j++ {
-			d := float64(y[i*a.D+j] - a.x[i*a.D+j])
-			se += w * d * d
+	D, M, K := a.D, a.M, a.K
+	se := a.sumRows(func(i int) float64 {
+		codes := a.codes[i*M : (i+1)*M]
+		var e float64
+		for j, x := range a.x[i*D : (i+1)*D] {
+			var y float32
+			for m, c := range codes {
+				y += a.cb[(m*K+int(c))*D+j]
+			}
+			d := float64(y - x)
+			e += d * d
 		}
-		sw += w
-	}
+		return e
+	})
+	sw := a.sumRows(func(int) float64 { return 1 })
 	sd := scale * math.Sqrt(se/(sw*float64(a.D))/float64(a.M))
 	rng := rand.New(rand.NewPCG(uint64(a.seed), uint64(round)+0xa11ea1))
 	for i := range a.cb {

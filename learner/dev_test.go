@@ -27,8 +27,6 @@ func BenchmarkDevGlove(b *testing.B) {
 		return v
 	}
 	V = min(V, envInt("ROWS", V))
-	expPairs = envInt("PAIRS", 0)
-	expBeam = envInt("BEAM", 0)
 	data = data[:V*D]
 	cfg := Config{M: envInt("M", 32), K: envInt("K", 16), Method: os.Getenv("METHOD"), Seed: int64(envInt("SEED", 1)),
 		Iterations: envInt("ITERS", 0), ICMSweeps: envInt("SWEEPS", 0), Restarts: envInt("RESTARTS", 0),
