@@ -8,7 +8,7 @@ import (
 
 // Defaults of the additive quantiser.
 const (
-	defaultIterations  = 20
+	defaultIterations  = 18
 	defaultICMSweeps   = 4
 	defaultRestarts    = 12
 	defaultPerturb     = 4

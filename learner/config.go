@@ -29,10 +29,12 @@ type Config struct {
 	Seed int64
 	// Weights holds one non-negative weight per row; nil means all 1.
 	Weights []float32
-	// Threads bounds parallelism of the default method; 0 means
-	// runtime.GOMAXPROCS(0). The result does not depend on it. (dccl runs
-	// gorgonia, whose matrix products use GOMAXPROCS goroutines with a fixed
-	// partition, so its result does not depend on it either.)
+	// Threads bounds parallelism; 0 means runtime.GOMAXPROCS(0). The result
+	// does not depend on it: work is split into fixed pieces whatever the
+	// count. (dccl splits large batches across two graphs, run in parallel
+	// when Threads > 1, whose gradients are summed in a fixed order; the
+	// matrix products inside gorgonia use GOMAXPROCS goroutines with a fixed
+	// partition.)
 	Threads int
 	// Progress, when set, is called from a single goroutine.
 	Progress func(p Progress)
@@ -55,7 +57,7 @@ type Config struct {
 	CodebookDType string
 
 	// Iterations is the number of AQ refinement rounds (codebook refit +
-	// re-encoding). Default 20.
+	// re-encoding). Default 18.
 	Iterations int
 	// ICMSweeps is the number of ICM sweeps per encoding pass. Default 4.
 	ICMSweeps int

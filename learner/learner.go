@@ -42,7 +42,8 @@ const (
 
 // Progress reports training progress to an optional callback.
 type Progress struct {
-	// Phase names the current stage, e.g. "init", "refine", "train".
+	// Phase names the current stage: "init" and "refine" (aq), "train" and
+	// "validate" (dccl), "round" (the CodebookDType step).
 	Phase string
 	// Step and Total count progress within the phase (Total may be 0 when
 	// unknown).
