@@ -111,3 +111,12 @@ func BenchmarkDCCL(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSmallTable measures the default method on a synthetic 4096x64
+// table at 16x16, the size of table the test suites learn often:
+//
+//	go test ./learner/ -run '^$' -bench SmallTable -benchtime 3x
+func BenchmarkSmallTable(b *testing.B) {
+	const V, D = 4096, 64
+	runBench(b, gaussian(V, D, 1), V, D, Config{M: 16, K: 16, Seed: 1})
+}
