@@ -36,7 +36,13 @@ func TestScaleInvariance(t *testing.T) {
 			{1e20, false}, {1e19, false}, {1e-30, false}, {0x1p60, true}, {0x1p-90, true}, {3, false},
 		} {
 			data := scaled(base, tc.scale)
-			res := mustLearn(t, data, V, D, cfg)
+			c := cfg
+			c.Progress = func(p Progress) {
+				if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
+					t.Errorf("%s scale %g: %s step %d reports loss %v", method, tc.scale, p.Phase, p.Step, p.Loss)
+				}
+			}
+			res := mustLearn(t, data, V, D, c)
 			// dccl's float32 training diverges from the same start on
 			// tables that differ in their last bits; its error only stays
 			// close.
