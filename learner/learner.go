@@ -82,7 +82,7 @@ func Learn(ctx context.Context, data []float32, V, D int, cfg Config) (*Result, 
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.GOMAXPROCS(0)
 	}
-	sc := newScaling(data, V, D, cfg.Threads)
+	sc := newScaling(data)
 	st := newStopper(ctx, cfg, start)
 	defer st.cancel()
 	var (

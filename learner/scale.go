@@ -17,7 +17,7 @@ type scaling struct {
 	zero bool      // every value is 0
 }
 
-func newScaling(data []float32, V, D, threads int) *scaling {
+func newScaling(data []float32) *scaling {
 	var ss float64
 	for _, v := range data {
 		ss += float64(v) * float64(v)
