@@ -2,14 +2,10 @@ package learner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"time"
-
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -28,132 +24,6 @@ const (
 	adamBeta2       = 0.999
 	adamEps         = 1e-8
 )
-
-// dcclNet is the compiled gorgonia graph and its reusable buffers.
-type dcclNet struct {
-	B, D, H, M, K int
-	g             *G.ExprGraph
-	vm            G.VM
-	xBuf, wBuf    []float32 // batch input and row weights, fed in place
-	gBuf          []float32 // Gumbel noise [B*M, K], fed in place
-	params        []*G.Node // W1, b1, W2, b2, A
-	grads         G.Nodes
-	loss          *G.Node
-	pData         [][]float32 // backing arrays of params
-	gData         [][]float32 // gradient arrays, looked up once per step
-	adamM, adamV  [][]float32
-}
-
-// newDCCLNet builds the graph once: h = tanh(x W1 + b1),
-// a = log(softplus(h W2 + b2)), d = softmax((a + g)/tau) per group of K,
-// y = d A, loss = 0.5/B * sum_i w_i ||y_i - x_i||^2.
-func newDCCLNet(B, D, H, M, K int, tau float64, rng *rand.Rand) (*dcclNet, error) {
-	n := &dcclNet{B: B, D: D, H: H, M: M, K: K, g: G.NewGraph()}
-	g := n.g
-	MK := M * K
-	n.xBuf = make([]float32, B*D)
-	n.wBuf = make([]float32, B)
-	n.gBuf = make([]float32, B*MK)
-	x := G.NewMatrix(g, tensor.Float32, G.WithShape(B, D), G.WithName("x"),
-		G.WithValue(tensor.New(tensor.WithShape(B, D), tensor.WithBacking(n.xBuf))))
-	w := G.NewVector(g, tensor.Float32, G.WithShape(B), G.WithName("w"),
-		G.WithValue(tensor.New(tensor.WithShape(B), tensor.WithBacking(n.wBuf))))
-	gum := G.NewMatrix(g, tensor.Float32, G.WithShape(B*M, K), G.WithName("gumbel"),
-		G.WithValue(tensor.New(tensor.WithShape(B*M, K), tensor.WithBacking(n.gBuf))))
-
-	param := func(name string, rows, cols int, limit float64) *G.Node {
-		data := make([]float32, rows*cols)
-		for i := range data {
-			data[i] = float32((rng.Float64()*2 - 1) * limit)
-		}
-		n.pData = append(n.pData, data)
-		p := G.NewMatrix(g, tensor.Float32, G.WithShape(rows, cols), G.WithName(name),
-			G.WithValue(tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(data))))
-		n.params = append(n.params, p)
-		return p
-	}
-	// Small uniform (Glorot) initialisation; biases start at zero.
-	W1 := param("W1", D, H, math.Sqrt(6/float64(D+H)))
-	b1 := param("b1", 1, H, 0)
-	W2 := param("W2", H, MK, math.Sqrt(6/float64(H+MK)))
-	b2 := param("b2", 1, MK, 0)
-	A := param("A", MK, D, math.Sqrt(6/float64(MK+D)))
-
-	var err error
-	must := func(v *G.Node, e error) *G.Node {
-		if e != nil && err == nil {
-			err = e
-		}
-		return v
-	}
-	h := must(G.Tanh(must(G.BroadcastAdd(must(G.Mul(x, W1)), b1, nil, []byte{0}))))
-	logits := must(G.Log(must(G.Softplus(must(G.BroadcastAdd(must(G.Mul(h, W2)), b2, nil, []byte{0}))))))
-	z := must(G.Add(must(G.Reshape(logits, tensor.Shape{B * M, K})), gum))
-	if tau != 1 {
-		z = must(G.Mul(z, G.NewConstant(float32(1/tau))))
-	}
-	d := must(G.Reshape(must(G.SoftMax(z)), tensor.Shape{B, MK}))
-	y := must(G.Mul(d, A))
-	rowErr := must(G.Sum(must(G.Square(must(G.Sub(y, x)))), 1))
-	n.loss = must(G.Mul(must(G.Sum(must(G.HadamardProd(rowErr, w)))), G.NewConstant(float32(0.5/float64(B)))))
-	if err != nil {
-		return nil, fmt.Errorf("building graph: %w", err)
-	}
-	if n.grads, err = G.Grad(n.loss, n.params...); err != nil {
-		return nil, fmt.Errorf("differentiating graph: %w", err)
-	}
-	n.vm = G.NewTapeMachine(g)
-	for _, p := range n.pData {
-		n.adamM = append(n.adamM, make([]float32, len(p)))
-		n.adamV = append(n.adamV, make([]float32, len(p)))
-	}
-	return n, nil
-}
-
-// step runs forward and backward passes on the fed batch and applies one
-// Adam update with global-norm gradient clipping. It returns the batch loss.
-func (n *dcclNet) step(t int, lr, clip float64) (float64, error) {
-	n.vm.Reset()
-	if err := n.vm.RunAll(); err != nil {
-		return 0, err
-	}
-	var sq float64
-	if n.gData == nil {
-		n.gData = make([][]float32, len(n.grads))
-	}
-	gs := n.gData
-	for i, gn := range n.grads {
-		gd, ok := gn.Value().Data().([]float32)
-		if !ok {
-			return 0, errors.New("unexpected gradient type")
-		}
-		gs[i] = gd
-		for _, v := range gd {
-			sq += float64(v) * float64(v)
-		}
-	}
-	scale := float32(1)
-	if norm := math.Sqrt(sq); clip > 0 && norm > clip {
-		scale = float32(clip / norm)
-	}
-	b1t := 1 - math.Pow(adamBeta1, float64(t))
-	b2t := 1 - math.Pow(adamBeta2, float64(t))
-	lrt := float32(lr * math.Sqrt(b2t) / b1t)
-	for i, p := range n.pData {
-		gd, m, v := gs[i], n.adamM[i], n.adamV[i]
-		for j := range p {
-			gj := gd[j] * scale
-			m[j] = adamBeta1*m[j] + (1-adamBeta1)*gj
-			v[j] = adamBeta2*v[j] + (1-adamBeta2)*gj*gj
-			p[j] -= lrt * m[j] / (float32(math.Sqrt(float64(v[j]))) + adamEps)
-		}
-	}
-	lv, ok := n.loss.Value().Data().(float32)
-	if !ok {
-		return 0, errors.New("unexpected loss type")
-	}
-	return float64(lv), nil
-}
 
 // dcclEncode computes argmax codes for rows [lo, hi) of data with parameters
 // ps = {W1, b1, W2, b2, A}. argmax of log(softplus(z)) equals argmax of z.
@@ -198,142 +68,269 @@ func dcclEncode(data []float32, D, H, M, K int, ps [][]float32, rows []int, code
 	}
 }
 
-// learnDCCL trains the paper's Gumbel-softmax autoencoder and returns argmax
-// codes and the decoder matrix of the best parameters on a held-out slice.
-func learnDCCL(ctx context.Context, data []float32, V, D int, cfg Config) ([]uint16, []float32, error) {
-	M, K := cfg.M, cfg.K
-	MK := M * K
-	H := cfg.Hidden
-	if H <= 0 {
-		H = max(MK/2, 1)
-	}
-	lr := orDefaultF(cfg.LR, defaultLR)
-	tau := orDefaultF(cfg.Tau, defaultTau)
-	clip := orDefaultF(cfg.ClipNorm, defaultClipNorm)
-	epochs := orDefault(cfg.Epochs, defaultEpochs)
-	valFrac := orDefaultF(cfg.ValFraction, defaultValFrac)
-	progress := cfg.Progress
-	if progress == nil {
-		progress = func(Progress) {}
-	}
-	weight := func(i int) float32 {
-		if cfg.Weights == nil {
-			return 1
-		}
-		return cfg.Weights[i]
-	}
+// dcclShards is the number of graphs a batch is split across, whose
+// gradients are summed in a fixed order: they run in parallel when Threads
+// allows, and the result does not depend on Threads. Batches of less than
+// dcclShardFlops multiply-adds per pass stay on one graph, where the
+// goroutines would cost more than they save.
+const (
+	dcclShards     = 2
+	dcclShardFlops = 1 << 20
+)
 
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xdcc1))
-	// Rows that carry weight take part in training; hold out a validation
-	// slice chosen by the seed.
+// dcclTrainer holds the training state of the network.
+type dcclTrainer struct {
+	sh        dcclShape
+	data      []float32
+	weights   []float32 // nil: all 1
+	lr, clip  float64
+	B         int
+	threads   int
+	rng       *rand.Rand
+	ps        [][]float32 // W1, b1, W2, b2, A
+	nets      []*dcclNet  // one per shard of a batch
+	opt       *adam
+	sum       [][]float32 // the batch's gradients, summed over shards
+	noise     []float64   // uniform draws for a batch's Gumbel noise [B*M, K]
+	t         int         // Adam steps taken
+	val       []int
+	valCodes  []uint16
+	best      [][]float32 // parameters with the lowest validation error
+	bestErr   float64
+	progress  func(Progress)
+	epochs    int
+	stepsPerE int
+}
+
+func (tr *dcclTrainer) weight(i int) float32 {
+	if tr.weights == nil {
+		return 1
+	}
+	return tr.weights[i]
+}
+
+// splitRows returns the rows that carry weight, shuffled by rng, split into
+// training and validation rows.
+func splitRows(V int, weights []float32, valFrac float64, rng *rand.Rand) (train, val []int) {
 	var active []int
 	for i := 0; i < V; i++ {
-		if weight(i) > 0 {
+		if weights == nil || weights[i] > 0 {
 			active = append(active, i)
 		}
 	}
 	rng.Shuffle(len(active), func(a, b int) { active[a], active[b] = active[b], active[a] })
 	nVal := int(math.Round(float64(len(active)) * valFrac))
 	nVal = max(1, min(nVal, maxValRows))
-	var train, val []int
 	if len(active) < 4 {
-		train, val = active, active
+		return active, active
+	}
+	nVal = min(nVal, len(active)/2)
+	return active[nVal:], active[:nVal]
+}
+
+// newDCCLTrainer initialises the parameters (small uniform Glorot weights,
+// zero biases) and builds one graph per shard.
+func newDCCLTrainer(data []float32, sh dcclShape, B int, cfg Config, rng *rand.Rand) (*dcclTrainer, error) {
+	D, H, MK := sh.D, sh.H, sh.M*sh.K
+	tr := &dcclTrainer{sh: sh, data: data, weights: cfg.Weights, B: B, threads: cfg.Threads, rng: rng,
+		lr: orDefaultF(cfg.LR, defaultLR), clip: orDefaultF(cfg.ClipNorm, defaultClipNorm),
+		noise: make([]float64, B*MK), progress: cfg.Progress}
+	if tr.progress == nil {
+		tr.progress = func(Progress) {}
+	}
+	for _, p := range []struct {
+		rows, cols int
+		limit      float64
+	}{{D, H, math.Sqrt(6 / float64(D+H))}, {1, H, 0}, {H, MK, math.Sqrt(6 / float64(H+MK))}, {1, MK, 0},
+		{MK, D, math.Sqrt(6 / float64(MK+D))}} {
+		v := make([]float32, p.rows*p.cols)
+		for i := range v {
+			v[i] = float32((rng.Float64()*2 - 1) * p.limit)
+		}
+		tr.ps = append(tr.ps, v)
+		tr.sum = append(tr.sum, make([]float32, len(v)))
+	}
+	tr.opt = newAdam(tr.ps)
+	shards := min(dcclShards, B)
+	if B*(D*H+H*MK+MK*D) < dcclShardFlops {
+		shards = 1
+	}
+	for s := 0; s < shards; s++ {
+		n, err := newDCCLNet(B*(s+1)/shards-B*s/shards, sh, tr.ps, 0.5/float64(B))
+		if err != nil {
+			tr.close()
+			return nil, err
+		}
+		tr.nets = append(tr.nets, n)
+	}
+	return tr, nil
+}
+
+func (tr *dcclTrainer) close() {
+	for _, n := range tr.nets {
+		n.vm.Close()
+	}
+}
+
+// step trains on the batch of the given rows: Gumbel noise for the whole
+// batch from one stream, every shard's forward and backward pass, the
+// gradients summed shard by shard, one Adam update. It returns the loss.
+func (tr *dcclTrainer) step(rows []int) (float64, error) {
+	// The uniforms come from the one stream in order; each shard turns its
+	// own into Gumbel noise.
+	for j := range tr.noise {
+		u := tr.rng.Float64()
+		for u == 0 {
+			u = tr.rng.Float64()
+		}
+		tr.noise[j] = u
+	}
+	D, MK := tr.sh.D, tr.sh.M*tr.sh.K
+	lo := 0
+	for _, n := range tr.nets {
+		for r := 0; r < n.B; r++ {
+			i := rows[lo+r]
+			copy(n.xBuf[r*D:(r+1)*D], tr.data[i*D:(i+1)*D])
+			n.wBuf[r] = tr.weight(i)
+		}
+		n.uniform = tr.noise[lo*MK : (lo+n.B)*MK]
+		lo += n.B
+	}
+	losses := make([]float64, len(tr.nets))
+	errs := make([]error, len(tr.nets))
+	if tr.threads > 1 && len(tr.nets) > 1 {
+		var wg sync.WaitGroup
+		for s, n := range tr.nets {
+			wg.Add(1)
+			go func() { defer wg.Done(); losses[s], errs[s] = n.run() }()
+		}
+		wg.Wait()
 	} else {
-		nVal = min(nVal, len(active)/2)
-		val, train = active[:nVal], active[nVal:]
+		for s, n := range tr.nets {
+			losses[s], errs[s] = n.run()
+		}
 	}
-	B := orDefault(cfg.Batch, defaultBatch)
-	B = min(B, len(train))
+	var loss float64
+	for s, n := range tr.nets {
+		if errs[s] != nil {
+			return 0, errs[s]
+		}
+		loss += losses[s]
+		for i, g := range n.gData {
+			if s == 0 {
+				copy(tr.sum[i], g)
+				continue
+			}
+			for j, v := range g {
+				tr.sum[i][j] += v
+			}
+		}
+	}
+	tr.t++
+	tr.opt.update(tr.t, tr.lr, tr.clip, tr.ps, tr.sum)
+	return loss, nil
+}
 
-	net, err := newDCCLNet(B, D, H, M, K, tau, rng)
+// validate measures the current parameters on the held-out rows and keeps
+// them if they are the best so far.
+func (tr *dcclTrainer) validate() {
+	sh := tr.sh
+	D, M, K := sh.D, sh.M, sh.K
+	dcclEncode(tr.data, D, sh.H, M, K, tr.ps, tr.val, tr.valCodes)
+	A := tr.ps[4]
+	var num, den float64
+	for r, i := range tr.val {
+		x := tr.data[i*D : (i+1)*D]
+		var e, nx float64
+		for j := 0; j < D; j++ {
+			var y float32
+			for m := 0; m < M; m++ {
+				y += A[(m*K+int(tr.valCodes[r*M+m]))*D+j]
+			}
+			d := float64(y - x[j])
+			e += d * d
+			nx += float64(x[j]) * float64(x[j])
+		}
+		num += float64(tr.weight(i)) * e
+		den += float64(tr.weight(i)) * nx
+	}
+	if e := ratio(num, den); tr.best == nil || e < tr.bestErr {
+		tr.bestErr = e
+		if tr.best == nil {
+			tr.best = make([][]float32, len(tr.ps))
+		}
+		for i, p := range tr.ps {
+			tr.best[i] = append(tr.best[i][:0], p...)
+		}
+	}
+}
+
+// epoch trains one pass over the shuffled training rows in order.
+func (tr *dcclTrainer) epoch(ctx context.Context, ep int, order []int) error {
+	tr.rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+	var run float64
+	for s := 0; s < tr.stepsPerE; s++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		l, err := tr.step(order[s*tr.B : (s+1)*tr.B])
+		if err != nil {
+			return fmt.Errorf("epoch %d step %d: %w", ep, s+1, err)
+		}
+		if math.IsNaN(l) {
+			return fmt.Errorf("epoch %d step %d: loss is NaN", ep, s+1)
+		}
+		run += l
+		if (s+1)%100 == 0 {
+			tr.progress(Progress{Phase: "train", Step: (ep-1)*tr.stepsPerE + s + 1, Total: tr.epochs * tr.stepsPerE, Loss: run / float64(s+1)})
+		}
+	}
+	return nil
+}
+
+// learnDCCL trains the paper's Gumbel-softmax autoencoder and returns argmax
+// codes and the decoder matrix of the best parameters on a held-out slice.
+func learnDCCL(st *stopper, data []float32, V, D int, cfg Config) (learned, error) {
+	sh := dcclShape{D: D, H: cfg.Hidden, M: cfg.M, K: cfg.K, tau: orDefaultF(cfg.Tau, defaultTau)}
+	if sh.H <= 0 {
+		sh.H = max(cfg.M*cfg.K/2, 1)
+	}
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xdcc1))
+	train, val := splitRows(V, cfg.Weights, orDefaultF(cfg.ValFraction, defaultValFrac), rng)
+	B := min(orDefault(cfg.Batch, defaultBatch), len(train))
+	tr, err := newDCCLTrainer(data, sh, B, cfg, rng)
 	if err != nil {
-		return nil, nil, err
+		return learned{}, err
 	}
-	defer net.vm.Close()
-
-	valCodes := make([]uint16, len(val)*M)
-	valErr := func() float64 {
-		dcclEncode(data, D, H, M, K, net.pData, val, valCodes)
-		A := net.pData[4]
-		var num, den float64
-		for r, i := range val {
-			x := data[i*D : (i+1)*D]
-			var e, nx float64
-			for j := 0; j < D; j++ {
-				var y float32
-				for m := 0; m < M; m++ {
-					y += A[(m*K+int(valCodes[r*M+m]))*D+j]
-				}
-				d := float64(y - x[j])
-				e += d * d
-				nx += float64(x[j]) * float64(x[j])
-			}
-			num += float64(weight(i)) * e
-			den += float64(weight(i)) * nx
-		}
-		return ratio(num, den)
-	}
-	best := make([][]float32, len(net.pData))
-	save := func() {
-		for i, p := range net.pData {
-			best[i] = append(best[i][:0], p...)
-		}
-	}
-	bestErr := valErr()
-	save()
-	progress(Progress{Phase: "validate", Step: 0, Total: epochs, Loss: bestErr})
-
-	start := time.Now()
-	stepsPerEpoch := len(train) / B
+	defer tr.close()
+	tr.val, tr.valCodes = val, make([]uint16, len(val)*cfg.M)
+	tr.epochs = orDefault(cfg.Epochs, defaultEpochs)
+	tr.stepsPerE = len(train) / B
+	tr.validate()
+	tr.progress(Progress{Phase: "validate", Step: 0, Total: tr.epochs, Loss: tr.bestErr})
+	stopped := fmt.Sprintf("completed %d epochs", tr.epochs)
 	order := append([]int(nil), train...)
-	t := 0
-	for ep := 1; ep <= epochs; ep++ {
-		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
-		var run float64
-		for s := 0; s < stepsPerEpoch; s++ {
-			if err := ctx.Err(); err != nil {
-				return nil, nil, err
-			}
-			for r := 0; r < B; r++ {
-				i := order[s*B+r]
-				copy(net.xBuf[r*D:(r+1)*D], data[i*D:(i+1)*D])
-				net.wBuf[r] = weight(i)
-			}
-			for j := range net.gBuf {
-				u := rng.Float64()
-				for u == 0 {
-					u = rng.Float64()
-				}
-				net.gBuf[j] = float32(-math.Log(-math.Log(u)))
-			}
-			t++
-			l, err := net.step(t, lr, clip)
-			if err != nil {
-				return nil, nil, fmt.Errorf("epoch %d step %d: %w", ep, s+1, err)
-			}
-			if math.IsNaN(l) {
-				return nil, nil, fmt.Errorf("epoch %d step %d: loss is NaN", ep, s+1)
-			}
-			run += l
-			if (s+1)%100 == 0 {
-				progress(Progress{Phase: "train", Step: (ep-1)*stepsPerEpoch + s + 1, Total: epochs * stepsPerEpoch, Loss: run / float64(s+1)})
-			}
+	for ep := 1; ep <= tr.epochs; ep++ {
+		err := tr.epoch(st.ctx, ep, order)
+		if err != nil && !st.timedOut(err) {
+			return learned{}, err
 		}
-		if e := valErr(); e < bestErr {
-			bestErr = e
-			save()
+		tr.validate()
+		tr.progress(Progress{Phase: "validate", Step: ep, Total: tr.epochs, Loss: tr.bestErr})
+		if err != nil {
+			stopped = st.limitMsg()
+			break
 		}
-		progress(Progress{Phase: "validate", Step: ep, Total: epochs, Loss: bestErr})
-		if cfg.TimeBudget > 0 && time.Since(start) >= cfg.TimeBudget {
+		if st.reached(tr.bestErr) {
+			stopped = st.targetMsg()
 			break
 		}
 	}
-
+	codes := make([]uint16, V*cfg.M)
 	all := make([]int, V)
 	for i := range all {
 		all[i] = i
 	}
-	codes := make([]uint16, V*M)
-	dcclEncode(data, D, H, M, K, best, all, codes)
-	return codes, best[4], nil
+	dcclEncode(data, D, sh.H, cfg.M, cfg.K, tr.best, all, codes)
+	return learned{codes, tr.best[4], stopped}, nil
 }

@@ -8,44 +8,48 @@ import (
 	"time"
 )
 
-// TestDevGlove is a development helper: EMBSHRINK_DEV=1 go test -run DevGlove -v
-func TestDevGlove(t *testing.T) {
-	if os.Getenv("EMBSHRINK_DEV") == "" {
-		t.Skip("set EMBSHRINK_DEV=1")
-	}
-	data, V, D, err := readNpyFloat32("../../shared/data/glove-100d-50k.npy")
-	if err != nil {
-		t.Skip(err)
-	}
+// BenchmarkDevGlove learns one configuration on GloVe, chosen by environment
+// variables (ROWS, M, K, SEED, METHOD, ITERS, SWEEPS, RESTARTS, PERTURB, KMI,
+// EPOCHS, BATCH, LR, TARGET, LIMIT, DTYPE, ANNEAL), and reports its error and time;
+// with -v it logs every progress report:
+//
+//	M=16 K=16 go test ./learner/ -run '^$' -bench DevGlove -benchtime 1x -v
+func BenchmarkDevGlove(b *testing.B) {
+	data, V, D := loadGlove(b)
 	envInt := func(k string, d int) int {
 		if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
 			return v
 		}
 		return d
 	}
-	if n := envInt("ROWS", V); n < V {
-		V = n
-		data = data[:V*D]
+	envFloat := func(k string) float64 {
+		v, _ := strconv.ParseFloat(os.Getenv(k), 64)
+		return v
 	}
-	cfg := Config{M: envInt("M", 32), K: envInt("K", 16), Method: os.Getenv("METHOD"),
+	V = min(V, envInt("ROWS", V))
+	data = data[:V*D]
+	cfg := Config{M: envInt("M", 32), K: envInt("K", 16), Method: os.Getenv("METHOD"), Seed: int64(envInt("SEED", 1)),
 		Iterations: envInt("ITERS", 0), ICMSweeps: envInt("SWEEPS", 0), Restarts: envInt("RESTARTS", 0),
-		Perturb: envInt("PERTURB", 0), KMeansIters: envInt("KMI", 0), Epochs: envInt("EPOCHS", 0), Batch: envInt("BATCH", 0)}
-	if s := os.Getenv("ANNEAL"); s != "" {
-		cfg.Anneal, _ = strconv.ParseFloat(s, 64)
-	}
-	if s := os.Getenv("LR"); s != "" {
-		cfg.LR, _ = strconv.ParseFloat(s, 64)
-	}
-	if s := os.Getenv("BUDGET"); s != "" {
-		cfg.TimeBudget, _ = time.ParseDuration(s)
-	}
-	start := time.Now()
+		Perturb: envInt("PERTURB", 0), KMeansIters: envInt("KMI", 0), Epochs: envInt("EPOCHS", 0), Batch: envInt("BATCH", 0),
+		LR: envFloat("LR"), TargetError: envFloat("TARGET"), CodebookDType: os.Getenv("DTYPE")}
+	cfg.TimeLimit, _ = time.ParseDuration(os.Getenv("LIMIT"))
+	cfg.Anneal = envFloat("ANNEAL")
+	var start time.Time
 	cfg.Progress = func(p Progress) {
-		t.Logf("%6.1fs %s %d/%d loss=%.4f", time.Since(start).Seconds(), p.Phase, p.Step, p.Total, p.Loss)
+		if testing.Verbose() {
+			b.Logf("%6.1fs %s %d/%d loss=%.4f", time.Since(start).Seconds(), p.Phase, p.Step, p.Total, p.Loss)
+		}
 	}
-	res, err := Learn(context.Background(), data, V, D, cfg)
-	if err != nil {
-		t.Fatal(err)
+	var res *Result
+	for i := 0; i < b.N; i++ {
+		start = time.Now()
+		var err error
+		if res, err = Learn(context.Background(), data, V, D, cfg); err != nil {
+			b.Fatal(err)
+		}
 	}
-	t.Logf("V=%d M=%d K=%d method=%q rel=%.4f dist=%.4f time=%.1fs", V, cfg.M, cfg.K, cfg.Method, res.Metrics.RelSqErr, res.Metrics.MeanDist, res.Elapsed.Seconds())
+	b.ReportMetric(res.Metrics.RelSqErr, "relsqerr")
+	b.ReportMetric(res.Elapsed.Seconds(), "s")
+	b.Logf("V=%d M=%d K=%d method=%q rel=%.4f time=%.1fs stopped: %s", V, cfg.M, cfg.K, cfg.Method,
+		res.Metrics.RelSqErr, res.Elapsed.Seconds(), res.Stopped)
 }

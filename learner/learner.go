@@ -1,4 +1,8 @@
-// Package learner learns compositional codes for an embedding table.
+// Package learner learns compositional codes for an embedding table: it is
+// the numerical core of embshrink, which replaces a model's embedding table
+// by codes and a small codebook. It works on plain float32 matrices and must
+// not import anything that knows ONNX (the onnxrewrite packages call it, not
+// the other way round).
 //
 // Given a float32 matrix E of shape [V, D] it finds, for every row i, M code
 // indices in [0, K) and a shared codebook A of shape [M*K, D] such that
@@ -12,8 +16,13 @@
 // autoencoder of Shu & Nakayama, "Compressing Word Embeddings via Deep
 // Compositional Code Learning" (ICLR 2018), trained with gorgonia.
 //
+// Learning is scale-invariant: the table is divided by the power of two
+// nearest its root mean square before learning and the codebook multiplied
+// back, so a table times 2^k gives the same codes (and any scale the same
+// relative error) as long as the codebook is representable.
+//
 // Results are deterministic for a given seed and independent of the number of
-// threads used.
+// threads used (unless Config.TimeLimit stops learning).
 package learner
 
 import (
@@ -33,7 +42,8 @@ const (
 
 // Progress reports training progress to an optional callback.
 type Progress struct {
-	// Phase names the current stage, e.g. "init", "refine", "train".
+	// Phase names the current stage: "init" and "refine" (aq), "train" and
+	// "validate" (dccl), "round" (the CodebookDType step).
 	Phase string
 	// Step and Total count progress within the phase (Total may be 0 when
 	// unknown).
@@ -43,86 +53,23 @@ type Progress struct {
 	Loss float64
 }
 
-// Config selects the code shape, the method and its knobs. The zero value of
-// every knob means "use the default".
-type Config struct {
-	// M is the number of codebooks (codes per row), K the codebook size.
-	M, K int
-	// Method is "" or "aq" for the default additive quantiser, "dccl" for
-	// the paper's network.
-	Method string
-	// Seed makes the result reproducible: same seed, same bytes.
-	Seed int64
-	// Weights holds one non-negative weight per row; nil means all 1.
-	Weights []float32
-	// Threads bounds parallelism of the default method; 0 means
-	// runtime.GOMAXPROCS(0). The result does not depend on it. (dccl runs
-	// gorgonia, whose matrix products use GOMAXPROCS goroutines with a fixed
-	// partition, so its result does not depend on it either.)
-	Threads int
-	// Progress, when set, is called from a single goroutine.
-	Progress func(p Progress)
-
-	// Iterations is the number of AQ refinement rounds (codebook refit +
-	// re-encoding). Default 16.
-	Iterations int
-	// ICMSweeps is the number of ICM sweeps per encoding pass. Default 4.
-	ICMSweeps int
-	// Restarts is the number of perturbation restarts per row and round
-	// (LSQ++-style iterated local search). Default 12; negative means none.
-	Restarts int
-	// Perturb is the number of codes re-drawn at random per restart.
-	// Default 4.
-	Perturb int
-	// KMeansIters is the number of Lloyd iterations per residual stage of
-	// the AQ initialisation. Default 8.
-	KMeansIters int
-	// KMeansTrials is the number of k-means++ seedings tried per stage of
-	// the initialisation (the best is kept). Default 8 for small tables
-	// (V*K*D*(KMeansIters+1) < 2e7), otherwise 1.
-	KMeansTrials int
-	// Ridge is the ridge term λ added to the normal equations of the
-	// codebook refit, relative to the mean diagonal. Default 1e-6.
-	Ridge float64
-
-	// Anneal scales the noise added to the codebook after each refit except
-	// the last (stochastic relaxation; the noise decays as sqrt(1-t/T)).
-	// Default 0 (off): on GloVe 100-d, 32x16, it measured worse (0.185 with
-	// Anneal=1 against 0.164 without, 12 rounds).
-	Anneal float64
-
-	// LR is the DCCL Adam learning rate. Default 1e-4 (paper).
-	LR float64
-	// Batch is the DCCL mini-batch size. Default 64 (paper).
-	Batch int
-	// Tau is the Gumbel-softmax temperature. Default 1 (paper).
-	Tau float64
-	// Epochs is the maximum number of DCCL epochs. Default 200 (paper).
-	Epochs int
-	// TimeBudget stops DCCL training (between epochs) once exceeded; 0
-	// means no limit.
-	TimeBudget time.Duration
-	// ValFraction is the fraction of rows held out for DCCL model
-	// selection. Default 0.01 (at least 1 row, at most 2000 rows).
-	ValFraction float64
-	// ClipNorm is the DCCL gradient clipping threshold on the global L2
-	// norm of all gradients. Default 0.001 (the reference trainer's value).
-	ClipNorm float64
-	// Hidden overrides the DCCL hidden width (default M*K/2).
-	Hidden int
-}
-
 // Result holds the learned codes and codebook.
 type Result struct {
 	V, D, M, K int
 	// Codes is [V, M] row-major; every value is in [0, K).
 	Codes []uint16
 	// Codebook is [M*K, D] row-major; codeword k of codebook m is row m*K+k.
+	// With Config.CodebookDType float16 or bfloat16 every value is exactly
+	// representable in that type.
 	Codebook []float32
 	// Metrics evaluates the result on the full table.
 	Metrics Metrics
 	// Elapsed is the wall time spent in Learn.
 	Elapsed time.Duration
+	// Stopped says why learning stopped: "completed 16 rounds" or
+	// "completed 200 epochs", "converged", "target error 0.15 reached" or
+	// "time limit 30s".
+	Stopped string
 }
 
 // Learn learns codes and a codebook for the [V, D] row-major table data.
@@ -135,24 +82,43 @@ func Learn(ctx context.Context, data []float32, V, D int, cfg Config) (*Result, 
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.GOMAXPROCS(0)
 	}
+	sc := newScaling(data)
+	st := newStopper(ctx, cfg, start)
+	defer st.cancel()
 	var (
-		codes    []uint16
-		codebook []float32
-		err      error
+		out learned
+		err error
 	)
-	switch cfg.Method {
-	case "", MethodAQ:
-		codes, codebook, err = learnAQ(ctx, data, V, D, cfg)
-	case MethodDCCL:
-		codes, codebook, err = learnDCCL(ctx, data, V, D, cfg)
+	switch {
+	case sc.zero:
+		out = learned{make([]uint16, V*cfg.M), make([]float32, cfg.M*cfg.K*D), "all-zero table"}
+	case cfg.Method == "" || cfg.Method == MethodAQ:
+		out, err = learnAQ(st, sc.x, V, D, cfg)
+	case cfg.Method == MethodDCCL:
+		out, err = learnDCCL(st, sc.x, V, D, cfg)
+	}
+	if err == nil && isRounded(cfg.CodebookDType) {
+		err = roundCodebook(ctx, sc, &out, V, D, cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("learner: method %q: %w", methodName(cfg.Method), err)
 	}
-	res := &Result{V: V, D: D, M: cfg.M, K: cfg.K, Codes: codes, Codebook: codebook}
-	res.Metrics = Evaluate(data, V, D, codes, codebook, cfg.M, cfg.K, cfg.Weights)
+	codebook, err := sc.unscale(out.codebook)
+	if err != nil {
+		return nil, fmt.Errorf("learner: %w", err)
+	}
+	res := &Result{V: V, D: D, M: cfg.M, K: cfg.K, Codes: out.codes, Codebook: codebook, Stopped: out.stopped}
+	res.Metrics = Measure(data, V, D, Encoded{M: cfg.M, K: cfg.K, Codes: out.codes, Codebook: codebook}, cfg.Weights)
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// learned is what a method returns: codes, the codebook (on the scaled
+// table) and why it stopped.
+type learned struct {
+	codes    []uint16
+	codebook []float32
+	stopped  string
 }
 
 func methodName(m string) string {

@@ -210,6 +210,8 @@ func TestDeterminism(t *testing.T) {
 			return w
 		}()}},
 		{"dccl", Config{M: 4, K: 8, Seed: 9, Method: MethodDCCL, Epochs: 2, Batch: 32}},
+		// Large enough for a batch on two graphs (dcclShardFlops).
+		{"dccl-sharded", Config{M: 8, K: 16, Hidden: 128, Seed: 9, Method: MethodDCCL, Epochs: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b, c := tc.cfg, tc.cfg, tc.cfg

@@ -24,9 +24,25 @@ type Metrics struct {
 	CodeBytes, CodebookBytes int64
 }
 
-// Evaluate reconstructs every row from codes and codebook and measures the
-// error against data. weights may be nil (all 1).
+// Encoded is a table's codes and codebook with their shape: Codes is
+// [V, M] (V = len(Codes)/M), Codebook [M*K, D].
+type Encoded struct {
+	M, K     int
+	Codes    []uint16
+	Codebook []float32
+}
+
+// Evaluate is Measure with positional arguments.
+//
+// Deprecated: use Measure.
 func Evaluate(data []float32, V, D int, codes []uint16, codebook []float32, M, K int, weights []float32) Metrics {
+	return Measure(data, V, D, Encoded{M: M, K: K, Codes: codes, Codebook: codebook}, weights)
+}
+
+// Measure reconstructs every row of the [V, D] table data from enc and
+// measures the error against data. weights may be nil (all 1).
+func Measure(data []float32, V, D int, enc Encoded, weights []float32) Metrics {
+	M, K, codes, codebook := enc.M, enc.K, enc.Codes, enc.Codebook
 	var num, den, unum, uden, dist float64
 	y := make([]float64, D)
 	for i := 0; i < V; i++ {

@@ -57,8 +57,16 @@ func validate(data []float32, V, D int, cfg Config) error {
 	if cfg.Threads < 0 {
 		return fmt.Errorf("threads must be >= 0, got %d", cfg.Threads)
 	}
-	if cfg.Method == MethodDCCL && cfg.K > 65536 {
-		return fmt.Errorf("K too large for dccl: %d", cfg.K)
+	switch cfg.CodebookDType {
+	case "", DTypeFloat32, DTypeFloat16, DTypeBFloat16:
+	default:
+		return fmt.Errorf("unknown codebook dtype %q (want %q, %q or %q)", cfg.CodebookDType, DTypeFloat32, DTypeFloat16, DTypeBFloat16)
+	}
+	if math.IsNaN(cfg.TargetError) || cfg.TargetError < 0 {
+		return fmt.Errorf("target error must be >= 0, got %v", cfg.TargetError)
+	}
+	if cfg.TimeLimit < 0 || cfg.TimeBudget < 0 {
+		return fmt.Errorf("time limit must be >= 0, got %v", cfg.timeLimit())
 	}
 	return nil
 }
