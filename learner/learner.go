@@ -30,6 +30,8 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+
+	"github.com/embshrink/embshrink/learner/codes"
 )
 
 // Method names accepted in Config.Method.
@@ -109,6 +111,11 @@ func Learn(ctx context.Context, data []float32, V, D int, cfg Config) (*Result, 
 	}
 	res := &Result{V: V, D: D, M: cfg.M, K: cfg.K, Codes: out.codes, Codebook: codebook, Stopped: out.stopped}
 	res.Metrics = Measure(data, V, D, Encoded{M: cfg.M, K: cfg.K, Codes: out.codes, Codebook: codebook}, cfg.Weights)
+	if isRounded(cfg.CodebookDType) { // stored in two bytes a value
+		mt := &res.Metrics
+		mt.CodebookBytes /= 2
+		mt.Ratio = float64(int64(V)*int64(D)*4) / float64(max(mt.CodeBytes+mt.CodebookBytes, 1))
+	}
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -128,17 +135,9 @@ func methodName(m string) string {
 	return m
 }
 
-// Reconstruct writes the decoded [V, D] table for codes and codebook.
-func Reconstruct(codes []uint16, codebook []float32, V, D, M, K int) []float32 {
-	out := make([]float32, V*D)
-	for i := 0; i < V; i++ {
-		y := out[i*D : (i+1)*D]
-		for m := 0; m < M; m++ {
-			c := codebook[(m*K+int(codes[i*M+m]))*D:][:D]
-			for j, v := range c {
-				y[j] += v
-			}
-		}
-	}
-	return out
+// Reconstruct writes the decoded [V, D] table for codes and codebook: the
+// sum, in float32 and in group order, that codes.Decode (and a rewritten
+// model) computes.
+func Reconstruct(cs []uint16, codebook []float32, V, D, M, K int) []float32 {
+	return codes.Decode(codes.Codes{Rows: V, M: M, K: K, Data: cs}, codes.Codebook{M: M, K: K, D: D, Data: codebook})
 }

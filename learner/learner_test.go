@@ -308,11 +308,11 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-func TestEvaluate(t *testing.T) {
+func TestMeasure(t *testing.T) {
 	// Two rows, D=2, M=1, K=2: codebook rows (1,0) and (0,1).
 	data := []float32{1, 0, 0, 2}
 	cb := []float32{1, 0, 0, 1}
-	mt := Evaluate(data, 2, 2, []uint16{0, 1}, cb, 1, 2, []float32{1, 3})
+	mt := Measure(data, 2, 2, Encoded{M: 1, K: 2, Codes: []uint16{0, 1}, Codebook: cb}, []float32{1, 3})
 	// Row errors 0 and 1; norms 1 and 4.
 	if want := 3.0 / 13; math.Abs(mt.RelSqErr-want) > 1e-12 {
 		t.Errorf("RelSqErr = %g, want %g", mt.RelSqErr, want)

@@ -32,13 +32,6 @@ type Encoded struct {
 	Codebook []float32
 }
 
-// Evaluate is Measure with positional arguments.
-//
-// Deprecated: use Measure.
-func Evaluate(data []float32, V, D int, codes []uint16, codebook []float32, M, K int, weights []float32) Metrics {
-	return Measure(data, V, D, Encoded{M: M, K: K, Codes: codes, Codebook: codebook}, weights)
-}
-
 // Measure reconstructs every row of the [V, D] table data from enc and
 // measures the error against data. weights may be nil (all 1).
 func Measure(data []float32, V, D int, enc Encoded, weights []float32) Metrics {

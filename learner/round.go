@@ -4,38 +4,25 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+
+	"github.com/embshrink/embshrink/internal/half"
 )
 
 func isRounded(dtype string) bool { return dtype == DTypeFloat16 || dtype == DTypeBFloat16 }
 
-// roundFloat rounds v to the nearest value of a binary floating-point type
-// with mant explicit mantissa bits, smallest normal exponent minExp and
-// largest finite value maxVal, ties to even (IEEE 754 round to nearest);
-// past the largest finite value it returns an infinity. Subnormals are kept
-// (gradual underflow): below 2^minExp the spacing stays 2^(minExp-mant).
-func roundFloat(v float64, mant, minExp int, maxVal float64) float64 {
-	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return v
-	}
-	a := math.Abs(v)
-	_, e := math.Frexp(a) // a in [2^(e-1), 2^e)
-	q := max(e-1, minExp) - mant
-	r := math.Ldexp(math.RoundToEven(math.Ldexp(a, -q)), q)
-	if r > maxVal {
-		r = math.Inf(1)
-	}
-	return math.Copysign(r, v)
-}
-
 // roundDType rounds v to the nearest value of dtype ("float16" or
-// "bfloat16"; anything else leaves v as it is).
+// "bfloat16"; anything else leaves v as it is), through internal/half, the
+// one 16-bit conversion of the module. Values past float32's range become
+// infinities, which the callers refuse.
 func roundDType(v float64, dtype string) float64 {
+	f := float32(v)
 	switch dtype {
 	case DTypeFloat16:
-		return roundFloat(v, 10, -14, 65504)
+		return float64(half.ToFloat32(half.FromFloat32(f)))
 	case DTypeBFloat16:
-		return roundFloat(v, 7, -126, math.Ldexp(255, 120)) // (2 - 2^-7) * 2^127
+		return float64(half.BFloat16ToFloat32(half.BFloat16FromFloat32(f)))
 	}
 	return v
 }
@@ -94,4 +81,29 @@ func roundCodebook(ctx context.Context, sc *scaling, out *learned, V, D int, cfg
 	a.progress(Progress{Phase: "round", Step: 2, Total: 2, Loss: loss})
 	out.codes, out.codebook = bestCodes, bestCB
 	return nil
+}
+
+// Reencode returns the codes of the [V, D] rows data that fit the codebook
+// enc.Codebook best, found by the refinement's own ICM passes (with cfg's
+// sweeps, restarts and seed) from enc.Codes: for a caller that changed the
+// codebook itself, rounding it in another space, say, and must re-encode.
+// cfg.Weights weigh the rows; the result does not depend on cfg.Threads.
+func Reencode(ctx context.Context, data []float32, V, D int, enc Encoded, cfg Config) ([]uint16, error) {
+	cfg.M, cfg.K = enc.M, enc.K
+	if err := validate(data, V, D, cfg); err != nil {
+		return nil, fmt.Errorf("learner: %w", err)
+	}
+	if len(enc.Codes) != V*enc.M || len(enc.Codebook) != enc.M*enc.K*D {
+		return nil, fmt.Errorf("learner: codes %d and codebook %d values do not fit [%d, %d] at M=%d K=%d", len(enc.Codes), len(enc.Codebook), V, D, enc.M, enc.K)
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = runtime.GOMAXPROCS(0)
+	}
+	a := newAQ(data, V, D, cfg)
+	copy(a.codes, enc.Codes)
+	copy(a.cb, enc.Codebook)
+	if _, err := a.encode(ctx, roundRound, cfg.encodeOpts()); err != nil {
+		return nil, err
+	}
+	return a.codes, nil
 }

@@ -29,6 +29,8 @@ func compressCommand() *cli.Command {
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed (same seed, same output)"},
 			&cli.IntFlag{Name: "threads", Usage: "learner threads (0: all CPUs; the output does not depend on it)"},
 			&cli.StringFlag{Name: "metric", Value: "auto", Usage: "auto: learn in the readout metric when the model reads rows through a linear map, else in relative error (weights / |row|^2) when it reads them through a norm or the table is tied; euclidean: plain squared error"},
+			&cli.DurationFlag{Name: "time-limit", Usage: "learn each table for at most this `DURATION`, keeping the best codes found (0: no limit)"},
+			&cli.Float64Flag{Name: "target-error", Usage: "stop learning a table once its (weighted) relative squared error reaches this (0: none)"},
 			&cli.StringFlag{Name: "codebook-dtype", Value: "auto", Usage: "store codebooks as float32, float16, bfloat16 or auto (float16 for float32, float16 and quantized tables unless the error grows > 1%)"},
 			&cli.StringFlag{Name: "codes-dir", Usage: "keep learned codes in `DIR` and reuse them when the table and settings are unchanged"},
 			&cli.Int64Flag{Name: "min-table-bytes", Value: compress.DefaultMinTableBytes, Usage: "leave smaller tables alone"},
@@ -61,8 +63,8 @@ func runCompress(c *cli.Context) error {
 		Tables: c.StringSlice("table"), M: c.Int("M"), K: c.Int("K"), Ratio: c.Float64("ratio"),
 		Method: c.String("method"), Seed: c.Int64("seed"), Threads: c.Int("threads"),
 		Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack"), NoBag: c.Bool("no-bag"), Metric: c.String("metric"),
-		CodebookDType: c.String("codebook-dtype"),
-		Floor:         c.Float64("floor"), CodesDir: c.String("codes-dir"), MinTableBytes: c.Int64("min-table-bytes"),
+		CodebookDType: c.String("codebook-dtype"), TargetError: c.Float64("target-error"), TimeLimit: c.Duration("time-limit"),
+		Floor: c.Float64("floor"), CodesDir: c.String("codes-dir"), MinTableBytes: c.Int64("min-table-bytes"),
 	}
 	stderr := c.App.ErrWriter
 	closeRuntime, err := setupCalibration(c, m, &opts, stderr)
@@ -125,6 +127,9 @@ func runCompress(c *cli.Context) error {
 	for _, t := range rep.Tables {
 		if t.Skipped == "" {
 			fmt.Fprintf(c.App.Writer, "%s: codebook %s (%s)\n", t.Name, t.CodebookDType, t.CodebookReason)
+		}
+		if t.Stopped != "" && (opts.TargetError > 0 || opts.TimeLimit > 0) {
+			fmt.Fprintf(c.App.Writer, "%s: learning stopped: %s\n", t.Name, t.Stopped)
 		}
 	}
 	fmt.Fprintf(c.App.Writer, "model files: %d -> %d bytes (%.1fx smaller), %.1fs; wrote %s\n",

@@ -32,7 +32,9 @@ func learnCommand() *cli.Command {
 			&cli.IntFlag{Name: "threads", Usage: "threads (0: all CPUs; the output does not depend on it)"},
 			&cli.IntFlag{Name: "iterations", Usage: "aq refinement rounds (0: default)"},
 			&cli.IntFlag{Name: "epochs", Usage: "dccl maximum epochs (0: the paper's 200)"},
-			&cli.DurationFlag{Name: "time-budget", Usage: "dccl: stop after the epoch that exceeds this `DURATION`"},
+			&cli.DurationFlag{Name: "time-limit", Aliases: []string{"time-budget"}, Usage: "return the best codes found within this `DURATION` (0: no limit)"},
+			&cli.Float64Flag{Name: "target-error", Usage: "stop as soon as the (weighted) relative squared error reaches this (0: none)"},
+			&cli.StringFlag{Name: "codebook-dtype", Value: learner.DTypeFloat32, Usage: "store the codebook as float32, float16 or bfloat16: the last step re-encodes against the rounded codebook"},
 			&cli.StringFlag{Name: "codes", Required: true, Usage: "output `.npy` of codes [V, M] (uint8 when K <= 256, else uint16)"},
 			&cli.StringFlag{Name: "codebook", Required: true, Usage: "output `.npy` of the float32 codebook [M*K, D]"},
 			&cli.StringFlag{Name: "model", Usage: "read the table from `MODEL.onnx` instead of TABLE.npy"},
@@ -60,8 +62,9 @@ func runLearn(c *cli.Context) error {
 	cfg := learner.Config{
 		M: c.Int("M"), K: c.Int("K"), Method: c.String("method"), Seed: c.Int64("seed"),
 		Threads: c.Int("threads"), Iterations: c.Int("iterations"),
-		Epochs: c.Int("epochs"), TimeBudget: c.Duration("time-budget"),
-		Progress: prog.update,
+		Epochs: c.Int("epochs"), TimeLimit: c.Duration("time-limit"), TargetError: c.Float64("target-error"),
+		CodebookDType: c.String("codebook-dtype"),
+		Progress:      prog.update,
 	}
 	rep, err := compress.LearnFile(c.Context, src, cfg, c.String("codes"), c.String("codebook"))
 	prog.done()
@@ -95,6 +98,10 @@ func printLearnReport(w io.Writer, r *compress.LearnReport) {
 	fmt.Fprintf(tw, "bits per row\t%d\n", r.BitsPerRow)
 	fmt.Fprintf(tw, "compression ratio\t%.1fx (codes %d B + codebook %d B)\n", r.Ratio, r.CodeBytes, r.CodebookBytes)
 	fmt.Fprintf(tw, "seconds\t%.1f\n", r.Seconds)
+	fmt.Fprintf(tw, "stopped\t%s\n", r.Stopped)
+	if r.CodebookDType != "" && r.CodebookDType != learner.DTypeFloat32 {
+		fmt.Fprintf(tw, "codebook\t%s\n", r.CodebookDType)
+	}
 	tw.Flush()
 	fmt.Fprintf(w, "wrote %s and %s\n", r.Codes, r.Codebook)
 }

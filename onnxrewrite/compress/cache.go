@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -23,6 +22,7 @@ import (
 type cacheResult struct {
 	hit     bool
 	seconds float64
+	stopped string // the learner's Result.Stopped
 }
 
 // learnCached learns codes, or reads them from dir when the same table and
@@ -60,7 +60,7 @@ func learnCached(ctx context.Context, dir, table, key string, rows, cols int, da
 			return c, b, cacheResult{}, err
 		}
 	}
-	return c, b, cacheResult{seconds: took}, nil
+	return c, b, cacheResult{seconds: took, stopped: res.Stopped}, nil
 }
 
 // readCached reads codes from the cache and checks they fit the table and
@@ -81,27 +81,15 @@ func readCached(codesPath, bookPath string, rows, cols int, cfg learner.Config) 
 
 // cacheVersion changes whenever the learner's output for the same inputs
 // may change, so that stale codes are never reused.
-const cacheVersion = "embshrink-codes-v3"
+const cacheVersion = "embshrink-codes-v4"
 
-// cacheKey covers the table's values and every setting that shapes the
-// learned codes.
+// cacheKey covers the table's values, the readout factor and every
+// setting that shapes the learned codes (learner.Config.Key, beside the
+// struct, so that a new knob cannot be forgotten here).
 func cacheKey(mat *model.Matrix, factor []float64, cfg learner.Config) string {
 	h := sha256.New()
-	settings, _ := json.Marshal(struct {
-		Version                                   string
-		Rows, Cols, M, K                          int
-		Method                                    string
-		Seed                                      int64
-		Iterations, ICMSweeps, Restarts, Perturb  int
-		KMeansIters, KMeansTrials, Epochs, Batch  int
-		Ridge, Anneal, LR, Tau, ValFrac, ClipNorm float64
-	}{cacheVersion, mat.Rows, mat.Cols, cfg.M, cfg.K, cfg.Method, cfg.Seed, cfg.Iterations, cfg.ICMSweeps, cfg.Restarts, cfg.Perturb,
-		cfg.KMeansIters, cfg.KMeansTrials, cfg.Epochs, cfg.Batch, cfg.Ridge, cfg.Anneal, cfg.LR, cfg.Tau, cfg.ValFraction, cfg.ClipNorm})
-	h.Write(settings)
+	fmt.Fprintf(h, "%s\n%s\n%d %d\n", cacheVersion, cfg.Key(), mat.Rows, mat.Cols)
 	hashFloats(h, mat.Data)
-	// Weights, or their absence, are part of the key.
-	h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(cfg.Weights))))
-	hashFloats(h, cfg.Weights)
 	h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(factor))))
 	for _, g := range factor {
 		h.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(g)))

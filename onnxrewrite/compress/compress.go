@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite"
@@ -50,10 +51,14 @@ type Options struct {
 	// Ratio is the size the table should shrink by at least when M and K
 	// are not given.
 	Ratio float64
-	// Method, Seed and Threads go to the learner.
-	Method  string
-	Seed    int64
-	Threads int
+	// Method, Seed and Threads go to the learner, and so do TargetError
+	// (stop once the weighted error reaches it) and TimeLimit (the best
+	// codes found within it); 0 means none.
+	Method      string
+	Seed        int64
+	Threads     int
+	TargetError float64
+	TimeLimit   time.Duration
 	// Metric is "auto" (or ""): learn in the readout metric when the model
 	// reads the table's rows through a linear map (onnxrewrite.FindReadout),
 	// so that codes are spent on the directions the model uses; else,
@@ -125,7 +130,10 @@ type TableReport struct {
 	Calibrated bool `json:"calibrated"`
 	RowsRead   int  `json:"rows_read,omitempty"`
 	// Cached says the codes came from CodesDir.
-	Cached       bool    `json:"cached"`
+	Cached bool `json:"cached"`
+	// Stopped says why learning stopped ("completed 18 rounds", "target
+	// error 0.1 reached", "time limit 30s"); empty for cached codes.
+	Stopped      string  `json:"stopped,omitempty"`
 	LearnSeconds float64 `json:"learn_seconds"`
 	// Metric describes the readout the codes were learned in, or says why
 	// plain squared error was used.

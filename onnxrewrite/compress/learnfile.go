@@ -38,6 +38,8 @@ type LearnReport struct {
 	CodeBytes          int64   `json:"code_bytes"`
 	CodebookBytes      int64   `json:"codebook_bytes"`
 	Seconds            float64 `json:"seconds"`
+	Stopped            string  `json:"stopped"`
+	CodebookDType      string  `json:"codebook_dtype,omitempty"`
 	Codes              string  `json:"codes"`
 	Codebook           string  `json:"codebook"`
 }
@@ -75,7 +77,7 @@ func LearnFile(ctx context.Context, src Source, cfg learner.Config, codesPath, b
 	}
 	rep.RelSqErr, rep.RelSqErrUnweighted, rep.MeanDist = mt.RelSqErr, mt.RelSqErrUnweighted, mt.MeanDist
 	rep.BitsPerRow, rep.Ratio, rep.CodeBytes, rep.CodebookBytes = mt.BitsPerRow, mt.Ratio, mt.CodeBytes, mt.CodebookBytes
-	rep.Seconds = res.Elapsed.Seconds()
+	rep.Seconds, rep.Stopped, rep.CodebookDType = res.Elapsed.Seconds(), res.Stopped, cfg.CodebookDType
 	return rep, nil
 }
 

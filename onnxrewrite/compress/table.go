@@ -44,7 +44,7 @@ func compressTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, o
 			return nil, err
 		}
 	}
-	met := learner.Evaluate(mat.Data, c.Rows, b.D, c.Data, b.Data, c.M, c.K, weights)
+	met := learner.Measure(mat.Data, c.Rows, b.D, learner.Encoded{M: c.M, K: c.K, Codes: c.Data, Codebook: b.Data}, weights)
 	tr.WeightedRelSqErr, tr.RelSqErr, tr.MeanDist = met.RelSqErr, met.RelSqErrUnweighted, met.MeanDist
 
 	progress(Event{Table: tb.Name, Phase: "rewrite"})
@@ -145,6 +145,7 @@ func learnTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, mat 
 	opts Options, tr *TableReport, progress func(Event)) (codes.Codes, codes.Codebook, error) {
 	v, d := mat.Rows, mat.Cols
 	cfg := learner.Config{M: tr.M, K: tr.K, Method: opts.Method, Seed: opts.Seed, Weights: weights, Threads: opts.Threads,
+		TargetError: opts.TargetError, TimeLimit: opts.TimeLimit,
 		Progress: func(p learner.Progress) { progress(Event{Table: tb.Name, Phase: "learn", Learn: &p}) }}
 	var key string
 	if opts.CodesDir != "" {
@@ -165,17 +166,17 @@ func learnTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, mat 
 	if err != nil {
 		return c, b, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
-	tr.Cached, tr.LearnSeconds = cached.hit, cached.seconds
+	tr.Cached, tr.LearnSeconds, tr.Stopped = cached.hit, cached.seconds, cached.stopped
 	toLearn := func(b []float32) []float32 { return b }
 	if pc != nil {
 		toLearn = func(b []float32) []float32 { return pc.apply(b, false) }
 	}
 	auto := opts.CodebookDType == "" || opts.CodebookDType == CodebookAuto
-	if c, b, err = roundCodebook(data, c, b, weights, toLearn, tr.CodebookDType, auto, tr); err != nil {
+	if c, b, err = roundCodebook(ctx, data, c, b, cfg, toLearn, tr.CodebookDType, auto, tr); err != nil {
 		return c, b, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
 	if pc != nil {
-		mr := learner.Evaluate(data, v, d, c.Data, pc.apply(b.Data, false), c.M, c.K, weights).RelSqErr
+		mr := learner.Measure(data, v, d, learner.Encoded{M: c.M, K: c.K, Codes: c.Data, Codebook: pc.apply(b.Data, false)}, weights).RelSqErr
 		tr.MetricRelSqErr = &mr
 		n := len(data)
 		data = nil // free before the table is read again
