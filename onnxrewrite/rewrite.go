@@ -142,7 +142,7 @@ func RewriteTable(m *model.Model, c codes.Codes, b codes.Codebook, opts RewriteO
 
 	// The decoded table, under the table's own name, when anything but
 	// lookup Gathers reads it.
-	needDense := layout == LayoutDecode || len(tb.OtherUses) > 0 || len(tb.Copies) > 0
+	needDense := layout == LayoutDecode || len(tb.OtherUses) > 0 || len(tb.Copies) > 0 || isGraphOutput(tb.def.graph.g, tb.Name)
 	if needDense {
 		e.rowSum(e.codes.Name, tb.Name, &e.head)
 		e.serveCopies()

@@ -150,7 +150,11 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 	if progress == nil {
 		progress = func(Event) {}
 	}
-	// A broken graph fails now, not after minutes of learning.
+	// A broken graph, or one the rewrite cannot write, fails now, not
+	// after minutes of learning.
+	if op := m.Opset(); op < onnxrewrite.MinOpset || op > onnxrewrite.MaxOpset {
+		return nil, fmt.Errorf("%s: default opset %d is not supported (%d to %d)", m.Path, op, onnxrewrite.MinOpset, onnxrewrite.MaxOpset)
+	}
 	if err := model.CheckDataflow(m); err != nil {
 		return nil, err
 	}
@@ -158,7 +162,7 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 	if err != nil {
 		return nil, err
 	}
-	names := opts.Tables
+	names := uniqueNames(opts.Tables)
 	if names == nil {
 		for _, t := range inv.Tables {
 			names = append(names, t.Name)
@@ -168,6 +172,7 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 		return nil, fmt.Errorf("%s: no embedding table (a rank-2 float initializer read by a Gather along axis 0): %w", m.Path, onnxrewrite.ErrNotFound)
 	}
 	rep := &Report{}
+	servedBy := map[string]string{} // copy name -> the table whose codes serve it
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -176,9 +181,18 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}
+		if by, ok := servedBy[name]; ok {
+			rep.Tables = append(rep.Tables, servedReport(tb, by))
+			continue
+		}
 		tr, err := compressTable(ctx, m, tb, opts, progress)
 		if err != nil {
 			return nil, err // errors name the model and the table
+		}
+		if tr.Rewrite != nil {
+			for _, cp := range tr.Rewrite.Copies {
+				servedBy[cp.Name] = name
+			}
 		}
 		rep.Tables = append(rep.Tables, *tr)
 	}

@@ -65,6 +65,16 @@ func checkNames(path string, g *onnxpb.GraphProto, where string) error {
 			}
 		})
 	}
+	if err == nil {
+		// ONNX Runtime refuses a graph with two nodes of one name.
+		err = dup("node name", func(yield func(string) bool) {
+			for _, n := range g.Node {
+				if !yield(n.Name) {
+					return
+				}
+			}
+		})
+	}
 	if err != nil {
 		return err
 	}

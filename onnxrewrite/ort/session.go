@@ -206,6 +206,9 @@ func (s *Session) run(inputs map[string]HostTensor) (map[string]HostTensor, erro
 			return nil, fmt.Errorf("model has no input %q", name)
 		}
 	}
+	if len(s.inputs) == 0 {
+		return s.runNoInputs()
+	}
 	var values []onnxrt.Value
 	defer func() {
 		for _, v := range values {

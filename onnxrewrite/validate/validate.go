@@ -209,7 +209,7 @@ func CompareModels(rt *ort.Runtime, original, rewritten string, opts CompareOpti
 
 	rep := &CompareReport{Original: original, Rewritten: rewritten, Seed: opts.Seed,
 		RTol: tol.rtol, ATol: tol.atol, MinAgreement: max(tol.minAgree, 0), MinCosine: tol.minCos, Dims: []DimReport{}}
-	inputs, err := makeInputs(original, so.Inputs(), ranges, opts, rep)
+	inputs, err := makeInputs(original, so.Inputs(), so.Outputs(), ranges, opts, rep)
 	if err != nil {
 		return nil, err
 	}
