@@ -134,7 +134,7 @@ func hostileE2ECases() []e2eCase {
 		}), compressArgs, refused, []string{"model.onnx", "emb:"}},
 		{"float ids input", editGraph(func(g *onnxpb.GraphProto, _ *onnxpb.ModelProto) {
 			g.Input[0] = vinfo("ids", onnxpb.TensorProto_FLOAT)
-		}), compressArgs, either, []string{"model.onnx"}},
+		}), compressArgs, refused, []string{"model.onnx", `Gather "lookup"`, `ids "ids"`, "float32"}},
 		{"huge dims in value_info", editGraph(func(g *onnxpb.GraphProto, _ *onnxpb.ModelProto) {
 			g.ValueInfo = append(g.ValueInfo, vinfo("out", onnxpb.TensorProto_FLOAT, math.MaxInt64, 1<<40))
 			g.Input[0] = vinfo("ids", onnxpb.TensorProto_INT64, math.MaxInt64)

@@ -181,6 +181,9 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}
+		if err := tb.CheckIDTypes(); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
 		if by, ok := servedBy[name]; ok {
 			rep.Tables = append(rep.Tables, servedReport(tb, by))
 			continue

@@ -30,7 +30,7 @@ var ErrNoRuntime = errors.New("ONNX Runtime library not found")
 func RuntimeLibrary() (string, error) {
 	if p := os.Getenv("ONNXRUNTIME_LIB"); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("onnxruntime: $ONNXRUNTIME_LIB: %w: %w", ErrNoRuntime, err)
+			return "", fmt.Errorf("onnxruntime: $ONNXRUNTIME_LIB: %w (install it with `bash scripts/install-onnxruntime.sh`, or point $ONNXRUNTIME_LIB at a libonnxruntime.so): %w", ErrNoRuntime, err)
 		}
 		return p, nil
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 // nonFinite fails an output whose NaN or infinities do not match between
@@ -47,4 +49,29 @@ func (o OutputReport) MarshalJSON() ([]byte, error) {
 		MaxRelDiff jsonFloat `json:"max_rel_diff"`
 		Cosine     jsonFloat `json:"cosine"`
 	}{plain(o), jsonFloat(o.MaxAbsDiff), jsonFloat(o.MaxRelDiff), jsonFloat(o.Cosine)})
+}
+
+// compareStrings compares string outputs element by element: they pass
+// when all are equal.
+func compareStrings(o OutputReport, a []string, b ort.HostTensor) OutputReport {
+	sb, ok := b.Data.([]string)
+	if !ok || len(sb) != len(a) {
+		o.Reason = fmt.Sprintf("cannot compare outputs of types %T and %T", a, b.Data)
+		return o
+	}
+	agree := 0
+	for i := range a {
+		if a[i] == sb[i] {
+			agree++
+		}
+	}
+	share := 1.0
+	if len(a) > 0 {
+		share = float64(agree) / float64(len(a))
+	}
+	o.DecisionKind, o.Decisions, o.Agreement, o.Cosine = "equal", len(a), &share, 1
+	o.WithinTolerance = agree == len(a)
+	o.Pass = o.WithinTolerance
+	o.Reason = fmt.Sprintf("%d of %d strings equal", agree, len(a))
+	return o
 }

@@ -109,6 +109,9 @@ func compareOutput(name string, a, b ort.HostTensor, tol tolerances) OutputRepor
 		o.Reason = fmt.Sprintf("shape %v, the original's is %v", a.Shape, b.Shape)
 		return o
 	}
+	if sa, ok := a.Data.([]string); ok {
+		return compareStrings(o, sa, b)
+	}
 	x, isFloat := hostFloats(a)
 	y, _ := hostFloats(b)
 	if x == nil || y == nil || len(x) != len(y) {
