@@ -114,6 +114,7 @@ func hostileE2ECases() []e2eCase {
 		{"--ratio +Inf", nil, []string{"compress", "{model}", "-o", "{out}", "--ratio", "+Inf"}, refused, []string{"--ratio", "Inf"}},
 		{"validate --rtol NaN", nil, []string{"validate", "{model}", "{model}", "--rtol", "NaN"}, refused, []string{"--rtol", "NaN"}},
 		{"validate --samples 1e8", nil, []string{"validate", "{model}", "{model}", "--samples", "100000000"}, refused, []string{"model.onnx", "--samples", "limit"}},
+		{"validate --samples 10000 (chunked)", nil, []string{"validate", "{model}", "{model}", "--samples", "10000"}, works, nil},
 		{"validate --samples 1e11", nil, []string{"validate", "{model}", "{model}", "--samples", "100000000000"}, refused, []string{"model.onnx", "--samples"}},
 		{"string initializer", editGraph(func(g *onnxpb.GraphProto, _ *onnxpb.ModelProto) {
 			g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: "vocab", Dims: []int64{2}, DataType: int32(onnxpb.TensorProto_STRING), StringData: [][]byte{[]byte("a"), []byte("b\x00\xff")}})
