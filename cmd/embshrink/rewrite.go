@@ -130,6 +130,12 @@ func refuseSameFiles(outputs, inputs []string) error {
 				return fmt.Errorf("%s: the same file is given for two outputs", o)
 			}
 		}
+		if lst, err := os.Lstat(o); err == nil && !lst.Mode().IsRegular() {
+			return fmt.Errorf("%s: exists and is not a regular file (%s); refusing to replace it", o, lst.Mode().Type())
+		}
+		if st, err := os.Stat(filepath.Dir(o)); err != nil || !st.IsDir() {
+			return fmt.Errorf("%s: output folder %s does not exist", o, filepath.Dir(o))
+		}
 		st, err := os.Stat(o)
 		if err != nil {
 			continue
