@@ -47,3 +47,19 @@ func declaredType(g *onnxpb.GraphProto, name string) (model.DataType, bool) {
 	}
 	return 0, false
 }
+
+// rewritableTable is the named table (the largest for ""), when a rewrite
+// can take it: not quantized, and read with integer ids.
+func rewritableTable(m *model.Model, inv *Inventory, name string) (*Table, error) {
+	tb, err := inv.Table(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Path, err)
+	}
+	if err := tb.Rewritable(); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Path, err)
+	}
+	if err := tb.CheckIDTypes(); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Path, err)
+	}
+	return tb, nil
+}

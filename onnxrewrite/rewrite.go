@@ -113,15 +113,9 @@ func RewriteTable(m *model.Model, c codes.Codes, b codes.Codebook, opts RewriteO
 	if err != nil {
 		return nil, err
 	}
-	tb, err := inv.Table(opts.Table)
+	tb, err := rewritableTable(m, inv, opts.Table)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", m.Path, err)
-	}
-	if err := tb.Rewritable(); err != nil {
-		return nil, fmt.Errorf("%s: %w", m.Path, err)
-	}
-	if err := tb.CheckIDTypes(); err != nil {
-		return nil, fmt.Errorf("%s: %w", m.Path, err)
+		return nil, err
 	}
 	if err := codes.Check(c, b, tb.Shape[0], tb.Shape[1]); err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)

@@ -171,35 +171,7 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%s: no embedding table (a rank-2 float initializer read by a Gather along axis 0): %w", m.Path, onnxrewrite.ErrNotFound)
 	}
-	rep := &Report{}
-	servedBy := map[string]string{} // copy name -> the table whose codes serve it
-	for _, name := range names {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		tb, err := inv.Table(name)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path, err)
-		}
-		if err := tb.CheckIDTypes(); err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path, err)
-		}
-		if by, ok := servedBy[name]; ok {
-			rep.Tables = append(rep.Tables, servedReport(tb, by))
-			continue
-		}
-		tr, err := compressTable(ctx, m, tb, opts, progress)
-		if err != nil {
-			return nil, err // errors name the model and the table
-		}
-		if tr.Rewrite != nil {
-			for _, cp := range tr.Rewrite.Copies {
-				servedBy[cp.Name] = name
-			}
-		}
-		rep.Tables = append(rep.Tables, *tr)
-	}
-	return rep, nil
+	return compressAll(ctx, m, inv, names, opts, progress)
 }
 
 // collectIfLarge collects after a table of n floats was let go, when it is

@@ -8,75 +8,35 @@ import (
 
 // checkNames refuses names a graph defines twice: two initializers (which
 // one a reader gets is up to the runtime), two graph inputs or two graph
-// outputs of one name, and two nodes writing one tensor. Subgraphs are
-// checked too.
+// outputs of one name, two nodes writing one tensor, and two nodes of one
+// name (ONNX Runtime refuses those). Subgraphs are checked too.
 func checkNames(path string, g *onnxpb.GraphProto, where string) error {
-	dup := func(kind string, names func(yield func(string) bool)) error {
-		seen := map[string]bool{}
-		for n := range names {
-			if n == "" {
-				continue
-			}
-			if seen[n] {
-				return fmt.Errorf("%s: graph %s: %s %q is defined twice", path, where, kind, n)
-			}
-			seen[n] = true
+	var inits, inputs, outputs, produced, nodes []string
+	for _, t := range g.Initializer {
+		inits = append(inits, t.Name)
+	}
+	for _, s := range g.SparseInitializer {
+		if s.Values != nil {
+			inits = append(inits, s.Values.Name)
 		}
-		return nil
 	}
-	err := dup("initializer", func(yield func(string) bool) {
-		for _, t := range g.Initializer {
-			if !yield(t.Name) {
-				return
-			}
+	for _, v := range g.Input {
+		inputs = append(inputs, v.Name)
+	}
+	for _, v := range g.Output {
+		outputs = append(outputs, v.Name)
+	}
+	for _, n := range g.Node {
+		produced = append(produced, n.Output...)
+		nodes = append(nodes, n.Name)
+	}
+	for _, set := range []struct {
+		kind  string
+		names []string
+	}{{"initializer", inits}, {"input", inputs}, {"output", outputs}, {"node output", produced}, {"node name", nodes}} {
+		if n, ok := firstRepeat(set.names); ok {
+			return fmt.Errorf("%s: graph %s: %s %q is defined twice", path, where, set.kind, n)
 		}
-		for _, s := range g.SparseInitializer {
-			if s.Values != nil && !yield(s.Values.Name) {
-				return
-			}
-		}
-	})
-	if err == nil {
-		err = dup("input", func(yield func(string) bool) {
-			for _, v := range g.Input {
-				if !yield(v.Name) {
-					return
-				}
-			}
-		})
-	}
-	if err == nil {
-		err = dup("output", func(yield func(string) bool) {
-			for _, v := range g.Output {
-				if !yield(v.Name) {
-					return
-				}
-			}
-		})
-	}
-	if err == nil {
-		err = dup("node output", func(yield func(string) bool) {
-			for _, n := range g.Node {
-				for _, o := range n.Output {
-					if !yield(o) {
-						return
-					}
-				}
-			}
-		})
-	}
-	if err == nil {
-		// ONNX Runtime refuses a graph with two nodes of one name.
-		err = dup("node name", func(yield func(string) bool) {
-			for _, n := range g.Node {
-				if !yield(n.Name) {
-					return
-				}
-			}
-		})
-	}
-	if err != nil {
-		return err
 	}
 	for _, n := range g.Node {
 		for _, a := range n.Attribute {
@@ -92,4 +52,19 @@ func checkNames(path string, g *onnxpb.GraphProto, where string) error {
 		}
 	}
 	return nil
+}
+
+// firstRepeat is the first non-empty name that comes a second time.
+func firstRepeat(names []string) (string, bool) {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if seen[n] {
+			return n, true
+		}
+		seen[n] = true
+	}
+	return "", false
 }
