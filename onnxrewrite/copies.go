@@ -93,23 +93,8 @@ func sameValues(m *model.Model, tr io.ReaderAt, c *onnxpb.TensorProto, rows, col
 			return false, nil
 		}
 	}
-	// Full comparison, a candidate row at a time against the whole table.
-	table := make([]byte, n*es)
-	if _, err := tr.ReadAt(table, 0); err != nil {
-		return false, err
+	if !transposed {
+		return sameStream(m, tr, cr, c, n*es)
 	}
-	rowLen := c.Dims[1] * es
-	row := make([]byte, rowLen)
-	for r := int64(0); r < c.Dims[0]; r++ {
-		if _, err := cr.ReadAt(row, r*rowLen); err != nil {
-			return false, fmt.Errorf("%s: tensor %q: %w", m.Path, c.Name, err)
-		}
-		for j := int64(0); j < c.Dims[1]; j++ {
-			off := tableOffset(r*c.Dims[1] + j)
-			if !bytes.Equal(row[j*es:(j+1)*es], table[off:off+es]) {
-				return false, nil
-			}
-		}
-	}
-	return true, nil
+	return sameTransposed(m, tr, cr, c, rows, cols, es)
 }

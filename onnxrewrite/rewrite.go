@@ -115,12 +115,9 @@ func RewriteTable(m *model.Model, c codes.Codes, b codes.Codebook, opts RewriteO
 	if err != nil {
 		return nil, err
 	}
-	tb, err := inv.Table(opts.Table)
+	tb, err := rewritableTable(m, inv, opts.Table)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", m.Path, err)
-	}
-	if err := tb.Rewritable(); err != nil {
-		return nil, fmt.Errorf("%s: %w", m.Path, err)
+		return nil, err
 	}
 	if err := codes.Check(c, b, tb.Shape[0], tb.Shape[1]); err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
@@ -178,7 +175,7 @@ func rewriteFloat(m *model.Model, tb *Table, c codes.Codes, b codes.Codebook, op
 
 	// The decoded table, under the table's own name, when anything but
 	// lookup Gathers reads it.
-	needDense := layout == LayoutDecode || len(tb.OtherUses) > 0 || len(tb.Copies) > 0
+	needDense := layout == LayoutDecode || len(tb.OtherUses) > 0 || len(tb.Copies) > 0 || isGraphOutput(tb.def.graph.g, tb.Name)
 	if needDense {
 		e.rowSum(e.codes.Name, tb.Name, &e.head)
 		e.serveCopies()

@@ -6,7 +6,7 @@
 //
 //	embshrink-bench glove-npy --tgz PATH --out FILE.npy [--words FILE.txt]
 //	embshrink-bench npy-diff [--rows N] A.npy B.npy
-//	embshrink-bench table-model --dir DIR --name NAME (--rows R --cols C | --values FILE.npy) [--seed S] [--extra-cols X]
+//	embshrink-bench table-model --dir DIR --name NAME (--rows R --cols C | --values FILE.npy) [--seed S] [--extra-cols X] [--zeros]
 //	embshrink-bench random-codes --rows V --M M --K K --dim D --codes FILE.npy --codebook FILE.npy [--seed S]
 //	embshrink-bench learn-probe --model MODEL.onnx | TABLE.npy -M M -K K [--for DURATION]
 //	embshrink-bench vibe-npy [--dir DIR --calibration N --heldout N]

@@ -30,6 +30,8 @@ type hostileEnv struct {
 	codes, book        string // good codes [64, 2] and codebook [32, 4]
 	output             string // rewrite's -o
 	extra              []string
+	// prep, when set, edits every model editModel writes, first.
+	prep func(mp *onnxpb.ModelProto)
 }
 
 const hostileRows, hostileDim = 64, 4
@@ -76,6 +78,9 @@ func writeProto(t *testing.T, path string, mp *onnxpb.ModelProto) {
 func (e *hostileEnv) editModel(t *testing.T, fn func(mp *onnxpb.ModelProto)) {
 	t.Helper()
 	mp, _ := hostileProto()
+	if e.prep != nil {
+		e.prep(mp)
+	}
 	fn(mp)
 	writeProto(t, e.model, mp)
 }

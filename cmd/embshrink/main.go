@@ -35,7 +35,10 @@ func main() {
 	// second signal, once the first has cancelled it, kills as usual.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	context.AfterFunc(ctx, stop)
+	finished := make(chan struct{})
+	go exitAfterGrace(ctx.Done(), finished, func() int { return signalCode(ctx) }, os.Stderr)
 	code := runContext(ctx, os.Args, os.Stdout, os.Stderr)
+	close(finished)
 	stop()
 	os.Exit(code)
 }
@@ -47,7 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // runContext is run with a context that signals cancel.
-func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer recoverPanic(args, stderr, &code)
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, flagsFirst(app, args))
 	if err == nil {
@@ -56,7 +60,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if ctx.Err() != nil {
 		// A command that finished despite the signal returned nil above.
 		code, name := exitSIGINT, "SIGINT"
-		if cause := context.Cause(ctx); cause != nil && strings.HasPrefix(cause.Error(), syscall.SIGTERM.String()) {
+		if signalCode(ctx) == exitSIGTERM {
 			code, name = exitSIGTERM, "SIGTERM"
 		}
 		fmt.Fprintf(stderr, "embshrink: interrupted by %s; stopped without leaving partial output\n", name)
@@ -75,8 +79,24 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitInput
 }
 
+// signalCode is the exit code for the signal that cancelled ctx.
+func signalCode(ctx context.Context) int {
+	if cause := context.Cause(ctx); cause != nil && strings.HasPrefix(cause.Error(), syscall.SIGTERM.String()) {
+		return exitSIGTERM
+	}
+	return exitSIGINT
+}
+
 func newApp(stdout, stderr io.Writer) *cli.App {
 	cli.VersionPrinter = printVersion
+	app := newCommands(stdout, stderr)
+	for _, c := range app.Commands {
+		c.Before = checkFloatFlags
+	}
+	return app
+}
+
+func newCommands(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:            "embshrink",
 		Usage:           "shrink ONNX models by replacing embedding tables with compositional codes",

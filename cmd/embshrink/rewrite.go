@@ -36,6 +36,10 @@ func rewriteCommand() *cli.Command {
 			if err != nil {
 				return inputError(err)
 			}
+			out := c.String("output")
+			if err := m.CheckOutput(out, save); err != nil {
+				return inputError(err)
+			}
 			before := filesBytes(path)
 			codes, book, err := codes.Read(c.String("codes"), c.String("codebook"))
 			if err != nil {
@@ -47,7 +51,6 @@ func rewriteCommand() *cli.Command {
 			if err != nil {
 				return inputError(err)
 			}
-			out := c.String("output")
 			if err := refuseOverwrite(out, save.DataFile, c.String("codes"), c.String("codebook")); err != nil {
 				return inputError(err)
 			}

@@ -356,6 +356,9 @@ func writeFile(path string, a *Array) (err error) {
 	if _, err := a.check(); err != nil {
 		return err
 	}
+	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("exists and is not a regular file (%s); refusing to replace it", st.Mode().Type())
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

@@ -194,7 +194,11 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 	if progress == nil {
 		progress = func(Event) {}
 	}
-	// A broken graph fails now, not after minutes of learning.
+	// A broken graph, or one the rewrite cannot write, fails now, not
+	// after minutes of learning.
+	if op := m.Opset(); op < onnxrewrite.MinOpset || op > onnxrewrite.MaxOpset {
+		return nil, fmt.Errorf("%s: default opset %d is not supported (%d to %d)", m.Path, op, onnxrewrite.MinOpset, onnxrewrite.MaxOpset)
+	}
 	if err := model.CheckDataflow(m); err != nil {
 		return nil, err
 	}
@@ -202,7 +206,7 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 	if err != nil {
 		return nil, err
 	}
-	names := opts.Tables
+	names := uniqueNames(opts.Tables)
 	if names == nil {
 		for _, t := range inv.Tables {
 			names = append(names, t.Name)
@@ -211,20 +215,9 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%s: no embedding table (a rank-2 float initializer read by a Gather along axis 0): %w", m.Path, onnxrewrite.ErrNotFound)
 	}
-	rep := &Report{}
-	for _, name := range names {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		tb, err := inv.Table(name)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path, err)
-		}
-		tr, err := compressTable(ctx, m, tb, opts, progress)
-		if err != nil {
-			return nil, err // errors name the model and the table
-		}
-		rep.Tables = append(rep.Tables, *tr)
+	rep, err := compressAll(ctx, m, inv, names, opts, progress)
+	if err != nil {
+		return nil, err
 	}
 	if !slices.ContainsFunc(rep.Tables, func(t TableReport) bool { return t.Skipped == "" }) {
 		// The model is unchanged: a copy saved under a new name would pass

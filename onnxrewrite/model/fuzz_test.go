@@ -92,6 +92,9 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte{}, []byte{})
 	f.Add([]byte("{\"graph\": {}}"), []byte{})
+	for _, b := range hostileNameSeeds(f) {
+		f.Add(b, []byte{})
+	}
 	f.Fuzz(func(t *testing.T, mb, data []byte) {
 		if len(mb) > 1<<20 || len(data) > 1<<20 {
 			return

@@ -70,6 +70,9 @@ func Load(path string) (*Model, error) {
 	if mp.IrVersion <= 0 {
 		return nil, fmt.Errorf("%s: not an ONNX model: ir_version %d", path, mp.IrVersion)
 	}
+	if err := checkNames(path, mp.Graph, "main"); err != nil {
+		return nil, err
+	}
 	m := &Model{
 		Proto: mp,
 		Path:  path,

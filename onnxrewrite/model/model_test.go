@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -73,6 +74,21 @@ func TestLoadRejectsBadInput(t *testing.T) {
 			testkit.WriteModel(t, p, mp)
 			return p
 		}, []string{`tensor "emb"`, "needs"}},
+		{"duplicate initializer", func(t *testing.T, dir string) string {
+			p := testkit.WriteExternalModel(t, dir)
+			mp := loadProto(t, p)
+			twin := proto.Clone(mp.Graph.Initializer[0]).(*onnxpb.TensorProto)
+			mp.Graph.Initializer = append(mp.Graph.Initializer, twin)
+			testkit.WriteModel(t, p, mp)
+			return p
+		}, []string{"model.onnx", `initializer "emb" is defined twice`}},
+		{"duplicate graph output", func(t *testing.T, dir string) string {
+			p := testkit.WriteExternalModel(t, dir)
+			mp := loadProto(t, p)
+			mp.Graph.Output = append(mp.Graph.Output, mp.Graph.Output[0])
+			testkit.WriteModel(t, p, mp)
+			return p
+		}, []string{"model.onnx", "output", "is defined twice"}},
 		{"overflowing shape", func(t *testing.T, dir string) string {
 			p := testkit.WriteExternalModel(t, dir)
 			mp := loadProto(t, p)
@@ -149,6 +165,35 @@ func TestSaveRefuses(t *testing.T) {
 		{"a missing folder", func(dir string) string { return filepath.Join(dir, "no", "such", "out.onnx") }, model.SaveOptions{}, "output folder"},
 		{"a data file with a path", func(dir string) string { return filepath.Join(dir, "out.onnx") },
 			model.SaveOptions{DataFile: "../x.data"}, "plain file name"},
+		{"a symlink", func(dir string) string {
+			p := filepath.Join(dir, "link.onnx")
+			os.WriteFile(filepath.Join(dir, "elsewhere.onnx"), []byte("x"), 0o644)
+			os.Symlink(filepath.Join(dir, "elsewhere.onnx"), p)
+			return p
+		}, model.SaveOptions{}, "is a symbolic link"},
+		{"a named pipe", func(string) string {
+			// Not under dir, whose files the test reads.
+			other, _ := os.MkdirTemp("", "fifo")
+			p := filepath.Join(other, "fifo.onnx")
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				panic(err)
+			}
+			return p
+		}, model.SaveOptions{}, "is a named pipe"},
+		{"a device node", func(string) string { return "/dev/null" }, model.SaveOptions{External: model.ExternalNever}, "is a device node"},
+		{"a directory", func(dir string) string {
+			p := filepath.Join(dir, "out.onnx")
+			os.Mkdir(p, 0o755)
+			return p
+		}, model.SaveOptions{}, "is a directory"},
+		{"a data file that is a directory", func(dir string) string {
+			os.Mkdir(filepath.Join(dir, "out.onnx.data"), 0o755)
+			return filepath.Join(dir, "out.onnx")
+		}, model.SaveOptions{}, "output data file exists and is a directory"},
+		{"a data file named as the output", func(dir string) string { return filepath.Join(dir, "out.onnx") },
+			model.SaveOptions{DataFile: "out.onnx"}, "is the output model itself"},
+		{"a name too long for the temporary file", func(dir string) string { return filepath.Join(dir, strings.Repeat("n", 240)+".onnx") },
+			model.SaveOptions{}, "cannot write a temporary file"},
 		{"a failing check", func(dir string) string { return filepath.Join(dir, "out.onnx") },
 			model.SaveOptions{Check: func(string) error { return os.ErrInvalid }}, "fails its check"},
 	}
@@ -160,8 +205,9 @@ func TestSaveRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			out := c.out(dir)
 			before := testkit.DirDigest(t, dir)
-			err = m.Save(c.out(dir), c.opts)
+			err = m.Save(out, c.opts)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Save: got %v, want an error about %q", err, c.want)
 			}

@@ -95,6 +95,9 @@ func (m *Model) outputPaths(path string, opts SaveOptions) (dir, dataName, dataP
 	if err := m.refuseInputs(path, dataPath); err != nil {
 		return "", "", "", err
 	}
+	if err := checkOutputs(path, dir, dataName, dataPath, opts); err != nil {
+		return "", "", "", err
+	}
 	return dir, dataName, dataPath, nil
 }
 
@@ -126,10 +129,13 @@ func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) 
 		}
 	})
 
+	removeStale(dir, dataName)
+	removeStale(dir, filepath.Base(path))
 	var tmps []string
 	defer func() {
 		for _, p := range tmps {
 			os.Remove(p)
+			untrackTemp(p)
 		}
 	}()
 
@@ -161,17 +167,18 @@ func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) 
 	}
 	var dataTmp string
 	if len(toExt) > 0 {
-		f, err := os.CreateTemp(dir, "."+dataName+".*.tmp")
+		f, err := os.CreateTemp(dir, tempPattern(dataName))
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		if err := f.Chmod(outputMode); err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return fmt.Errorf("%s: %w", path, err)
-		}
+		trackTemp(f.Name())
+		lockTemp(f)
 		dataTmp = f.Name()
 		tmps = append(tmps, dataTmp)
+		if err := f.Chmod(outputMode); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", path, err)
+		}
 		var off int64
 		for _, t := range toExt {
 			if err := ctx.Err(); err != nil {
@@ -213,7 +220,7 @@ func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) 
 	if len(b) > maxProtoBytes {
 		return fmt.Errorf("%s: the model file would be %d bytes, past protobuf's 2 GiB limit: save with external data", path, len(b))
 	}
-	graphTmp, err := writeTemp(dir, "."+filepath.Base(path)+".*.tmp", b)
+	graphTmp, err := writeTemp(dir, tempPattern(filepath.Base(path)), b)
 	if graphTmp != "" {
 		tmps = append(tmps, graphTmp)
 	}
@@ -237,6 +244,9 @@ func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) 
 	}
 	if err := os.Rename(graphTmp, path); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, p := range tmps {
+		untrackTemp(p)
 	}
 	tmps = nil
 	syncDir(dir)
@@ -378,7 +388,10 @@ func writeTemp(dir, pattern string, b []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	trackTemp(f.Name())
+	lockTemp(f)
 	if err := f.Chmod(outputMode); err != nil {
+		untrackTemp(f.Name())
 		f.Close()
 		os.Remove(f.Name())
 		return "", err

@@ -190,7 +190,11 @@ func (s *Session) release() error {
 // those outputs up front. Their shape must then be known before the run:
 // static, or made of dimension names that also appear in an input's shape.
 func (s *Session) Run(inputs map[string]HostTensor) (map[string]HostTensor, error) {
-	out, err := s.run(inputs)
+	run := s.run
+	if s.sess != nil && len(s.inputs) == 0 && len(inputs) == 0 {
+		run = func(map[string]HostTensor) (map[string]HostTensor, error) { return s.runNoInputs() }
+	}
+	out, err := run(inputs)
 	if err != nil {
 		return nil, fmt.Errorf("onnxruntime: %s: %w", s.path, err)
 	}

@@ -164,6 +164,12 @@ func fromOrtValue(v onnxrt.Value) (HostTensor, error) {
 		return HostTensor{shape, []int64{x.GetData()}, onnxpb.TensorProto_INT64}, nil
 	case *onnxrt.Scalar[int32]:
 		return HostTensor{shape, []int32{x.GetData()}, onnxpb.TensorProto_INT32}, nil
+	case *onnxrt.StringTensor:
+		strs, err := x.GetContents()
+		if err != nil {
+			return HostTensor{}, err
+		}
+		return HostTensor{shape, strs, onnxpb.TensorProto_STRING}, nil
 	case *onnxrt.CustomDataTensor:
 		elem := onnxpb.TensorProto_DataType(x.DataType())
 		if elem != onnxpb.TensorProto_FLOAT16 && elem != onnxpb.TensorProto_BFLOAT16 {

@@ -2,7 +2,6 @@ package validate
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -96,127 +95,6 @@ func hostElem(t ort.HostTensor) model.DataType {
 		return onnxpb.TensorProto_BOOL
 	}
 	return onnxpb.TensorProto_UNDEFINED
-}
-
-// makeInputs checks the given inputs and generates the others, filling in
-// rep.Inputs and rep.Dims.
-func makeInputs(file string, infos []ort.IOInfo, ranges map[string]idRange, opts CompareOptions, rep *CompareReport) (map[string]ort.HostTensor, error) {
-	byName := map[string]ort.IOInfo{}
-	params := map[string]bool{}
-	for _, in := range infos {
-		byName[in.Name] = in
-		for j, p := range in.DimParams {
-			if p != "" && in.Shape[j] < 0 {
-				params[p] = true
-			}
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(opts.Inputs)) {
-		in, ok := byName[name]
-		if !ok {
-			return nil, fmt.Errorf("%s: given input %q is not a model input; the inputs are %s", file, name, ioStrings(infos))
-		}
-		t := opts.Inputs[name]
-		if e := hostElem(t); e != in.Elem {
-			return nil, fmt.Errorf("%s: given input %q holds %s, the model wants %s", file, name, model.DTypeName(e), model.DTypeName(in.Elem))
-		}
-		if in.Unranked {
-			continue
-		}
-		if len(t.Shape) != len(in.Shape) {
-			return nil, fmt.Errorf("%s: given input %q has shape %v, the model wants %s", file, name, t.Shape, model.DimsString(in.Shape, in.DimParams))
-		}
-		for j, d := range in.Shape {
-			if d >= 0 && t.Shape[j] != d {
-				return nil, fmt.Errorf("%s: given input %q has shape %v, the model wants %s", file, name, t.Shape, model.DimsString(in.Shape, in.DimParams))
-			}
-		}
-	}
-	for _, p := range slices.Sorted(maps.Keys(opts.Dims)) {
-		if !params[p] {
-			return nil, fmt.Errorf("%s: no input has a dynamic dimension named %q; the inputs are %s", file, p, ioStrings(infos))
-		}
-		if opts.Dims[p] <= 0 {
-			return nil, fmt.Errorf("%s: dimension %q = %d: want a positive size", file, p, opts.Dims[p])
-		}
-	}
-
-	// Sizes of named dimensions: set, then seen in given inputs.
-	type dimVal struct {
-		v   int64
-		src string
-	}
-	named := map[string]dimVal{}
-	for p, v := range opts.Dims {
-		named[p] = dimVal{v, "dims"}
-	}
-	batch := dimVal{int64(opts.Samples), "samples"}
-	if batch.v == 0 {
-		batch.v = DefaultSamples
-	}
-	firstGiven := true
-	for _, in := range infos {
-		t, ok := opts.Inputs[in.Name]
-		if !ok {
-			continue
-		}
-		if firstGiven && len(t.Shape) > 0 {
-			batch = dimVal{t.Shape[0], "given input " + in.Name}
-			firstGiven = false
-		}
-		for j, p := range in.DimParams {
-			if p == "" || in.Shape[j] >= 0 {
-				continue
-			}
-			if d, ok := named[p]; ok && d.v != t.Shape[j] {
-				return nil, fmt.Errorf("%s: given input %q has %d for dimension %q, which is %d (%s)", file, in.Name, t.Shape[j], p, d.v, d.src)
-			}
-			if _, ok := named[p]; !ok {
-				named[p] = dimVal{t.Shape[j], "given input " + in.Name}
-			}
-		}
-	}
-
-	rng := rand.New(rand.NewPCG(opts.Seed, 0x656d6273687269))
-	out := map[string]ort.HostTensor{}
-	for _, in := range infos {
-		if t, ok := opts.Inputs[in.Name]; ok {
-			out[in.Name] = t
-			rep.Inputs = append(rep.Inputs, givenReport(in, t))
-			continue
-		}
-		if in.Unranked {
-			return nil, fmt.Errorf("%s: input %q is declared without a shape, so its rank is unknown: give its values (validate --inputs)", file, in.Name)
-		}
-		shape := make([]int64, len(in.Shape))
-		for j, d := range in.Shape {
-			if d >= 0 {
-				shape[j] = d
-				continue
-			}
-			p := in.DimParams[j]
-			dv, ok := named[p]
-			switch {
-			case ok && p != "":
-			case j == 0:
-				dv = batch
-			default:
-				dv = dimVal{DefaultDynamicDim, "default"}
-			}
-			if p != "" && !ok {
-				named[p] = dv
-			}
-			shape[j] = dv.v
-			rep.Dims = append(rep.Dims, DimReport{Input: in.Name, Axis: j, Param: p, Value: dv.v, Source: dv.src})
-		}
-		t, ir, err := generate(in, shape, ranges, rng)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		out[in.Name] = t
-		rep.Inputs = append(rep.Inputs, ir)
-	}
-	return out, nil
 }
 
 // givenReport describes a given input.

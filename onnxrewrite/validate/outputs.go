@@ -109,6 +109,9 @@ func compareOutput(name string, a, b ort.HostTensor, tol tolerances) OutputRepor
 		o.Reason = fmt.Sprintf("shape %v, the original's is %v", a.Shape, b.Shape)
 		return o
 	}
+	if sa, ok := a.Data.([]string); ok {
+		return compareStrings(o, sa, b)
+	}
 	x, isFloat := hostFloats(a)
 	y, _ := hostFloats(b)
 	if x == nil || y == nil || len(x) != len(y) {
@@ -116,6 +119,7 @@ func compareOutput(name string, a, b ort.HostTensor, tol tolerances) OutputRepor
 		return o
 	}
 	var dot, nx, ny float64
+	finite := 0
 	for i := range x {
 		xf, yf := !math.IsNaN(x[i]) && !math.IsInf(x[i], 0), !math.IsNaN(y[i]) && !math.IsInf(y[i], 0)
 		if !xf || !yf {
@@ -125,6 +129,7 @@ func compareOutput(name string, a, b ort.HostTensor, tol tolerances) OutputRepor
 			}
 			continue
 		}
+		finite++
 		o.MaxAbsDiff = max(o.MaxAbsDiff, math.Abs(x[i]-y[i]))
 		o.MaxAbsOriginal = max(o.MaxAbsOriginal, math.Abs(y[i]))
 		dot += x[i] * y[i]
@@ -146,6 +151,9 @@ func compareOutput(name string, a, b ort.HostTensor, tol tolerances) OutputRepor
 	o.Tolerance = tol.atol + tol.rtol*o.MaxAbsOriginal
 	o.WithinTolerance = o.NonFiniteMismatches == 0 && o.MaxAbsDiff <= o.Tolerance
 
+	if o.NonFiniteMismatches > 0 || (finite == 0 && len(x) > 0) {
+		return nonFinite(o, finite, len(x))
+	}
 	agree, total := decisions(x, y, b.Shape, isFloat, &o)
 	if total > 0 {
 		share := float64(agree) / float64(total)
@@ -157,9 +165,6 @@ func compareOutput(name string, a, b ort.HostTensor, tol tolerances) OutputRepor
 		cmp = "<="
 	}
 	numeric := fmt.Sprintf("max abs diff %.3g %s tolerance %.3g", o.MaxAbsDiff, cmp, o.Tolerance)
-	if o.NonFiniteMismatches > 0 {
-		numeric = fmt.Sprintf("%d NaN/Inf mismatches", o.NonFiniteMismatches)
-	}
 	switch {
 	case o.WithinTolerance:
 		o.Pass = true

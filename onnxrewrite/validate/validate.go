@@ -209,15 +209,22 @@ func CompareModels(rt *ort.Runtime, original, rewritten string, opts CompareOpti
 
 	rep := &CompareReport{Original: original, Rewritten: rewritten, Seed: opts.Seed,
 		RTol: tol.rtol, ATol: tol.atol, MinAgreement: max(tol.minAgree, 0), MinCosine: tol.minCos, Dims: []DimReport{}}
-	inputs, err := makeInputs(original, so.Inputs(), ranges, opts, rep)
+	inputs, err := makeInputs(original, so.Inputs(), so.Outputs(), ranges, opts, rep)
 	if err != nil {
 		return nil, err
 	}
-	outO, err := so.Run(inputs)
+	batch, chunk := int64(-1), int64(-1)
+	if len(opts.Inputs) == 0 && len(inputs) > 0 {
+		// Generated inputs only: run them in chunks of bounded memory.
+		if batch = batchOf(inputs); batch > 0 {
+			chunk = chunkSize(batch, ioBytes(inputs, so.Outputs(), batch))
+		}
+	}
+	outO, err := runChunked(so, inputs, batch, chunk)
 	if err != nil {
 		return nil, fmt.Errorf("running the original: %w", err)
 	}
-	outR, err := sr.Run(inputs)
+	outR, err := runChunked(sr, inputs, batch, chunk)
 	if err != nil {
 		return nil, fmt.Errorf("running the rewrite: %w", err)
 	}

@@ -1,0 +1,163 @@
+package validate
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+)
+
+// Generated inputs run in chunks along the batch dimension, so that what
+// ONNX Runtime allocates inside a run (a [batch, seq, dim] Gather output,
+// say) stays bounded whatever --samples is: at most maxChunkSamples
+// samples, and at most maxChunkBytes of inputs and outputs per run.
+const (
+	maxChunkSamples = 4096
+	maxChunkBytes   = 32 << 20
+)
+
+// runner runs one model on given inputs.
+type runner interface {
+	Run(map[string]ort.HostTensor) (map[string]ort.HostTensor, error)
+}
+
+// chunkSize is how many samples of batch go in one run, given the bytes
+// of all inputs and outputs for the whole batch.
+func chunkSize(batch int64, ioBytes uint64) int64 {
+	if batch <= 0 {
+		return batch
+	}
+	per := max(ioBytes/uint64(batch), 1)
+	return max(1, min(batch, maxChunkSamples, int64(maxChunkBytes/per)))
+}
+
+// runChunked runs r on inputs in chunks of chunk samples along axis 0, each
+// input having batch there, and joins the outputs along axis 0. An output
+// whose first dimension is not the chunk's size cannot be joined: the
+// batch then runs whole if it fits in one chunk, else the error says so.
+func runChunked(r runner, inputs map[string]ort.HostTensor, batch, chunk int64) (map[string]ort.HostTensor, error) {
+	if chunk >= batch {
+		return r.Run(inputs)
+	}
+	var joined map[string]ort.HostTensor
+	for lo := int64(0); lo < batch; lo += chunk {
+		hi := min(lo+chunk, batch)
+		part := map[string]ort.HostTensor{}
+		for name, t := range inputs {
+			part[name] = sliceRows(t, lo, hi)
+		}
+		out, err := r.Run(part)
+		if err != nil {
+			return nil, err
+		}
+		if joined == nil {
+			joined = map[string]ort.HostTensor{}
+		}
+		for name, t := range out {
+			if len(t.Shape) == 0 || t.Shape[0] != hi-lo {
+				return nil, fmt.Errorf("output %q has shape %v for a chunk of %d samples: it is not batch-major, so --samples above %d cannot be run in chunks", name, t.Shape, hi-lo, chunk)
+			}
+			joined[name] = appendRows(joined[name], t)
+		}
+	}
+	return joined, nil
+}
+
+// batchOf is the common first dimension of the inputs, or -1.
+func batchOf(inputs map[string]ort.HostTensor) int64 {
+	b := int64(-1)
+	for _, t := range inputs {
+		if len(t.Shape) == 0 || (b >= 0 && t.Shape[0] != b) {
+			return -1
+		}
+		b = t.Shape[0]
+	}
+	return b
+}
+
+func rowsOf[T any](d []T, shape []int64, lo, hi int64) []T {
+	per := int64(len(d)) / max(shape[0], 1)
+	return d[lo*per : hi*per]
+}
+
+// sliceRows is rows lo..hi of t along axis 0, sharing t's elements.
+func sliceRows(t ort.HostTensor, lo, hi int64) ort.HostTensor {
+	out := ort.HostTensor{Shape: slices.Clone(t.Shape), Elem: t.Elem}
+	out.Shape[0] = hi - lo
+	switch d := t.Data.(type) {
+	case []float32:
+		out.Data = rowsOf(d, t.Shape, lo, hi)
+	case []float64:
+		out.Data = rowsOf(d, t.Shape, lo, hi)
+	case []int64:
+		out.Data = rowsOf(d, t.Shape, lo, hi)
+	case []int32:
+		out.Data = rowsOf(d, t.Shape, lo, hi)
+	case []uint8:
+		out.Data = rowsOf(d, t.Shape, lo, hi)
+	case []uint16:
+		out.Data = rowsOf(d, t.Shape, lo, hi)
+	case []bool:
+		out.Data = rowsOf(d, t.Shape, lo, hi)
+	case []string:
+		out.Data = rowsOf(d, t.Shape, lo, hi)
+	}
+	return out
+}
+
+func joinData[T any](a any, b []T) []T {
+	prev, _ := a.([]T)
+	return append(prev, b...)
+}
+
+// appendRows appends t's rows to acc (zero: none yet).
+func appendRows(acc, t ort.HostTensor) ort.HostTensor {
+	if acc.Data == nil {
+		acc = ort.HostTensor{Shape: slices.Clone(t.Shape), Elem: t.Elem}
+		acc.Shape[0] = 0
+	}
+	acc.Shape[0] += t.Shape[0]
+	switch d := t.Data.(type) {
+	case []float32:
+		acc.Data = joinData(acc.Data, d)
+	case []float64:
+		acc.Data = joinData(acc.Data, d)
+	case []int64:
+		acc.Data = joinData(acc.Data, d)
+	case []int32:
+		acc.Data = joinData(acc.Data, d)
+	case []uint8:
+		acc.Data = joinData(acc.Data, d)
+	case []uint16:
+		acc.Data = joinData(acc.Data, d)
+	case []bool:
+		acc.Data = joinData(acc.Data, d)
+	case []string:
+		acc.Data = joinData(acc.Data, d)
+	}
+	return acc
+}
+
+// ioBytes is the bytes of the inputs, plus the declared outputs scaled to
+// the batch (unknown dimensions counted as the batch on axis 0, else 1).
+func ioBytes(inputs map[string]ort.HostTensor, outputs []ort.IOInfo, batch int64) uint64 {
+	var n uint64
+	for _, t := range inputs {
+		c, _ := ort.ElemCount(t.Shape)
+		n += uint64(c) * uint64(max(model.ElemBits(hostElem(t))/8, 1))
+	}
+	for _, o := range outputs {
+		c := uint64(max(model.ElemBits(o.Elem)/8, 1))
+		for j, d := range o.Shape {
+			switch {
+			case d >= 0:
+				c *= uint64(d)
+			case j == 0:
+				c *= uint64(max(batch, 1))
+			}
+		}
+		n += c
+	}
+	return n
+}
