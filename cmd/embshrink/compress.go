@@ -12,6 +12,8 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 func compressCommand() *cli.Command {
@@ -48,7 +50,7 @@ func runCompress(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	save.Check = outputCheck(c.Context)
+	save.Check = outputCheck(c.Context, c.App.ErrWriter)
 	start := time.Now()
 	m, err := model.Load(path)
 	if err != nil {
@@ -65,6 +67,14 @@ func runCompress(c *cli.Context) error {
 		Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack"), NoBag: c.Bool("no-bag"), Metric: c.String("metric"),
 		CodebookDType: c.String("codebook-dtype"), TargetError: c.Float64("target-error"), TimeLimit: c.Duration("time-limit"),
 		Floor: c.Float64("floor"), CodesDir: c.String("codes-dir"), MinTableBytes: c.Int64("min-table-bytes"),
+	}
+	// A model ONNX Runtime refuses (an operator it does not know, say)
+	// fails before learning, not after.
+	opts.BeforeLearn = func() error {
+		if err := validate.CheckLoads(path); err != nil && !errors.Is(err, ort.ErrNoRuntime) {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
 	}
 	stderr := c.App.ErrWriter
 	closeRuntime, err := setupCalibration(c, m, &opts, stderr)

@@ -54,7 +54,7 @@ func rewriteCommand() *cli.Command {
 			if err := refuseOverwrite(out, save.DataFile, c.String("codes"), c.String("codebook")); err != nil {
 				return inputError(err)
 			}
-			save.Check = outputCheck(c.Context)
+			save.Check = outputCheck(c.Context, c.App.ErrWriter)
 			if err := m.SaveContext(c.Context, out, save); err != nil {
 				return inputError(err)
 			}

@@ -95,6 +95,11 @@ type Options struct {
 	// or "auto" (and ""): see CodebookAuto. M and K chosen from Ratio
 	// count the codebook in the type it is stored in.
 	CodebookDType string
+	// BeforeLearn, when set, runs once the model and its tables passed
+	// Compress's own checks and before any learning: for checks that cost
+	// more (loading the model in ONNX Runtime, say) and whose errors say
+	// less.
+	BeforeLearn func() error
 	// Progress, when set, hears of each step.
 	Progress func(Event)
 }

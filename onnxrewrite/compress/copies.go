@@ -36,6 +36,20 @@ func servedReport(tb *onnxrewrite.Table, by string) TableReport {
 // compressAll compresses the named tables in turn; a table an earlier
 // one's rewrite already serves as a copy is reported, not compressed.
 func compressAll(ctx context.Context, m *model.Model, inv *onnxrewrite.Inventory, names []string, opts Options, progress func(Event)) (*Report, error) {
+	for _, name := range names {
+		tb, err := inv.Table(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
+		if err := tb.CheckIDTypes(); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
+	}
+	if opts.BeforeLearn != nil {
+		if err := opts.BeforeLearn(); err != nil {
+			return nil, err
+		}
+	}
 	rep := &Report{}
 	servedBy := map[string]string{} // copy name -> the table whose codes serve it
 	for _, name := range names {
@@ -44,9 +58,6 @@ func compressAll(ctx context.Context, m *model.Model, inv *onnxrewrite.Inventory
 		}
 		tb, err := inv.Table(name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path, err)
-		}
-		if err := tb.CheckIDTypes(); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}
 		if by, ok := servedBy[name]; ok {

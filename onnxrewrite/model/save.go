@@ -62,10 +62,6 @@ func (m *Model) Save(path string, opts SaveOptions) error {
 // at its context.
 const copyChunk = 64 << 20
 
-// SaveContext is Save that stops when ctx is done: it looks at ctx between
-// tensors and every 64 MiB of copied data, and up to the moment the files
-// are renamed into place. A cancelled save removes its temporary files,
-// leaves no output and returns an error that wraps ctx.Err().
 // CheckOutput says whether Save could write to path with opts: the folder
 // exists, the data file name is plain, and neither file is the input model
 // or its data. Commands call it before long work, so that a wrong path fails
@@ -101,6 +97,10 @@ func (m *Model) outputPaths(path string, opts SaveOptions) (dir, dataName, dataP
 	return dir, dataName, dataPath, nil
 }
 
+// SaveContext is Save that stops when ctx is done: it looks at ctx between
+// tensors and every 64 MiB of copied data, and up to the moment the files
+// are renamed into place. A cancelled save removes its temporary files,
+// leaves no output and returns an error that wraps ctx.Err().
 func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) error {
 	if opts.Threshold <= 0 {
 		opts.Threshold = 1024
@@ -109,10 +109,35 @@ func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) 
 	if err != nil {
 		return err
 	}
+	toExt, inlineFromExt := m.placeTensors(opts)
+	removeStale(dir, dataName)
+	removeStale(dir, filepath.Base(path))
+	st := &saveState{path: path, dir: dir, dataName: dataName, dataPath: dataPath}
+	defer st.cleanup()
+	if err := st.inline(ctx, m, inlineFromExt); err != nil {
+		return err
+	}
+	if err := st.writeData(ctx, m, toExt); err != nil {
+		return err
+	}
+	if err := st.writeGraph(m); err != nil {
+		return err
+	}
+	if opts.Check != nil {
+		if err := st.check(opts.Check); err != nil {
+			return fmt.Errorf("%s: the written model fails its check: %w", path, err)
+		}
+	}
+	// The last moment to stop: once the renames start, they finish.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: save interrupted: %w", path, err)
+	}
+	return st.commit()
+}
 
-	// Choose each tensor's place.
-	var toExt []*onnxpb.TensorProto
-	var inlineFromExt []*onnxpb.TensorProto
+// placeTensors chooses each tensor's place in the output: the tensors that
+// go to the data file, and the external ones that come inline.
+func (m *Model) placeTensors(opts SaveOptions) (toExt, inlineFromExt []*onnxpb.TensorProto) {
 	useExt := opts.External == ExternalAlways || (opts.External == ExternalAuto && len(m.ext) > 0)
 	m.EachTensor(func(t *onnxpb.TensorProto) {
 		size := StoredBytes(t)
@@ -128,128 +153,164 @@ func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) 
 			toExt = append(toExt, t)
 		}
 	})
+	return toExt, inlineFromExt
+}
 
-	removeStale(dir, dataName)
-	removeStale(dir, filepath.Base(path))
-	var tmps []string
-	defer func() {
-		for _, p := range tmps {
-			os.Remove(p)
-			untrackTemp(p)
-		}
-	}()
+// saveState is one save under way: its temporary files, and the tensors
+// whose storage it swapped for the output's (put back by cleanup, so that
+// the model stays as loaded and no table is copied).
+type saveState struct {
+	path, dir, dataName, dataPath string
+	dataTmp, graphTmp             string
+	tmps                          []string
+	restore                       []savedStorage
+}
 
-	// Swap each moved tensor's storage for the output's, marshal, and put
-	// the input's back, so that m stays as loaded and no table is copied.
-	type saved struct {
-		t     *onnxpb.TensorProto
-		state tensorStorage
+type savedStorage struct {
+	t     *onnxpb.TensorProto
+	state tensorStorage
+}
+
+func (st *saveState) cleanup() {
+	for _, p := range st.tmps {
+		os.Remove(p)
+		untrackTemp(p)
 	}
-	var restore []saved
-	defer func() {
-		for i := len(restore) - 1; i >= 0; i-- {
-			restore[i].state.put(restore[i].t)
-		}
-	}()
+	for i := len(st.restore) - 1; i >= 0; i-- {
+		st.restore[i].state.put(st.restore[i].t)
+	}
+}
 
-	for _, t := range inlineFromExt {
+// inline brings external tensors into the model file.
+func (st *saveState) inline(ctx context.Context, m *Model, ts []*onnxpb.TensorProto) error {
+	for _, t := range ts {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("%s: save interrupted: %w", path, err)
+			return fmt.Errorf("%s: save interrupted: %w", st.path, err)
 		}
 		b, err := m.TensorBytes(t)
 		if err != nil {
 			return err
 		}
-		restore = append(restore, saved{t, storageOf(t)})
+		st.restore = append(st.restore, savedStorage{t, storageOf(t)})
 		t.DataLocation = onnxpb.TensorProto_DEFAULT
 		t.ExternalData = nil
 		t.RawData = b
 	}
-	var dataTmp string
-	if len(toExt) > 0 {
-		f, err := os.CreateTemp(dir, tempPattern(dataName))
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		trackTemp(f.Name())
-		lockTemp(f)
-		dataTmp = f.Name()
-		tmps = append(tmps, dataTmp)
-		if err := f.Chmod(outputMode); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		var off int64
-		for _, t := range toExt {
-			if err := ctx.Err(); err != nil {
-				f.Close()
-				return fmt.Errorf("%s: save interrupted: %w", path, err)
-			}
-			if pad := (extAlign - off%extAlign) % extAlign; pad > 0 && off > 0 {
-				if _, err := f.Write(make([]byte, pad)); err != nil {
-					f.Close()
-					return fmt.Errorf("%s: %w", dataPath, err)
-				}
-				off += pad
-			}
-			n, err := m.copyTensorData(ctx, f, t)
-			if err != nil {
-				f.Close()
-				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-					return fmt.Errorf("%s: save interrupted: %w", path, err)
-				}
-				return fmt.Errorf("writing %s: %w", dataPath, err)
-			}
-			restore = append(restore, saved{t, storageOf(t)})
-			setExternal(t, dataName, off, n)
-			off += n
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", dataPath, err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("%s: %w", dataPath, err)
-		}
-	}
+	return nil
+}
 
+// writeData writes the tensors of the data file to a synced temporary file,
+// each aligned to extAlign, and points them at it.
+func (st *saveState) writeData(ctx context.Context, m *Model, ts []*onnxpb.TensorProto) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	f, err := os.CreateTemp(st.dir, tempPattern(st.dataName))
+	if err != nil {
+		return fmt.Errorf("%s: %w", st.path, err)
+	}
+	trackTemp(f.Name())
+	lockTemp(f)
+	st.dataTmp = f.Name()
+	st.tmps = append(st.tmps, st.dataTmp)
+	if err := f.Chmod(outputMode); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", st.path, err)
+	}
+	var off int64
+	for _, t := range ts {
+		if err := ctx.Err(); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: save interrupted: %w", st.path, err)
+		}
+		if pad := (extAlign - off%extAlign) % extAlign; pad > 0 && off > 0 {
+			if _, err := f.Write(make([]byte, pad)); err != nil {
+				f.Close()
+				return fmt.Errorf("%s: %w", st.dataPath, err)
+			}
+			off += pad
+		}
+		n, err := m.copyTensorData(ctx, f, t)
+		if err != nil {
+			f.Close()
+			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				return fmt.Errorf("%s: save interrupted: %w", st.path, err)
+			}
+			return fmt.Errorf("writing %s: %w", st.dataPath, err)
+		}
+		st.restore = append(st.restore, savedStorage{t, storageOf(t)})
+		setExternal(t, st.dataName, off, n)
+		off += n
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", st.dataPath, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("%s: %w", st.dataPath, err)
+	}
+	return nil
+}
+
+// writeGraph writes the model file to a synced temporary file.
+func (st *saveState) writeGraph(m *Model) error {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m.Proto)
 	if err != nil {
-		return fmt.Errorf("%s: encoding model: %w", path, err)
+		return fmt.Errorf("%s: encoding model: %w", st.path, err)
 	}
 	if len(b) > maxProtoBytes {
-		return fmt.Errorf("%s: the model file would be %d bytes, past protobuf's 2 GiB limit: save with external data", path, len(b))
+		return fmt.Errorf("%s: the model file would be %d bytes, past protobuf's 2 GiB limit: save with external data", st.path, len(b))
 	}
-	graphTmp, err := writeTemp(dir, tempPattern(filepath.Base(path)), b)
-	if graphTmp != "" {
-		tmps = append(tmps, graphTmp)
+	st.graphTmp, err = writeTemp(st.dir, tempPattern(filepath.Base(st.path)), b)
+	if st.graphTmp != "" {
+		st.tmps = append(st.tmps, st.graphTmp)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", st.path, err)
 	}
-	if opts.Check != nil {
-		if err := runCheck(opts.Check, graphTmp); err != nil {
-			return fmt.Errorf("%s: the written model fails its check: %w", path, err)
+	return nil
+}
+
+// check runs the caller's check on the written model as it will be: with
+// a data file, in a staging folder beside the output that holds hard links
+// to both temporary files under their final names, so that a reader that
+// follows the external data (ONNX Runtime) finds it.
+func (st *saveState) check(check func(string) error) error {
+	if st.dataTmp == "" {
+		return runCheck(check, st.graphTmp)
+	}
+	stage, err := os.MkdirTemp(st.dir, tempPattern(filepath.Base(st.path)+".check"))
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	model := filepath.Join(stage, filepath.Base(st.path))
+	for _, l := range [][2]string{{st.graphTmp, model}, {st.dataTmp, filepath.Join(stage, st.dataName)}} {
+		if err := os.Link(l[0], l[1]); err != nil {
+			if err := os.Symlink(l[0], l[1]); err != nil {
+				return err
+			}
 		}
 	}
-	// The last moment to stop: once the renames start, they finish.
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: save interrupted: %w", path, err)
-	}
-	// Data first: a model file never points at data that is not there.
-	if dataTmp != "" {
-		if err := os.Rename(dataTmp, dataPath); err != nil {
-			return fmt.Errorf("%s: %w", dataPath, err)
+	return runCheck(check, model)
+}
+
+// commit renames the temporary files into place, data first: a model file
+// never points at data that is not there.
+func (st *saveState) commit() error {
+	if st.dataTmp != "" {
+		if err := os.Rename(st.dataTmp, st.dataPath); err != nil {
+			return fmt.Errorf("%s: %w", st.dataPath, err)
 		}
 	}
-	if err := os.Rename(graphTmp, path); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	if err := os.Rename(st.graphTmp, st.path); err != nil {
+		return fmt.Errorf("%s: %w", st.path, err)
 	}
-	for _, p := range tmps {
+	for _, p := range st.tmps {
 		untrackTemp(p)
 	}
-	tmps = nil
-	syncDir(dir)
+	st.tmps = nil
+	syncDir(st.dir)
 	return nil
 }
 

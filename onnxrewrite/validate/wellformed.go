@@ -12,6 +12,7 @@ import (
 
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 // CheckGraph checks a written model file twice. First with this package's
@@ -75,4 +76,21 @@ func CheckGraph(path string) error {
 		}
 	}
 	return nil
+}
+
+// CheckLoads opens the model in ONNX Runtime with its graph optimisations
+// off (it reads the graph and the weights, and folds nothing) and closes
+// it: the runtime embshrink validates with accepts the file. Without the
+// runtime library the error wraps ort.ErrNoRuntime.
+func CheckLoads(path string) error {
+	rt, err := ort.OpenRuntime()
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	s, err := rt.NewSession(path, ort.SessionOptions{DisableOptimizations: true, IntraOpThreads: 1})
+	if err != nil {
+		return fmt.Errorf("ONNX Runtime cannot load it: %w", err)
+	}
+	return s.Close()
 }
