@@ -61,55 +61,14 @@ func runCompress(c *cli.Context) error {
 	if err := m.CheckOutput(out, save); err != nil {
 		return inputError(err)
 	}
-	opts := compress.Options{
-		Tables: c.StringSlice("table"), M: c.Int("M"), K: c.Int("K"), Ratio: c.Float64("ratio"),
-		Method: c.String("method"), Seed: c.Int64("seed"), Threads: c.Int("threads"),
-		Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack"), NoBag: c.Bool("no-bag"), Metric: c.String("metric"),
-		CodebookDType: c.String("codebook-dtype"), TargetError: c.Float64("target-error"), TimeLimit: c.Duration("time-limit"),
-		Floor: c.Float64("floor"), CodesDir: c.String("codes-dir"), MinTableBytes: c.Int64("min-table-bytes"),
-	}
-	// A model ONNX Runtime refuses (an operator it does not know, say)
-	// fails before learning, not after.
-	opts.BeforeLearn = func() error {
-		if err := validate.CheckLoads(path); err != nil && !errors.Is(err, ort.ErrNoRuntime) {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		return nil
-	}
+	opts := compressOptions(c, path)
 	stderr := c.App.ErrWriter
 	closeRuntime, err := setupCalibration(c, m, &opts, stderr)
 	if err != nil {
 		return inputError(err)
 	}
 	defer closeRuntime()
-	var lp *learnProgress
-	opts.Progress = func(ev compress.Event) {
-		switch ev.Phase {
-		case "learn":
-			if ev.Learn == nil {
-				fmt.Fprintf(stderr, "compress: %s: learning codes\n", ev.Table)
-				lp = newLearnProgress(stderr)
-				return
-			}
-			lp.update(*ev.Learn)
-		case "candidate":
-			if lp != nil {
-				lp.done()
-				lp = nil
-			}
-			fmt.Fprintf(stderr, "compress: %s: candidate seed %d: output divergence %.5f\n", ev.Table, ev.Candidate.Seed, ev.Candidate.Score)
-		case "cached":
-			fmt.Fprintf(stderr, "compress: %s: codes reused from --codes-dir\n", ev.Table)
-		case "rewrite":
-			if lp != nil {
-				lp.done()
-				lp = nil
-			}
-			fmt.Fprintf(stderr, "compress: %s: rewriting\n", ev.Table)
-		case "skip":
-			fmt.Fprintf(stderr, "compress: %s: left alone\n", ev.Table)
-		}
-	}
+	opts.Progress = compressProgress(stderr)
 	rep, err := compress.Compress(c.Context, m, opts)
 	if errors.Is(err, compress.ErrNothingCompressed) {
 		return inputError(fmt.Errorf("%w; nothing written", err))
@@ -145,6 +104,59 @@ func runCompress(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "model files: %d -> %d bytes (%.1fx smaller), %.1fs; wrote %s\n",
 		before, after, float64(before)/float64(max(after, 1)), time.Since(start).Seconds(), out)
 	return nil
+}
+
+// compressOptions are compress's flags as compress.Options.
+func compressOptions(c *cli.Context, path string) compress.Options {
+	opts := compress.Options{
+		Tables: c.StringSlice("table"), M: c.Int("M"), K: c.Int("K"), Ratio: c.Float64("ratio"),
+		Method: c.String("method"), Seed: c.Int64("seed"), Threads: c.Int("threads"),
+		Layout: onnxrewrite.Layout(c.String("layout")), NoPack: c.Bool("no-pack"), NoBag: c.Bool("no-bag"), Metric: c.String("metric"),
+		CodebookDType: c.String("codebook-dtype"), TargetError: c.Float64("target-error"), TimeLimit: c.Duration("time-limit"),
+		Floor: c.Float64("floor"), CodesDir: c.String("codes-dir"), MinTableBytes: c.Int64("min-table-bytes"),
+	}
+	// A model ONNX Runtime refuses (an operator it does not know, say)
+	// fails before learning, not after.
+	opts.BeforeLearn = func() error {
+		if err := validate.CheckLoads(path); err != nil && !errors.Is(err, ort.ErrNoRuntime) {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
+	}
+	return opts
+}
+
+// compressProgress shows compress's steps on stderr, with the learner's
+// progress bar while a table learns.
+func compressProgress(stderr io.Writer) func(compress.Event) {
+	var lp *learnProgress
+	endLearn := func() {
+		if lp != nil {
+			lp.done()
+			lp = nil
+		}
+	}
+	return func(ev compress.Event) {
+		switch ev.Phase {
+		case "learn":
+			if ev.Learn == nil {
+				fmt.Fprintf(stderr, "compress: %s: learning codes\n", ev.Table)
+				lp = newLearnProgress(stderr)
+				return
+			}
+			lp.update(*ev.Learn)
+		case "candidate":
+			endLearn()
+			fmt.Fprintf(stderr, "compress: %s: candidate seed %d: output divergence %.5f\n", ev.Table, ev.Candidate.Seed, ev.Candidate.Score)
+		case "cached":
+			fmt.Fprintf(stderr, "compress: %s: codes reused from --codes-dir\n", ev.Table)
+		case "rewrite":
+			endLearn()
+			fmt.Fprintf(stderr, "compress: %s: rewriting\n", ev.Table)
+		case "skip":
+			fmt.Fprintf(stderr, "compress: %s: left alone\n", ev.Table)
+		}
+	}
 }
 
 func printCompress(w io.Writer, rep *compress.Report) {
