@@ -123,8 +123,8 @@ func gateFlags() []cli.Flag {
 	}
 }
 
-// gateOptions reads gateFlags, mapping an explicit 0 tolerance to
-// CompareOptions' "none" (negative) rather than its default.
+// gateOptions reads gateFlags, whose values CompareOptions takes as they
+// are (0 tolerances ask for equality).
 func gateOptions(c *cli.Context) (validate.CompareOptions, error) {
 	opts := validate.CompareOptions{
 		RTol:         c.Float64("rtol"),
@@ -134,13 +134,10 @@ func gateOptions(c *cli.Context) (validate.CompareOptions, error) {
 	}
 	for _, f := range []struct {
 		name string
-		v    *float64
-	}{{"rtol", &opts.RTol}, {"atol", &opts.ATol}} {
-		if *f.v < 0 {
-			return opts, fmt.Errorf("--%s %g: want 0 or more", f.name, *f.v)
-		}
-		if *f.v == 0 {
-			*f.v = -1
+		v    float64
+	}{{"rtol", opts.RTol}, {"atol", opts.ATol}} {
+		if f.v < 0 {
+			return opts, fmt.Errorf("--%s %g: want 0 or more", f.name, f.v)
 		}
 	}
 	if opts.MinCosine == 0 || opts.MinCosine > 1 {

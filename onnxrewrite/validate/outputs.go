@@ -17,37 +17,23 @@ type tolerances struct {
 }
 
 func compareTolerances(opts CompareOptions) (tolerances, error) {
-	pick := func(v, def float64) float64 {
-		switch {
-		case v == 0:
-			return def
-		case v < 0:
-			return 0
-		}
-		return v
-	}
 	for _, v := range []float64{opts.RTol, opts.ATol, opts.MinAgreement, opts.MinCosine} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return tolerances{}, fmt.Errorf("tolerances must be finite numbers, got %v", v)
 		}
 	}
-	if opts.MinAgreement > 1 {
+	switch {
+	case opts.RTol < 0 || opts.ATol < 0:
+		return tolerances{}, fmt.Errorf("tolerances rtol %g and atol %g: want 0 or more", opts.RTol, opts.ATol)
+	case opts.MinAgreement > 1:
 		return tolerances{}, fmt.Errorf("minimum agreement %g is above 1", opts.MinAgreement)
-	}
-	if opts.MinCosine > 1 {
+	case opts.MinCosine > 1:
 		return tolerances{}, fmt.Errorf("minimum cosine %g is above 1", opts.MinCosine)
-	}
-	if opts.Samples < 0 {
+	case opts.Samples < 0:
 		return tolerances{}, fmt.Errorf("samples %d is negative", opts.Samples)
 	}
-	t := tolerances{rtol: pick(opts.RTol, DefaultRTol), atol: pick(opts.ATol, DefaultATol), minAgree: opts.MinAgreement, minCos: opts.MinCosine}
-	if t.minAgree == 0 {
-		t.minAgree = DefaultMinAgreement
-	}
-	switch {
-	case t.minCos == 0:
-		t.minCos = DefaultMinCosine
-	case t.minCos < 0:
+	t := tolerances{rtol: opts.RTol, atol: opts.ATol, minAgree: opts.MinAgreement, minCos: opts.MinCosine}
+	if t.minCos < 0 {
 		t.minCos = -1
 	}
 	return t, nil

@@ -21,7 +21,17 @@ const (
 	DefaultMinCosine    = 0.99
 )
 
-// CompareOptions control CompareModels. The zero value uses the defaults.
+// DefaultCompareOptions is the gate validate uses when no flag says
+// otherwise: DefaultRTol, DefaultATol, DefaultMinAgreement,
+// DefaultMinCosine, and DefaultSamples generated samples.
+func DefaultCompareOptions() CompareOptions {
+	return CompareOptions{RTol: DefaultRTol, ATol: DefaultATol, MinAgreement: DefaultMinAgreement,
+		MinCosine: DefaultMinCosine, Samples: DefaultSamples}
+}
+
+// CompareOptions controls CompareModels. Its values are taken as they are;
+// DefaultCompareOptions gives the defaults. A zero Samples, which could
+// mean nothing else, is DefaultSamples.
 type CompareOptions struct {
 	// Inputs are given input values by name; the other inputs are
 	// generated.
@@ -40,18 +50,17 @@ type CompareOptions struct {
 	Seed uint64
 	// RTol and ATol are the numeric tolerance: an output is within it when
 	// max|a-b| <= ATol + RTol*max|b| over its elements, b the original's
-	// and a the rewrite's. Zero means the default (DefaultRTol,
-	// DefaultATol); a negative value means none (0).
+	// and a the rewrite's; 0 and 0 ask for equality.
 	RTol, ATol float64
 	// MinAgreement is the share of decisions that must agree for a
-	// classifier-like output to pass outside the numeric tolerance. Zero
-	// means DefaultMinAgreement; a negative value turns this decision gate
-	// off, so that only the numeric tolerance counts. Above 1 is an error.
+	// classifier-like output to pass outside the numeric tolerance; a
+	// negative value turns this decision gate off, so that only the
+	// numeric tolerance counts. Above 1 is an error.
 	MinAgreement float64
 	// MinCosine is the cosine similarity an output must also reach to pass
 	// on its decisions: argmax over hidden states can agree while the
 	// values are far apart (a few dimensions of huge magnitude win every
-	// time). Zero means DefaultMinCosine; a negative value, no floor.
+	// time). A negative value: no floor.
 	MinCosine float64
 }
 

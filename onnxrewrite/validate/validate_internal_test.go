@@ -32,11 +32,13 @@ func TestCompareOutputGate(t *testing.T) {
 		}
 	}
 	shape := []int64{4, 8}
-	def, err := compareTolerances(CompareOptions{})
+	def, err := compareTolerances(DefaultCompareOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	noFloor, err := compareTolerances(CompareOptions{MinCosine: -1})
+	nf := DefaultCompareOptions()
+	nf.MinCosine = -1
+	noFloor, err := compareTolerances(nf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,13 +81,13 @@ func TestCompareModelsFixtures(t *testing.T) {
 					continue
 				}
 				// No rank to generate values for: refused, then given.
-				_, err := validate.CompareModels(rt, orig, faithful, opts)
+				_, err := validate.CompareModels(rt, orig, faithful, gated(opts))
 				if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("input %q is declared without a shape", in.Name)) {
 					t.Errorf("input %s of unknown rank: %v, want a refusal naming it", in.Name, err)
 				}
 				opts.Inputs = rtkit.Inputs(f.Inputs, uint64(fi), 0)
 			}
-			rep, err := validate.CompareModels(rt, orig, faithful, opts)
+			rep, err := validate.CompareModels(rt, orig, faithful, gated(opts))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func TestCompareModelsFixtures(t *testing.T) {
 				}
 				opts.Inputs[name] = ort.HostTensor{Shape: []int64{}, Data: []bool{val}}
 			}
-			rep, err = validate.CompareModels(rt, path, random, opts)
+			rep, err = validate.CompareModels(rt, path, random, gated(opts))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +154,7 @@ func TestCompareModelsInputs(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := validate.CompareModels(rt, path, path, c.opts)
+			rep, err := validate.CompareModels(rt, path, path, gated(c.opts))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,15 +178,15 @@ func TestCompareModelsInputs(t *testing.T) {
 	}
 	// Generated inputs depend on the seed alone.
 	_, _, random := cmpRewrites(t, path, 4, 16, 5)
-	a, err := validate.CompareModels(rt, path, random, validate.CompareOptions{Seed: 9})
+	a, err := validate.CompareModels(rt, path, random, gated(validate.CompareOptions{Seed: 9}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := validate.CompareModels(rt, path, random, validate.CompareOptions{Seed: 9})
+	b, err := validate.CompareModels(rt, path, random, gated(validate.CompareOptions{Seed: 9}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := validate.CompareModels(rt, path, random, validate.CompareOptions{Seed: 10})
+	c, err := validate.CompareModels(rt, path, random, gated(validate.CompareOptions{Seed: 10}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestCompareModelsGate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := validate.CompareModels(rt, c.orig, c.rw, c.opts)
+			rep, err := validate.CompareModels(rt, c.orig, c.rw, gated(c.opts))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -316,7 +316,7 @@ func TestCompareModelsErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := validate.CompareModels(rt, c.orig, c.rw, c.opts)
+			rep, err := validate.CompareModels(rt, c.orig, c.rw, gated(c.opts))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v (report %+v), want one mentioning %q", err, rep, c.want)
 			}
@@ -339,7 +339,7 @@ func TestCompareModelsVibe(t *testing.T) {
 		{"random", path, random, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := validate.CompareModels(rt, c.a, c.b, opts)
+			rep, err := validate.CompareModels(rt, c.a, c.b, gated(opts))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -354,4 +354,24 @@ func TestCompareModelsVibe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gated fills the gate fields a case leaves at zero with validate's
+// defaults, as the CLI's flags do, so that each case states only what it
+// changes.
+func gated(o validate.CompareOptions) validate.CompareOptions {
+	d := validate.DefaultCompareOptions()
+	if o.RTol == 0 {
+		o.RTol = d.RTol
+	}
+	if o.ATol == 0 {
+		o.ATol = d.ATol
+	}
+	if o.MinAgreement == 0 {
+		o.MinAgreement = d.MinAgreement
+	}
+	if o.MinCosine == 0 {
+		o.MinCosine = d.MinCosine
+	}
+	return o
 }
