@@ -42,6 +42,7 @@ func sweepCommand() *cli.Command {
 			&cli.IntFlag{Name: "threads", Usage: "learner threads (0: all CPUs)"},
 			&cli.Float64Flag{Name: "floor", Value: compress.DefaultFloor, Usage: "share of the row weight spread evenly with --calibration"},
 			&cli.StringFlag{Name: "metric", Value: "auto", Usage: "auto or euclidean, as for compress"},
+			&cli.StringFlag{Name: "codebook-dtype", Value: "auto", Usage: "codebook type of the code settings, as for compress: float32, float16, bfloat16 or auto"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
 		}, gateFlags()...),
 		Action: runSweep,
@@ -154,7 +155,8 @@ func sweepOptions(c *cli.Context, path string) (sweep.Options, error) {
 		}
 	}
 	opts.Compress = compress.Options{Method: c.String("method"), Seed: c.Int64("seed"), Threads: c.Int("threads"),
-		Floor: c.Float64("floor"), Metric: c.String("metric"), CodesDir: c.String("codes-dir")}
+		Floor: c.Float64("floor"), Metric: c.String("metric"), CodesDir: c.String("codes-dir"),
+		CodebookDType: c.String("codebook-dtype")}
 	if opts.Compress.CodesDir == "" {
 		opts.Compress.CodesDir = defaultCodesDir()
 	}
@@ -195,7 +197,7 @@ func recommendCommand(c *cli.Context, path string, res *sweep.Result) string {
 	for _, s := range c.StringSlice("calibration") {
 		args = append(args, "--calibration", s)
 	}
-	for _, f := range []string{"method", "seed", "threads", "floor", "metric"} {
+	for _, f := range []string{"method", "seed", "threads", "floor", "metric", "codebook-dtype"} {
 		if c.IsSet(f) {
 			args = append(args, "--"+f, c.String(f))
 		}

@@ -22,10 +22,10 @@ func ExampleTable() {
 		panic(err)
 	}
 	// Output:
-	// REC  LABEL         KIND       M   K   SIZE      RATIO  TABLE ERR  AGREEMENT  GATE  PARETO  OUTPUTS  LOOKUP     DECODE  NOTE
-	//      8x16          codes      8   16  25.0 KB   16.0x  1.20e-01   0.9500     FAIL  yes     -        -          -       -
-	// *    16x16         codes      16  16  40.0 KB   10.0x  5.00e-02   0.9920     PASS  yes     -        -          -       -
-	//      int8 per-row  reference  -   -   110.0 KB  3.6x   n/a        0.9990     PASS  yes     -        1.02x / -  -       -
+	// REC  LABEL         KIND       M   K   SIZE      RATIO  TABLE ERR  WEIGHTED  READOUT  AGREEMENT  GATE  PARETO  OUTPUTS  LOOKUP     DECODE  NOTE
+	//      8x16          codes      8   16  25.0 KB   16.0x  1.20e-01   -         -        0.9500     FAIL  yes     -        -          -       -
+	// *    16x16         codes      16  16  40.0 KB   10.0x  5.00e-02   -         -        0.9920     PASS  yes     -        -          -       -
+	//      int8 per-row  reference  -   -   110.0 KB  3.6x   n/a        -         -        0.9990     PASS  yes     -        1.02x / -  -       -
 	// recommended: 16x16 (40.0 KB, 10.0x, agreement 0.9920)
 	//   embshrink compress -m 16 -k 16 -o tiny.16x16.onnx tiny.onnx
 }

@@ -19,7 +19,9 @@ type Point struct {
 	M, K          int             // codebooks and codewords, for codes
 	Bytes         int64           // model file bytes (graph + data)
 	Ratio         float64         // original bytes / Bytes
-	TableError    float64         // relative squared error of the table (NaN if unknown)
+	TableError    float64         // relative squared error of the table, all rows alike (NaN if unknown)
+	WeightedError float64         // the same with calibration's row weights (NaN if none: no calibration)
+	ReadoutError  float64         // the weighted error in the readout metric (NaN if none applies)
 	Fidelity      float64         // the y-axis figure, e.g. decision agreement in [0,1] or cosine; NaN if unknown
 	Pass          bool            // passes the validate gate
 	Outputs       []OutputFigures // per model output

@@ -2,6 +2,7 @@ package sweepreport
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -10,6 +11,7 @@ type row struct {
 	Index                         int
 	Label, Kind, M, K             string
 	Size, Bytes, Ratio, TableErr  string
+	WeightedErr, ReadoutErr       string
 	Fidelity, Gate                string
 	Pass, Pareto, Recommended     bool
 	Outputs                       []string
@@ -29,7 +31,7 @@ func rows(r Report) []row {
 		w := row{
 			Index: i, Label: p.Label, Kind: p.Kind, M: "-", K: "-",
 			Size: formatSize(p.Bytes), Bytes: strconv.FormatInt(p.Bytes, 10),
-			Ratio: fmtRatio(p.Ratio), TableErr: fmtSci(p.TableError),
+			Ratio: fmtRatio(p.Ratio), TableErr: fmtSci(p.TableError), WeightedErr: fmtOptSci(p.WeightedError), ReadoutErr: fmtOptSci(p.ReadoutError),
 			Fidelity: fmtFid(p.Fidelity), Gate: passText(p.Pass),
 			Pass: p.Pass, Pareto: onFront[i], Recommended: i == r.Recommended,
 			Lookup: fmtCost(p.LookupLatency, p.LookupRSS), Decode: fmtCost(p.DecodeLatency, p.DecodeRSS),
@@ -54,6 +56,15 @@ func fmtRatio(f float64) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.1fx", f)
+}
+
+// fmtOptSci is fmtSci for a figure that only some points have: "-" where
+// it is NaN, or 0 (not set).
+func fmtOptSci(f float64) string {
+	if f == 0 || math.IsNaN(f) {
+		return "-"
+	}
+	return fmtSci(f)
 }
 
 func fmtSci(f float64) string {

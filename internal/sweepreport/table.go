@@ -17,7 +17,7 @@ func Table(w io.Writer, r Report) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REC\tLABEL\tKIND\tM\tK\tSIZE\tRATIO\tTABLE ERR\t"+strings.ToUpper(fidelityName(r))+
+	fmt.Fprintln(tw, "REC\tLABEL\tKIND\tM\tK\tSIZE\tRATIO\tTABLE ERR\tWEIGHTED\tREADOUT\t"+strings.ToUpper(fidelityName(r))+
 		"\tGATE\tPARETO\tOUTPUTS\tLOOKUP\tDECODE\tNOTE")
 	for _, w := range rows(r) {
 		mark, front, note, outs := "", "-", w.Note, "-"
@@ -33,7 +33,7 @@ func Table(w io.Writer, r Report) error {
 		if w.OutputsCounted > 0 {
 			outs = fmt.Sprintf("%d/%d pass", w.OutputsPassed, w.OutputsCounted)
 		}
-		fmt.Fprintln(tw, strings.Join([]string{mark, oneLine(w.Label), w.Kind, w.M, w.K, w.Size, w.Ratio, w.TableErr,
+		fmt.Fprintln(tw, strings.Join([]string{mark, oneLine(w.Label), w.Kind, w.M, w.K, w.Size, w.Ratio, w.TableErr, w.WeightedErr, w.ReadoutErr,
 			w.Fidelity, w.Gate, front, outs, w.Lookup, w.Decode, oneLine(note)}, "\t"))
 	}
 	if err := tw.Flush(); err != nil {

@@ -31,7 +31,8 @@ func (r *Result) Report(command, generated, gate string) sweepreport.Report {
 	}
 	for _, p := range r.Points {
 		q := sweepreport.Point{Label: p.Label, Kind: sweepreport.KindCodes, M: p.M, K: p.K, Bytes: p.Bytes, Ratio: p.Ratio,
-			TableError: p.TableRelSqErr, Fidelity: p.Fidelity, Pass: p.Pass, Note: p.Form}
+			TableError: p.TableRelSqErr, WeightedError: optFloat(p.WeightedRelSqErr), ReadoutError: optFloat(p.ReadoutRelSqErr),
+			Fidelity: p.Fidelity, Pass: p.Pass, Note: p.Form}
 		if p.Kind != "codes" {
 			q.Kind = sweepreport.KindReference
 		}
@@ -69,4 +70,12 @@ func GateText(rep *validate.CompareReport) string {
 		}
 	}
 	return gate
+}
+
+// optFloat is *f, or NaN for a figure the point does not have.
+func optFloat(f *float64) float64 {
+	if f == nil {
+		return math.NaN()
+	}
+	return *f
 }
