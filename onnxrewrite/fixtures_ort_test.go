@@ -365,6 +365,7 @@ func TestFixtureRewriteORT(t *testing.T) {
 	rt := rtkit.Runtime(t)
 	for fi, f := range append(fixtures.All(), fixtures.Folded()...) {
 		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel() // a fixture's cases run one by one; fixtures side by side
 			path := testkit.Write(t, f)
 			if f.Table == "" {
 				// Nothing to rewrite: the model runs, and Rewrite says so.

@@ -59,10 +59,13 @@ func TestVibeQuantized(t *testing.T) {
 	rt := openRuntime(t)
 	calib, held := fixtures.VibeSentences(1, 400), idsTensor(fixtures.VibeSentences(2, 2000))
 	orig := decisions(t, rt, vibeModel, held)
+	// The dynamic and QDQ forms dequantize to the same values: one codes
+	// cache serves both (the second reads the first's codes).
+	codesDir := t.TempDir()
 	for _, form := range []string{onnxrewrite.QuantizeDynamic, onnxrewrite.QuantizeQDQ, onnxrewrite.QuantizePerRow} {
 		qpath := vibeQuantized(t, form)
 		qd := decisions(t, rt, qpath, held)
-		out, rep := vibeCompress(t, rt, qpath, calib, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, M: 16, K: 16})
+		out, rep := vibeCompress(t, rt, qpath, calib, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, M: 16, K: 16, CodesDir: codesDir})
 		d := decisions(t, rt, out, held)
 		qb, ob := filesBytes(t, qpath), filesBytes(t, out)
 		tr := rep.Tables[0]
@@ -81,8 +84,11 @@ func TestVibeCodebookFloat16(t *testing.T) {
 	rt := openRuntime(t)
 	calib, held := fixtures.VibeSentences(1, 400), idsTensor(fixtures.VibeSentences(2, 2000))
 	orig := decisions(t, rt, vibeModel, held)
+	// The cache holds the learned float32 codebook; each type rounds it
+	// after, so one learn serves the three.
+	codesDir := t.TempDir()
 	for _, dt := range []string{"float32", "float16", "auto"} {
-		out, rep := vibeCompress(t, rt, vibeModel, calib, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, M: 16, K: 16, CodebookDType: dt})
+		out, rep := vibeCompress(t, rt, vibeModel, calib, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, M: 16, K: 16, CodebookDType: dt, CodesDir: codesDir})
 		a, n := agreement(orig, decisions(t, rt, out, held)), filesBytes(t, out)
 		t.Logf("--codebook-dtype %s: %d bytes, %.2f%% agree; %s", dt, n, 100*a, rep.Tables[0].CodebookReason)
 		if dt != "float32" && (n > 180000 || a < 0.995 || rep.Tables[0].CodebookDType != "float16") {
