@@ -205,62 +205,20 @@ func isEmbeddingGather(n *onnxpb.NodeProto, i int) bool {
 func FindTables(m *model.Model) (*Inventory, error) {
 	inv := &Inventory{}
 	m.EachTensor(func(t *onnxpb.TensorProto) { inv.TotalBytes += model.StoredBytes(t) })
-
-	byTensor := map[*onnxpb.TensorProto]*Table{}
-	var order []*onnxpb.TensorProto
-	type pending struct {
-		def *tableDef
-		use Use
-	}
-	var others []pending
-	var sites []*qsite
-	walkGraphs(m, func(gc *graphCtx) {
-		consumers := map[string][]int{}
-		for i, n := range gc.g.Node {
-			for _, in := range n.Input {
-				consumers[in] = append(consumers[in], i)
-			}
-		}
-		sites = append(sites, matchQuant(m, gc, consumers)...)
-		for i, n := range gc.g.Node {
-			for j, in := range n.Input {
-				if in == "" {
-					continue
-				}
-				d, ok := gc.resolve(in)
-				if !ok || d == nil || len(d.tensor.Dims) != 2 || strings.HasPrefix(d.tensor.DocString, codebookDoc) {
-					continue
-				}
-				if !isFloatType(model.DataType(d.tensor.DataType)) {
-					continue // quantized tables are found by matchQuant
-				}
-				ref := NodeRef{Graph: gc.path, Node: model.NodeLabel(n, i), OpType: n.OpType, node: n, gc: gc}
-				if isEmbeddingGather(n, j) {
-					tb, ok := byTensor[d.tensor]
-					if !ok {
-						tb = newTable(m, d)
-						byTensor[d.tensor] = tb
-						order = append(order, d.tensor)
-					}
-					tb.Gathers = append(tb.Gathers, ref)
-					continue
-				}
-				others = append(others, pending{d, describeUse(gc, consumers, ref, n, j)})
-			}
-		}
-	})
-	for _, p := range others {
-		if tb, ok := byTensor[p.def.tensor]; ok {
+	sc := &tableScan{m: m, byTensor: map[*onnxpb.TensorProto]*Table{}}
+	walkGraphs(m, sc.graph)
+	for _, p := range sc.others {
+		if tb, ok := sc.byTensor[p.def.tensor]; ok {
 			tb.OtherUses = append(tb.OtherUses, p.use)
 		}
 	}
-	quant, params, err := quantTables(m, sites)
+	quant, params, err := quantTables(m, sc.sites)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range order {
-		tb := byTensor[t]
-		if params[t] || gatheredBeside(tb, byTensor, quant) {
+	for _, t := range sc.order {
+		tb := sc.byTensor[t]
+		if params[t] || gatheredBeside(tb, sc.byTensor, quant) {
 			continue // a scale or zero point, not a table
 		}
 		if inv.TotalBytes > 0 {
@@ -292,6 +250,58 @@ func FindTables(m *model.Model) (*Inventory, error) {
 		inv.Tables = []Table{}
 	}
 	return inv, nil
+}
+
+// tableScan is what FindTables gathers graph by graph: float tables in the
+// order first seen, their other uses, and the quantized forms' matches.
+type tableScan struct {
+	m        *model.Model
+	byTensor map[*onnxpb.TensorProto]*Table
+	order    []*onnxpb.TensorProto
+	others   []pendingUse
+	sites    []*qsite
+}
+
+type pendingUse struct {
+	def *tableDef
+	use Use
+}
+
+// graph scans one graph's nodes for the rank-2 float tensors they read.
+func (sc *tableScan) graph(gc *graphCtx) {
+	consumers := map[string][]int{}
+	for i, n := range gc.g.Node {
+		for _, in := range n.Input {
+			consumers[in] = append(consumers[in], i)
+		}
+	}
+	sc.sites = append(sc.sites, matchQuant(sc.m, gc, consumers)...)
+	for i, n := range gc.g.Node {
+		for j, in := range n.Input {
+			if in == "" {
+				continue
+			}
+			d, ok := gc.resolve(in)
+			if !ok || d == nil || len(d.tensor.Dims) != 2 || strings.HasPrefix(d.tensor.DocString, codebookDoc) {
+				continue
+			}
+			if !isFloatType(model.DataType(d.tensor.DataType)) {
+				continue // quantized tables are found by matchQuant
+			}
+			ref := NodeRef{Graph: gc.path, Node: model.NodeLabel(n, i), OpType: n.OpType, node: n, gc: gc}
+			if !isEmbeddingGather(n, j) {
+				sc.others = append(sc.others, pendingUse{d, describeUse(gc, consumers, ref, n, j)})
+				continue
+			}
+			tb, ok := sc.byTensor[d.tensor]
+			if !ok {
+				tb = newTable(sc.m, d)
+				sc.byTensor[d.tensor] = tb
+				sc.order = append(sc.order, d.tensor)
+			}
+			tb.Gathers = append(tb.Gathers, ref)
+		}
+	}
 }
 
 func newTable(m *model.Model, d *tableDef) *Table {
