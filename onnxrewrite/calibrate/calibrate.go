@@ -60,38 +60,10 @@ func RowCounts(rt *ort.Runtime, m *model.Model, tables []string, inputs map[stri
 			return nil, fmt.Errorf("%s: the model has no input %q", m.Path, name)
 		}
 	}
-
-	dir, err := os.MkdirTemp("", "embshrink-rowcounts-")
+	res, outs, err := runIDs(rt, m, sites, inputs)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	// Only the ids are computed, so only what they depend on is written:
-	// not the tables, which for a large model would be a copy of its data.
-	pruned, outs := onnxrewrite.ExposeIDs(m, sites)
-	path := filepath.Join(dir, "model.onnx")
-	if err := pruned.Save(path, model.SaveOptions{}); err != nil {
-		return nil, fmt.Errorf("%s: temporary model for counting rows: %w", m.Path, err)
-	}
-
-	sess, err := rt.NewSession(path, ort.SessionOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("%s: counting rows: %w", m.Path, err)
-	}
-	defer sess.Close()
-	feed := map[string]ort.HostTensor{}
-	for _, in := range sess.Inputs() {
-		t, ok := inputs[in.Name]
-		if !ok {
-			return nil, fmt.Errorf("%s: counting rows needs input %q, which the calibration inputs lack", m.Path, in.Name)
-		}
-		feed[in.Name] = t
-	}
-	res, err := sess.Run(feed)
-	if err != nil {
-		return nil, fmt.Errorf("%s: counting rows: %w", m.Path, err)
-	}
-
 	counts := map[string][]int64{}
 	for _, tb := range inv.Tables {
 		if len(tables) == 0 || slices.Contains(tables, tb.Name) {
@@ -99,25 +71,63 @@ func RowCounts(rt *ort.Runtime, m *model.Model, tables []string, inputs map[stri
 		}
 	}
 	for i, s := range sites {
-		t, ok := res[outs[i]]
-		if !ok {
-			return nil, fmt.Errorf("%s: counting rows: no ids came back for Gather %s", m.Path, s.Ref.Node)
-		}
-		ids, ok := t.Data.([]int64)
-		if !ok {
-			return nil, fmt.Errorf("%s: counting rows: ids of Gather %s came back as %T", m.Path, s.Ref.Node, t.Data)
-		}
-		c := counts[s.Table]
-		for _, id := range ids {
-			r := id
-			if r < 0 {
-				r += s.Rows
-			}
-			if r < 0 || r >= s.Rows {
-				return nil, fmt.Errorf("%s: table %q: Gather %s reads id %d, outside [-%d, %d)", m.Path, s.Table, s.Ref.Node, id, s.Rows, s.Rows)
-			}
-			c[r]++
+		if err := countIDs(m, s, res[outs[i]], counts[s.Table]); err != nil {
+			return nil, err
 		}
 	}
 	return counts, nil
+}
+
+// runIDs runs the part of m that computes the sites' ids and returns its
+// outputs, named by outs in site order. Only the ids are computed, so only
+// what they depend on is written: not the tables, which for a large model
+// would be a copy of its data.
+func runIDs(rt *ort.Runtime, m *model.Model, sites []onnxrewrite.IDSite, inputs map[string]ort.HostTensor) (map[string]ort.HostTensor, []string, error) {
+	dir, err := os.MkdirTemp("", "embshrink-rowcounts-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	pruned, outs := onnxrewrite.ExposeIDs(m, sites)
+	path := filepath.Join(dir, "model.onnx")
+	if err := pruned.Save(path, model.SaveOptions{}); err != nil {
+		return nil, nil, fmt.Errorf("%s: temporary model for counting rows: %w", m.Path, err)
+	}
+	sess, err := rt.NewSession(path, ort.SessionOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: counting rows: %w", m.Path, err)
+	}
+	defer sess.Close()
+	feed := map[string]ort.HostTensor{}
+	for _, in := range sess.Inputs() {
+		t, ok := inputs[in.Name]
+		if !ok {
+			return nil, nil, fmt.Errorf("%s: counting rows needs input %q, which the calibration inputs lack", m.Path, in.Name)
+		}
+		feed[in.Name] = t
+	}
+	res, err := sess.Run(feed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: counting rows: %w", m.Path, err)
+	}
+	return res, outs, nil
+}
+
+// countIDs adds the ids one Gather read (t) to its table's counts c.
+func countIDs(m *model.Model, s onnxrewrite.IDSite, t ort.HostTensor, c []int64) error {
+	ids, ok := t.Data.([]int64)
+	if !ok {
+		return fmt.Errorf("%s: counting rows: no ids came back for Gather %s (got %T)", m.Path, s.Ref.Node, t.Data)
+	}
+	for _, id := range ids {
+		r := id
+		if r < 0 {
+			r += s.Rows
+		}
+		if r < 0 || r >= s.Rows {
+			return fmt.Errorf("%s: table %q: Gather %s reads id %d, outside [-%d, %d)", m.Path, s.Table, s.Ref.Node, id, s.Rows, s.Rows)
+		}
+		c[r]++
+	}
+	return nil
 }
