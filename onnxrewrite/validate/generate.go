@@ -148,47 +148,7 @@ func generate(in ort.IOInfo, shape []int64, ranges map[string]idRange, rng *rand
 	r := InputReport{Name: in.Name, DType: model.DTypeName(in.Elem), Shape: shape, Source: "generated"}
 	switch in.Elem {
 	case model.Int64, model.Int32, model.Uint8, model.Uint16:
-		rg, direct := ranges[in.Name]
-		if !direct {
-			rg = ranges[""]
-		}
-		high := rg.high
-		if high <= 0 {
-			high = 2
-		}
-		switch in.Elem {
-		case model.Int32:
-			high = min(high, math.MaxInt32)
-		case model.Uint8:
-			high = min(high, math.MaxUint8+1)
-		case model.Uint16:
-			high = min(high, math.MaxUint16+1)
-		}
-		r.IDRange = []int64{0, high}
-		switch {
-		case direct:
-			r.Table = rg.table
-			r.Values = fmt.Sprintf("ids uniform in [0, %d) (rows of table %s)", high, rg.table)
-		case rg.table != "":
-			r.Table = rg.table
-			r.Values = fmt.Sprintf("ids uniform in [0, %d) (no table's Gather reads this input directly; rows of the smallest table, %s)", high, rg.table)
-		default:
-			r.Values = fmt.Sprintf("integers uniform in [0, %d) (the model has no embedding table)", high)
-		}
-		v := make([]int64, n)
-		for i := range v {
-			v[i] = rng.Int64N(high)
-		}
-		switch in.Elem {
-		case model.Int64:
-			t.Data = v
-		case model.Int32:
-			t.Data = inputs.ConvertInts[int32](v)
-		case model.Uint8:
-			t.Data = inputs.ConvertInts[uint8](v)
-		case model.Uint16:
-			t.Data = inputs.ConvertInts[uint16](v)
-		}
+		t.Data = generateIDs(in, n, ranges, rng, &r)
 	case onnxpb.TensorProto_BOOL:
 		v := make([]bool, n)
 		for i := range v {
@@ -197,35 +157,82 @@ func generate(in ort.IOInfo, shape []int64, ranges map[string]idRange, rng *rand
 		t.Data = v
 		r.Values = "booleans, true with probability 1/2"
 	case model.Float32, model.Float64, model.Float16, model.BFloat16:
+		t.Data = generateNormal(in.Elem, n, rng)
 		r.Values = "standard normal"
-		switch in.Elem {
-		case model.Float32:
-			v := make([]float32, n)
-			for i := range v {
-				v[i] = float32(rng.NormFloat64())
-			}
-			t.Data = v
-		case model.Float64:
-			v := make([]float64, n)
-			for i := range v {
-				v[i] = rng.NormFloat64()
-			}
-			t.Data = v
-		case model.Float16:
-			v := make([]uint16, n)
-			for i := range v {
-				v[i] = half.FromFloat32(float32(rng.NormFloat64()))
-			}
-			t.Data = v
-		case model.BFloat16:
-			v := make([]uint16, n)
-			for i := range v {
-				v[i] = half.BFloat16FromFloat32(float32(rng.NormFloat64()))
-			}
-			t.Data = v
-		}
 	default:
 		return ort.HostTensor{}, InputReport{}, fmt.Errorf("input %q is %s, which cannot be generated; give its values", in.Name, model.DTypeName(in.Elem))
 	}
 	return t, r, nil
+}
+
+// generateIDs draws n integers for in, uniform over the rows of the table
+// its ids index (ranges), in the input's element type, and says so in r.
+func generateIDs(in ort.IOInfo, n int, ranges map[string]idRange, rng *rand.Rand, r *InputReport) any {
+	rg, direct := ranges[in.Name]
+	if !direct {
+		rg = ranges[""]
+	}
+	high := rg.high
+	if high <= 0 {
+		high = 2
+	}
+	switch in.Elem {
+	case model.Int32:
+		high = min(high, math.MaxInt32)
+	case model.Uint8:
+		high = min(high, math.MaxUint8+1)
+	case model.Uint16:
+		high = min(high, math.MaxUint16+1)
+	}
+	r.IDRange = []int64{0, high}
+	switch {
+	case direct:
+		r.Table = rg.table
+		r.Values = fmt.Sprintf("ids uniform in [0, %d) (rows of table %s)", high, rg.table)
+	case rg.table != "":
+		r.Table = rg.table
+		r.Values = fmt.Sprintf("ids uniform in [0, %d) (no table's Gather reads this input directly; rows of the smallest table, %s)", high, rg.table)
+	default:
+		r.Values = fmt.Sprintf("integers uniform in [0, %d) (the model has no embedding table)", high)
+	}
+	v := make([]int64, n)
+	for i := range v {
+		v[i] = rng.Int64N(high)
+	}
+	switch in.Elem {
+	case model.Int32:
+		return inputs.ConvertInts[int32](v)
+	case model.Uint8:
+		return inputs.ConvertInts[uint8](v)
+	case model.Uint16:
+		return inputs.ConvertInts[uint16](v)
+	}
+	return v
+}
+
+// generateNormal draws n standard normal values in a float type.
+func generateNormal(elem model.DataType, n int, rng *rand.Rand) any {
+	switch elem {
+	case model.Float64:
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = rng.NormFloat64()
+		}
+		return v
+	case model.Float16, model.BFloat16:
+		round := half.FromFloat32
+		if elem == model.BFloat16 {
+			round = half.BFloat16FromFloat32
+		}
+		v := make([]uint16, n)
+		for i := range v {
+			v[i] = round(float32(rng.NormFloat64()))
+		}
+		return v
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
 }
