@@ -12,36 +12,14 @@ package onnxrewrite_test
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
-
-// qfRuntime opens ONNX ort.Runtime, failing in CI when it is missing and
-// skipping elsewhere.
-func qfRuntime(t *testing.T) *ort.Runtime {
-	t.Helper()
-	if _, err := ort.RuntimeLibrary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ONNX ort.Runtime is required in CI: %v", err)
-		}
-		t.Skipf("skipping: ONNX ort.Runtime is not installed (bash scripts/install-onnxruntime.sh): %v", err)
-	}
-	rt, err := ort.OpenRuntime()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rt.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return rt
-}
 
 // qfRun writes f to a fresh folder, opens it and runs it once.
 func qfRun(t *testing.T, rt *ort.Runtime, f fixtures.Fixture, in map[string]ort.HostTensor) map[string]ort.HostTensor {
@@ -82,7 +60,7 @@ func qfFloats(t *testing.T, name string, h ort.HostTensor) []float32 {
 }
 
 func TestQuantFixtureORT(t *testing.T) {
-	rt := qfRuntime(t)
+	rt := rtkit.Runtime(t)
 	for fi, f := range fixtures.QuantForms() {
 		t.Run(f.Name, func(t *testing.T) {
 			ref := f.DenseReference()
@@ -147,7 +125,7 @@ func qfNextToken(logits []float32) (p []float64, sum, entropy float64) {
 }
 
 func TestLMFixtureORT(t *testing.T) {
-	rt := qfRuntime(t)
+	rt := rtkit.Runtime(t)
 	for fi, f := range fixtures.LMs() {
 		t.Run(f.Name, func(t *testing.T) {
 			if !f.LM || f.Norm == "" {
