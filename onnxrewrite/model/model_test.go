@@ -194,6 +194,7 @@ func TestSaveRefuses(t *testing.T) {
 			model.SaveOptions{DataFile: "out.onnx"}, "is the output model itself"},
 		{"a name too long for the temporary file", func(dir string) string { return filepath.Join(dir, strings.Repeat("n", 240)+".onnx") },
 			model.SaveOptions{}, "cannot write a temporary file"},
+		{"standard output", func(string) string { return "-" }, model.SaveOptions{}, "cannot be written to standard output"},
 		{"a failing check", func(dir string) string { return filepath.Join(dir, "out.onnx") },
 			model.SaveOptions{Check: func(string) error { return os.ErrInvalid }}, "fails its check"},
 	}

@@ -63,6 +63,11 @@ func probeTemp(path, dir, name string) error {
 // output exists as something other than a regular file, they differ, and
 // the folder takes their temporary files.
 func checkOutputs(path, dir, dataName, dataPath string, opts SaveOptions) error {
+	if path == "-" {
+		// Commands take "-" for standard output; a model has a data file
+		// beside it and is written by rename, so it goes to a named file.
+		return fmt.Errorf("-: a model cannot be written to standard output; name the output file")
+	}
 	if filepath.Clean(dataPath) == filepath.Clean(path) {
 		return fmt.Errorf("%s: data file %q is the output model itself", path, dataName)
 	}
