@@ -98,14 +98,23 @@ func rowsBitmap(counts []int64) (string, int) {
 }
 
 // RecordProvenance writes the provenance of rep (Compress of source with
-// opts) into m's metadata_props, replacing embshrink entries already there.
+// opts) into m's metadata_props, replacing the version, the source and the
+// entries of the tables rep compressed; an earlier run's tables keep theirs.
 func RecordProvenance(m *model.Model, source, version string, rep *Report, opts Options) error {
 	sum, err := sourceSHA256(source)
 	if err != nil {
 		return err
 	}
 	mp := m.Proto
-	mp.MetadataProps = without(mp.MetadataProps, func(e *onnxpb.StringStringEntryProto) bool { return strings.HasPrefix(e.Key, "embshrink.") })
+	// A table compressed by an earlier run keeps its entry; the version,
+	// the source and this run's tables are written anew.
+	mine := map[string]bool{MetaVersion: true, MetaSource: true}
+	for _, t := range rep.Tables {
+		if t.Rewrite != nil {
+			mine[MetaTablePrefix+t.Name] = true
+		}
+	}
+	mp.MetadataProps = without(mp.MetadataProps, func(e *onnxpb.StringStringEntryProto) bool { return mine[e.Key] })
 	add := func(k, v string) {
 		mp.MetadataProps = append(mp.MetadataProps, &onnxpb.StringStringEntryProto{Key: k, Value: v})
 	}
