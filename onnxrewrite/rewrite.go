@@ -70,7 +70,8 @@ type RewriteReport struct {
 	// Bags counts the lookup Gathers that, with the ReduceSum or ReduceMean
 	// pooling them, became code counts times the codebook.
 	Bags int `json:"bags"`
-	// Notes say why pooled Gathers kept the per-token lookup.
+	// Notes say why pooled Gathers kept the per-token lookup, and how the
+	// graph's inputs changed (a table that was also a graph input).
 	Notes []string `json:"notes,omitempty"`
 	// OtherUses are readers of the table that now read the decoded table.
 	OtherUses []Use `json:"other_uses"`
@@ -191,7 +192,21 @@ func rewriteFloat(m *model.Model, tb *Table, c codes.Codes, b codes.Codebook, op
 		e.drop(tb.def.graph.g, tb.Name)
 	}
 	e.finish(rep)
+	rep.Notes = append(rep.Notes, signatureNotes(e, tb)...)
 	return rep, nil
+}
+
+// signatureNotes say how the rewrite changed the graph's inputs, which a
+// caller feeding the model must know.
+func signatureNotes(e *emitter, tb *Table) []string {
+	var notes []string
+	if tb.GraphInput {
+		notes = append(notes, fmt.Sprintf("graph input %q (the table, which a caller could feed instead of the initializer) is no longer an input: it is computed from the codes", tb.Name))
+	}
+	if ir := e.m.Proto.IrVersion; ir < 4 && len(e.added) > 0 {
+		notes = append(notes, fmt.Sprintf("IR version %d: the %d new initializers are also declared as graph inputs, as IR < 4 requires", ir, len(e.added)))
+	}
+	return notes
 }
 
 // finish puts the new nodes and tensors into the table's graph and counts

@@ -266,3 +266,41 @@ func TestPackedCodeBytes(t *testing.T) {
 		}
 	}
 }
+
+// A table that is also a graph input stops being one; the report says so,
+// and says that an IR 3 model's new initializers became inputs.
+func TestRewriteNotesSignature(t *testing.T) {
+	seen := 0
+	for _, f := range fixtures.All() {
+		if !f.GraphInput {
+			continue
+		}
+		seen++
+		m := testkit.Load(t, testkit.Write(t, f))
+		inv, err := onnxrewrite.FindTables(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb, err := inv.Table(f.Table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, b := testkit.Codes(int(tb.Shape[0]), 2, 16, int(tb.Shape[1]), 1, 0)
+		rep, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{Table: f.Table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := strings.Join(rep.Notes, "\n")
+		if !strings.Contains(notes, "is no longer an input") || (m.Proto.IrVersion < 4 && !strings.Contains(notes, "declared as graph inputs")) {
+			t.Errorf("%s: notes %q do not say how the inputs changed", f.Name, rep.Notes)
+		}
+		for _, in := range m.Proto.Graph.Input {
+			if in.Name == f.Table {
+				t.Errorf("%s: %s is still a graph input", f.Name, f.Table)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no fixture has a table that is also a graph input")
+	}
+}
