@@ -69,8 +69,8 @@ func TestVibeQuantized(t *testing.T) {
 		d := decisions(t, rt, out, held)
 		qb, ob := filesBytes(t, qpath), filesBytes(t, out)
 		tr := rep.Tables[0]
-		t.Logf("%s: quantized %d bytes (%.2f%% agree with float) -> %d bytes (%.1fx smaller), %.2f%% agree with the quantized model, %.2f%% with the float one; codebook %s",
-			form, qb, 100*agreement(orig, qd), ob, float64(qb)/float64(ob), 100*agreement(qd, d), 100*agreement(orig, d), tr.CodebookReason)
+		t.Logf("%s: quantized %d bytes (%.2f%% agree with float) -> %d bytes (%.1fx smaller), %.2f%% agree with the quantized model, %.2f%% with the float one; codebook %s; codes cached %v, metric %s",
+			form, qb, 100*agreement(orig, qd), ob, float64(qb)/float64(ob), 100*agreement(qd, d), 100*agreement(orig, d), tr.CodebookReason, tr.Cached, tr.Metric)
 		if agreement(qd, d) < 0.995 || qb < 4*ob {
 			t.Errorf("%s: agreement %.4f with the quantized model at %.1fx, want >= 0.995 at >= 4x", form, agreement(qd, d), float64(qb)/float64(ob))
 		}
