@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/validate"
@@ -26,14 +27,7 @@ func TestExposeIDsLeavesTablesOut(t *testing.T) {
 			continue
 		}
 		t.Run(f.Name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := fixtures.Write(dir, f); err != nil {
-				t.Fatal(err)
-			}
-			m, err := model.Load(filepath.Join(dir, f.FileName()))
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := testkit.Load(t, testkit.Write(t, f))
 			inv, err := onnxrewrite.FindTables(m)
 			if err != nil {
 				t.Fatal(err)

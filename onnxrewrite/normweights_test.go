@@ -1,25 +1,18 @@
 package onnxrewrite_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
 
 func loadFixtureTable(t *testing.T, f fixtures.Fixture) (*model.Model, *onnxrewrite.Table) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := fixtures.Write(dir, f); err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Load(filepath.Join(dir, f.FileName()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testkit.Load(t, testkit.Write(t, f))
 	inv, err := onnxrewrite.FindTables(m)
 	if err != nil {
 		t.Fatal(err)

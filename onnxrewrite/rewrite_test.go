@@ -276,15 +276,7 @@ func TestRewriteNotesSignature(t *testing.T) {
 			continue
 		}
 		seen++
-		m := testkit.Load(t, testkit.Write(t, f))
-		inv, err := onnxrewrite.FindTables(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tb, err := inv.Table(f.Table)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, tb := loadFixtureTable(t, f)
 		c, b := testkit.Codes(int(tb.Shape[0]), 2, 16, int(tb.Shape[1]), 1, 0)
 		rep, err := onnxrewrite.RewriteTable(m, c, b, onnxrewrite.RewriteOptions{Table: f.Table})
 		if err != nil {

@@ -1,16 +1,13 @@
 package compress_test
 
 import (
-	"context"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/onnxrewrite"
-	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
@@ -74,23 +71,7 @@ func agreement(a, b []bool) float64 {
 // vibeRun compresses the vibe model with opts (counts from calib, when
 // given) and returns held-out agreement and the size ratio.
 func vibeRun(t testing.TB, rt *ort.Runtime, calib []fixtures.Sentence, heldOut ort.HostTensor, orig []bool, opts compress.Options) (float64, float64, *compress.Report) {
-	m, err := model.Load(vibeModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if calib != nil {
-		if opts.Counts, err = calibrate.RowCounts(rt, m, []string{"embedding.weight"}, map[string]ort.HostTensor{"input": idsTensor(calib)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rep, err := compress.Compress(context.Background(), m, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "small.onnx")
-	if err := m.Save(out, model.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	out, rep := vibeCompress(t, rt, vibeModel, calib, opts)
 	return agreement(orig, decisions(t, rt, out, heldOut)), float64(filesBytes(t, vibeModel)) / float64(filesBytes(t, out)), rep
 }
 
