@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkDevGlove learns one configuration on GloVe, chosen by environment
-// variables (ROWS, M, K, SEED, METHOD, ITERS, SWEEPS, RESTARTS, PERTURB, KMI,
+// variables (ROWS, M, K, SEED, METHOD, ITERS, SWEEPS, RESTARTS, PERTURB, KMI, TRIALS,
 // EPOCHS, BATCH, LR, TARGET, LIMIT, DTYPE, ANNEAL), and reports its error and time;
 // with -v it logs every progress report:
 //
@@ -30,7 +30,7 @@ func BenchmarkDevGlove(b *testing.B) {
 	data = data[:V*D]
 	cfg := Config{M: envInt("M", 32), K: envInt("K", 16), Method: os.Getenv("METHOD"), Seed: int64(envInt("SEED", 1)),
 		Iterations: envInt("ITERS", 0), ICMSweeps: envInt("SWEEPS", 0), Restarts: envInt("RESTARTS", 0),
-		Perturb: envInt("PERTURB", 0), KMeansIters: envInt("KMI", 0), Epochs: envInt("EPOCHS", 0), Batch: envInt("BATCH", 0),
+		Perturb: envInt("PERTURB", 0), KMeansIters: envInt("KMI", 0), KMeansTrials: envInt("TRIALS", 0), Epochs: envInt("EPOCHS", 0), Batch: envInt("BATCH", 0),
 		LR: envFloat("LR"), TargetError: envFloat("TARGET"), CodebookDType: os.Getenv("DTYPE")}
 	cfg.TimeLimit, _ = time.ParseDuration(os.Getenv("LIMIT"))
 	cfg.Anneal = envFloat("ANNEAL")

@@ -33,21 +33,19 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	normSum := make([]float64, nChunks)
 	encs := make([]*encoder, a.threads)
 	for t := range encs {
-		encs[t] = &encoder{u: make([]float32, chunkRows*MK), f: make([]float32, MK),
+		encs[t] = &encoder{u: make([]float32, MK), f: make([]float32, MK),
 			bestF: make([]float32, MK), cur: make([]uint16, M), best: make([]uint16, M)}
 	}
 	err := forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
 		e := encs[t]
 		n := hi - lo
-		u := e.u[:n*MK]
-		xs := blas32.General{Rows: n, Cols: D, Stride: D, Data: a.x[lo*D : hi*D]}
-		blas32.Gemm(blas.NoTrans, blas.Trans, -2, xs, cbm, 0, blas32.General{Rows: n, Cols: MK, Stride: MK, Data: u})
 		var es, ns float64
 		for r := 0; r < n; r++ {
 			i := lo + r
-			ur := u[r*MK : (r+1)*MK]
-			for j := range ur {
-				ur[j] += norms[j]
+			ur := e.u[:MK]
+			dots(ur, a.x[i*D:(i+1)*D], a.cb)
+			for j, v := range ur {
+				ur[j] = norms[j] - 2*v
 			}
 			codes := a.codes[i*M : (i+1)*M]
 			en := a.encodeRow(e, ur, P, codes, newRowRNG(a.seed, round, i), o)
@@ -94,21 +92,15 @@ func addOutside(f, row []float32, lo, hi int) {
 	}
 }
 
-// setCode changes b[m] to k and updates the field.
+// setCode changes b[m] to k and updates the field: every other codebook's
+// entries gain the new codeword's cross terms and lose the old one's.
 func (a *aq) setCode(f, P []float32, b []uint16, m, k int) {
 	MK, K := a.MK, a.K
 	oldRow := P[(m*K+int(b[m]))*MK : (m*K+int(b[m])+1)*MK]
 	newRow := P[(m*K+k)*MK : (m*K+k+1)*MK]
 	lo, hi := m*K, (m+1)*K
-	impl := blas32.Implementation()
-	if lo > 0 {
-		impl.Saxpy(lo, 1, newRow, 1, f, 1)
-		impl.Saxpy(lo, -1, oldRow, 1, f, 1)
-	}
-	if hi < MK {
-		impl.Saxpy(MK-hi, 1, newRow[hi:], 1, f[hi:], 1)
-		impl.Saxpy(MK-hi, -1, oldRow[hi:], 1, f[hi:], 1)
-	}
+	addDiff(f[:lo], newRow, oldRow)
+	addDiff(f[hi:], newRow[hi:], oldRow[hi:])
 	b[m] = uint16(k)
 }
 
@@ -117,16 +109,10 @@ func (a *aq) icm(f, P []float32, b []uint16, sweeps int) {
 	K := a.K
 	for s := 0; s < sweeps; s++ {
 		changed := false
-		for m := range b {
+		for m, c := range b {
 			fm := f[m*K : (m+1)*K]
-			bk, bv := int(b[m]), fm[b[m]]
-			for k, v := range fm {
-				if v < bv {
-					bk, bv = k, v
-				}
-			}
-			if bk != int(b[m]) {
-				a.setCode(f, P, b, m, bk)
+			if k := minIndex(fm); fm[k] < fm[c] {
+				a.setCode(f, P, b, m, k)
 				changed = true
 			}
 		}

@@ -1,0 +1,28 @@
+package learner
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 is fixed at start-up: the CPU does not change.
+var useAVX2 = cpu.X86.HasAVX2
+
+// addDiffAVX2 is addDiff for len(f) a multiple of 8; a and b are at least
+// as long as f.
+//
+//go:noescape
+func addDiffAVX2(f, a, b []float32)
+
+// minIndexAVX2 is minIndex for len(v) a positive multiple of 8; it returns 0
+// when v holds no minimum it can find (NaN).
+//
+//go:noescape
+func minIndexAVX2(v []float32) int
+
+// dotsAVX2 is dots for len(x) >= 8.
+//
+//go:noescape
+func dotsAVX2(out, x, c []float32)
+
+// axpyAVX2 is axpy for len(f) a multiple of 8.
+//
+//go:noescape
+func axpyAVX2(f, a []float32, w float32)

@@ -1,0 +1,235 @@
+#include "textflag.h"
+
+// func addDiffAVX2(f, a, b []float32)
+TEXT ·addDiffAVX2(SB), NOSPLIT, $0-72
+	MOVQ f_base+0(FP), DI
+	MOVQ f_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	XORQ AX, AX
+
+loop32:
+	CMPQ CX, $32
+	JL   loop8
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS 32(SI)(AX*4), Y1
+	VMOVUPS 64(SI)(AX*4), Y2
+	VMOVUPS 96(SI)(AX*4), Y3
+	VSUBPS  (DX)(AX*4), Y0, Y0
+	VSUBPS  32(DX)(AX*4), Y1, Y1
+	VSUBPS  64(DX)(AX*4), Y2, Y2
+	VSUBPS  96(DX)(AX*4), Y3, Y3
+	VADDPS  (DI)(AX*4), Y0, Y0
+	VADDPS  32(DI)(AX*4), Y1, Y1
+	VADDPS  64(DI)(AX*4), Y2, Y2
+	VADDPS  96(DI)(AX*4), Y3, Y3
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDQ    $32, AX
+	SUBQ    $32, CX
+	JMP     loop32
+
+loop8:
+	CMPQ CX, $8
+	JL   done
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS  (DX)(AX*4), Y0, Y0
+	VADDPS  (DI)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	SUBQ    $8, CX
+	JMP     loop8
+
+done:
+	VZEROUPPER
+	RET
+
+// func minIndexAVX2(v []float32) int
+TEXT ·minIndexAVX2(SB), NOSPLIT, $0-32
+	MOVQ v_base+0(FP), SI
+	MOVQ v_len+8(FP), CX
+	VMOVUPS (SI), Y0
+	MOVQ $8, AX
+
+minloop:
+	CMPQ AX, CX
+	JGE  reduce
+	VMINPS (SI)(AX*4), Y0, Y0
+	ADDQ   $8, AX
+	JMP    minloop
+
+reduce:
+	VEXTRACTF128 $1, Y0, X1
+	VMINPS       X1, X0, X0
+	VPERMILPS    $0x4E, X0, X1
+	VMINPS       X1, X0, X0
+	VPERMILPS    $0xB1, X0, X1
+	VMINPS       X1, X0, X0
+	VBROADCASTSS X0, Y2
+	XORQ         AX, AX
+
+findloop:
+	CMPQ      AX, CX
+	JGE       notfound
+	VCMPPS    $0, (SI)(AX*4), Y2, Y3
+	VMOVMSKPS Y3, DX
+	TESTL     DX, DX
+	JNZ       found
+	ADDQ      $8, AX
+	JMP       findloop
+
+found:
+	BSFL DX, DX
+	ADDQ DX, AX
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+notfound:
+	MOVQ $0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// HSUM leaves in the low lane of X the sum of the 8 lanes of Y, in the order
+// of dotsGeneric: lanes l and l+4, then those pairs 0+2 and 1+3, then the two.
+#define HSUM(Y, X, T, TX) \
+	VEXTRACTF128 $1, Y, TX; \
+	VADDPS       TX, X, X;  \
+	VPERMILPS    $0x4E, X, TX; \
+	VADDPS       TX, X, X;  \
+	VPERMILPS    $0xB1, X, TX; \
+	VADDPS       TX, X, X
+
+// func dotsAVX2(out, x, c []float32)
+TEXT ·dotsAVX2(SB), NOSPLIT, $0-72
+	MOVQ out_base+0(FP), DI
+	MOVQ out_len+8(FP), R8
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), R9
+	MOVQ c_base+48(FP), DX
+	MOVQ R9, R10
+	ANDQ $-8, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+
+block4:
+	CMPQ   R8, $4
+	JL     single
+	LEAQ   (DX)(R11*1), R12
+	LEAQ   (R12)(R11*1), R13
+	LEAQ   (R13)(R11*1), R14
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ   AX, AX
+
+b4loop:
+	CMPQ    AX, R10
+	JGE     b4red
+	VMOVUPS (SI)(AX*4), Y4
+	VMULPS  (DX)(AX*4), Y4, Y5
+	VADDPS  Y5, Y0, Y0
+	VMULPS  (R12)(AX*4), Y4, Y6
+	VADDPS  Y6, Y1, Y1
+	VMULPS  (R13)(AX*4), Y4, Y7
+	VADDPS  Y7, Y2, Y2
+	VMULPS  (R14)(AX*4), Y4, Y8
+	VADDPS  Y8, Y3, Y3
+	ADDQ    $8, AX
+	JMP     b4loop
+
+b4red:
+	HSUM(Y0, X0, Y5, X5)
+	HSUM(Y1, X1, Y6, X6)
+	HSUM(Y2, X2, Y7, X7)
+	HSUM(Y3, X3, Y8, X8)
+	MOVQ R10, AX
+
+t4loop:
+	CMPQ   AX, R9
+	JGE    t4done
+	VMOVSS (SI)(AX*4), X4
+	VMULSS (DX)(AX*4), X4, X5
+	VADDSS X5, X0, X0
+	VMULSS (R12)(AX*4), X4, X6
+	VADDSS X6, X1, X1
+	VMULSS (R13)(AX*4), X4, X7
+	VADDSS X7, X2, X2
+	VMULSS (R14)(AX*4), X4, X8
+	VADDSS X8, X3, X3
+	INCQ   AX
+	JMP    t4loop
+
+t4done:
+	VMOVSS X0, (DI)
+	VMOVSS X1, 4(DI)
+	VMOVSS X2, 8(DI)
+	VMOVSS X3, 12(DI)
+	ADDQ   $16, DI
+	LEAQ   (R14)(R11*1), DX
+	SUBQ   $4, R8
+	JMP    block4
+
+single:
+	CMPQ   R8, $0
+	JE     dotsdone
+	VXORPS Y0, Y0, Y0
+	XORQ   AX, AX
+
+s1loop:
+	CMPQ    AX, R10
+	JGE     s1red
+	VMOVUPS (SI)(AX*4), Y4
+	VMULPS  (DX)(AX*4), Y4, Y5
+	VADDPS  Y5, Y0, Y0
+	ADDQ    $8, AX
+	JMP     s1loop
+
+s1red:
+	HSUM(Y0, X0, Y5, X5)
+	MOVQ R10, AX
+
+s1tail:
+	CMPQ   AX, R9
+	JGE    s1done
+	VMOVSS (SI)(AX*4), X4
+	VMULSS (DX)(AX*4), X4, X5
+	VADDSS X5, X0, X0
+	INCQ   AX
+	JMP    s1tail
+
+s1done:
+	VMOVSS X0, (DI)
+	ADDQ   $4, DI
+	ADDQ   R11, DX
+	DECQ   R8
+	JMP    single
+
+dotsdone:
+	VZEROUPPER
+	RET
+
+// func axpyAVX2(f, a []float32, w float32)
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-52
+	MOVQ         f_base+0(FP), DI
+	MOVQ         f_len+8(FP), CX
+	MOVQ         a_base+24(FP), SI
+	VBROADCASTSS w+48(FP), Y7
+	XORQ         AX, AX
+
+axloop:
+	CMPQ    CX, $8
+	JL      axdone
+	VMULPS  (SI)(AX*4), Y7, Y0
+	VADDPS  (DI)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	SUBQ    $8, CX
+	JMP     axloop
+
+axdone:
+	VZEROUPPER
+	RET

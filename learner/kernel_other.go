@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package learner
+
+const useAVX2 = false
+
+func addDiffAVX2(f, a, b []float32) { panic("learner: no AVX2 kernels on this architecture") }
+
+func minIndexAVX2(v []float32) int { panic("learner: no AVX2 kernels on this architecture") }
+
+func dotsAVX2(out, x, c []float32) { panic("learner: no AVX2 kernels on this architecture") }
+
+func axpyAVX2(f, a []float32, w float32) { panic("learner: no AVX2 kernels on this architecture") }
