@@ -1,0 +1,34 @@
+package learner
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// TestGenericKernelsSameCodes learns the same table with the AVX2 kernels
+// and with the plain Go loops and wants the same codes and codebook, bit for
+// bit: a machine without AVX2 gives the bytes this one does.
+func TestGenericKernelsSameCodes(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("this CPU has no AVX2: only the generic kernels run here")
+	}
+	const V, D = 700, 36 // D not a multiple of 8: the tails run too
+	data := gaussian(V, D, 5)
+	cfg := Config{M: 6, K: 16, Seed: 3, Iterations: 4}
+	learn := func() *Result {
+		t.Helper()
+		res, err := Learn(context.Background(), data, V, D, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	fast := learn()
+	useAVX2 = false
+	defer func() { useAVX2 = true }()
+	plain := learn()
+	if !slices.Equal(fast.Codes, plain.Codes) || !slices.Equal(fast.Codebook, plain.Codebook) {
+		t.Fatalf("AVX2 and generic kernels learned different results (errors %g and %g)", fast.Metrics.RelSqErr, plain.Metrics.RelSqErr)
+	}
+}
