@@ -57,7 +57,7 @@ type Config struct {
 	CodebookDType string
 
 	// Iterations is the number of AQ refinement rounds (codebook refit +
-	// re-encoding). Default 18.
+	// re-encoding). Default 24.
 	Iterations int
 	// ICMSweeps is the number of ICM sweeps per encoding pass. Default 4.
 	ICMSweeps int
@@ -75,7 +75,9 @@ type Config struct {
 	KMeansIters int
 	// KMeansTrials is the number of k-means++ seedings tried per stage of
 	// the initialisation (the best is kept). Default 8 for small tables
-	// (V*K*D*(KMeansIters+1) < 2e7), otherwise 1.
+	// (N*K*D*(KMeansIters+1) < 2e7, N the rows k-means trains on: all, or
+	// a uniform sample of max(256*K, 65536) of larger tables), 4 below 1e9,
+	// otherwise 1.
 	KMeansTrials int
 	// Ridge is the ridge term λ added to the normal equations of the
 	// codebook refit, relative to the mean diagonal. Default 1e-6.

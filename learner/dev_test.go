@@ -9,18 +9,27 @@ import (
 )
 
 // BenchmarkDevGlove learns one configuration on GloVe, chosen by environment
-// variables (ROWS, M, K, SEED, METHOD, ITERS, SWEEPS, RESTARTS, PERTURB, KMI, TRIALS,
+// variables (FILE, a .npy table instead of the shared GloVe 50k; ROWS, M, K, SEED, METHOD, ITERS, SWEEPS, RESTARTS, PERTURB, KMI, TRIALS,
 // EPOCHS, BATCH, LR, TARGET, LIMIT, DTYPE, ANNEAL), and reports its error and time;
 // with -v it logs every progress report:
 //
 //	M=16 K=16 go test ./learner/ -run '^$' -bench DevGlove -benchtime 1x -v
 func BenchmarkDevGlove(b *testing.B) {
-	data, V, D := loadGlove(b)
 	envInt := func(k string, d int) int {
 		if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
 			return v
 		}
 		return d
+	}
+	var data []float32
+	var V, D int
+	if f := os.Getenv("FILE"); f != "" {
+		var err error
+		if data, V, D, err = readNpyFloat32(f); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		data, V, D = loadGlove(b)
 	}
 	envFloat := func(k string) float64 {
 		v, _ := strconv.ParseFloat(os.Getenv(k), 64)

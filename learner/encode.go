@@ -68,6 +68,7 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 		es += errSum[c]
 		ns += normSum[c]
 	}
+	a.sqErr = es
 	return ratio(es, ns), nil
 }
 

@@ -26,10 +26,7 @@ func (a *aq) initResidual(ctx context.Context, iters int) (float64, error) {
 	}
 	trials := a.cfg.KMeansTrials
 	if trials <= 0 {
-		trials = 1
-		if float64(nTrain)*float64(K)*float64(D)*float64(iters+1) < 2e7 {
-			trials = 8
-		}
+		trials = defaultTrials(float64(nTrain) * float64(K) * float64(D) * float64(iters+1))
 	}
 	bestAssign := make([]int32, V)
 	den := a.sumRows(func(i int) float64 { return sqNorm(a.x[i*D : (i+1)*D]) })
@@ -53,7 +50,8 @@ func (a *aq) initResidual(ctx context.Context, iters int) (float64, error) {
 		}); err != nil {
 			return 0, err
 		}
-		loss = ratio(a.sumRows(func(i int) float64 { return sqNorm(res[i*D : (i+1)*D]) }), den)
+		a.sqErr = a.sumRows(func(i int) float64 { return sqNorm(res[i*D : (i+1)*D]) })
+		loss = ratio(a.sqErr, den)
 		a.progress(Progress{Phase: "init", Step: m + 1, Total: a.M, Loss: loss})
 	}
 	return loss, nil
@@ -86,6 +84,20 @@ func (a *aq) initStage(ctx context.Context, res []float32, train []int, iters, t
 		return cent, err
 	}
 	return cent, nil
+}
+
+// defaultTrials is the number of k-means++ seedings tried per stage for a
+// stage costing work multiply-adds a pass. A better start is a better end
+// (GloVe 50k 32x16, 18 rounds: one trial 0.1547, four 0.1525; training on
+// 16,384 rows instead of 50,000, 0.1602), and four trials cost 8 s there.
+func defaultTrials(work float64) int {
+	switch {
+	case work < 2e7:
+		return 8
+	case work < 1e9:
+		return 4
+	}
+	return 1
 }
 
 // sumRows returns sum_i w_i f(i) over all rows, computed on all threads in
