@@ -176,9 +176,8 @@ func (rf *refinement) finish(why string) (learned, error) {
 // perturbCodebook adds Gaussian noise to every codeword (stochastic
 // relaxation, as in LSQ++): the noise standard deviation is scale times the
 // root mean squared reconstruction error per coordinate of the last
-// encoding, so that re-encoding
-// against the noisy codebook can leave poor local optima. The noise shrinks
-// to zero over the rounds.
+// encoding, so that re-encoding against the noisy codebook can leave poor
+// local optima. The noise shrinks to zero over the rounds.
 func (a *aq) perturbCodebook(scale float64, round int) {
 	// The error is the last encoding's (the refit since lowered it by a
 	// few percent): recomputing it took 6% of a round.

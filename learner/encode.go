@@ -38,11 +38,9 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	}
 	err := forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
 		e := encs[t]
-		n := hi - lo
+		ur := e.u
 		var es, ns float64
-		for r := 0; r < n; r++ {
-			i := lo + r
-			ur := e.u[:MK]
+		for i := lo; i < hi; i++ {
 			dots(ur, a.x[i*D:(i+1)*D], a.cb)
 			for j, v := range ur {
 				ur[j] = norms[j] - 2*v

@@ -16,9 +16,6 @@ func (a *aq) initResidual(ctx context.Context, iters int) (float64, error) {
 	copy(res, a.x)
 	assign := make([]int32, V)
 	dist := make([]float64, V)
-	// Several k-means++ trials per stage when that is cheap (small tables),
-	// keeping the lowest weighted inertia, as k-means++ alone often merges
-	// clusters.
 	train := a.sampleRows(initSampleRows(K), 0x1417)
 	nTrain := V
 	if train != nil {
@@ -67,10 +64,11 @@ func (a *aq) initStage(ctx context.Context, res []float32, train []int, iters, t
 		km = a.subset(train, res)
 		pts = km.x
 	}
+	l := newLloyd(km, pts) // the trials share the points' norms and buffers
 	var cent []float32
 	bestInertia := math.Inf(1)
 	for tr := 0; tr < trials; tr++ {
-		c, err := km.kmeans(ctx, pts, iters, m*1000+tr, assign[:km.V], dist[:km.V])
+		c, err := l.kmeans(ctx, iters, m*1000+tr, assign[:km.V], dist[:km.V])
 		if err != nil {
 			return nil, err
 		}
@@ -86,8 +84,10 @@ func (a *aq) initStage(ctx context.Context, res []float32, train []int, iters, t
 	return cent, nil
 }
 
-// defaultTrials is the number of k-means++ seedings tried per stage for a
-// stage costing work multiply-adds a pass. A better start is a better end
+// defaultTrials is the number of k-means++ seedings tried per stage (the
+// lowest weighted inertia is kept, as k-means++ alone often merges
+// clusters) for a stage costing work multiply-adds a pass. A better start
+// is a better end
 // (GloVe 50k 32x16, 18 rounds: one trial 0.1547, four 0.1525; training on
 // 16,384 rows instead of 50,000, 0.1602), and four trials cost 8 s there.
 func defaultTrials(work float64) int {
@@ -132,8 +132,8 @@ func sqNorm(v []float32) float64 {
 
 // nearest writes, for rows [lo, hi) of pts, the index of and the squared
 // distance to the nearest of the K centroids, using
-// ||p - c||^2 = ||p||^2 - 2<p, c> + ||c||^2. buf must hold K values; pnorm and cnorm hold the points' and the centroids'
-// squared norms.
+// ||p - c||^2 = ||p||^2 - 2<p, c> + ||c||^2. buf must hold K values; pnorm
+// and cnorm hold the points' and the centroids' squared norms.
 func nearest(pts []float32, pnorm []float64, D int, cent, cnorm []float32, K, lo, hi int, assign []int32, dist []float64, buf []float32) (changed int) {
 	row := buf[:K]
 	for i := lo; i < hi; i++ {
@@ -154,16 +154,15 @@ func nearest(pts []float32, pnorm []float64, D int, cent, cnorm []float32, K, lo
 // nearestRows returns the chunk size used by nearest for K centroids.
 func nearestRows(K int) int { return max(1, min(512, (1<<20)/K)) }
 
-// kmeans clusters pts [V, D] into K weighted clusters with k-means++
+// kmeans clusters l's points into K weighted clusters with k-means++
 // seeding and Lloyd iterations. assign and dist receive the final nearest
 // centroid of every row.
-func (a *aq) kmeans(ctx context.Context, pts []float32, iters, stage int, assign []int32, dist []float64) ([]float32, error) {
-	rng := rand.New(rand.NewPCG(uint64(a.seed), uint64(stage)+0x1234567))
-	cent, err := a.seedPlusPlus(ctx, pts, rng)
+func (l *lloyd) kmeans(ctx context.Context, iters, stage int, assign []int32, dist []float64) ([]float32, error) {
+	rng := rand.New(rand.NewPCG(uint64(l.a.seed), uint64(stage)+0x1234567))
+	cent, err := l.seedPlusPlus(ctx, rng)
 	if err != nil {
 		return nil, err
 	}
-	l := newLloyd(a, pts)
 	for it := 0; ; it++ {
 		changed, err := l.assign(ctx, cent, assign, dist)
 		if err != nil {
@@ -181,8 +180,9 @@ func (a *aq) kmeans(ctx context.Context, pts []float32, iters, stage int, assign
 }
 
 // seedPlusPlus draws K initial centroids by weighted k-means++ seeding on a
-// deterministic candidate subset of the rows of pts.
-func (a *aq) seedPlusPlus(ctx context.Context, pts []float32, rng *rand.Rand) ([]float32, error) {
+// deterministic candidate subset of l's points.
+func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, error) {
+	a, pts := l.a, l.pts
 	V, D, K := a.V, a.D, a.K
 	cent := make([]float32, K*D)
 	// Seeding from 1024 candidates a centroid loses nothing measurable
@@ -206,7 +206,7 @@ func (a *aq) seedPlusPlus(ctx context.Context, pts []float32, rng *rand.Rand) ([
 	pn := make([]float64, len(cand))
 	for ci, j := range cand {
 		copy(rows[ci*D:(ci+1)*D], pts[j*D:(j+1)*D])
-		pn[ci] = sqNorm(pts[j*D : (j+1)*D])
+		pn[ci] = l.pnorm[j]
 	}
 	dot := make([]float32, len(cand))
 	for k := 0; k < K; k++ {
