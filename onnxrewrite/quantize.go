@@ -20,13 +20,9 @@ const (
 // hi)] as ORT does, or symmetric int8 a row), for tests and benchmarks of
 // quantized models.
 func QuantizeAsORT(m *model.Model, name, form string) error {
-	inv, err := FindTables(m)
+	tb, err := findTable(m, name)
 	if err != nil {
 		return err
-	}
-	tb, err := inv.Table(name)
-	if err != nil {
-		return fmt.Errorf("%s: %w", m.Path, err)
 	}
 	if tb.Quantized != nil || tb.DType != "float32" || len(tb.OtherUses) > 0 || len(tb.Copies) > 0 || tb.def.constant != nil {
 		return fmt.Errorf("%s: table %q: only a float32 initializer read by Gathers alone can be quantized here", m.Path, tb.Name)

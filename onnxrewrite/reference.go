@@ -50,13 +50,9 @@ func QuantizeTable(m *model.Model, name string, scheme QuantScheme) (*QuantizeRe
 	if op < MinOpset || op > MaxOpset {
 		return nil, fmt.Errorf("%s: default opset %d is not supported (%d to %d)", m.Path, op, MinOpset, MaxOpset)
 	}
-	inv, err := FindTables(m)
+	tb, err := findTable(m, name)
 	if err != nil {
 		return nil, err
-	}
-	tb, err := inv.Table(name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", m.Path, err)
 	}
 	mat, err := ReadTable(m, tb)
 	if err != nil {

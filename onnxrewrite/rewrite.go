@@ -261,13 +261,9 @@ func chooseLayout(tb *Table, want Layout) (Layout, string, error) {
 // table's element type), and those of its copies (transposed where they
 // are). Tests use it to build the dense reference a rewrite must match.
 func SetTableValues(m *model.Model, name string, v []float32) error {
-	inv, err := FindTables(m)
+	tb, err := findTable(m, name)
 	if err != nil {
 		return err
-	}
-	tb, err := inv.Table(name)
-	if err != nil {
-		return fmt.Errorf("%s: %w", m.Path, err)
 	}
 	if err := tb.Rewritable(); err != nil {
 		return fmt.Errorf("%s: %w", m.Path, err)

@@ -362,6 +362,20 @@ func describeUse(gc *graphCtx, consumers map[string][]int, ref NodeRef, n *onnxp
 	return u
 }
 
+// findTable finds m's tables and returns the named one, as Inventory.Table
+// does, its error naming the file.
+func findTable(m *model.Model, name string) (*Table, error) {
+	inv, err := FindTables(m)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := inv.Table(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Path, err)
+	}
+	return tb, nil
+}
+
 // Table returns the named table, or when name is "" the largest that a
 // rewrite can take (never a quantized one).
 func (inv *Inventory) Table(name string) (*Table, error) {

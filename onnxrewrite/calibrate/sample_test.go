@@ -1,12 +1,12 @@
 package calibrate_test
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit"
 	"github.com/embshrink/embshrink/internal/testkit/rtkit"
 	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
@@ -20,15 +20,7 @@ func lmModel(t *testing.T, edit func(*onnxpb.ModelProto)) *model.Model {
 	if edit != nil {
 		edit(f.Model)
 	}
-	dir := t.TempDir()
-	if err := fixtures.Write(dir, f); err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Load(filepath.Join(dir, f.FileName()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return testkit.Load(t, testkit.Write(t, f))
 }
 
 // Sampled sequences start with the start token, stay in the vocabulary,

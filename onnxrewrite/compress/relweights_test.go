@@ -4,27 +4,19 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit"
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
 
-func loadFixture(t testing.TB, f fixtures.Fixture) *model.Model {
+func loadFixture(t *testing.T, f fixtures.Fixture) *model.Model {
 	t.Helper()
-	dir := t.TempDir()
-	if err := fixtures.Write(dir, f); err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Load(filepath.Join(dir, f.FileName()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return testkit.Load(t, testkit.Write(t, f))
 }
 
 func lmFixture(t testing.TB, name string) fixtures.Fixture {
