@@ -33,15 +33,22 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	normSum := make([]float64, nChunks)
 	encs := make([]*encoder, a.threads)
 	for t := range encs {
-		encs[t] = &encoder{u: make([]float32, MK), f: make([]float32, MK),
+		encs[t] = &encoder{u: make([]float32, 2*MK), f: make([]float32, MK),
 			bestF: make([]float32, MK), cur: make([]uint16, M), best: make([]uint16, M)}
 	}
 	err := forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
 		e := encs[t]
-		ur := e.u
 		var es, ns float64
 		for i := lo; i < hi; i++ {
-			dots(ur, a.x[i*D:(i+1)*D], a.cb)
+			// The products of rows i and i+1 at once, for even i - lo.
+			ur := e.u[:MK]
+			if (i-lo)%2 == 1 {
+				ur = e.u[MK:]
+			} else if i+1 < hi {
+				dots2(ur, e.u[MK:], a.x[i*D:(i+1)*D], a.x[(i+1)*D:(i+2)*D], a.cb)
+			} else {
+				dots(ur, a.x[i*D:(i+1)*D], a.cb)
+			}
 			for j, v := range ur {
 				ur[j] = norms[j] - 2*v
 			}
@@ -82,13 +89,8 @@ func (a *aq) field(f, u, P []float32, b []uint16) {
 
 // addOutside adds row to f except on [lo, hi).
 func addOutside(f, row []float32, lo, hi int) {
-	impl := blas32.Implementation()
-	if lo > 0 {
-		impl.Saxpy(lo, 1, row, 1, f, 1)
-	}
-	if n := len(f) - hi; n > 0 {
-		impl.Saxpy(n, 1, row[hi:], 1, f[hi:], 1)
-	}
+	axpy(f[:lo], row, 1)
+	axpy(f[hi:], row[hi:], 1)
 }
 
 // setCode changes b[m] to k and updates the field: every other codebook's
@@ -105,17 +107,8 @@ func (a *aq) setCode(f, P []float32, b []uint16, m, k int) {
 
 // icm runs up to sweeps ICM sweeps on b with field f.
 func (a *aq) icm(f, P []float32, b []uint16, sweeps int) {
-	K := a.K
 	for s := 0; s < sweeps; s++ {
-		changed := false
-		for m, c := range b {
-			fm := f[m*K : (m+1)*K]
-			if k := minIndex(fm); fm[k] < fm[c] {
-				a.setCode(f, P, b, m, k)
-				changed = true
-			}
-		}
-		if !changed {
+		if icmSweep(f, P, b, a.K) == 0 {
 			return
 		}
 	}

@@ -94,3 +94,64 @@ func axpy(f, a []float32, w float32) {
 		f[j] += float32(w * a[j])
 	}
 }
+
+// icmSweep runs one ICM sweep over the len(b) codebooks of K codes: for
+// each codebook in turn it moves b[m] to the first code of least field f
+// when that is strictly less than the current code's, and then adds to the
+// field of every other codebook the new code's row of P less the old one's.
+// P is [M*K, M*K] with M*K = len(f). It returns how many codes changed.
+// (One call a sweep instead of one a codebook: the calls and the slicing
+// around them were a quarter of the sweeps' time.)
+func icmSweep(f, P []float32, b []uint16, K int) int {
+	MK := len(b) * K
+	if len(f) != MK || len(P) < MK*MK {
+		panic("learner: icmSweep: field, codes and cross terms disagree in size")
+	}
+	if useAVX2 && K%8 == 0 {
+		return icmSweepAVX2(f, P, b, K)
+	}
+	return icmSweepGeneric(f, P, b, K)
+}
+
+func icmSweepGeneric(f, P []float32, b []uint16, K int) int {
+	MK := len(f)
+	changes := 0
+	for m, c := range b {
+		lo, hi := m*K, (m+1)*K
+		fm := f[lo:hi]
+		k := minIndexGeneric(fm)
+		if k == int(c) || !(fm[k] < fm[c]) {
+			continue
+		}
+		newRow := P[(lo+k)*MK : (lo+k+1)*MK]
+		oldRow := P[(lo+int(c))*MK : (lo+int(c)+1)*MK]
+		for j := 0; j < lo; j++ {
+			f[j] += newRow[j] - oldRow[j]
+		}
+		for j := hi; j < MK; j++ {
+			f[j] += newRow[j] - oldRow[j]
+		}
+		b[m] = uint16(k)
+		changes++
+	}
+	return changes
+}
+
+// dots2 is dots for two rows of the same length at once, with the same
+// results: on amd64 each codeword is loaded once for both rows and eight
+// sums run side by side (GloVe 100-d, 512 codewords: 0.88x the time of two
+// dots calls, median of 6 runs of BenchmarkDots; the loads of the codebook
+// from L2 bound both).
+func dots2(out0, out1, x0, x1, c []float32) {
+	D, n := len(x0), len(out0)
+	if len(x1) != D || len(out1) != n || len(c) < n*D {
+		panic("learner: dots2: rows, outputs and codewords disagree in size")
+	}
+	done := 0
+	if useAVX2 && D >= 8 {
+		done = n &^ 3
+		dots2AVX2(out0[:done], out1[:done], x0, x1, c[:done*D])
+	}
+	dots(out0[done:], x0, c[done*D:n*D])
+	dots(out1[done:], x1, c[done*D:n*D])
+}

@@ -26,3 +26,14 @@ func dotsAVX2(out, x, c []float32)
 //
 //go:noescape
 func axpyAVX2(f, a []float32, w float32)
+
+// icmSweepAVX2 is icmSweep for K a positive multiple of 8.
+//
+//go:noescape
+func icmSweepAVX2(f, P []float32, b []uint16, K int) int
+
+// dots2AVX2 is dots of two rows of the same length >= 8 against the same
+// len(out0) codewords, len(out0) a multiple of 4.
+//
+//go:noescape
+func dots2AVX2(out0, out1, x0, x1, c []float32)

@@ -233,3 +233,231 @@ axloop:
 axdone:
 	VZEROUPPER
 	RET
+
+// func icmSweepAVX2(f, P []float32, b []uint16, K int) int
+//
+// Registers: DI f, SI P, BX b, R8 M, R9 K, R10 m, R11 changes, R12 &f[m*K],
+// R15 the bytes of a row of P (M*K*4); AX, DX, R13, R14 scratch.
+TEXT ·icmSweepAVX2(SB), NOSPLIT, $0-88
+	MOVQ f_base+0(FP), DI
+	MOVQ f_len+8(FP), R15
+	SHLQ $2, R15
+	MOVQ P_base+24(FP), SI
+	MOVQ b_base+48(FP), BX
+	MOVQ b_len+56(FP), R8
+	MOVQ K+72(FP), R9
+	XORQ R10, R10
+	XORQ R11, R11
+	MOVQ DI, R12
+
+mloop:
+	CMPQ    R10, R8
+	JGE     sweepdone
+	VMOVUPS (R12), Y0
+	MOVQ    $8, AX
+
+smin:
+	CMPQ   AX, R9
+	JGE    sred
+	VMINPS (R12)(AX*4), Y0, Y0
+	ADDQ   $8, AX
+	JMP    smin
+
+sred:
+	VEXTRACTF128 $1, Y0, X1
+	VMINPS       X1, X0, X0
+	VPERMILPS    $0x4E, X0, X1
+	VMINPS       X1, X0, X0
+	VPERMILPS    $0xB1, X0, X1
+	VMINPS       X1, X0, X0
+	VBROADCASTSS X0, Y2
+	XORQ         AX, AX
+
+sfind:
+	CMPQ      AX, R9
+	JGE       snext
+	VCMPPS    $0, (R12)(AX*4), Y2, Y3
+	VMOVMSKPS Y3, DX
+	TESTL     DX, DX
+	JNZ       sfound
+	ADDQ      $8, AX
+	JMP       sfind
+
+sfound:
+	BSFL     DX, DX
+	ADDQ     DX, AX
+	MOVWQZX  (BX)(R10*2), DX
+	CMPQ     AX, DX
+	JEQ      snext
+	VMOVSS   (R12)(AX*4), X4
+	VUCOMISS (R12)(DX*4), X4
+	JCC      snext
+
+	// b[m] = k; f outside block m += P[m*K+k] - P[m*K+c].
+	MOVW  AX, (BX)(R10*2)
+	INCQ  R11
+	MOVQ  R10, R13
+	IMULQ R9, R13
+	ADDQ  R13, AX
+	IMULQ R15, AX
+	ADDQ  SI, AX
+	ADDQ  R13, DX
+	IMULQ R15, DX
+	ADDQ  SI, DX
+	XORQ  R14, R14
+
+slo:
+	CMPQ    R14, R13
+	JGE     shi0
+	VMOVUPS (AX)(R14*4), Y5
+	VSUBPS  (DX)(R14*4), Y5, Y5
+	VADDPS  (DI)(R14*4), Y5, Y5
+	VMOVUPS Y5, (DI)(R14*4)
+	ADDQ    $8, R14
+	JMP     slo
+
+shi0:
+	LEAQ (R13)(R9*1), R14
+	MOVQ R15, R13
+	SHRQ $2, R13
+
+shi:
+	CMPQ    R14, R13
+	JGE     snext
+	VMOVUPS (AX)(R14*4), Y5
+	VSUBPS  (DX)(R14*4), Y5, Y5
+	VADDPS  (DI)(R14*4), Y5, Y5
+	VMOVUPS Y5, (DI)(R14*4)
+	ADDQ    $8, R14
+	JMP     shi
+
+snext:
+	INCQ R10
+	LEAQ (R12)(R9*4), R12
+	JMP  mloop
+
+sweepdone:
+	MOVQ R11, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func dots2AVX2(out0, out1, x0, x1, c []float32)
+//
+// dots for two rows x0 and x1 at once and len(out0) a multiple of 4: four
+// codewords at a time, each loaded once for both rows, eight independent
+// sums (four were bound by the latency of the additions). Every sum is
+// formed in the order of dotsGeneric.
+TEXT ·dots2AVX2(SB), NOSPLIT, $0-120
+	MOVQ out0_base+0(FP), DI
+	MOVQ out0_len+8(FP), R8
+	MOVQ out1_base+24(FP), BX
+	MOVQ x0_base+48(FP), SI
+	MOVQ x0_len+56(FP), R9
+	MOVQ x1_base+72(FP), CX
+	MOVQ c_base+96(FP), DX
+	MOVQ R9, R10
+	ANDQ $-8, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+
+p4:
+	CMPQ   R8, $4
+	JL     p4done
+	LEAQ   (DX)(R11*1), R12
+	LEAQ   (R12)(R11*1), R13
+	LEAQ   (R13)(R11*1), R14
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ   AX, AX
+
+p4loop:
+	CMPQ    AX, R10
+	JGE     p4red
+	VMOVUPS (SI)(AX*4), Y8
+	VMOVUPS (CX)(AX*4), Y9
+	VMOVUPS (DX)(AX*4), Y10
+	VMULPS  Y10, Y8, Y11
+	VADDPS  Y11, Y0, Y0
+	VMULPS  Y10, Y9, Y12
+	VADDPS  Y12, Y4, Y4
+	VMOVUPS (R12)(AX*4), Y10
+	VMULPS  Y10, Y8, Y11
+	VADDPS  Y11, Y1, Y1
+	VMULPS  Y10, Y9, Y12
+	VADDPS  Y12, Y5, Y5
+	VMOVUPS (R13)(AX*4), Y10
+	VMULPS  Y10, Y8, Y11
+	VADDPS  Y11, Y2, Y2
+	VMULPS  Y10, Y9, Y12
+	VADDPS  Y12, Y6, Y6
+	VMOVUPS (R14)(AX*4), Y10
+	VMULPS  Y10, Y8, Y11
+	VADDPS  Y11, Y3, Y3
+	VMULPS  Y10, Y9, Y12
+	VADDPS  Y12, Y7, Y7
+	ADDQ    $8, AX
+	JMP     p4loop
+
+p4red:
+	HSUM(Y0, X0, Y8, X8)
+	HSUM(Y1, X1, Y8, X8)
+	HSUM(Y2, X2, Y8, X8)
+	HSUM(Y3, X3, Y8, X8)
+	HSUM(Y4, X4, Y8, X8)
+	HSUM(Y5, X5, Y8, X8)
+	HSUM(Y6, X6, Y8, X8)
+	HSUM(Y7, X7, Y8, X8)
+	MOVQ R10, AX
+
+p4tail:
+	CMPQ   AX, R9
+	JGE    p4store
+	VMOVSS (SI)(AX*4), X8
+	VMOVSS (CX)(AX*4), X9
+	VMOVSS (DX)(AX*4), X10
+	VMULSS X10, X8, X11
+	VADDSS X11, X0, X0
+	VMULSS X10, X9, X12
+	VADDSS X12, X4, X4
+	VMOVSS (R12)(AX*4), X10
+	VMULSS X10, X8, X11
+	VADDSS X11, X1, X1
+	VMULSS X10, X9, X12
+	VADDSS X12, X5, X5
+	VMOVSS (R13)(AX*4), X10
+	VMULSS X10, X8, X11
+	VADDSS X11, X2, X2
+	VMULSS X10, X9, X12
+	VADDSS X12, X6, X6
+	VMOVSS (R14)(AX*4), X10
+	VMULSS X10, X8, X11
+	VADDSS X11, X3, X3
+	VMULSS X10, X9, X12
+	VADDSS X12, X7, X7
+	INCQ   AX
+	JMP    p4tail
+
+p4store:
+	VMOVSS X0, (DI)
+	VMOVSS X1, 4(DI)
+	VMOVSS X2, 8(DI)
+	VMOVSS X3, 12(DI)
+	VMOVSS X4, (BX)
+	VMOVSS X5, 4(BX)
+	VMOVSS X6, 8(BX)
+	VMOVSS X7, 12(BX)
+	ADDQ   $16, DI
+	ADDQ   $16, BX
+	LEAQ   (R14)(R11*1), DX
+	SUBQ   $4, R8
+	JMP    p4
+
+p4done:
+	VZEROUPPER
+	RET

@@ -11,3 +11,11 @@ func minIndexAVX2(v []float32) int { panic("learner: no AVX2 kernels on this arc
 func dotsAVX2(out, x, c []float32) { panic("learner: no AVX2 kernels on this architecture") }
 
 func axpyAVX2(f, a []float32, w float32) { panic("learner: no AVX2 kernels on this architecture") }
+
+func icmSweepAVX2(f, P []float32, b []uint16, K int) int {
+	panic("learner: no AVX2 kernels on this architecture")
+}
+
+func dots2AVX2(out0, out1, x0, x1, c []float32) {
+	panic("learner: no AVX2 kernels on this architecture")
+}

@@ -3,6 +3,7 @@ package learner
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -54,9 +55,86 @@ func TestKernelsMatchGeneric(t *testing.T) {
 					}
 				}
 			}
+			for _, rows := range []int{3, 4, 5, 7} {
+				x1 := a
+				got0, got1 := make([]float32, rows), make([]float32, rows)
+				want0, want1 := make([]float32, rows), make([]float32, rows)
+				dots2(got0, got1, f, x1, c)
+				dotsGeneric(want0, f, c[:rows*n])
+				dotsGeneric(want1, x1, c[:rows*n])
+				for k := range got0 {
+					if math.Float32bits(got0[k]) != math.Float32bits(want0[k]) || math.Float32bits(got1[k]) != math.Float32bits(want1[k]) {
+						t.Fatalf("dots2 n=%d rows=%d [%d]: %g %g, want %g %g", n, rows, k, got0[k], got1[k], want0[k], want1[k])
+					}
+				}
+			}
 			if got, want := minIndex(v), minIndexGeneric(v); got != want {
 				t.Fatalf("minIndex n=%d of %v: %d, want %d", n, v, got, want)
 			}
 		}
 	}
+}
+
+// TestICMSweepMatchesGeneric runs sweeps of the AVX2 kernel and of the Go
+// loop from the same state and wants the same codes, change counts and
+// field bits, for several codebook sizes, with ties in the field.
+func TestICMSweepMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct{ M, K int }{{1, 8}, {2, 8}, {5, 16}, {32, 16}, {3, 24}, {4, 64}, {3, 5}, {7, 12}} {
+		MK := tc.M * tc.K
+		for trial := 0; trial < 20; trial++ {
+			P := make([]float32, MK*MK)
+			for j := range P {
+				P[j] = float32(rng.IntN(7)-3) / 4 // small integers: ties
+			}
+			f := make([]float32, MK)
+			for j := range f {
+				f[j] = float32(rng.IntN(9)) / 2
+			}
+			b := make([]uint16, tc.M)
+			for m := range b {
+				b[m] = uint16(rng.IntN(tc.K))
+			}
+			f2, b2 := slices.Clone(f), slices.Clone(b)
+			for s := 0; s < 3; s++ {
+				got, want := icmSweep(f, P, b, tc.K), icmSweepGeneric(f2, P, b2, tc.K)
+				if got != want || !slices.Equal(b, b2) {
+					t.Fatalf("M=%d K=%d sweep %d: %d changes, codes %v; want %d, %v", tc.M, tc.K, s, got, b, want, b2)
+				}
+				for j := range f {
+					if math.Float32bits(f[j]) != math.Float32bits(f2[j]) {
+						t.Fatalf("M=%d K=%d sweep %d: field[%d] %g, want %g", tc.M, tc.K, s, j, f[j], f2[j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDots compares the products of two GloVe-sized rows with 512
+// codewords, one row at a time and both at once:
+//
+//	go test ./learner -run '^$' -bench Dots -count 5
+func BenchmarkDots(b *testing.B) {
+	const D, n = 100, 512
+	rng := rand.New(rand.NewPCG(5, 6))
+	c, x := make([]float32, n*D), make([]float32, 2*D)
+	for j := range c {
+		c[j] = float32(rng.NormFloat64())
+	}
+	for j := range x {
+		x[j] = float32(rng.NormFloat64())
+	}
+	out0, out1 := make([]float32, n), make([]float32, n)
+	b.Run("two-dots", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			dots(out0, x[:D], c)
+			dots(out1, x[D:], c)
+		}
+	})
+	b.Run("dots2", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			dots2(out0, out1, x[:D], x[D:], c)
+		}
+	})
 }
