@@ -12,6 +12,7 @@ import (
 type encoder struct {
 	u, f, bestF []float32
 	cur, best   []uint16
+	off         []int
 }
 
 // encode re-encodes every row against the current codebook, starting from
@@ -20,21 +21,14 @@ type encoder struct {
 // squared error.
 func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, error) {
 	V, D, M, MK := a.V, a.D, a.M, a.MK
-	// P = 2 C C^T and squared norms.
-	P := make([]float32, MK*MK)
-	cbm := blas32.General{Rows: MK, Cols: D, Stride: D, Data: a.cb}
-	blas32.Gemm(blas.NoTrans, blas.Trans, 2, cbm, cbm, 0, blas32.General{Rows: MK, Cols: MK, Stride: MK, Data: P})
-	norms := make([]float32, MK)
-	for r := 0; r < MK; r++ {
-		norms[r] = P[r*MK+r] / 2
-	}
+	P, norms := a.crossTerms()
 	nChunks := (V + chunkRows - 1) / chunkRows
 	errSum := make([]float64, nChunks)
 	normSum := make([]float64, nChunks)
 	encs := make([]*encoder, a.threads)
 	for t := range encs {
 		encs[t] = &encoder{u: make([]float32, 2*MK), f: make([]float32, MK),
-			bestF: make([]float32, MK), cur: make([]uint16, M), best: make([]uint16, M)}
+			bestF: make([]float32, MK), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M)}
 	}
 	err := forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
 		e := encs[t]
@@ -77,31 +71,42 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	return ratio(es, ns), nil
 }
 
-// field sets f[m*K+k] = u[m*K+k] + sum_{m' != m} P[m*K+k, m'*K+b[m']].
-func (a *aq) field(f, u, P []float32, b []uint16) {
-	MK, K := a.MK, a.K
-	copy(f, u)
-	for m, c := range b {
-		row := P[(m*K+int(c))*MK : (m*K+int(c)+1)*MK]
-		addOutside(f, row, m*K, (m+1)*K)
+// crossTerms returns P = 2 C C^T with its diagonal K x K blocks zeroed (a
+// codebook's codes never add up with each other, and the zeros spare the
+// kernels a test for each codebook's own block), and the squared norms of
+// the codewords.
+func (a *aq) crossTerms() (P, norms []float32) {
+	MK, K, D := a.MK, a.K, a.D
+	P = make([]float32, MK*MK)
+	cbm := blas32.General{Rows: MK, Cols: D, Stride: D, Data: a.cb}
+	blas32.Gemm(blas.NoTrans, blas.Trans, 2, cbm, cbm, 0, blas32.General{Rows: MK, Cols: MK, Stride: MK, Data: P})
+	norms = make([]float32, MK)
+	for r := 0; r < MK; r++ {
+		norms[r] = P[r*MK+r] / 2
+		lo := r / K * K
+		clear(P[r*MK+lo : r*MK+lo+K])
 	}
+	return P, norms
 }
 
-// addOutside adds row to f except on [lo, hi).
-func addOutside(f, row []float32, lo, hi int) {
-	axpy(f[:lo], row, 1)
-	axpy(f[hi:], row[hi:], 1)
+// field sets f[m*K+k] = u[m*K+k] + sum_{m' != m} P[m*K+k, m'*K+b[m']],
+// with off as scratch for the rows of P.
+func (a *aq) field(f, u, P []float32, b []uint16, off []int) {
+	MK, K := a.MK, a.K
+	for m, c := range b {
+		off[m] = (m*K + int(c)) * MK
+	}
+	fieldSums(f, u, P, off)
 }
 
 // setCode changes b[m] to k and updates the field: every other codebook's
-// entries gain the new codeword's cross terms and lose the old one's.
+// entries gain the new codeword's cross terms and lose the old one's (its
+// own block of P is zero).
 func (a *aq) setCode(f, P []float32, b []uint16, m, k int) {
 	MK, K := a.MK, a.K
 	oldRow := P[(m*K+int(b[m]))*MK : (m*K+int(b[m])+1)*MK]
 	newRow := P[(m*K+k)*MK : (m*K+k+1)*MK]
-	lo, hi := m*K, (m+1)*K
-	addDiff(f[:lo], newRow, oldRow)
-	addDiff(f[hi:], newRow[hi:], oldRow[hi:])
+	addDiff(f, newRow, oldRow)
 	b[m] = uint16(k)
 }
 
@@ -141,7 +146,7 @@ func (a *aq) encodeRow(e *encoder, u, P []float32, codes []uint16, rng rowRNG, o
 	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K
 	copy(e.cur, codes)
-	a.field(e.f, u, P, e.cur)
+	a.field(e.f, u, P, e.cur, e.off)
 	startE := a.energy(e.f, u, e.cur)
 	a.icm(e.f, P, e.cur, sweeps)
 	bestE := a.energy(e.f, u, e.cur)

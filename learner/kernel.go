@@ -97,11 +97,12 @@ func axpy(f, a []float32, w float32) {
 
 // icmSweep runs one ICM sweep over the len(b) codebooks of K codes: for
 // each codebook in turn it moves b[m] to the first code of least field f
-// when that is strictly less than the current code's, and then adds to the
-// field of every other codebook the new code's row of P less the old one's.
-// P is [M*K, M*K] with M*K = len(f). It returns how many codes changed.
-// (One call a sweep instead of one a codebook: the calls and the slicing
-// around them were a quarter of the sweeps' time.)
+// when that is strictly less than the current code's, and then adds to f the
+// new code's row of P less the old one's. P is [M*K, M*K] with M*K =
+// len(f), and its diagonal K x K blocks are zero, so that a codebook's own
+// field is left as it is. It returns how many codes changed. (One call a
+// sweep instead of one a codebook: the calls and the slicing around them
+// were a quarter of the sweeps' time.)
 func icmSweep(f, P []float32, b []uint16, K int) int {
 	MK := len(b) * K
 	if len(f) != MK || len(P) < MK*MK {
@@ -117,18 +118,15 @@ func icmSweepGeneric(f, P []float32, b []uint16, K int) int {
 	MK := len(f)
 	changes := 0
 	for m, c := range b {
-		lo, hi := m*K, (m+1)*K
-		fm := f[lo:hi]
+		lo := m * K
+		fm := f[lo : lo+K]
 		k := minIndexGeneric(fm)
 		if k == int(c) || !(fm[k] < fm[c]) {
 			continue
 		}
 		newRow := P[(lo+k)*MK : (lo+k+1)*MK]
 		oldRow := P[(lo+int(c))*MK : (lo+int(c)+1)*MK]
-		for j := 0; j < lo; j++ {
-			f[j] += newRow[j] - oldRow[j]
-		}
-		for j := hi; j < MK; j++ {
+		for j := range f {
 			f[j] += newRow[j] - oldRow[j]
 		}
 		b[m] = uint16(k)
@@ -154,4 +152,46 @@ func dots2(out0, out1, x0, x1, c []float32) {
 	}
 	dots(out0[done:], x0, c[done*D:n*D])
 	dots(out1[done:], x1, c[done*D:n*D])
+}
+
+// accum64 sets b[j] = b[j] + w*x[j] in float64 (the product rounded first)
+// for every j < len(b): the sums of the codebook refit.
+func accum64(b []float64, x []float32, w float64) {
+	n := len(b)
+	x = x[:n]
+	done := 0
+	if useAVX2 && n >= 4 {
+		done = n &^ 3
+		accum64AVX2(b[:done], x[:done], w)
+	}
+	for j := done; j < n; j++ {
+		b[j] += float64(w * float64(x[j]))
+	}
+}
+
+// fieldSums sets f[j] = u[j] + P[off[0]+j] + P[off[1]+j] + ..., the terms
+// added in order: the ICM field of the codes whose rows of P start at off
+// (P's diagonal blocks are zero, so that a codebook's own code adds
+// nothing to its field). The AVX2 version keeps 64 sums in registers across
+// all the rows instead of adding one row at a time to f.
+func fieldSums(f, u, P []float32, off []int) {
+	n := len(f)
+	u = u[:n]
+	for _, o := range off {
+		if o < 0 || o+n > len(P) {
+			panic("learner: fieldSums: a row offset is outside the cross terms")
+		}
+	}
+	done := 0
+	if useAVX2 {
+		done = n &^ 7
+		fieldAVX2(f[:done], u, P, off)
+	}
+	for j := done; j < n; j++ {
+		s := u[j]
+		for _, o := range off {
+			s += P[o+j]
+		}
+		f[j] = s
+	}
 }

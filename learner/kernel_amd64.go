@@ -37,3 +37,13 @@ func icmSweepAVX2(f, P []float32, b []uint16, K int) int
 //
 //go:noescape
 func dots2AVX2(out0, out1, x0, x1, c []float32)
+
+// accum64AVX2 is accum64 for len(b) a multiple of 4.
+//
+//go:noescape
+func accum64AVX2(b []float64, x []float32, w float64)
+
+// fieldAVX2 is fieldSums for len(f) a multiple of 8.
+//
+//go:noescape
+func fieldAVX2(f, u, P []float32, off []int)

@@ -293,7 +293,7 @@ sfound:
 	VUCOMISS (R12)(DX*4), X4
 	JCC      snext
 
-	// b[m] = k; f outside block m += P[m*K+k] - P[m*K+c].
+	// b[m] = k; f += P[m*K+k] - P[m*K+c] (block m of both rows is zero).
 	MOVW  AX, (BX)(R10*2)
 	INCQ  R11
 	MOVQ  R10, R13
@@ -304,32 +304,43 @@ sfound:
 	ADDQ  R13, DX
 	IMULQ R15, DX
 	ADDQ  SI, DX
+	MOVQ  R15, R13
+	SHRQ  $2, R13
 	XORQ  R14, R14
 
-slo:
-	CMPQ    R14, R13
-	JGE     shi0
+sup32:
+	CMPQ    R13, $32
+	JL      sup8
+	VMOVUPS (AX)(R14*4), Y5
+	VMOVUPS 32(AX)(R14*4), Y6
+	VMOVUPS 64(AX)(R14*4), Y7
+	VMOVUPS 96(AX)(R14*4), Y8
+	VSUBPS  (DX)(R14*4), Y5, Y5
+	VSUBPS  32(DX)(R14*4), Y6, Y6
+	VSUBPS  64(DX)(R14*4), Y7, Y7
+	VSUBPS  96(DX)(R14*4), Y8, Y8
+	VADDPS  (DI)(R14*4), Y5, Y5
+	VADDPS  32(DI)(R14*4), Y6, Y6
+	VADDPS  64(DI)(R14*4), Y7, Y7
+	VADDPS  96(DI)(R14*4), Y8, Y8
+	VMOVUPS Y5, (DI)(R14*4)
+	VMOVUPS Y6, 32(DI)(R14*4)
+	VMOVUPS Y7, 64(DI)(R14*4)
+	VMOVUPS Y8, 96(DI)(R14*4)
+	ADDQ    $32, R14
+	SUBQ    $32, R13
+	JMP     sup32
+
+sup8:
+	CMPQ    R13, $8
+	JL      snext
 	VMOVUPS (AX)(R14*4), Y5
 	VSUBPS  (DX)(R14*4), Y5, Y5
 	VADDPS  (DI)(R14*4), Y5, Y5
 	VMOVUPS Y5, (DI)(R14*4)
 	ADDQ    $8, R14
-	JMP     slo
-
-shi0:
-	LEAQ (R13)(R9*1), R14
-	MOVQ R15, R13
-	SHRQ $2, R13
-
-shi:
-	CMPQ    R14, R13
-	JGE     snext
-	VMOVUPS (AX)(R14*4), Y5
-	VSUBPS  (DX)(R14*4), Y5, Y5
-	VADDPS  (DI)(R14*4), Y5, Y5
-	VMOVUPS Y5, (DI)(R14*4)
-	ADDQ    $8, R14
-	JMP     shi
+	SUBQ    $8, R13
+	JMP     sup8
 
 snext:
 	INCQ R10
@@ -459,5 +470,108 @@ p4store:
 	JMP    p4
 
 p4done:
+	VZEROUPPER
+	RET
+
+// func accum64AVX2(b []float64, x []float32, w float64)
+TEXT ·accum64AVX2(SB), NOSPLIT, $0-56
+	MOVQ         b_base+0(FP), DI
+	MOVQ         b_len+8(FP), CX
+	MOVQ         x_base+24(FP), SI
+	VBROADCASTSD w+48(FP), Y7
+	XORQ         AX, AX
+
+acloop:
+	CMPQ      CX, $4
+	JL        acdone
+	VCVTPS2PD (SI)(AX*4), Y0
+	VMULPD    Y7, Y0, Y0
+	VADDPD    (DI)(AX*8), Y0, Y0
+	VMOVUPD   Y0, (DI)(AX*8)
+	ADDQ      $4, AX
+	SUBQ      $4, CX
+	JMP       acloop
+
+acdone:
+	VZEROUPPER
+	RET
+
+// func fieldAVX2(f, u, P []float32, off []int)
+//
+// Registers: DI f, SI u, DX P, R8 off, R9 len(off), CX the elements left,
+// R11 the group's first element j, R13 m, AX scratch.
+TEXT ·fieldAVX2(SB), NOSPLIT, $0-96
+	MOVQ f_base+0(FP), DI
+	MOVQ f_len+8(FP), CX
+	MOVQ u_base+24(FP), SI
+	MOVQ P_base+48(FP), DX
+	MOVQ off_base+72(FP), R8
+	MOVQ off_len+80(FP), R9
+	XORQ R11, R11
+
+fg64:
+	CMPQ    CX, $64
+	JL      fg8
+	VMOVUPS (SI)(R11*4), Y0
+	VMOVUPS 32(SI)(R11*4), Y1
+	VMOVUPS 64(SI)(R11*4), Y2
+	VMOVUPS 96(SI)(R11*4), Y3
+	VMOVUPS 128(SI)(R11*4), Y4
+	VMOVUPS 160(SI)(R11*4), Y5
+	VMOVUPS 192(SI)(R11*4), Y6
+	VMOVUPS 224(SI)(R11*4), Y7
+	XORQ    R13, R13
+
+fg64m:
+	CMPQ   R13, R9
+	JGE    fg64s
+	MOVQ   (R8)(R13*8), AX
+	ADDQ   R11, AX
+	VADDPS (DX)(AX*4), Y0, Y0
+	VADDPS 32(DX)(AX*4), Y1, Y1
+	VADDPS 64(DX)(AX*4), Y2, Y2
+	VADDPS 96(DX)(AX*4), Y3, Y3
+	VADDPS 128(DX)(AX*4), Y4, Y4
+	VADDPS 160(DX)(AX*4), Y5, Y5
+	VADDPS 192(DX)(AX*4), Y6, Y6
+	VADDPS 224(DX)(AX*4), Y7, Y7
+	INCQ   R13
+	JMP    fg64m
+
+fg64s:
+	VMOVUPS Y0, (DI)(R11*4)
+	VMOVUPS Y1, 32(DI)(R11*4)
+	VMOVUPS Y2, 64(DI)(R11*4)
+	VMOVUPS Y3, 96(DI)(R11*4)
+	VMOVUPS Y4, 128(DI)(R11*4)
+	VMOVUPS Y5, 160(DI)(R11*4)
+	VMOVUPS Y6, 192(DI)(R11*4)
+	VMOVUPS Y7, 224(DI)(R11*4)
+	ADDQ    $64, R11
+	SUBQ    $64, CX
+	JMP     fg64
+
+fg8:
+	CMPQ    CX, $8
+	JL      fdone
+	VMOVUPS (SI)(R11*4), Y0
+	XORQ    R13, R13
+
+fg8m:
+	CMPQ   R13, R9
+	JGE    fg8s
+	MOVQ   (R8)(R13*8), AX
+	ADDQ   R11, AX
+	VADDPS (DX)(AX*4), Y0, Y0
+	INCQ   R13
+	JMP    fg8m
+
+fg8s:
+	VMOVUPS Y0, (DI)(R11*4)
+	ADDQ    $8, R11
+	SUBQ    $8, CX
+	JMP     fg8
+
+fdone:
 	VZEROUPPER
 	RET

@@ -19,3 +19,11 @@ func icmSweepAVX2(f, P []float32, b []uint16, K int) int {
 func dots2AVX2(out0, out1, x0, x1, c []float32) {
 	panic("learner: no AVX2 kernels on this architecture")
 }
+
+func accum64AVX2(b []float64, x []float32, w float64) {
+	panic("learner: no AVX2 kernels on this architecture")
+}
+
+func fieldAVX2(f, u, P []float32, off []int) {
+	panic("learner: no AVX2 kernels on this architecture")
+}

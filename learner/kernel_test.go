@@ -28,6 +28,17 @@ func TestKernelsMatchGeneric(t *testing.T) {
 					t.Fatalf("axpy n=%d [%d]: %g, want %g", n, j, g[j], w)
 				}
 			}
+			acc := make([]float64, n)
+			for j := range acc {
+				acc[j] = rng.NormFloat64()
+			}
+			acc2 := slices.Clone(acc)
+			accum64(acc, a, 0.37)
+			for j := range acc {
+				if w := acc2[j] + float64(0.37*float64(a[j])); math.Float64bits(acc[j]) != math.Float64bits(w) {
+					t.Fatalf("accum64 n=%d [%d]: %g, want %g", n, j, acc[j], w)
+				}
+			}
 			addDiff(f, a, b)
 			for j := range f {
 				if math.Float32bits(f[j]) != math.Float32bits(want[j]) {
@@ -80,12 +91,15 @@ func TestKernelsMatchGeneric(t *testing.T) {
 // field bits, for several codebook sizes, with ties in the field.
 func TestICMSweepMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
+	hasAVX2 := useAVX2
 	for _, tc := range []struct{ M, K int }{{1, 8}, {2, 8}, {5, 16}, {32, 16}, {3, 24}, {4, 64}, {3, 5}, {7, 12}} {
 		MK := tc.M * tc.K
 		for trial := 0; trial < 20; trial++ {
 			P := make([]float32, MK*MK)
 			for j := range P {
-				P[j] = float32(rng.IntN(7)-3) / 4 // small integers: ties
+				if r, c := j/MK, j%MK; r/tc.K != c/tc.K { // diagonal blocks zero
+					P[j] = float32(rng.IntN(7)-3) / 4 // small integers: ties
+				}
 			}
 			f := make([]float32, MK)
 			for j := range f {
@@ -94,6 +108,21 @@ func TestICMSweepMatchesGeneric(t *testing.T) {
 			b := make([]uint16, tc.M)
 			for m := range b {
 				b[m] = uint16(rng.IntN(tc.K))
+			}
+			off := make([]int, tc.M)
+			for m, c := range b {
+				off[m] = (m*tc.K + int(c)) * MK
+			}
+			u := slices.Clone(f)
+			fieldSums(f, u, P, off)
+			useAVX2 = false
+			want := make([]float32, MK)
+			fieldSums(want, u, P, off)
+			useAVX2 = hasAVX2
+			for j := range f {
+				if math.Float32bits(f[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("M=%d K=%d: fieldSums[%d] %g, want %g", tc.M, tc.K, j, f[j], want[j])
+				}
 			}
 			f2, b2 := slices.Clone(f), slices.Clone(b)
 			for s := 0; s < 3; s++ {

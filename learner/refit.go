@@ -30,10 +30,7 @@ func (a *aq) refit(ctx context.Context) error {
 			for m2 := m; m2 < M; m2++ {
 				g[m2*K+int(code[m2])] += w
 			}
-			b := B[r*D : (r+1)*D]
-			for j, v := range a.x[i*D : (i+1)*D] {
-				b[j] += w * float64(v)
-			}
+			accum64(B[r*D:(r+1)*D], a.x[i*D:(i+1)*D], w)
 		}
 	})
 	if err != nil {
