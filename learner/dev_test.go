@@ -50,15 +50,19 @@ func BenchmarkDevGlove(b *testing.B) {
 		}
 	}
 	var res *Result
+	var cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		start = time.Now()
+		cpu0 := cpuTime()
 		var err error
 		if res, err = Learn(context.Background(), data, V, D, cfg); err != nil {
 			b.Fatal(err)
 		}
+		cpu = cpuTime() - cpu0
 	}
 	b.ReportMetric(res.Metrics.RelSqErr, "relsqerr")
 	b.ReportMetric(res.Elapsed.Seconds(), "s")
-	b.Logf("V=%d M=%d K=%d method=%q rel=%.4f time=%.1fs stopped: %s", V, cfg.M, cfg.K, cfg.Method,
-		res.Metrics.RelSqErr, res.Elapsed.Seconds(), res.Stopped)
+	b.ReportMetric(cpu.Seconds(), "cpu-s")
+	b.Logf("V=%d M=%d K=%d method=%q rel=%.4f time=%.1fs cpu=%.1fs stopped: %s", V, cfg.M, cfg.K, cfg.Method,
+		res.Metrics.RelSqErr, res.Elapsed.Seconds(), cpu.Seconds(), res.Stopped)
 }

@@ -25,24 +25,23 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	nChunks := (V + chunkRows - 1) / chunkRows
 	errSum := make([]float64, nChunks)
 	normSum := make([]float64, nChunks)
+	ct := transpose(a.cb, MK, D)
 	encs := make([]*encoder, a.threads)
 	for t := range encs {
-		encs[t] = &encoder{u: make([]float32, 2*MK), f: make([]float32, MK),
+		encs[t] = &encoder{u: make([]float32, uRows*MK), f: make([]float32, MK),
 			bestF: make([]float32, MK), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M)}
 	}
 	err := forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
 		e := encs[t]
 		var es, ns float64
 		for i := lo; i < hi; i++ {
-			// The products of rows i and i+1 at once, for even i - lo.
-			ur := e.u[:MK]
-			if (i-lo)%2 == 1 {
-				ur = e.u[MK:]
-			} else if i+1 < hi {
-				dots2(ur, e.u[MK:], a.x[i*D:(i+1)*D], a.x[(i+1)*D:(i+2)*D], a.cb)
-			} else {
-				dots(ur, a.x[i*D:(i+1)*D], a.cb)
+			// The products of uRows rows with the codebook at once.
+			r := (i - lo) % uRows
+			if r == 0 {
+				n := min(uRows, hi-i)
+				dotsT(e.u[:n*MK], a.x[i*D:(i+n)*D], D, ct, MK)
 			}
+			ur := e.u[r*MK : (r+1)*MK]
 			for j, v := range ur {
 				ur[j] = norms[j] - 2*v
 			}
@@ -69,6 +68,21 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	}
 	a.sqErr = es
 	return ratio(es, ns), nil
+}
+
+// uRows rows' products with the codebook are computed at a time: each
+// vector of the transposed codebook is loaded once for four rows.
+const uRows = 16
+
+// transpose returns the [cols, rows] transpose of the [rows, cols] matrix m.
+func transpose(m []float32, rows, cols int) []float32 {
+	t := make([]float32, rows*cols)
+	for r := 0; r < rows; r++ {
+		for c, v := range m[r*cols : (r+1)*cols] {
+			t[c*rows+r] = v
+		}
+	}
+	return t
 }
 
 // crossTerms returns P = 2 C C^T with its diagonal K x K blocks zeroed (a

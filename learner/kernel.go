@@ -135,25 +135,6 @@ func icmSweepGeneric(f, P []float32, b []uint16, K int) int {
 	return changes
 }
 
-// dots2 is dots for two rows of the same length at once, with the same
-// results: on amd64 each codeword is loaded once for both rows and eight
-// sums run side by side (GloVe 100-d, 512 codewords: 0.88x the time of two
-// dots calls, median of 6 runs of BenchmarkDots; the loads of the codebook
-// from L2 bound both).
-func dots2(out0, out1, x0, x1, c []float32) {
-	D, n := len(x0), len(out0)
-	if len(x1) != D || len(out1) != n || len(c) < n*D {
-		panic("learner: dots2: rows, outputs and codewords disagree in size")
-	}
-	done := 0
-	if useAVX2 && D >= 8 {
-		done = n &^ 3
-		dots2AVX2(out0[:done], out1[:done], x0, x1, c[:done*D])
-	}
-	dots(out0[done:], x0, c[done*D:n*D])
-	dots(out1[done:], x1, c[done*D:n*D])
-}
-
 // accum64 sets b[j] = b[j] + w*x[j] in float64 (the product rounded first)
 // for every j < len(b): the sums of the codebook refit.
 func accum64(b []float64, x []float32, w float64) {
@@ -193,5 +174,38 @@ func fieldSums(f, u, P []float32, off []int) {
 			s += P[o+j]
 		}
 		f[j] = s
+	}
+}
+
+// dotsT sets out[r*n+k], for the len(x)/D rows r of x, to the dot product
+// of row r with column k of ct, a [D, n] matrix (the codebook transposed):
+// the products rounded and added in the order of d from zero. On amd64
+// tiles of 4 rows and 16 columns are summed in registers, each vector of ct
+// loaded once for the four rows; the rest runs as plain loops.
+func dotsT(out, x []float32, D int, ct []float32, n int) {
+	R := len(x) / D
+	if len(out) < R*n || len(ct) < D*n {
+		panic("learner: dotsT: rows, outputs and codewords disagree in size")
+	}
+	r0, c0 := 0, 0
+	if useAVX2 {
+		r0, c0 = R&^3, n&^15
+		for r := 0; r < r0; r += 4 {
+			dotsTileAVX2(out[r*n:(r+4)*n], n, x[r*D:(r+4)*D], D, ct, c0)
+		}
+	}
+	for r := 0; r < R; r++ {
+		k0 := c0
+		if r >= r0 {
+			k0 = 0
+		}
+		xr := x[r*D : (r+1)*D]
+		for k := k0; k < n; k++ {
+			var s float32
+			for d, v := range xr {
+				s += float32(v * ct[d*n+k])
+			}
+			out[r*n+k] = s
+		}
 	}
 }

@@ -32,12 +32,6 @@ func axpyAVX2(f, a []float32, w float32)
 //go:noescape
 func icmSweepAVX2(f, P []float32, b []uint16, K int) int
 
-// dots2AVX2 is dots of two rows of the same length >= 8 against the same
-// len(out0) codewords, len(out0) a multiple of 4.
-//
-//go:noescape
-func dots2AVX2(out0, out1, x0, x1, c []float32)
-
 // accum64AVX2 is accum64 for len(b) a multiple of 4.
 //
 //go:noescape
@@ -47,3 +41,9 @@ func accum64AVX2(b []float64, x []float32, w float64)
 //
 //go:noescape
 func fieldAVX2(f, u, P []float32, off []int)
+
+// dotsTileAVX2 is the part of dotsT for four rows and the first cols
+// columns, a multiple of 16.
+//
+//go:noescape
+func dotsTileAVX2(out []float32, n int, x []float32, D int, ct []float32, cols int)

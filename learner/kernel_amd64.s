@@ -352,127 +352,6 @@ sweepdone:
 	VZEROUPPER
 	RET
 
-// func dots2AVX2(out0, out1, x0, x1, c []float32)
-//
-// dots for two rows x0 and x1 at once and len(out0) a multiple of 4: four
-// codewords at a time, each loaded once for both rows, eight independent
-// sums (four were bound by the latency of the additions). Every sum is
-// formed in the order of dotsGeneric.
-TEXT ·dots2AVX2(SB), NOSPLIT, $0-120
-	MOVQ out0_base+0(FP), DI
-	MOVQ out0_len+8(FP), R8
-	MOVQ out1_base+24(FP), BX
-	MOVQ x0_base+48(FP), SI
-	MOVQ x0_len+56(FP), R9
-	MOVQ x1_base+72(FP), CX
-	MOVQ c_base+96(FP), DX
-	MOVQ R9, R10
-	ANDQ $-8, R10
-	MOVQ R9, R11
-	SHLQ $2, R11
-
-p4:
-	CMPQ   R8, $4
-	JL     p4done
-	LEAQ   (DX)(R11*1), R12
-	LEAQ   (R12)(R11*1), R13
-	LEAQ   (R13)(R11*1), R14
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	XORQ   AX, AX
-
-p4loop:
-	CMPQ    AX, R10
-	JGE     p4red
-	VMOVUPS (SI)(AX*4), Y8
-	VMOVUPS (CX)(AX*4), Y9
-	VMOVUPS (DX)(AX*4), Y10
-	VMULPS  Y10, Y8, Y11
-	VADDPS  Y11, Y0, Y0
-	VMULPS  Y10, Y9, Y12
-	VADDPS  Y12, Y4, Y4
-	VMOVUPS (R12)(AX*4), Y10
-	VMULPS  Y10, Y8, Y11
-	VADDPS  Y11, Y1, Y1
-	VMULPS  Y10, Y9, Y12
-	VADDPS  Y12, Y5, Y5
-	VMOVUPS (R13)(AX*4), Y10
-	VMULPS  Y10, Y8, Y11
-	VADDPS  Y11, Y2, Y2
-	VMULPS  Y10, Y9, Y12
-	VADDPS  Y12, Y6, Y6
-	VMOVUPS (R14)(AX*4), Y10
-	VMULPS  Y10, Y8, Y11
-	VADDPS  Y11, Y3, Y3
-	VMULPS  Y10, Y9, Y12
-	VADDPS  Y12, Y7, Y7
-	ADDQ    $8, AX
-	JMP     p4loop
-
-p4red:
-	HSUM(Y0, X0, Y8, X8)
-	HSUM(Y1, X1, Y8, X8)
-	HSUM(Y2, X2, Y8, X8)
-	HSUM(Y3, X3, Y8, X8)
-	HSUM(Y4, X4, Y8, X8)
-	HSUM(Y5, X5, Y8, X8)
-	HSUM(Y6, X6, Y8, X8)
-	HSUM(Y7, X7, Y8, X8)
-	MOVQ R10, AX
-
-p4tail:
-	CMPQ   AX, R9
-	JGE    p4store
-	VMOVSS (SI)(AX*4), X8
-	VMOVSS (CX)(AX*4), X9
-	VMOVSS (DX)(AX*4), X10
-	VMULSS X10, X8, X11
-	VADDSS X11, X0, X0
-	VMULSS X10, X9, X12
-	VADDSS X12, X4, X4
-	VMOVSS (R12)(AX*4), X10
-	VMULSS X10, X8, X11
-	VADDSS X11, X1, X1
-	VMULSS X10, X9, X12
-	VADDSS X12, X5, X5
-	VMOVSS (R13)(AX*4), X10
-	VMULSS X10, X8, X11
-	VADDSS X11, X2, X2
-	VMULSS X10, X9, X12
-	VADDSS X12, X6, X6
-	VMOVSS (R14)(AX*4), X10
-	VMULSS X10, X8, X11
-	VADDSS X11, X3, X3
-	VMULSS X10, X9, X12
-	VADDSS X12, X7, X7
-	INCQ   AX
-	JMP    p4tail
-
-p4store:
-	VMOVSS X0, (DI)
-	VMOVSS X1, 4(DI)
-	VMOVSS X2, 8(DI)
-	VMOVSS X3, 12(DI)
-	VMOVSS X4, (BX)
-	VMOVSS X5, 4(BX)
-	VMOVSS X6, 8(BX)
-	VMOVSS X7, 12(BX)
-	ADDQ   $16, DI
-	ADDQ   $16, BX
-	LEAQ   (R14)(R11*1), DX
-	SUBQ   $4, R8
-	JMP    p4
-
-p4done:
-	VZEROUPPER
-	RET
-
 // func accum64AVX2(b []float64, x []float32, w float64)
 TEXT ·accum64AVX2(SB), NOSPLIT, $0-56
 	MOVQ         b_base+0(FP), DI
@@ -573,5 +452,79 @@ fg8s:
 	JMP     fg8
 
 fdone:
+	VZEROUPPER
+	RET
+
+#define TILEROW(XP, A0, A1) \
+	VBROADCASTSS (XP)(AX*4), Y10; \
+	VMULPS       Y8, Y10, Y11;    \
+	VADDPS       Y11, A0, A0;     \
+	VMULPS       Y9, Y10, Y12;    \
+	VADDPS       Y12, A1, A1
+
+// func dotsTileAVX2(out []float32, n int, x []float32, D int, ct []float32, cols int)
+//
+// out[r*n+k] = sum over d of x[r*D+d]*ct[d*n+k] for 4 rows r and k <
+// cols, a multiple of 16, in tiles of 4 rows x 16 columns: 8 sums in
+// registers, each codebook vector loaded once for the 4 rows.
+// Registers: DI out, R8 n*4, SI R12 R13 R14 the rows of x, R9 D, DX ct,
+// R10 cols, R11 the tile's first column, BX &ct[d*n+R11], AX d.
+TEXT ·dotsTileAVX2(SB), NOSPLIT, $0-96
+	MOVQ out_base+0(FP), DI
+	MOVQ n+24(FP), R8
+	SHLQ $2, R8
+	MOVQ x_base+32(FP), SI
+	MOVQ D+56(FP), R9
+	MOVQ ct_base+64(FP), DX
+	MOVQ cols+88(FP), R10
+	LEAQ (SI)(R9*4), R12
+	LEAQ (R12)(R9*4), R13
+	LEAQ (R13)(R9*4), R14
+	XORQ R11, R11
+
+tpanel:
+	CMPQ   R11, R10
+	JGE    tdone
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	LEAQ   (DX)(R11*4), BX
+	XORQ   AX, AX
+
+td:
+	CMPQ    AX, R9
+	JGE     tstore
+	VMOVUPS (BX), Y8
+	VMOVUPS 32(BX), Y9
+	TILEROW(SI, Y0, Y1)
+	TILEROW(R12, Y2, Y3)
+	TILEROW(R13, Y4, Y5)
+	TILEROW(R14, Y6, Y7)
+	ADDQ    R8, BX
+	INCQ    AX
+	JMP     td
+
+tstore:
+	LEAQ    (DI)(R11*4), AX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    R8, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ    R8, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ    R8, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	ADDQ    $16, R11
+	JMP     tpanel
+
+tdone:
 	VZEROUPPER
 	RET

@@ -16,14 +16,14 @@ func icmSweepAVX2(f, P []float32, b []uint16, K int) int {
 	panic("learner: no AVX2 kernels on this architecture")
 }
 
-func dots2AVX2(out0, out1, x0, x1, c []float32) {
-	panic("learner: no AVX2 kernels on this architecture")
-}
-
 func accum64AVX2(b []float64, x []float32, w float64) {
 	panic("learner: no AVX2 kernels on this architecture")
 }
 
 func fieldAVX2(f, u, P []float32, off []int) {
+	panic("learner: no AVX2 kernels on this architecture")
+}
+
+func dotsTileAVX2(out []float32, n int, x []float32, D int, ct []float32, cols int) {
 	panic("learner: no AVX2 kernels on this architecture")
 }

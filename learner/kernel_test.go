@@ -66,19 +66,6 @@ func TestKernelsMatchGeneric(t *testing.T) {
 					}
 				}
 			}
-			for _, rows := range []int{3, 4, 5, 7} {
-				x1 := a
-				got0, got1 := make([]float32, rows), make([]float32, rows)
-				want0, want1 := make([]float32, rows), make([]float32, rows)
-				dots2(got0, got1, f, x1, c)
-				dotsGeneric(want0, f, c[:rows*n])
-				dotsGeneric(want1, x1, c[:rows*n])
-				for k := range got0 {
-					if math.Float32bits(got0[k]) != math.Float32bits(want0[k]) || math.Float32bits(got1[k]) != math.Float32bits(want1[k]) {
-						t.Fatalf("dots2 n=%d rows=%d [%d]: %g %g, want %g %g", n, rows, k, got0[k], got1[k], want0[k], want1[k])
-					}
-				}
-			}
 			if got, want := minIndex(v), minIndexGeneric(v); got != want {
 				t.Fatalf("minIndex n=%d of %v: %d, want %d", n, v, got, want)
 			}
@@ -140,8 +127,9 @@ func TestICMSweepMatchesGeneric(t *testing.T) {
 	}
 }
 
-// BenchmarkDots compares the products of two GloVe-sized rows with 512
-// codewords, one row at a time and both at once:
+// BenchmarkDots compares the products of GloVe-sized rows with 512
+// codewords, one row at a time (dots) and four at a time from the
+// transposed codebook (dotsT); both report the time for two rows:
 //
 //	go test ./learner -run '^$' -bench Dots -count 5
 func BenchmarkDots(b *testing.B) {
@@ -161,9 +149,45 @@ func BenchmarkDots(b *testing.B) {
 			dots(out1, x[D:], c)
 		}
 	})
-	b.Run("dots2", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			dots2(out0, out1, x[:D], x[D:], c)
+	ct := make([]float32, D*n)
+	for k := 0; k < n; k++ {
+		for d := 0; d < D; d++ {
+			ct[d*n+k] = c[k*D+d]
+		}
+	}
+	const R = 4
+	xs, out := make([]float32, R*D), make([]float32, R*n)
+	copy(xs, x)
+	b.Run("dotsT-per-2-rows", func(b *testing.B) {
+		for i := 0; i < b.N; i += R / 2 {
+			dotsT(out, xs, D, ct, n)
 		}
 	})
+}
+
+// TestDotsTMatchesGeneric wants the tiled products equal, bit for bit, to
+// the plain loops, on row and column counts around the tile sizes.
+func TestDotsTMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	hasAVX2 := useAVX2
+	defer func() { useAVX2 = hasAVX2 }()
+	for _, tc := range []struct{ R, D, n int }{{4, 8, 16}, {5, 3, 17}, {8, 100, 512}, {7, 36, 40}, {1, 9, 15}, {12, 1, 48}} {
+		x, ct := make([]float32, tc.R*tc.D), make([]float32, tc.D*tc.n)
+		for j := range x {
+			x[j] = float32(rng.NormFloat64())
+		}
+		for j := range ct {
+			ct[j] = float32(rng.NormFloat64())
+		}
+		got, want := make([]float32, tc.R*tc.n), make([]float32, tc.R*tc.n)
+		useAVX2 = hasAVX2
+		dotsT(got, x, tc.D, ct, tc.n)
+		useAVX2 = false
+		dotsT(want, x, tc.D, ct, tc.n)
+		for j := range got {
+			if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+				t.Fatalf("R=%d D=%d n=%d: [%d] %g, want %g", tc.R, tc.D, tc.n, j, got[j], want[j])
+			}
+		}
+	}
 }

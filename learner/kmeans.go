@@ -132,21 +132,25 @@ func sqNorm(v []float32) float64 {
 
 // nearest writes, for rows [lo, hi) of pts, the index of and the squared
 // distance to the nearest of the K centroids, using
-// ||p - c||^2 = ||p||^2 - 2<p, c> + ||c||^2. buf must hold K values; pnorm
-// and cnorm hold the points' and the centroids' squared norms.
-func nearest(pts []float32, pnorm []float64, D int, cent, cnorm []float32, K, lo, hi int, assign []int32, dist []float64, buf []float32) (changed int) {
-	row := buf[:K]
-	for i := lo; i < hi; i++ {
-		dots(row, pts[i*D:(i+1)*D], cent)
-		for k, v := range row {
-			row[k] = cnorm[k] - 2*v
+// ||p - c||^2 = ||p||^2 - 2<p, c> + ||c||^2. ct is the [D, K] transpose of
+// the centroids, buf must hold uRows*K values; pnorm and cnorm hold the
+// points' and the centroids' squared norms.
+func nearest(pts []float32, pnorm []float64, D int, ct, cnorm []float32, K, lo, hi int, assign []int32, dist []float64, buf []float32) (changed int) {
+	for b := lo; b < hi; b += uRows {
+		n := min(uRows, hi-b)
+		dotsT(buf[:n*K], pts[b*D:(b+n)*D], D, ct, K)
+		for i := b; i < b+n; i++ {
+			row := buf[(i-b)*K : (i-b+1)*K]
+			for k, v := range row {
+				row[k] = cnorm[k] - 2*v
+			}
+			k := minIndex(row)
+			if assign[i] != int32(k) {
+				assign[i] = int32(k)
+				changed++
+			}
+			dist[i] = math.Max(pnorm[i]+float64(row[k]), 0)
 		}
-		k := minIndex(row)
-		if assign[i] != int32(k) {
-			assign[i] = int32(k)
-			changed++
-		}
-		dist[i] = math.Max(pnorm[i]+float64(row[k]), 0)
 	}
 	return changed
 }
@@ -288,7 +292,7 @@ func newLloyd(a *aq, pts []float32) *lloyd {
 	l := &lloyd{a: a, pts: pts, sum: make([]float64, a.K*a.D), cnt: make([]float64, a.K),
 		cnorm: make([]float32, a.K), rows: nearestRows(a.K), bufs: make([][]float32, a.threads)}
 	for t := range l.bufs {
-		l.bufs[t] = make([]float32, a.K)
+		l.bufs[t] = make([]float32, uRows*a.K)
 	}
 	l.pnorm = make([]float64, a.V)
 	// Each norm is its own; without cancellation the error is nil.
@@ -311,9 +315,10 @@ func (l *lloyd) assign(ctx context.Context, cent []float32, assign []int32, dist
 	for k := range l.cnorm {
 		l.cnorm[k] = float32(sqNorm(cent[k*a.D : (k+1)*a.D]))
 	}
+	ct := transpose(cent, a.K, a.D)
 	var changed atomic.Int64
 	err := forChunks(ctx, a.V, l.rows, a.threads, func(t, lo, hi int) {
-		changed.Add(int64(nearest(l.pts, l.pnorm, a.D, cent, l.cnorm, a.K, lo, hi, assign, dist, l.bufs[t])))
+		changed.Add(int64(nearest(l.pts, l.pnorm, a.D, ct, l.cnorm, a.K, lo, hi, assign, dist, l.bufs[t])))
 	})
 	return int(changed.Load()), err
 }
