@@ -78,7 +78,7 @@ func (a *aq) initStage(ctx context.Context, res []float32, train []int, iters, t
 		}
 	}
 	if train != nil {
-		_, err := newLloyd(a, res).assign(ctx, cent, bestAssign, dist)
+		_, err := newLloyd(a, res).assign(ctx, cent, bestAssign, dist, false)
 		return cent, err
 	}
 	return cent, nil
@@ -155,9 +155,6 @@ func nearest(pts []float32, pnorm []float64, D int, ct, cnorm []float32, K, lo, 
 	return changed
 }
 
-// nearestRows returns the chunk size used by nearest for K centroids.
-func nearestRows(K int) int { return max(1, min(512, (1<<20)/K)) }
-
 // kmeans clusters l's points into K weighted clusters with k-means++
 // seeding and Lloyd iterations. assign and dist receive the final nearest
 // centroid of every row.
@@ -168,7 +165,7 @@ func (l *lloyd) kmeans(ctx context.Context, iters, stage int, assign []int32, di
 		return nil, err
 	}
 	for it := 0; ; it++ {
-		changed, err := l.assign(ctx, cent, assign, dist)
+		changed, err := l.assign(ctx, cent, assign, dist, it < iters)
 		if err != nil {
 			return nil, err
 		}
@@ -177,9 +174,7 @@ func (l *lloyd) kmeans(ctx context.Context, iters, stage int, assign []int32, di
 		if it == iters || (it > 0 && changed == 0 && !l.repaired) {
 			return cent, nil
 		}
-		if err := l.update(ctx, cent, assign, dist); err != nil {
-			return nil, err
-		}
+		l.update(cent, dist)
 	}
 }
 
@@ -276,21 +271,22 @@ type lloyd struct {
 	sum, cnt []float64
 	cnorm    []float32
 	pnorm    []float64 // the points' squared norms, which every pass needs
-	rows     int
 	bufs     [][]float32
-	// part holds per-chunk sums (K*D) and weights (K) of update.
+	// part holds per-chunk sums (K*D) and weights (K) of the rows assigned
+	// to each centroid.
 	part [][]float32
 	// repaired says the last update moved an empty cluster.
 	repaired bool
 }
 
-// updateRows is the number of rows per chunk of the centroid sums: each
-// chunk sums in float32 (over at most 512 rows), the chunks add in float64.
+// updateRows is the number of rows per chunk of the assignment and the
+// centroid sums: each chunk sums in float32 (over at most 512 rows), the
+// chunks add in float64.
 const updateRows = 512
 
 func newLloyd(a *aq, pts []float32) *lloyd {
 	l := &lloyd{a: a, pts: pts, sum: make([]float64, a.K*a.D), cnt: make([]float64, a.K),
-		cnorm: make([]float32, a.K), rows: nearestRows(a.K), bufs: make([][]float32, a.threads)}
+		cnorm: make([]float32, a.K), bufs: make([][]float32, a.threads)}
 	for t := range l.bufs {
 		l.bufs[t] = make([]float32, uRows*a.K)
 	}
@@ -309,43 +305,50 @@ func newLloyd(a *aq, pts []float32) *lloyd {
 }
 
 // assign finds every row's nearest centroid and returns how many rows
-// changed centroid.
-func (l *lloyd) assign(ctx context.Context, cent []float32, assign []int32, dist []float64) (int, error) {
+// changed centroid; with sums, it also adds up each chunk's rows by
+// centroid for update, while the chunk is in cache (one pass over the
+// points an iteration instead of two).
+func (l *lloyd) assign(ctx context.Context, cent []float32, assign []int32, dist []float64, sums bool) (int, error) {
 	a := l.a
 	for k := range l.cnorm {
 		l.cnorm[k] = float32(sqNorm(cent[k*a.D : (k+1)*a.D]))
 	}
 	ct := transpose(cent, a.K, a.D)
 	var changed atomic.Int64
-	err := forChunks(ctx, a.V, l.rows, a.threads, func(t, lo, hi int) {
+	err := forChunks(ctx, a.V, updateRows, a.threads, func(t, lo, hi int) {
 		changed.Add(int64(nearest(l.pts, l.pnorm, a.D, ct, l.cnorm, a.K, lo, hi, assign, dist, l.bufs[t])))
+		if sums {
+			l.chunkSums(lo, hi, assign)
+		}
 	})
 	return int(changed.Load()), err
 }
 
-// update moves every centroid to the weighted mean of its rows, and empty
-// clusters to the worst-served rows.
-func (l *lloyd) update(ctx context.Context, cent []float32, assign []int32, dist []float64) error {
+// chunkSums sets the chunk of rows [lo, hi)'s weighted sums and weights by
+// centroid.
+func (l *lloyd) chunkSums(lo, hi int, assign []int32) {
 	a := l.a
-	D := a.D
-	// Every chunk of rows sums into its own buffer, and the chunks are
-	// added in order, so the sums do not depend on the thread count.
-	K := a.K
-	if err := forChunks(ctx, a.V, updateRows, a.threads, func(_, lo, hi int) {
-		p := l.part[lo/updateRows]
-		clear(p)
-		for i := lo; i < hi; i++ {
-			w := float32(a.weight(i))
-			if w == 0 {
-				continue
-			}
-			k := int(assign[i])
-			p[K*D+k] += w
-			axpy(p[k*D:(k+1)*D], l.pts[i*D:(i+1)*D], w)
+	K, D := a.K, a.D
+	p := l.part[lo/updateRows]
+	clear(p)
+	for i := lo; i < hi; i++ {
+		w := float32(a.weight(i))
+		if w == 0 {
+			continue
 		}
-	}); err != nil {
-		return err
+		k := int(assign[i])
+		p[K*D+k] += w
+		axpy(p[k*D:(k+1)*D], l.pts[i*D:(i+1)*D], w)
 	}
+}
+
+// update moves every centroid to the weighted mean of its rows, from the
+// chunk sums of the last assignment, and empty clusters to the
+// worst-served rows. The chunks are added in order, so the sums do not
+// depend on the thread count.
+func (l *lloyd) update(cent []float32, dist []float64) {
+	a := l.a
+	K, D := a.K, a.D
 	clear(l.sum)
 	clear(l.cnt)
 	for _, p := range l.part {
@@ -358,7 +361,7 @@ func (l *lloyd) update(ctx context.Context, cent []float32, assign []int32, dist
 	}
 	var used []bool
 	l.repaired = false
-	for k := 0; k < a.K; k++ {
+	for k := 0; k < K; k++ {
 		c := cent[k*D : (k+1)*D]
 		if l.cnt[k] > 0 {
 			for j := range c {
@@ -372,7 +375,6 @@ func (l *lloyd) update(ctx context.Context, cent []float32, assign []int32, dist
 		l.repairEmpty(c, dist, used)
 		l.repaired = true
 	}
-	return nil
 }
 
 // repairEmpty moves an empty cluster's centroid c onto the worst-served
