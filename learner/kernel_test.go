@@ -155,9 +155,11 @@ func BenchmarkDots(b *testing.B) {
 			ct[d*n+k] = c[k*D+d]
 		}
 	}
-	const R = 4
+	const R = uRows
 	xs, out := make([]float32, R*D), make([]float32, R*n)
-	copy(xs, x)
+	for j := range xs {
+		xs[j] = float32(rng.NormFloat64())
+	}
 	b.Run("dotsT-per-2-rows", func(b *testing.B) {
 		for i := 0; i < b.N; i += R / 2 {
 			dotsT(out, xs, D, ct, n)
