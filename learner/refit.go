@@ -15,9 +15,8 @@ func (a *aq) refit(ctx context.Context) error {
 	}
 	MK, M, K, D, V := a.MK, a.M, a.K, a.D, a.V
 	G := make([]float64, MK*MK)
-	B := make([]float64, MK*D)
-	// Parallel over codebooks m: task m owns rows m*K..m*K+K-1 of G and B
-	// and visits data rows in order, so sums are independent of threads.
+	// Parallel over codebooks m: task m owns rows m*K..m*K+K-1 of G and
+	// visits the codes in order, so sums are independent of threads.
 	err := forChunks(ctx, M, 1, a.threads, func(_, m, _ int) {
 		for i := 0; i < V; i++ {
 			w := a.weight(i)
@@ -25,14 +24,16 @@ func (a *aq) refit(ctx context.Context) error {
 				continue
 			}
 			code := a.codes[i*M : (i+1)*M]
-			r := m*K + int(code[m])
-			g := G[r*MK : (r+1)*MK]
+			g := G[(m*K+int(code[m]))*MK : (m*K+int(code[m])+1)*MK]
 			for m2 := m; m2 < M; m2++ {
 				g[m2*K+int(code[m2])] += w
 			}
-			accum64(B[r*D:(r+1)*D], a.x[i*D:(i+1)*D], w)
 		}
 	})
+	if err != nil {
+		return err
+	}
+	B, err := a.codewordSums(ctx)
 	if err != nil {
 		return err
 	}
@@ -73,6 +74,46 @@ func (a *aq) refit(ctx context.Context) error {
 		return nil
 	}
 	return errors.New("normal equations are not positive definite")
+}
+
+// refitParts is the number of parts of the rows whose codeword sums are
+// added separately and then in order: fixed, so that the sums do not depend
+// on the thread count.
+const refitParts = 8
+
+// codewordSums returns B, [M*K, D]: row m*K+k is the weighted sum of the
+// rows whose code m is k. Each part of the rows is read once, every row
+// adding into its M rows of the part's sums (one task a codebook read the
+// whole table M times: 4.4 GB a round for the whole GloVe table).
+func (a *aq) codewordSums(ctx context.Context) ([]float64, error) {
+	V, D, M, K, MK := a.V, a.D, a.M, a.K, a.MK
+	n := min(refitParts, V)
+	parts := make([][]float64, n)
+	err := forChunks(ctx, n, 1, a.threads, func(_, p, _ int) {
+		b := make([]float64, MK*D)
+		for i := p * V / n; i < (p+1)*V/n; i++ {
+			w := a.weight(i)
+			if w == 0 {
+				continue
+			}
+			x := a.x[i*D : (i+1)*D]
+			for m, c := range a.codes[i*M : (i+1)*M] {
+				r := m*K + int(c)
+				accum64(b[r*D:(r+1)*D], x, w)
+			}
+		}
+		parts[p] = b
+	})
+	if err != nil {
+		return nil, err
+	}
+	B := parts[0]
+	for _, b := range parts[1:] {
+		for j, v := range b {
+			B[j] += v
+		}
+	}
+	return B, nil
 }
 
 func orDefaultF(v, d float64) float64 {
