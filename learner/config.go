@@ -57,18 +57,18 @@ type Config struct {
 	CodebookDType string
 
 	// Iterations is the number of AQ refinement rounds (codebook refit +
-	// re-encoding). Default 24.
+	// re-encoding). Default 96 for tables of up to 65,536 rows, then
+	// 96*sqrt(65536/V) (V the rows), at least 24.
 	Iterations int
 	// ICMSweeps is the number of ICM sweeps per encoding pass. Default 4.
 	ICMSweeps int
 	// Restarts is the number of perturbation restarts per row and round
-	// (LSQ++-style iterated local search). Default 12; negative means none.
+	// (LSQ++-style iterated local search). Default 2; negative means none.
+	// Many rounds of few restarts beat few of many at the same time: the
+	// figures are in learner/aq.go, above defaultRounds.
 	Restarts int
 	// Perturb is the number of codes re-drawn at random per restart.
-	// Default 4. More is better per round but not per second (GloVe, first
-	// 10,000 rows, 32x16, Anneal 0.3, CPU seconds: 16 rounds at 4 0.1062 in
-	// 15.4 s, at 6 0.1054 in 18.4 s, at 8 0.1051 in 20.6 s; 22 rounds at 4
-	// 0.1050 in 21.2 s).
+	// Default max(2, (M+2)/5): 6 for 32 codebooks.
 	Perturb int
 	// KMeansIters is the number of Lloyd iterations per residual stage of
 	// the AQ initialisation. Default 8.
@@ -85,10 +85,10 @@ type Config struct {
 
 	// Anneal scales the noise added to the codebook after each refit except
 	// the last (stochastic relaxation, as in LSQ++; the noise decays as
-	// sqrt(1-t/T)). Default 0.3; negative means off. On GloVe 100-d, first
-	// 10,000 rows, 32x16, 16 rounds (Perturb 8): 0.1072 off, 0.1058 at 0.2,
-	// 0.1051 at 0.3, 0.1055 at 0.45, 0.1079 at 0.6 (at 1, 12 rounds of the
-	// full 50k: 0.185 against 0.164 off).
+	// sqrt(1-t/T)). Default 0.45; negative means off. On GloVe 100-d,
+	// first 50,000 rows, 32x16, 64 rounds of 3 restarts: 0.1507 at 0.2,
+	// 0.1493 at 0.3, 0.1491 at 0.45 (10,000 rows, 16 rounds of 12
+	// restarts: 0.1072 off, 0.1051 at 0.3, 0.1079 at 0.6).
 	Anneal float64
 
 	// LR is the DCCL Adam learning rate. Default 1e-4 (paper).
@@ -117,7 +117,7 @@ type Config struct {
 // keyVersion names the learner's algorithms: it changes whenever a change
 // makes the same Config give different bytes, so cached results keyed by
 // Config.Key are not reused across such changes.
-const keyVersion = "embshrink-learner-3"
+const keyVersion = "embshrink-learner-4"
 
 // Key returns a hex digest of every setting that affects the learned codes
 // and codebook, for caching results: equal keys (and equal tables) give the
