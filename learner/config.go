@@ -58,14 +58,16 @@ type Config struct {
 
 	// Iterations is the number of AQ refinement rounds (codebook refit +
 	// re-encoding). Default 96 for tables of up to 65,536 rows, then
-	// 96*sqrt(65536/V) (V the rows), at least 24.
+	// 96*65536/V (V the rows), at least 24.
 	Iterations int
 	// ICMSweeps is the number of ICM sweeps per encoding pass. Default 4.
 	ICMSweeps int
 	// Restarts is the number of perturbation restarts per row and round
-	// (LSQ++-style iterated local search). Default 2; negative means none.
+	// (LSQ++-style iterated local search). Default 2 for tables of up to
+	// 65,536 rows, rising to 8 as the rounds fall to 24 (12 for a single
+	// re-encoding pass, after rounding the codebook); negative means none.
 	// Many rounds of few restarts beat few of many at the same time: the
-	// figures are in learner/aq.go, above defaultRounds.
+	// figures are in learner/aq.go, above defaultSchedule.
 	Restarts int
 	// Perturb is the number of codes re-drawn at random per restart.
 	// Default max(2, (M+2)/5): 6 for 32 codebooks.
@@ -85,7 +87,8 @@ type Config struct {
 
 	// Anneal scales the noise added to the codebook after each refit except
 	// the last (stochastic relaxation, as in LSQ++; the noise decays as
-	// sqrt(1-t/T)). Default 0.45; negative means off. On GloVe 100-d,
+	// sqrt(1-t/T)). Default 0.45 for tables of up to 65,536 rows, falling
+	// to 0.3 as the rounds fall to 24; negative means off. On GloVe 100-d,
 	// first 50,000 rows, 32x16, 64 rounds of 3 restarts: 0.1507 at 0.2,
 	// 0.1493 at 0.3, 0.1491 at 0.45 (10,000 rows, 16 rounds of 12
 	// restarts: 0.1072 off, 0.1051 at 0.3, 0.1079 at 0.6).

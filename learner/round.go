@@ -57,7 +57,7 @@ func roundCodebook(ctx context.Context, sc *scaling, out *learned, V, D int, cfg
 	if a.cb, err = roundScaled(out.codebook, sc.exp, cfg.CodebookDType); err != nil {
 		return err
 	}
-	opts := cfg.encodeOpts()
+	opts := cfg.encodeOpts(reencodeRestarts)
 	loss, err := a.encode(ctx, roundRound, opts)
 	if err != nil {
 		return err
@@ -102,7 +102,7 @@ func Reencode(ctx context.Context, data []float32, V, D int, enc Encoded, cfg Co
 	a := newAQ(data, V, D, cfg)
 	copy(a.codes, enc.Codes)
 	copy(a.cb, enc.Codebook)
-	if _, err := a.encode(ctx, roundRound, cfg.encodeOpts()); err != nil {
+	if _, err := a.encode(ctx, roundRound, cfg.encodeOpts(reencodeRestarts)); err != nil {
 		return nil, err
 	}
 	return a.codes, nil
