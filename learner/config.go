@@ -57,14 +57,14 @@ type Config struct {
 	CodebookDType string
 
 	// Iterations is the number of AQ refinement rounds (codebook refit +
-	// re-encoding). Default 96 for tables of up to 65,536 rows, then
-	// 96*65536/V (V the rows), at least 24.
+	// re-encoding). Default 96 for tables of up to 6,553,600 values (65,536
+	// rows of 100), then 96*6553600/(V*D), at least 24.
 	Iterations int
 	// ICMSweeps is the number of ICM sweeps per encoding pass. Default 4.
 	ICMSweeps int
 	// Restarts is the number of perturbation restarts per row and round
 	// (LSQ++-style iterated local search). Default 2 for tables of up to
-	// 65,536 rows, rising to 8 as the rounds fall to 24 (12 for a single
+	// 6,553,600 values, rising to 8 as the rounds fall to 24 (12 for a single
 	// re-encoding pass, after rounding the codebook); negative means none.
 	// Many rounds of few restarts beat few of many at the same time: the
 	// figures are in learner/aq.go, above defaultSchedule.
@@ -87,7 +87,7 @@ type Config struct {
 
 	// Anneal scales the noise added to the codebook after each refit except
 	// the last (stochastic relaxation, as in LSQ++; the noise decays as
-	// sqrt(1-t/T)). Default 0.45 for tables of up to 65,536 rows, falling
+	// sqrt(1-t/T)). Default 0.45 for tables of up to 6,553,600 values, falling
 	// to 0.3 as the rounds fall to 24; negative means off. On GloVe 100-d,
 	// first 50,000 rows, 32x16, 64 rounds of 3 restarts: 0.1507 at 0.2,
 	// 0.1493 at 0.3, 0.1491 at 0.45 (10,000 rows, 16 rounds of 12

@@ -342,18 +342,20 @@ func TestCancel(t *testing.T) {
 // TestDefaultSchedule pins the default refinement at both ends and between.
 func TestDefaultSchedule(t *testing.T) {
 	for _, tc := range []struct {
-		V    int
+		V, D int
 		want schedule
 	}{
-		{10, schedule{96, 2, 0.45}},
-		{65536, schedule{96, 2, 0.45}},
-		{131072, schedule{48, 6, 0.35}},
-		{262144, schedule{24, 8, 0.3}},
-		{341479, schedule{24, 8, 0.3}},
+		{10, 4, schedule{96, 2, 0.45}},
+		{65536, 100, schedule{96, 2, 0.45}},
+		{15000, 64, schedule{96, 2, 0.45}},
+		{131072, 100, schedule{48, 6, 0.35}},
+		{262144, 100, schedule{24, 8, 0.3}},
+		{341479, 100, schedule{24, 8, 0.3}},
+		{128256, 2048, schedule{24, 8, 0.3}},
 	} {
-		got := defaultSchedule(tc.V)
+		got := defaultSchedule(tc.V, tc.D)
 		if got.rounds != tc.want.rounds || got.restarts != tc.want.restarts || math.Abs(got.anneal-tc.want.anneal) > 1e-12 {
-			t.Errorf("defaultSchedule(%d) = %+v, want %+v", tc.V, got, tc.want)
+			t.Errorf("defaultSchedule(%d, %d) = %+v, want %+v", tc.V, tc.D, got, tc.want)
 		}
 	}
 }
