@@ -1,5 +1,31 @@
 #include "textflag.h"
 
+// ADDDIFF32 sets F[I:I+32] += A[I:I+32] - B[I:I+32] (float32, I an index
+// register), and ADDDIFF8 the same for 8 values.
+#define ADDDIFF32(A, B, F, I) \
+	VMOVUPS (A)(I*4), Y5;       \
+	VMOVUPS 32(A)(I*4), Y6;     \
+	VMOVUPS 64(A)(I*4), Y7;     \
+	VMOVUPS 96(A)(I*4), Y8;     \
+	VSUBPS  (B)(I*4), Y5, Y5;   \
+	VSUBPS  32(B)(I*4), Y6, Y6; \
+	VSUBPS  64(B)(I*4), Y7, Y7; \
+	VSUBPS  96(B)(I*4), Y8, Y8; \
+	VADDPS  (F)(I*4), Y5, Y5;   \
+	VADDPS  32(F)(I*4), Y6, Y6; \
+	VADDPS  64(F)(I*4), Y7, Y7; \
+	VADDPS  96(F)(I*4), Y8, Y8; \
+	VMOVUPS Y5, (F)(I*4);       \
+	VMOVUPS Y6, 32(F)(I*4);     \
+	VMOVUPS Y7, 64(F)(I*4);     \
+	VMOVUPS Y8, 96(F)(I*4)
+
+#define ADDDIFF8(A, B, F, I) \
+	VMOVUPS (A)(I*4), Y5;     \
+	VSUBPS  (B)(I*4), Y5, Y5; \
+	VADDPS  (F)(I*4), Y5, Y5; \
+	VMOVUPS Y5, (F)(I*4)
+
 // func addDiffAVX2(f, a, b []float32)
 TEXT ·addDiffAVX2(SB), NOSPLIT, $0-72
 	MOVQ f_base+0(FP), DI
@@ -11,22 +37,7 @@ TEXT ·addDiffAVX2(SB), NOSPLIT, $0-72
 loop32:
 	CMPQ CX, $32
 	JL   loop8
-	VMOVUPS (SI)(AX*4), Y0
-	VMOVUPS 32(SI)(AX*4), Y1
-	VMOVUPS 64(SI)(AX*4), Y2
-	VMOVUPS 96(SI)(AX*4), Y3
-	VSUBPS  (DX)(AX*4), Y0, Y0
-	VSUBPS  32(DX)(AX*4), Y1, Y1
-	VSUBPS  64(DX)(AX*4), Y2, Y2
-	VSUBPS  96(DX)(AX*4), Y3, Y3
-	VADDPS  (DI)(AX*4), Y0, Y0
-	VADDPS  32(DI)(AX*4), Y1, Y1
-	VADDPS  64(DI)(AX*4), Y2, Y2
-	VADDPS  96(DI)(AX*4), Y3, Y3
-	VMOVUPS Y0, (DI)(AX*4)
-	VMOVUPS Y1, 32(DI)(AX*4)
-	VMOVUPS Y2, 64(DI)(AX*4)
-	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDDIFF32(SI, DX, DI, AX)
 	ADDQ    $32, AX
 	SUBQ    $32, CX
 	JMP     loop32
@@ -34,10 +45,7 @@ loop32:
 loop8:
 	CMPQ CX, $8
 	JL   done
-	VMOVUPS (SI)(AX*4), Y0
-	VSUBPS  (DX)(AX*4), Y0, Y0
-	VADDPS  (DI)(AX*4), Y0, Y0
-	VMOVUPS Y0, (DI)(AX*4)
+	ADDDIFF8(SI, DX, DI, AX)
 	ADDQ    $8, AX
 	SUBQ    $8, CX
 	JMP     loop8
@@ -311,22 +319,7 @@ sfound:
 sup32:
 	CMPQ    R13, $32
 	JL      sup8
-	VMOVUPS (AX)(R14*4), Y5
-	VMOVUPS 32(AX)(R14*4), Y6
-	VMOVUPS 64(AX)(R14*4), Y7
-	VMOVUPS 96(AX)(R14*4), Y8
-	VSUBPS  (DX)(R14*4), Y5, Y5
-	VSUBPS  32(DX)(R14*4), Y6, Y6
-	VSUBPS  64(DX)(R14*4), Y7, Y7
-	VSUBPS  96(DX)(R14*4), Y8, Y8
-	VADDPS  (DI)(R14*4), Y5, Y5
-	VADDPS  32(DI)(R14*4), Y6, Y6
-	VADDPS  64(DI)(R14*4), Y7, Y7
-	VADDPS  96(DI)(R14*4), Y8, Y8
-	VMOVUPS Y5, (DI)(R14*4)
-	VMOVUPS Y6, 32(DI)(R14*4)
-	VMOVUPS Y7, 64(DI)(R14*4)
-	VMOVUPS Y8, 96(DI)(R14*4)
+	ADDDIFF32(AX, DX, DI, R14)
 	ADDQ    $32, R14
 	SUBQ    $32, R13
 	JMP     sup32
@@ -334,10 +327,7 @@ sup32:
 sup8:
 	CMPQ    R13, $8
 	JL      snext
-	VMOVUPS (AX)(R14*4), Y5
-	VSUBPS  (DX)(R14*4), Y5, Y5
-	VADDPS  (DI)(R14*4), Y5, Y5
-	VMOVUPS Y5, (DI)(R14*4)
+	ADDDIFF8(AX, DX, DI, R14)
 	ADDQ    $8, R14
 	SUBQ    $8, R13
 	JMP     sup8
