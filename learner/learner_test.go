@@ -298,6 +298,7 @@ func TestBadInput(t *testing.T) {
 		{"NaN weight", good, 10, 4, Config{M: 2, K: 4, Weights: []float32{1, 1, 1, 1, 1, float32(math.NaN()), 1, 1, 1, 1}}, "row 5"},
 		{"all zero weights", good, 10, 4, Config{M: 2, K: 4, Weights: make([]float32, 10)}, "zero"},
 		{"method", good, 10, 4, Config{M: 2, K: 4, Method: "pq"}, "unknown method"},
+		{"anneal Inf", good, 10, 4, Config{M: 2, K: 4, Anneal: math.Inf(1)}, "anneal must be finite"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Learn(context.Background(), tc.data, tc.V, tc.D, tc.cfg)

@@ -65,6 +65,9 @@ func validate(data []float32, V, D int, cfg Config) error {
 	if math.IsNaN(cfg.TargetError) || cfg.TargetError < 0 {
 		return fmt.Errorf("target error must be >= 0, got %v", cfg.TargetError)
 	}
+	if math.IsNaN(cfg.Anneal) || math.IsInf(cfg.Anneal, 0) {
+		return fmt.Errorf("anneal must be finite, got %v", cfg.Anneal)
+	}
 	if cfg.TimeLimit < 0 || cfg.TimeBudget < 0 {
 		return fmt.Errorf("time limit must be >= 0, got %v", cfg.timeLimit())
 	}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/embshrink/embshrink/internal/npy"
+)
+
+// TestLearnSearchFlags wants each of learn's search flags to reach the
+// learner: with the other settings fixed, each changes the codebook's
+// bytes (without noise the rounds stop early, as converged), and a
+// non-finite --anneal is a usage error naming the flag.
+func TestLearnSearchFlags(t *testing.T) {
+	dir := t.TempDir()
+	const V, D = 400, 8
+	rng := rand.New(rand.NewPCG(1, 2))
+	vals := make([]float32, V*D)
+	for i := range vals {
+		vals[i] = float32(rng.NormFloat64())
+	}
+	table := filepath.Join(dir, "table.npy")
+	f, err := os.Create(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.Write(f, npy.FromFloat32([]int{V, D}, vals)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	learn := func(name string, extra ...string) []byte {
+		t.Helper()
+		book := filepath.Join(dir, name+".book.npy")
+		args := append([]string{"learn", table, "-M", "4", "-K", "8", "--iterations", "3",
+			"--codes", filepath.Join(dir, name+".codes.npy"), "--codebook", book}, extra...)
+		code, out, errOut := runCLI(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", extra, code, errOut)
+		}
+		if name == "base" && !strings.Contains(out, "completed 3 rounds") {
+			t.Fatalf("output does not say it completed 3 rounds:\n%s", out)
+		}
+		b, err := os.ReadFile(book)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	base := learn("base")
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"restarts", []string{"--restarts", "-1"}},
+		{"perturb", []string{"--perturb", "1", "--restarts", "6"}},
+		{"anneal", []string{"--anneal", "-1"}},
+	} {
+		if got := learn(tc.name, tc.args...); bytes.Equal(got, base) {
+			t.Errorf("%v learned the same codebook as the defaults: the flag did not reach the learner", tc.args)
+		}
+	}
+	code, _, errOut := runCLI("learn", table, "-M", "4", "-K", "8", "--anneal", "NaN",
+		"--codes", filepath.Join(dir, "n.codes.npy"), "--codebook", filepath.Join(dir, "n.book.npy"))
+	if code != 2 || !strings.Contains(errOut, "anneal") {
+		t.Errorf("--anneal NaN: exit %d, %q; want exit 2 naming --anneal", code, errOut)
+	}
+}
