@@ -184,7 +184,8 @@ func fieldSums(f, u, P []float32, off []int) {
 // of row r with column k of ct, a [D, n] matrix (the codebook transposed):
 // the products rounded and added in the order of d from zero. On amd64
 // tiles of 4 rows and 16 columns are summed in registers, each vector of ct
-// loaded once for the four rows; the rest runs as plain loops.
+// loaded once for the four rows (and a last tile of 8 columns); the rest
+// runs as plain loops.
 func dotsT(out, x []float32, D int, ct []float32, n int) {
 	R := len(x) / D
 	if len(out) < R*n || len(ct) < D*n {
@@ -192,7 +193,7 @@ func dotsT(out, x []float32, D int, ct []float32, n int) {
 	}
 	r0, c0 := 0, 0
 	if useAVX2 {
-		r0, c0 = R&^3, n&^15
+		r0, c0 = R&^3, n&^7
 		for r := 0; r < r0; r += 4 {
 			dotsTileAVX2(out[r*n:(r+4)*n], n, x[r*D:(r+4)*D], D, ct, c0)
 		}

@@ -455,8 +455,8 @@ fdone:
 // func dotsTileAVX2(out []float32, n int, x []float32, D int, ct []float32, cols int)
 //
 // out[r*n+k] = sum over d of x[r*D+d]*ct[d*n+k] for 4 rows r and k <
-// cols, a multiple of 16, in tiles of 4 rows x 16 columns: 8 sums in
-// registers, each codebook vector loaded once for the 4 rows.
+// cols, a multiple of 8, in tiles of 4 rows x 16 columns (and a last one of
+// 8): 8 sums in registers, each codebook vector loaded once for the 4 rows.
 // Registers: DI out, R8 n*4, SI R12 R13 R14 the rows of x, R9 D, DX ct,
 // R10 cols, R11 the tile's first column, BX &ct[d*n+R11], AX d.
 TEXT ·dotsTileAVX2(SB), NOSPLIT, $0-96
@@ -473,8 +473,9 @@ TEXT ·dotsTileAVX2(SB), NOSPLIT, $0-96
 	XORQ R11, R11
 
 tpanel:
-	CMPQ   R11, R10
-	JGE    tdone
+	LEAQ   16(R11), AX
+	CMPQ   AX, R10
+	JGT    t8
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -514,6 +515,47 @@ tstore:
 	VMOVUPS Y7, 32(AX)
 	ADDQ    $16, R11
 	JMP     tpanel
+
+	// One last panel of 8 columns when cols is an odd multiple of 8.
+t8:
+	CMPQ   R11, R10
+	JGE    tdone
+	VXORPS Y0, Y0, Y0
+	VXORPS Y2, Y2, Y2
+	VXORPS Y4, Y4, Y4
+	VXORPS Y6, Y6, Y6
+	LEAQ   (DX)(R11*4), BX
+	XORQ   AX, AX
+
+t8d:
+	CMPQ         AX, R9
+	JGE          t8store
+	VMOVUPS      (BX), Y8
+	VBROADCASTSS (SI)(AX*4), Y10
+	VMULPS       Y8, Y10, Y11
+	VADDPS       Y11, Y0, Y0
+	VBROADCASTSS (R12)(AX*4), Y10
+	VMULPS       Y8, Y10, Y11
+	VADDPS       Y11, Y2, Y2
+	VBROADCASTSS (R13)(AX*4), Y10
+	VMULPS       Y8, Y10, Y11
+	VADDPS       Y11, Y4, Y4
+	VBROADCASTSS (R14)(AX*4), Y10
+	VMULPS       Y8, Y10, Y11
+	VADDPS       Y11, Y6, Y6
+	ADDQ         R8, BX
+	INCQ         AX
+	JMP          t8d
+
+t8store:
+	LEAQ    (DI)(R11*4), AX
+	VMOVUPS Y0, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Y2, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Y4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Y6, (AX)
 
 tdone:
 	VZEROUPPER

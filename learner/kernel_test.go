@@ -173,7 +173,7 @@ func TestDotsTMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	hasAVX2 := useAVX2
 	defer func() { useAVX2 = hasAVX2 }()
-	for _, tc := range []struct{ R, D, n int }{{4, 8, 16}, {5, 3, 17}, {8, 100, 512}, {7, 36, 40}, {1, 9, 15}, {12, 1, 48}} {
+	for _, tc := range []struct{ R, D, n int }{{4, 8, 16}, {5, 3, 17}, {8, 100, 512}, {7, 36, 40}, {1, 9, 15}, {12, 1, 48}, {4, 100, 8}, {9, 5, 24}, {4, 7, 63}} {
 		x, ct := make([]float32, tc.R*tc.D), make([]float32, tc.D*tc.n)
 		for j := range x {
 			x[j] = float32(rng.NormFloat64())
