@@ -39,7 +39,7 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 			r := (i - lo) % uRows
 			if r == 0 {
 				n := min(uRows, hi-i)
-				dotsT(e.u[:n*MK], a.x[i*D:(i+n)*D], D, ct, MK)
+				products(e.u[:n*MK], a.x[i*D:(i+n)*D], D, a.cb, ct, MK)
 			}
 			ur := e.u[r*MK : (r+1)*MK]
 			for j, v := range ur {

@@ -213,3 +213,18 @@ func dotsT(out, x []float32, D int, ct []float32, n int) {
 		}
 	}
 }
+
+// products sets out[r*n+k] to the dot product of row r of x with row k of
+// c, the [n, D] codewords (ct their transpose): by dotsT when n is a
+// multiple of 8, its tiles' width, else a row at a time by dots (GloVe 50k,
+// k-means at K=4: 2.0 s where dotsT's plain loops took 4.9 s). The choice
+// depends on n alone, so the bytes are the same on every machine.
+func products(out, x []float32, D int, c, ct []float32, n int) {
+	if n%8 == 0 {
+		dotsT(out, x, D, ct, n)
+		return
+	}
+	for r := 0; r < len(x)/D; r++ {
+		dots(out[r*n:(r+1)*n], x[r*D:(r+1)*D], c)
+	}
+}

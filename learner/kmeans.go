@@ -133,12 +133,12 @@ func sqNorm(v []float32) float64 {
 // nearest writes, for rows [lo, hi) of pts, the index of and the squared
 // distance to the nearest of the K centroids, using
 // ||p - c||^2 = ||p||^2 - 2<p, c> + ||c||^2. ct is the [D, K] transpose of
-// the centroids, buf must hold uRows*K values; pnorm and cnorm hold the
+// the centroids cent, buf must hold uRows*K values; pnorm and cnorm hold the
 // points' and the centroids' squared norms.
-func nearest(pts []float32, pnorm []float64, D int, ct, cnorm []float32, K, lo, hi int, assign []int32, dist []float64, buf []float32) (changed int) {
+func nearest(pts []float32, pnorm []float64, D int, cent, ct, cnorm []float32, K, lo, hi int, assign []int32, dist []float64, buf []float32) (changed int) {
 	for b := lo; b < hi; b += uRows {
 		n := min(uRows, hi-b)
-		dotsT(buf[:n*K], pts[b*D:(b+n)*D], D, ct, K)
+		products(buf[:n*K], pts[b*D:(b+n)*D], D, cent, ct, K)
 		for i := b; i < b+n; i++ {
 			row := buf[(i-b)*K : (i-b+1)*K]
 			for k, v := range row {
@@ -316,7 +316,7 @@ func (l *lloyd) assign(ctx context.Context, cent []float32, assign []int32, dist
 	ct := transpose(cent, a.K, a.D)
 	var changed atomic.Int64
 	err := forChunks(ctx, a.V, updateRows, a.threads, func(t, lo, hi int) {
-		changed.Add(int64(nearest(l.pts, l.pnorm, a.D, ct, l.cnorm, a.K, lo, hi, assign, dist, l.bufs[t])))
+		changed.Add(int64(nearest(l.pts, l.pnorm, a.D, cent, ct, l.cnorm, a.K, lo, hi, assign, dist, l.bufs[t])))
 		if sums {
 			l.chunkSums(lo, hi, assign)
 		}
