@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -69,5 +70,38 @@ func TestLearnSearchFlags(t *testing.T) {
 		"--codes", filepath.Join(dir, "n.codes.npy"), "--codebook", filepath.Join(dir, "n.book.npy"))
 	if code != 2 || !strings.Contains(errOut, "anneal") {
 		t.Errorf("--anneal NaN: exit %d, %q; want exit 2 naming --anneal", code, errOut)
+	}
+}
+
+// TestCompressSearchFlags wants compress's search flags to reach the
+// learner too: each changes the learned table's error.
+func TestCompressSearchFlags(t *testing.T) {
+	valNeedRuntime(t)
+	ex := filepath.Join("..", "..", "fixtures", "testdata", "example", "textclf.onnx")
+	dir := t.TempDir()
+	compressWith := func(name string, extra ...string) float64 {
+		t.Helper()
+		out := filepath.Join(dir, name+".onnx")
+		args := append([]string{"compress", ex, "-o", out, "-M", "4", "-K", "16", "--json"}, extra...)
+		code, stdout, errOut := runCLI(args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d: %s", extra, code, errOut)
+		}
+		var rep compressJSON
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Tables) != 1 {
+			t.Fatalf("%v: report %q: %v", extra, stdout, err)
+		}
+		return rep.Tables[0].RelSqErr
+	}
+	base := compressWith("base", "--iterations", "3")
+	for _, tc := range [][]string{
+		{"--iterations", "3", "--restarts", "-1"},
+		{"--iterations", "3", "--perturb", "1"},
+		{"--iterations", "3", "--anneal", "-1"},
+		{"--iterations", "4"},
+	} {
+		if got := compressWith(tc[len(tc)-2][2:], tc...); got == base {
+			t.Errorf("compress %v: error %g, the same as without it: the flag did not reach the learner", tc, got)
+		}
 	}
 }

@@ -59,6 +59,11 @@ type Options struct {
 	Threads     int
 	TargetError float64
 	TimeLimit   time.Duration
+	// Iterations, Restarts, Perturb and Anneal set the aq learner's search
+	// (learner.Config's fields of those names); 0 means the learner's
+	// default for the table's size.
+	Iterations, Restarts, Perturb int
+	Anneal                        float64
 	// Metric is "auto" (or ""): learn in the readout metric when the model
 	// reads the table's rows through a linear map (onnxrewrite.FindReadout),
 	// so that codes are spent on the directions the model uses; else,
