@@ -33,14 +33,10 @@ func compressCommand() *cli.Command {
 			&cli.StringFlag{Name: "metric", Value: "auto", Usage: "auto: learn in the readout metric when the model reads rows through a linear map, else in relative error (weights / |row|^2) when it reads them through a norm or the table is tied; euclidean: plain squared error"},
 			&cli.DurationFlag{Name: "time-limit", Usage: "learn each table for at most this `DURATION`, keeping the best codes found (0: no limit)"},
 			&cli.Float64Flag{Name: "target-error", Usage: "stop learning a table once its (weighted) relative squared error reaches this (0: none)"},
-			&cli.IntFlag{Name: "iterations", Usage: "aq refinement rounds (0: default, 96 for tables of up to 6.5 million values, fewer beyond)"},
-			&cli.IntFlag{Name: "restarts", Usage: "aq perturbation restarts per row and round (0: default; negative: none)"},
-			&cli.IntFlag{Name: "perturb", Usage: "aq codes re-drawn per restart (0: default, max(2, (M+2)/5))"},
-			&cli.Float64Flag{Name: "anneal", Usage: "aq codebook noise scale after each refit but the last (0: default; negative: off)"},
 			&cli.StringFlag{Name: "codebook-dtype", Value: "auto", Usage: "store codebooks as float32, float16, bfloat16 or auto (float16 for float32, float16 and quantized tables unless the error grows > 1%)"},
 			&cli.StringFlag{Name: "codes-dir", Usage: "keep learned codes in `DIR` and reuse them when the table and settings are unchanged"},
 			&cli.Int64Flag{Name: "min-table-bytes", Value: compress.DefaultMinTableBytes, Usage: "leave smaller tables alone"},
-		}, append(calibrationFlags(), outputFlags()...)...),
+		}, append(append(calibrationFlags(), outputFlags()...), searchFlags()...)...),
 		Action: runCompress,
 	}
 }

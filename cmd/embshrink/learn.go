@@ -23,17 +23,13 @@ func learnCommand() *cli.Command {
 		Name:      "learn",
 		Usage:     "learn compositional codes and a codebook for an embedding table",
 		ArgsUsage: "TABLE.npy (or --model MODEL.onnx)",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "M", Required: true, Usage: "codebooks (codes per row)"},
 			&cli.IntFlag{Name: "K", Required: true, Usage: "codewords per codebook (2..65536)"},
 			&cli.StringFlag{Name: "method", Usage: "\"\" or aq (default additive quantiser), dccl (the paper's network)"},
 			&cli.StringFlag{Name: "weights", Usage: "float `.npy` [V] of non-negative row weights"},
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed (same seed, same output)"},
 			&cli.IntFlag{Name: "threads", Usage: "threads (0: all CPUs; the output does not depend on it)"},
-			&cli.IntFlag{Name: "iterations", Usage: "aq refinement rounds (0: default, 96 for tables of up to 6.5 million values, fewer beyond)"},
-			&cli.IntFlag{Name: "restarts", Usage: "aq perturbation restarts per row and round (0: default, 2 up to 6.5 million values, up to 8 beyond; negative: none)"},
-			&cli.IntFlag{Name: "perturb", Usage: "aq codes re-drawn per restart (0: default, max(2, (M+2)/5))"},
-			&cli.Float64Flag{Name: "anneal", Usage: "aq codebook noise scale after each refit but the last (0: default, 0.45 falling to 0.3 for large tables; negative: off)"},
 			&cli.IntFlag{Name: "epochs", Usage: "dccl maximum epochs (0: the paper's 200)"},
 			&cli.DurationFlag{Name: "time-limit", Aliases: []string{"time-budget"}, Usage: "return the best codes found within this `DURATION` (0: no limit)"},
 			&cli.Float64Flag{Name: "target-error", Usage: "stop as soon as the (weighted) relative squared error reaches this (0: none)"},
@@ -43,7 +39,7 @@ func learnCommand() *cli.Command {
 			&cli.StringFlag{Name: "model", Usage: "read the table from `MODEL.onnx` instead of TABLE.npy"},
 			&cli.StringFlag{Name: "table", Usage: "table `NAME` in --model (default: the largest)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
-		},
+		}, searchFlags()...),
 		Action: runLearn,
 	}
 }
@@ -191,4 +187,14 @@ func (p *learnProgress) finishPhase() {
 func (p *learnProgress) done() {
 	p.finishPhase()
 	p.phase = ""
+}
+
+// searchFlags are the aq search's flags, on learn and compress.
+func searchFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "iterations", Usage: "aq refinement rounds (0: default, 96 for tables of up to 6.5 million values, fewer beyond)"},
+		&cli.IntFlag{Name: "restarts", Usage: "aq perturbation restarts per row and round (0: default, 2 up to 6.5 million values, up to 8 beyond; negative: none)"},
+		&cli.IntFlag{Name: "perturb", Usage: "aq codes re-drawn per restart (0: default, max(2, (M+2)/5))"},
+		&cli.Float64Flag{Name: "anneal", Usage: "aq codebook noise scale after each refit but the last (0: default, 0.45 falling to 0.3 for large tables; negative: off)"},
+	}
 }
