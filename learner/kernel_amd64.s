@@ -26,6 +26,17 @@
 	VADDPS  (F)(I*4), Y5, Y5; \
 	VMOVUPS Y5, (F)(I*4)
 
+// MINLANES broadcasts to every lane of Y2 the least of the 8 lanes of Y0
+// (X1 is scratch).
+#define MINLANES \
+	VEXTRACTF128 $1, Y0, X1;   \
+	VMINPS       X1, X0, X0;   \
+	VPERMILPS    $0x4E, X0, X1; \
+	VMINPS       X1, X0, X0;   \
+	VPERMILPS    $0xB1, X0, X1; \
+	VMINPS       X1, X0, X0;   \
+	VBROADCASTSS X0, Y2
+
 // func addDiffAVX2(f, a, b []float32)
 TEXT ·addDiffAVX2(SB), NOSPLIT, $0-72
 	MOVQ f_base+0(FP), DI
@@ -69,13 +80,7 @@ minloop:
 	JMP    minloop
 
 reduce:
-	VEXTRACTF128 $1, Y0, X1
-	VMINPS       X1, X0, X0
-	VPERMILPS    $0x4E, X0, X1
-	VMINPS       X1, X0, X0
-	VPERMILPS    $0xB1, X0, X1
-	VMINPS       X1, X0, X0
-	VBROADCASTSS X0, Y2
+	MINLANES
 	XORQ         AX, AX
 
 findloop:
@@ -272,13 +277,7 @@ smin:
 	JMP    smin
 
 sred:
-	VEXTRACTF128 $1, Y0, X1
-	VMINPS       X1, X0, X0
-	VPERMILPS    $0x4E, X0, X1
-	VMINPS       X1, X0, X0
-	VPERMILPS    $0xB1, X0, X1
-	VMINPS       X1, X0, X0
-	VBROADCASTSS X0, Y2
+	MINLANES
 	XORQ         AX, AX
 
 sfind:
@@ -445,12 +444,19 @@ fdone:
 	VZEROUPPER
 	RET
 
+// TILEROW adds x[d] (XP's row) times the 16 columns in Y8 and Y9 to A0 and
+// A1; TILEROW8 times the 8 in Y8 to A0.
 #define TILEROW(XP, A0, A1) \
 	VBROADCASTSS (XP)(AX*4), Y10; \
 	VMULPS       Y8, Y10, Y11;    \
 	VADDPS       Y11, A0, A0;     \
 	VMULPS       Y9, Y10, Y12;    \
 	VADDPS       Y12, A1, A1
+
+#define TILEROW8(XP, A0) \
+	VBROADCASTSS (XP)(AX*4), Y10; \
+	VMULPS       Y8, Y10, Y11;    \
+	VADDPS       Y11, A0, A0
 
 // func dotsTileAVX2(out []float32, n int, x []float32, D int, ct []float32, cols int)
 //
@@ -531,18 +537,10 @@ t8d:
 	CMPQ         AX, R9
 	JGE          t8store
 	VMOVUPS      (BX), Y8
-	VBROADCASTSS (SI)(AX*4), Y10
-	VMULPS       Y8, Y10, Y11
-	VADDPS       Y11, Y0, Y0
-	VBROADCASTSS (R12)(AX*4), Y10
-	VMULPS       Y8, Y10, Y11
-	VADDPS       Y11, Y2, Y2
-	VBROADCASTSS (R13)(AX*4), Y10
-	VMULPS       Y8, Y10, Y11
-	VADDPS       Y11, Y4, Y4
-	VBROADCASTSS (R14)(AX*4), Y10
-	VMULPS       Y8, Y10, Y11
-	VADDPS       Y11, Y6, Y6
+	TILEROW8(SI, Y0)
+	TILEROW8(R12, Y2)
+	TILEROW8(R13, Y4)
+	TILEROW8(R14, Y6)
 	ADDQ         R8, BX
 	INCQ         AX
 	JMP          t8d
