@@ -47,10 +47,7 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 			}
 			codes := a.codes[i*M : (i+1)*M]
 			en := a.encodeRow(e, ur, P, codes, newRowRNG(a.seed, round, i), o)
-			var xx float64
-			for _, v := range a.x[i*D : (i+1)*D] {
-				xx += float64(v) * float64(v)
-			}
+			xx := sqNorm(a.x[i*D : (i+1)*D])
 			w := a.weight(i)
 			es += w * math.Max(en+xx, 0)
 			ns += w * xx
