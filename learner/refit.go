@@ -24,7 +24,8 @@ func (a *aq) refit(ctx context.Context) error {
 				continue
 			}
 			code := a.codes[i*M : (i+1)*M]
-			g := G[(m*K+int(code[m]))*MK : (m*K+int(code[m])+1)*MK]
+			r := m*K + int(code[m])
+			g := G[r*MK : (r+1)*MK]
 			for m2 := m; m2 < M; m2++ {
 				g[m2*K+int(code[m2])] += w
 			}
