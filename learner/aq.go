@@ -76,11 +76,12 @@ type encodeOpts struct {
 // 0.0811. The synthetic example table (fixtures, [4096, 64], unstructured)
 // does not: 8x16 0.0356 vs 0.0344, 16x16 0.0184 vs 0.0175.
 
-// Larger tables get fewer rounds of more restarts, for time: the whole GloVe 6B table (341,479 rows, 32x16, seed 1, 6 codes
-// re-drawn): 42 rounds x 2 restarts at anneal 0.45 0.1905 in 130 s; 32 x 3
-// 0.1902 in 120 s, at anneal 0.3 0.1873 in 125 s; 24 x 5 (0.3) 0.1865 in
-// 109 s; 24 x 8 (0.3) 0.1842 in 152 s; the old 24 x 12 (4 codes) 0.1827 in
-// 282 s with the previous kernels.
+// Larger tables get fewer rounds of more restarts, for time: the whole
+// GloVe 6B table (341,479 rows, 32x16, seed 1, 6 codes re-drawn): 42 rounds
+// x 2 restarts at anneal 0.45 0.1905 in 130 s; 32 x 3 0.1902 in 120 s, at
+// anneal 0.3 0.1873 in 125 s; 24 x 5 (0.3) 0.1865 in 109 s; 24 x 8 (0.3)
+// 0.1842 in 152 s; the old 24 x 12 (4 codes) 0.1827 in 282 s with the
+// previous kernels.
 
 // schedule is the default refinement for a table.
 type schedule struct {
