@@ -117,21 +117,19 @@ func icmSweep(f, P []float32, b []uint16, K int) int {
 	return icmSweepGeneric(f, P, b, K)
 }
 
+// icmSweepGeneric is icmSweep in Go, from minIndex and addDiff (which run
+// their own AVX2 kernels where they can, with the same results).
 func icmSweepGeneric(f, P []float32, b []uint16, K int) int {
 	MK := len(f)
 	changes := 0
 	for m, c := range b {
 		lo := m * K
 		fm := f[lo : lo+K]
-		k := minIndexGeneric(fm)
+		k := minIndex(fm)
 		if k == int(c) || !(fm[k] < fm[c]) {
 			continue
 		}
-		newRow := P[(lo+k)*MK : (lo+k+1)*MK]
-		oldRow := P[(lo+int(c))*MK : (lo+int(c)+1)*MK]
-		for j := range f {
-			f[j] += newRow[j] - oldRow[j]
-		}
+		addDiff(f, P[(lo+k)*MK:(lo+k+1)*MK], P[(lo+int(c))*MK:(lo+int(c)+1)*MK])
 		b[m] = uint16(k)
 		changes++
 	}
