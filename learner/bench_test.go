@@ -120,3 +120,30 @@ func BenchmarkSmallTable(b *testing.B) {
 	const V, D = 4096, 64
 	runBench(b, gaussian(V, D, 1), V, D, Config{M: 16, K: 16, Seed: 1})
 }
+
+// BenchmarkEncodeRound times one encoding pass (products, ICM sweeps and 2
+// restarts a row, single-threaded) of the first 10,000 GloVe rows at 32x16
+// after 2 refinement rounds, the inner loop of every default round:
+//
+//	go test ./learner -run '^$' -bench EncodeRound -count 5
+func BenchmarkEncodeRound(b *testing.B) {
+	data, _, D := loadGlove(b)
+	const V = 10000
+	cfg := Config{M: 32, K: 16, Seed: 1, Threads: 1, Iterations: 2}
+	res, err := Learn(context.Background(), data[:V*D], V, D, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := newAQ(data[:V*D], V, D, cfg)
+	copy(a.cb, res.Codebook)
+	opts := cfg.encodeOpts(2)
+	var loss float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		copy(a.codes, res.Codes)
+		if loss, err = a.encode(context.Background(), 1, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(loss, "relsqerr")
+}

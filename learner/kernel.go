@@ -105,7 +105,11 @@ func axpy(f, a []float32, w float32) {
 // len(f), and its diagonal K x K blocks are zero, so that a codebook's own
 // field is left as it is. It returns how many codes changed. (One call a
 // sweep instead of one a codebook: the calls and the slicing around them
-// were a quarter of the sweeps' time.)
+// were a quarter of the sweeps' time. The AVX2 kernel tests first whether
+// any code's field is below the current one's, and only then looks for the
+// least: most codebooks keep their code, and the test is a shorter chain
+// than the argmin's lane reduction; an encoding pass of GloVe 10k 32x16
+// took 0.87x the time, medians of 6, go test -bench EncodeRound.)
 func icmSweep(f, P []float32, b []uint16, K int) int {
 	MK := len(b) * K
 	if len(f) != MK || len(P) < MK*MK {

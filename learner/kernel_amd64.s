@@ -264,8 +264,27 @@ TEXT ·icmSweepAVX2(SB), NOSPLIT, $0-88
 	MOVQ DI, R12
 
 mloop:
-	CMPQ    R10, R8
-	JGE     sweepdone
+	CMPQ         R10, R8
+	JGE          sweepdone
+
+	// Most codebooks keep their code: test first whether any code's field
+	// is below the current one's, a shorter chain than the argmin.
+	MOVWQZX      (BX)(R10*2), DX
+	VBROADCASTSS (R12)(DX*4), Y2
+	VXORPS       Y3, Y3, Y3
+	XORQ         AX, AX
+
+sany:
+	CMPQ   AX, R9
+	JGE    sanyd
+	VCMPPS $0x1e, (R12)(AX*4), Y2, Y4 // f[c] > f[k], ordered
+	VORPS  Y4, Y3, Y3
+	ADDQ   $8, AX
+	JMP    sany
+
+sanyd:
+	VPTEST  Y3, Y3
+	JZ      snext
 	VMOVUPS (R12), Y0
 	MOVQ    $8, AX
 
