@@ -74,14 +74,18 @@ type encodeOpts struct {
 // and anneal 0.3): vibe's [15000, 64] 16x16 0.2799 vs 0.2802, 8x16 0.5590
 // vs 0.5602; stories260K's [512, 64] 16x16 0.0041 vs 0.0042, 8x16 0.0783 vs
 // 0.0811. The synthetic example table (fixtures, [4096, 64], unstructured)
-// does not: 8x16 0.0356 vs 0.0344, 16x16 0.0184 vs 0.0175.
+// does not: 8x16 0.0356 vs 0.0344, 16x16 0.0184 vs 0.0175. With one greedy
+// k-means++ trial instead of four plain ones (see defaultTrials) the time
+// saved buys rounds: 96 rounds 0.1479, 110 0.1464, 124 0.1451, 128 0.1447
+// (seed 2 0.1447) in 46-50 s on a loaded machine.
 
 // Larger tables get fewer rounds of more restarts, for time: the whole
 // GloVe 6B table (341,479 rows, 32x16, seed 1, 6 codes re-drawn): 42 rounds
 // x 2 restarts at anneal 0.45 0.1905 in 130 s; 32 x 3 0.1902 in 120 s, at
 // anneal 0.3 0.1873 in 125 s; 24 x 5 (0.3) 0.1865 in 109 s; 24 x 8 (0.3)
 // 0.1842 in 152 s; the old 24 x 12 (4 codes) 0.1827 in 282 s with the
-// previous kernels.
+// previous kernels. After one greedy k-means++ trial: 24 x 8 0.1836 in
+// 126 s, 25 x 8 0.1834 in 120 s, 28 x 8 0.1827 in 136 s.
 
 // schedule is the default refinement for a table.
 type schedule struct {
@@ -89,20 +93,20 @@ type schedule struct {
 	anneal           float64
 }
 
-// defaultSchedule returns the default refinement for a [V, D] table: 96
+// defaultSchedule returns the default refinement for a [V, D] table: 128
 // rounds of 2 restarts at anneal 0.45 up to 6,553,600 values (65,536 rows of
-// 100); beyond, 96*6553600/(V*D) rounds (at least 24), and restarts and
-// anneal in proportion between the two measured ends, 96 x 2 at 0.45 and
-// 24 x 8 at 0.3. A round's fixed part (the products with the codebook, the
+// 100); beyond, 128*6553600/(V*D) rounds (at least 28), and restarts and
+// anneal in proportion between the two measured ends, 128 x 2 at 0.45 and
+// 28 x 8 at 0.3. A round's fixed part (the products with the codebook, the
 // field, the refit) grows with D and the restarts do not, so wide tables
-// (a [128256, 2048] one: 24 x 8) get few rounds.
+// (a [128256, 2048] one: 28 x 8) get few rounds.
 func defaultSchedule(V, D int) schedule {
-	const full, values = 96, 65536 * 100
+	const full, least, values = 128, 28, 65536 * 100
 	r := full
 	if n := float64(V) * float64(D); n > values {
-		r = max(24, int(math.Round(full*values/n)))
+		r = max(least, int(math.Round(full*values/n)))
 	}
-	t := float64(full-r) / (full - 24) // 0 at 96 rounds, 1 at 24
+	t := float64(full-r) / (full - least) // 0 at full rounds, 1 at least
 	return schedule{rounds: r, restarts: int(math.Round(2 + 6*t)), anneal: 0.45 - 0.15*t}
 }
 

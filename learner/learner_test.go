@@ -346,13 +346,13 @@ func TestDefaultSchedule(t *testing.T) {
 		V, D int
 		want schedule
 	}{
-		{10, 4, schedule{96, 2, 0.45}},
-		{65536, 100, schedule{96, 2, 0.45}},
-		{15000, 64, schedule{96, 2, 0.45}},
-		{131072, 100, schedule{48, 6, 0.35}},
-		{262144, 100, schedule{24, 8, 0.3}},
-		{341479, 100, schedule{24, 8, 0.3}},
-		{128256, 2048, schedule{24, 8, 0.3}},
+		{10, 4, schedule{128, 2, 0.45}},
+		{65536, 100, schedule{128, 2, 0.45}},
+		{15000, 64, schedule{128, 2, 0.45}},
+		{131072, 100, schedule{64, 6, 0.354}},
+		{262144, 100, schedule{32, 8, 0.306}},
+		{341479, 100, schedule{28, 8, 0.3}},
+		{128256, 2048, schedule{28, 8, 0.3}},
 	} {
 		got := defaultSchedule(tc.V, tc.D)
 		if got.rounds != tc.want.rounds || got.restarts != tc.want.restarts || math.Abs(got.anneal-tc.want.anneal) > 1e-12 {
