@@ -147,3 +147,27 @@ func BenchmarkEncodeRound(b *testing.B) {
 	}
 	b.ReportMetric(loss, "relsqerr")
 }
+
+// BenchmarkRefit times one least-squares codebook refit (the pair counts,
+// the codeword sums and the solve, single-threaded) of the first 50,000
+// GloVe rows at 32x16 after one refinement round:
+//
+//	go test ./learner -run '^$' -bench Refit -count 5
+func BenchmarkRefit(b *testing.B) {
+	data, V, D := loadGlove(b)
+	cfg := Config{M: 32, K: 16, Seed: 1, Threads: 1, Iterations: 1}
+	res, err := Learn(context.Background(), data, V, D, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := newAQ(data, V, D, cfg)
+	copy(a.codes, res.Codes)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := a.refit(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(Measure(data, V, D, Encoded{M: 32, K: 16, Codes: a.codes, Codebook: a.cb}, nil).RelSqErr, "relsqerr")
+}

@@ -8,15 +8,59 @@ import (
 )
 
 // refit solves for the codebook that minimises the weighted error given the
-// current codes.
+// current codes. The normal equations' matrix is factorised while the
+// codeword sums are added (the factorisation runs on one core, 20 ms at
+// M*K = 512), and the solve runs in two halves of the columns at once
+// (go test -bench 'Refit$': 0.7x the time of a refit, medians of 6).
 func (a *aq) refit(ctx context.Context) error {
 	if a.MK > maxCholeskyMK {
 		return a.refitBlocks(ctx, 2)
 	}
-	MK, M, K, D, V := a.MK, a.M, a.K, a.D, a.V
+	G, err := a.pairSums(ctx)
+	if err != nil {
+		return err
+	}
+	MK := a.MK
+	var trace float64
+	for r := 0; r < MK; r++ {
+		trace += G[r*MK+r]
+		for c := r + 1; c < MK; c++ {
+			G[c*MK+r] = G[r*MK+c]
+		}
+	}
+	lambda := orDefaultF(a.cfg.Ridge, defaultRidge) * trace / float64(MK)
+	if !(lambda > 0) {
+		lambda = 1e-12
+	}
+	first := make(chan *mat.Cholesky, 1)
+	go func() { first <- factor(G, MK, lambda) }()
+	B, err := a.codewordSums(ctx)
+	ch := <-first
+	if err != nil {
+		return err
+	}
+	for tries := 0; tries < 6; tries++ {
+		if tries > 0 {
+			lambda *= 100
+			ch = factor(G, MK, lambda)
+		}
+		if ch == nil {
+			continue
+		}
+		if err := a.solveInto(ch, B); err == nil {
+			return nil
+		}
+	}
+	return errors.New("normal equations are not positive definite")
+}
+
+// pairSums returns G, [M*K, M*K] with only its upper triangle filled: the
+// weighted number of rows with each pair of codes. Parallel over codebooks
+// m: task m owns rows m*K..m*K+K-1 of G and visits the codes in order, so
+// sums are independent of threads.
+func (a *aq) pairSums(ctx context.Context) ([]float64, error) {
+	M, K, MK, V := a.M, a.K, a.MK, a.V
 	G := make([]float64, MK*MK)
-	// Parallel over codebooks m: task m owns rows m*K..m*K+K-1 of G and
-	// visits the codes in order, so sums are independent of threads.
 	err := forChunks(ctx, M, 1, a.threads, func(_, m, _ int) {
 		for i := 0; i < V; i++ {
 			w := a.weight(i)
@@ -31,50 +75,67 @@ func (a *aq) refit(ctx context.Context) error {
 			}
 		}
 	})
-	if err != nil {
-		return err
+	return G, err
+}
+
+// factor returns the Cholesky factor of G + lambda I, nil if it is not
+// positive definite.
+func factor(G []float64, n int, lambda float64) *mat.Cholesky {
+	S := mat.NewSymDense(n, nil)
+	for r := 0; r < n; r++ {
+		for c := r; c < n; c++ {
+			S.SetSym(r, c, G[r*n+c])
+		}
+		S.SetSym(r, r, G[r*n+r]+lambda)
 	}
-	B, err := a.codewordSums(ctx)
-	if err != nil {
-		return err
-	}
-	var trace float64
-	for r := 0; r < MK; r++ {
-		trace += G[r*MK+r]
-		for c := r + 1; c < MK; c++ {
-			G[c*MK+r] = G[r*MK+c]
-		}
-	}
-	lambda := orDefaultF(a.cfg.Ridge, defaultRidge) * trace / float64(MK)
-	if !(lambda > 0) {
-		lambda = 1e-12
-	}
-	for tries := 0; tries < 6; tries++ {
-		S := mat.NewSymDense(MK, nil)
-		for r := 0; r < MK; r++ {
-			for c := r; c < MK; c++ {
-				S.SetSym(r, c, G[r*MK+c])
-			}
-			S.SetSym(r, r, G[r*MK+r]+lambda)
-		}
-		var ch mat.Cholesky
-		if !ch.Factorize(S) {
-			lambda *= 100
-			continue
-		}
-		var sol mat.Dense
-		if err := ch.SolveTo(&sol, mat.NewDense(MK, D, B)); err != nil {
-			lambda *= 100
-			continue
-		}
-		for r := 0; r < MK; r++ {
-			for j := 0; j < D; j++ {
-				a.cb[r*D+j] = float32(sol.At(r, j))
-			}
-		}
+	var ch mat.Cholesky
+	if !ch.Factorize(S) {
 		return nil
 	}
-	return errors.New("normal equations are not positive definite")
+	return &ch
+}
+
+// solveInto solves ch X = B, [M*K, D], into the codebook, the first D/2
+// columns and the rest at once: always two halves, whatever the thread
+// count, so the bytes do not depend on it.
+func (a *aq) solveInto(ch *mat.Cholesky, B []float64) error {
+	MK, D := a.MK, a.D
+	half := [2][2]int{{0, D / 2}, {D / 2, D}}
+	var errs [2]error
+	var sols [2]mat.Dense
+	solve := func(h int) {
+		lo, hi := half[h][0], half[h][1]
+		if lo == hi {
+			return
+		}
+		rhs := mat.NewDense(MK, hi-lo, nil)
+		for r := 0; r < MK; r++ {
+			for j := lo; j < hi; j++ {
+				rhs.Set(r, j-lo, B[r*D+j])
+			}
+		}
+		errs[h] = ch.SolveTo(&sols[h], rhs)
+	}
+	if a.threads > 1 {
+		done := make(chan struct{})
+		go func() { solve(1); close(done) }()
+		solve(0)
+		<-done
+	} else {
+		solve(0)
+		solve(1)
+	}
+	if err := errors.Join(errs[0], errs[1]); err != nil {
+		return err
+	}
+	for h, lim := range half {
+		for r := 0; r < MK; r++ {
+			for j := lim[0]; j < lim[1]; j++ {
+				a.cb[r*D+j] = float32(sols[h].At(r, j-lim[0]))
+			}
+		}
+	}
+	return nil
 }
 
 // refitParts is the number of parts of the rows whose codeword sums are
@@ -85,23 +146,32 @@ const refitParts = 8
 // codewordSums returns B, [M*K, D]: row m*K+k is the weighted sum of the
 // rows whose code m is k. Each part of the rows is read once, every row
 // adding into its M rows of the part's sums (one task a codebook read the
-// whole table M times: 4.4 GB a round for the whole GloVe table).
+// whole table M times: 4.4 GB a round for the whole GloVe table). The sums
+// run in float32 over blocks of sumRows rows and the blocks add in float64:
+// the part's float32 sums (200 KB at 32x16 and D=100) stay in a core's L2,
+// where the float64 ones did not (GloVe 50k 32x16, one thread: the sums
+// took 0.64x the time, medians of 15 in one process).
 func (a *aq) codewordSums(ctx context.Context) ([]float64, error) {
 	V, D, M, K, MK := a.V, a.D, a.M, a.K, a.MK
 	n := min(refitParts, V)
 	parts := make([][]float64, n)
 	err := forChunks(ctx, n, 1, a.threads, func(_, p, _ int) {
-		b := make([]float64, MK*D)
-		for i := p * V / n; i < (p+1)*V/n; i++ {
-			w := a.weight(i)
-			if w == 0 {
-				continue
+		b, b32 := make([]float64, MK*D), make([]float32, MK*D)
+		lo, hi := p*V/n, (p+1)*V/n
+		for s := lo; s < hi; s += sumRows {
+			for i := s; i < min(s+sumRows, hi); i++ {
+				w := a.weight(i)
+				if w == 0 {
+					continue
+				}
+				x := a.x[i*D : (i+1)*D]
+				for m, c := range a.codes[i*M : (i+1)*M] {
+					r := m*K + int(c)
+					axpy(b32[r*D:(r+1)*D], x, float32(w))
+				}
 			}
-			x := a.x[i*D : (i+1)*D]
-			for m, c := range a.codes[i*M : (i+1)*M] {
-				r := m*K + int(c)
-				accum64(b[r*D:(r+1)*D], x, w)
-			}
+			accum64(b, b32, 1)
+			clear(b32)
 		}
 		parts[p] = b
 	})
@@ -116,6 +186,10 @@ func (a *aq) codewordSums(ctx context.Context) ([]float64, error) {
 	}
 	return B, nil
 }
+
+// sumRows is the number of rows whose codeword sums add in float32 before
+// they go into the float64 sums.
+const sumRows = 512
 
 func orDefaultF(v, d float64) float64 {
 	if v <= 0 {
