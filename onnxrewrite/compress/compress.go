@@ -141,7 +141,7 @@ type TableReport struct {
 	RowsRead   int  `json:"rows_read,omitempty"`
 	// Cached says the codes came from CodesDir.
 	Cached bool `json:"cached"`
-	// Stopped says why learning stopped ("completed 96 rounds", "target
+	// Stopped says why learning stopped ("completed 128 rounds", "target
 	// error 0.1 reached", "time limit 30s"); empty for cached codes.
 	Stopped      string  `json:"stopped,omitempty"`
 	LearnSeconds float64 `json:"learn_seconds"`
