@@ -121,23 +121,34 @@ func BenchmarkSmallTable(b *testing.B) {
 	runBench(b, gaussian(V, D, 1), V, D, Config{M: 16, K: 16, Seed: 1})
 }
 
+// learnedAQ returns the learner's state for the first V GloVe rows at 32x16
+// after the given refinement rounds (single-threaded), and the result it
+// came from: the starting point of the benchmarks of one step of a round.
+func learnedAQ(b *testing.B, V, rounds int) (*aq, *Result) {
+	b.Helper()
+	data, rows, D := loadGlove(b)
+	V = min(V, rows)
+	cfg := Config{M: 32, K: 16, Seed: 1, Threads: 1, Iterations: rounds}
+	res, err := Learn(context.Background(), data[:V*D], V, D, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := newAQ(data[:V*D], V, D, cfg)
+	copy(a.codes, res.Codes)
+	copy(a.cb, res.Codebook)
+	return a, res
+}
+
 // BenchmarkEncodeRound times one encoding pass (products, ICM sweeps and 2
 // restarts a row, single-threaded) of the first 10,000 GloVe rows at 32x16
 // after 2 refinement rounds, the inner loop of every default round:
 //
 //	go test ./learner -run '^$' -bench EncodeRound -count 5
 func BenchmarkEncodeRound(b *testing.B) {
-	data, _, D := loadGlove(b)
-	const V = 10000
-	cfg := Config{M: 32, K: 16, Seed: 1, Threads: 1, Iterations: 2}
-	res, err := Learn(context.Background(), data[:V*D], V, D, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a := newAQ(data[:V*D], V, D, cfg)
-	copy(a.cb, res.Codebook)
-	opts := cfg.encodeOpts(2)
+	a, res := learnedAQ(b, 10000, 2)
+	opts := a.cfg.encodeOpts(2)
 	var loss float64
+	var err error
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		copy(a.codes, res.Codes)
@@ -152,16 +163,9 @@ func BenchmarkEncodeRound(b *testing.B) {
 // the codeword sums and the solve, single-threaded) of the first 50,000
 // GloVe rows at 32x16 after one refinement round:
 //
-//	go test ./learner -run '^$' -bench Refit -count 5
+//	go test ./learner -run '^$' -bench 'Refit$' -count 5
 func BenchmarkRefit(b *testing.B) {
-	data, V, D := loadGlove(b)
-	cfg := Config{M: 32, K: 16, Seed: 1, Threads: 1, Iterations: 1}
-	res, err := Learn(context.Background(), data, V, D, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a := newAQ(data, V, D, cfg)
-	copy(a.codes, res.Codes)
+	a, _ := learnedAQ(b, 50000, 1)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := a.refit(context.Background()); err != nil {
@@ -169,5 +173,5 @@ func BenchmarkRefit(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(Measure(data, V, D, Encoded{M: 32, K: 16, Codes: a.codes, Codebook: a.cb}, nil).RelSqErr, "relsqerr")
+	b.ReportMetric(Measure(a.x, a.V, a.D, Encoded{M: 32, K: 16, Codes: a.codes, Codebook: a.cb}, nil).RelSqErr, "relsqerr")
 }

@@ -97,7 +97,8 @@ func (a *aq) initStage(ctx context.Context, res []float32, train []int, iters, t
 // in less time). Small tables keep 8 plain trials, which cost nothing
 // there (stories260K's [512, 64] table at 16x16: 0.0032 with greedy
 // seeding, 0.0041 without, but the next token of the tied model agreed at
-// 150 of 256 positions instead of 202), and weighted tables 8 plain ones:
+// 150 of 256 positions instead of 202), and weighted tables plain ones, 8
+// below 1e9 multiply-adds a pass:
 // greedy seeding weighs its choice by the weights too and fits the heavy
 // rows at the others' expense (vibe calibrated at 20x16: weighted error
 // 0.0613, 99.50% of held-out decisions agree; 4 plain trials 0.0635,
@@ -327,7 +328,8 @@ type lloyd struct {
 	part [][]float32
 	// repaired says the last update moved an empty cluster.
 	repaired bool
-	// greedy says the seeding is greedy k-means++ (for a single trial).
+	// greedy says the seeding is greedy k-means++ (a single trial on an
+	// unweighted table).
 	greedy bool
 }
 

@@ -46,6 +46,23 @@ func forChunks(ctx context.Context, n, chunk, threads int, fn func(worker, lo, h
 	return ctx.Err()
 }
 
+// both runs f and g, at once on two goroutines when threads > 1, one after
+// the other otherwise, and returns when both are done.
+func both(threads int, f, g func()) {
+	if threads <= 1 {
+		f()
+		g()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g()
+	}()
+	f()
+	<-done
+}
+
 // splitmix64 is a small, well-mixed hash used to derive per-row random
 // streams from (seed, round, row), which keeps randomness independent of the
 // scheduling of rows onto threads.
