@@ -105,10 +105,7 @@ func (a *aq) initStage(ctx context.Context, res []float32, train []int, iters, t
 // 99.90%, but the quantized vibe at 99.45%; 8 plain trials 0.0626, 99.70%,
 // quantized 99.70%).
 func defaultTrials(work float64, weighted bool) int {
-	switch {
-	case work < 2e7:
-		return 8
-	case weighted && work < 1e9:
+	if work < 2e7 || weighted && work < 1e9 {
 		return 8
 	}
 	return 1
