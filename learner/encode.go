@@ -25,7 +25,7 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	nChunks := (V + chunkRows - 1) / chunkRows
 	errSum := make([]float64, nChunks)
 	normSum := make([]float64, nChunks)
-	ct := transpose(a.cb, MK, D)
+	ct := packPanels(a.cb, MK, D)
 	encs := make([]*encoder, a.threads)
 	for t := range encs {
 		encs[t] = &encoder{u: make([]float32, uRows*MK), f: make([]float32, MK),
@@ -68,19 +68,8 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 }
 
 // uRows rows' products with the codebook are computed at a time: each
-// vector of the transposed codebook is loaded once for four rows.
+// panel of the packed codebook is read once from memory for all of them.
 const uRows = 16
-
-// transpose returns the [cols, rows] transpose of the [rows, cols] matrix m.
-func transpose(m []float32, rows, cols int) []float32 {
-	t := make([]float32, rows*cols)
-	for r := 0; r < rows; r++ {
-		for c, v := range m[r*cols : (r+1)*cols] {
-			t[c*rows+r] = v
-		}
-	}
-	return t
-}
 
 // crossTerms returns P = 2 C C^T with its diagonal K x K blocks zeroed (a
 // codebook's codes never add up with each other, and the zeros spare the

@@ -182,42 +182,80 @@ func fieldSums(f, u, P []float32, off []int) {
 	}
 }
 
+// panelWidth returns the width of the panel of a packed [D, n] matrix
+// (see packPanels) that starts at column c0: 16, then one of 8, then the
+// rest.
+func panelWidth(n, c0 int) int {
+	switch r := n - c0; {
+	case r >= 16:
+		return 16
+	case r >= 8:
+		return 8
+	default:
+		return r
+	}
+}
+
+// packPanels returns the transpose of the [rows, cols] matrix m cut into
+// panels of columns (see panelWidth), each stored as its own [cols, w]
+// matrix, the panel that starts at column c0 at offset c0*cols: the tile
+// kernel reads a panel in order instead of at a stride of rows.
+func packPanels(m []float32, rows, cols int) []float32 {
+	t := make([]float32, rows*cols)
+	for c0 := 0; c0 < rows; {
+		w := panelWidth(rows, c0)
+		p := t[c0*cols : (c0+w)*cols]
+		for k := 0; k < w; k++ {
+			for d, v := range m[(c0+k)*cols : (c0+k+1)*cols] {
+				p[d*w+k] = v
+			}
+		}
+		c0 += w
+	}
+	return t
+}
+
 // dotsT sets out[r*n+k], for the len(x)/D rows r of x, to the dot product
-// of row r with column k of ct, a [D, n] matrix (the codebook transposed):
-// the products rounded and added in the order of d from zero. On amd64
-// tiles of 4 rows and 16 columns are summed in registers, each vector of ct
-// loaded once for the four rows (and a last tile of 8 columns); the rest
-// runs as plain loops.
+// of row r with column k of the [D, n] matrix packed as panels in ct
+// (packPanels of the [n, D] codewords): the products rounded and added in
+// the order of d from zero. On amd64 tiles of 4 rows and a panel of 16 (or
+// 8) columns are summed in registers, each vector of the panel loaded once
+// for the four rows, and a panel serves all the rows before the next; the
+// rest runs as plain loops.
 func dotsT(out, x []float32, D int, ct []float32, n int) {
 	R := len(x) / D
 	if len(out) < R*n || len(ct) < D*n {
 		panic("learner: dotsT: rows, outputs and codewords disagree in size")
 	}
-	r0, c0 := 0, 0
+	r0 := 0
 	if useAVX2 {
-		r0, c0 = R&^3, n&^7
-		for r := 0; r < r0; r += 4 {
-			dotsTileAVX2(out[r*n:(r+4)*n], n, x[r*D:(r+4)*D], D, ct, c0)
-		}
+		r0 = R &^ 3
 	}
-	for r := 0; r < R; r++ {
-		k0 := c0
-		if r >= r0 {
-			k0 = 0
-		}
-		xr := x[r*D : (r+1)*D]
-		for k := k0; k < n; k++ {
-			var s float32
-			for d, v := range xr {
-				s += float32(v * ct[d*n+k])
+	for c0 := 0; c0 < n; {
+		w := panelWidth(n, c0)
+		p := ct[c0*D : (c0+w)*D]
+		r := 0
+		if w >= 8 {
+			for ; r < r0; r += 4 {
+				dotsPanelAVX2(out[r*n+c0:], n, x[r*D:(r+4)*D], D, p, w)
 			}
-			out[r*n+k] = s
 		}
+		for ; r < R; r++ {
+			xr, o := x[r*D:(r+1)*D], out[r*n+c0:r*n+c0+w]
+			for k := range o {
+				var s float32
+				for d, v := range xr {
+					s += float32(v * p[d*w+k])
+				}
+				o[k] = s
+			}
+		}
+		c0 += w
 	}
 }
 
 // products sets out[r*n+k] to the dot product of row r of x with row k of
-// c, the [n, D] codewords (ct their transpose): by dotsT when n is a
+// c, the [n, D] codewords (ct their packPanels): by dotsT when n is a
 // multiple of 8, its tiles' width, else a row at a time by dots (GloVe 50k,
 // k-means at K=4: 2.0 s where dotsT's plain loops took 4.9 s). The choice
 // depends on n alone, so the bytes are the same on every machine.

@@ -42,8 +42,8 @@ func accum64AVX2(b []float64, x []float32, w float64)
 //go:noescape
 func fieldAVX2(f, u, P []float32, off []int)
 
-// dotsTileAVX2 is the part of dotsT for four rows and the first cols
-// columns, a multiple of 8.
+// dotsPanelAVX2 is the part of dotsT for four rows and one panel of w
+// columns, 16 or 8.
 //
 //go:noescape
-func dotsTileAVX2(out []float32, n int, x []float32, D int, ct []float32, cols int)
+func dotsPanelAVX2(out []float32, n int, x []float32, D int, p []float32, w int)

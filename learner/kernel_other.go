@@ -24,6 +24,6 @@ func fieldAVX2(f, u, P []float32, off []int) {
 	panic("learner: no AVX2 kernels on this architecture")
 }
 
-func dotsTileAVX2(out []float32, n int, x []float32, D int, ct []float32, cols int) {
+func dotsPanelAVX2(out []float32, n int, x []float32, D int, p []float32, w int) {
 	panic("learner: no AVX2 kernels on this architecture")
 }

@@ -129,7 +129,7 @@ func TestICMSweepMatchesGeneric(t *testing.T) {
 
 // BenchmarkDots compares the products of GloVe-sized rows with 512
 // codewords, one row at a time (dots) and four at a time from the
-// transposed codebook (dotsT); both report the time for two rows:
+// codebook packed in panels (dotsT); both report the time for two rows:
 //
 //	go test ./learner -run '^$' -bench Dots -count 5
 func BenchmarkDots(b *testing.B) {
@@ -149,12 +149,7 @@ func BenchmarkDots(b *testing.B) {
 			dots(out1, x[D:], c)
 		}
 	})
-	ct := make([]float32, D*n)
-	for k := 0; k < n; k++ {
-		for d := 0; d < D; d++ {
-			ct[d*n+k] = c[k*D+d]
-		}
-	}
+	ct := packPanels(c, n, D)
 	const R = uRows
 	xs, out := make([]float32, R*D), make([]float32, R*n)
 	for j := range xs {
@@ -167,28 +162,40 @@ func BenchmarkDots(b *testing.B) {
 	})
 }
 
-// TestDotsTMatchesGeneric wants the tiled products equal, bit for bit, to
-// the plain loops, on row and column counts around the tile sizes.
+// TestDotsTMatchesGeneric wants the tiled products and the plain loops
+// both equal, bit for bit, to products of the unpacked codewords added in
+// the order of d, on row and column counts around the tile sizes.
 func TestDotsTMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	hasAVX2 := useAVX2
 	defer func() { useAVX2 = hasAVX2 }()
 	for _, tc := range []struct{ R, D, n int }{{4, 8, 16}, {5, 3, 17}, {8, 100, 512}, {7, 36, 40}, {1, 9, 15}, {12, 1, 48}, {4, 100, 8}, {9, 5, 24}, {4, 7, 63}} {
-		x, ct := make([]float32, tc.R*tc.D), make([]float32, tc.D*tc.n)
+		x, c := make([]float32, tc.R*tc.D), make([]float32, tc.n*tc.D)
 		for j := range x {
 			x[j] = float32(rng.NormFloat64())
 		}
-		for j := range ct {
-			ct[j] = float32(rng.NormFloat64())
+		for j := range c {
+			c[j] = float32(rng.NormFloat64())
 		}
-		got, want := make([]float32, tc.R*tc.n), make([]float32, tc.R*tc.n)
-		useAVX2 = hasAVX2
-		dotsT(got, x, tc.D, ct, tc.n)
-		useAVX2 = false
-		dotsT(want, x, tc.D, ct, tc.n)
-		for j := range got {
-			if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-				t.Fatalf("R=%d D=%d n=%d: [%d] %g, want %g", tc.R, tc.D, tc.n, j, got[j], want[j])
+		want := make([]float32, tc.R*tc.n)
+		for r := 0; r < tc.R; r++ {
+			for k := 0; k < tc.n; k++ {
+				var s float32
+				for d := 0; d < tc.D; d++ {
+					s += float32(x[r*tc.D+d] * c[k*tc.D+d])
+				}
+				want[r*tc.n+k] = s
+			}
+		}
+		ct := packPanels(c, tc.n, tc.D)
+		for _, avx := range []bool{hasAVX2, false} {
+			useAVX2 = avx
+			got := make([]float32, tc.R*tc.n)
+			dotsT(got, x, tc.D, ct, tc.n)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("R=%d D=%d n=%d AVX2 %v: [%d] %g, want %g", tc.R, tc.D, tc.n, avx, j, got[j], want[j])
+				}
 			}
 		}
 	}

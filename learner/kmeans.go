@@ -143,8 +143,8 @@ func sqNorm(v []float32) float64 {
 
 // nearest writes, for rows [lo, hi) of pts, the index of and the squared
 // distance to the nearest of the K centroids, using
-// ||p - c||^2 = ||p||^2 - 2<p, c> + ||c||^2. ct is the [D, K] transpose of
-// the centroids cent, buf must hold uRows*K values; pnorm and cnorm hold the
+// ||p - c||^2 = ||p||^2 - 2<p, c> + ||c||^2. ct is the centroids cent
+// packed by packPanels, buf must hold uRows*K values; pnorm and cnorm hold the
 // points' and the centroids' squared norms.
 func nearest(pts []float32, pnorm []float64, D int, cent, ct, cnorm []float32, K, lo, hi int, assign []int32, dist []float64, buf []float32) (changed int) {
 	for b := lo; b < hi; b += uRows {
@@ -364,7 +364,7 @@ func (l *lloyd) assign(ctx context.Context, cent []float32, assign []int32, dist
 	for k := range l.cnorm {
 		l.cnorm[k] = float32(sqNorm(cent[k*a.D : (k+1)*a.D]))
 	}
-	ct := transpose(cent, a.K, a.D)
+	ct := packPanels(cent, a.K, a.D)
 	var changed atomic.Int64
 	err := forChunks(ctx, a.V, updateRows, a.threads, func(t, lo, hi int) {
 		changed.Add(int64(nearest(l.pts, l.pnorm, a.D, cent, ct, l.cnorm, a.K, lo, hi, assign, dist, l.bufs[t])))
