@@ -1,0 +1,45 @@
+package compress_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/onnxrewrite/compress"
+)
+
+// TestVibeWide measures the calibrated compress of the vibe model on 20,000
+// held-out sentences (ten times TestVibeCalibration's, from another seed)
+// for three learner seeds, at the default size and at 14x16: on 2,000
+// sentences one decision is 0.05%, and learning changes move the agreement
+// there by 4-8 decisions either way, so a change to the learner is judged
+// here. Each run must agree on at least 99.5%.
+//
+//	EMBSHRINK_DEV=1 go test ./onnxrewrite/compress -run VibeWide -v -timeout 30m
+func TestVibeWide(t *testing.T) {
+	if os.Getenv("EMBSHRINK_DEV") == "" {
+		t.Skip("set EMBSHRINK_DEV=1 for the vibe measurement on 20,000 held-out sentences (minutes)")
+	}
+	vibeOrSkip(t)
+	rt := openRuntime(t)
+	calib := fixtures.VibeSentences(1, 400)
+	held := fixtures.VibeSentences(3, 20000)
+	heldIn := idsTensor(held)
+	orig := decisions(t, rt, vibeModel, heldIn)
+	for _, size := range []struct{ M, K int }{{0, 0}, {14, 16}} {
+		var sum float64
+		for seed := int64(1); seed <= 3; seed++ {
+			opts := compress.Options{Seed: seed, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, M: size.M, K: size.K}
+			agree, ratio, rep := vibeRun(t, rt, calib, heldIn, orig, opts)
+			tr := rep.Tables[0]
+			differ := len(held) - int(agree*float64(len(held))+0.5)
+			t.Logf("%dx%d seed %d: %.3f%% agree (%d of %d differ), %.1fx smaller, weighted error %.4f",
+				tr.M, tr.K, seed, 100*agree, differ, len(held), ratio, tr.WeightedRelSqErr)
+			if agree < 0.995 {
+				t.Errorf("%dx%d seed %d: %.4f of held-out decisions agree, want >= 0.995", tr.M, tr.K, seed, agree)
+			}
+			sum += agree
+		}
+		t.Logf("M=%d K=%d (0: default): mean agreement %.3f%%", size.M, size.K, 100*sum/3)
+	}
+}
