@@ -13,7 +13,8 @@ import (
 // for three learner seeds, at the default size and at 14x16: on 2,000
 // sentences one decision is 0.05%, and learning changes move the agreement
 // there by 4-8 decisions either way, so a change to the learner is judged
-// here. Each run must agree on at least 99.5%.
+// here. Each run must agree on at least 99%, and the three on 99.5% on
+// average (TestVibeCalibration's floors at 14x16, for one seed).
 //
 //	EMBSHRINK_DEV=1 go test ./onnxrewrite/compress -run VibeWide -v -timeout 30m
 func TestVibeWide(t *testing.T) {
@@ -35,11 +36,14 @@ func TestVibeWide(t *testing.T) {
 			differ := len(held) - int(agree*float64(len(held))+0.5)
 			t.Logf("%dx%d seed %d: %.3f%% agree (%d of %d differ), %.1fx smaller, weighted error %.4f",
 				tr.M, tr.K, seed, 100*agree, differ, len(held), ratio, tr.WeightedRelSqErr)
-			if agree < 0.995 {
-				t.Errorf("%dx%d seed %d: %.4f of held-out decisions agree, want >= 0.995", tr.M, tr.K, seed, agree)
+			if agree < 0.99 {
+				t.Errorf("%dx%d seed %d: %.4f of held-out decisions agree, want >= 0.99", tr.M, tr.K, seed, agree)
 			}
 			sum += agree
 		}
 		t.Logf("M=%d K=%d (0: default): mean agreement %.3f%%", size.M, size.K, 100*sum/3)
+		if sum/3 < 0.995 {
+			t.Errorf("M=%d K=%d: mean agreement %.4f over three seeds, want >= 0.995", size.M, size.K, sum/3)
+		}
 	}
 }
