@@ -38,15 +38,20 @@ func (a *aq) sampleRows(n int, stream uint64) []int {
 
 // subset returns a quantiser over the rows idx of x (a [V, D] table laid
 // out like a.x) for k-means to train on: their data and weights, and a's
-// settings; it has no codes or codebook.
-func (a *aq) subset(idx []int, x []float32) *aq {
+// settings; it has no codes or codebook. It refills prev, a subset of the
+// same rows, when given.
+func (a *aq) subset(idx []int, x []float32, prev *aq) *aq {
 	D := a.D
-	s := *a
-	s.V = len(idx)
-	s.x = make([]float32, len(idx)*D)
-	s.codes, s.cb = nil, nil
-	if a.w != nil {
-		s.w = make([]float64, len(idx))
+	s := prev
+	if s == nil {
+		c := *a
+		s = &c
+		s.V = len(idx)
+		s.x = make([]float32, len(idx)*D)
+		s.codes, s.cb = nil, nil
+		if a.w != nil {
+			s.w = make([]float64, len(idx))
+		}
 	}
 	for r, i := range idx {
 		copy(s.x[r*D:(r+1)*D], x[i*D:(i+1)*D])
@@ -54,5 +59,5 @@ func (a *aq) subset(idx []int, x []float32) *aq {
 			s.w[r] = a.w[i]
 		}
 	}
-	return &s
+	return s
 }
