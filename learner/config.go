@@ -57,14 +57,14 @@ type Config struct {
 	CodebookDType string
 
 	// Iterations is the number of AQ refinement rounds (codebook refit +
-	// re-encoding). Default 96 for tables of up to 6,553,600 values (65,536
-	// rows of 100), then 96*6553600/(V*D), at least 24.
+	// re-encoding). Default 128 for tables of up to 6,553,600 values (65,536
+	// rows of 100), then 128*6553600/(V*D), at least 28.
 	Iterations int
 	// ICMSweeps is the number of ICM sweeps per encoding pass. Default 4.
 	ICMSweeps int
 	// Restarts is the number of perturbation restarts per row and round
 	// (LSQ++-style iterated local search). Default 2 for tables of up to
-	// 6,553,600 values, rising to 8 as the rounds fall to 24 (12 for a single
+	// 6,553,600 values, rising to 8 as the rounds fall to 28 (12 for a single
 	// re-encoding pass, after rounding the codebook); negative means none.
 	// Many rounds of few restarts beat few of many at the same time: the
 	// figures are in learner/aq.go, above defaultSchedule.
@@ -78,8 +78,9 @@ type Config struct {
 	// KMeansTrials is the number of k-means++ seedings tried per stage of
 	// the initialisation (the best is kept). Default 8 for small tables
 	// (N*K*D*(KMeansIters+1) < 2e7, N the rows k-means trains on: all, or
-	// a uniform sample of max(256*K, 65536) of larger tables), 4 below 1e9,
-	// otherwise 1.
+	// a uniform sample of max(256*K, 65536) of larger tables) and for
+	// weighted ones below 1e9; otherwise 1, whose seeding is greedy
+	// k-means++ on an unweighted table.
 	KMeansTrials int
 	// Ridge is the ridge term λ added to the normal equations of the
 	// codebook refit, relative to the mean diagonal. Default 1e-6.
@@ -88,7 +89,7 @@ type Config struct {
 	// Anneal scales the noise added to the codebook after each refit except
 	// the last (stochastic relaxation, as in LSQ++; the noise decays as
 	// sqrt(1-t/T)). Default 0.45 for tables of up to 6,553,600 values, falling
-	// to 0.3 as the rounds fall to 24; negative means off. On GloVe 100-d,
+	// to 0.3 as the rounds fall to 28; negative means off. On GloVe 100-d,
 	// first 50,000 rows, 32x16, 64 rounds of 3 restarts: 0.1507 at 0.2,
 	// 0.1493 at 0.3, 0.1491 at 0.45 (10,000 rows, 16 rounds of 12
 	// restarts: 0.1072 off, 0.1051 at 0.3, 0.1079 at 0.6).
