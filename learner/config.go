@@ -38,6 +38,12 @@ type Config struct {
 	Threads int
 	// Progress, when set, is called from a single goroutine.
 	Progress func(p Progress)
+	// ScaleInPlace lets Learn scale data in place while it works (by a
+	// power of two, when every value comes back exactly; otherwise it
+	// copies, as without it), which spares a copy of the table: data holds
+	// its own values again when Learn returns, but must not be read or
+	// written meanwhile. It does not change the result.
+	ScaleInPlace bool
 
 	// TargetError stops learning as soon as the weighted relative squared
 	// error reaches it (for dccl: the error on the held-out rows, checked

@@ -84,7 +84,8 @@ func Learn(ctx context.Context, data []float32, V, D int, cfg Config) (*Result, 
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.GOMAXPROCS(0)
 	}
-	sc := newScaling(data)
+	sc := newScaling(data, cfg.ScaleInPlace)
+	defer sc.restore()
 	st := newStopper(ctx, cfg, start)
 	defer st.cancel()
 	var (
@@ -109,6 +110,7 @@ func Learn(ctx context.Context, data []float32, V, D int, cfg Config) (*Result, 
 	if err != nil {
 		return nil, fmt.Errorf("learner: %w", err)
 	}
+	sc.restore()
 	res := &Result{V: V, D: D, M: cfg.M, K: cfg.K, Codes: out.codes, Codebook: codebook, Stopped: out.stopped}
 	res.Metrics = Measure(data, V, D, Encoded{M: cfg.M, K: cfg.K, Codes: out.codes, Codebook: codebook}, cfg.Weights)
 	if isRounded(cfg.CodebookDType) { // stored in two bytes a value

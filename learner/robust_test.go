@@ -68,6 +68,43 @@ func TestScaleInvariance(t *testing.T) {
 	}
 }
 
+// TestScaleInPlace learns tables with and without Config.ScaleInPlace: the
+// same bytes, the input's values back (bit for bit) when Learn returns,
+// and the input scaled meanwhile exactly when it can come back exactly (not
+// when a value would underflow: a 1e20 table with one value of 1e-30).
+func TestScaleInPlace(t *testing.T) {
+	const V, D = 300, 8
+	base := gaussian(V, D, 41)
+	tiny := scaled(base, 1e20)
+	tiny[5] = 1e-30
+	for _, tc := range []struct {
+		name    string
+		data    []float32
+		inPlace bool // the input is scaled while Learn runs
+	}{
+		{"1e20", scaled(base, 1e20), true}, {"1e-30", scaled(base, 1e-30), true}, {"1e20 with a 1e-30", tiny, false},
+	} {
+		cfg := Config{M: 2, K: 8, Seed: 3, Iterations: 3}
+		want := mustLearn(t, tc.data, V, D, cfg)
+		orig := slices.Clone(tc.data)
+		cfg.ScaleInPlace = true
+		scaledSeen := false
+		cfg.Progress = func(Progress) { scaledSeen = scaledSeen || tc.data[0] != orig[0] }
+		got := mustLearn(t, tc.data, V, D, cfg)
+		if !slices.Equal(got.Codes, want.Codes) || !slices.Equal(got.Codebook, want.Codebook) {
+			t.Errorf("%s: ScaleInPlace changed the codes or codebook", tc.name)
+		}
+		for i, v := range tc.data {
+			if math.Float32bits(v) != math.Float32bits(orig[i]) {
+				t.Fatalf("%s: data[%d] = %g after Learn, was %g", tc.name, i, v, orig[i])
+			}
+		}
+		if scaledSeen != tc.inPlace {
+			t.Errorf("%s: input scaled in place while learning: %v, want %v", tc.name, scaledSeen, tc.inPlace)
+		}
+	}
+}
+
 func TestDegenerateTables(t *testing.T) {
 	const V, D = 200, 6
 	constant := make([]float32, V*D)
@@ -220,8 +257,9 @@ func TestCodebookDType(t *testing.T) {
 
 // keyExcluded lists the Config fields that Key deliberately leaves out.
 var keyExcluded = map[string]string{
-	"Threads":  "results do not depend on the thread count",
-	"Progress": "a callback, not a setting",
+	"Threads":      "results do not depend on the thread count",
+	"Progress":     "a callback, not a setting",
+	"ScaleInPlace": "where the scaled table lives, not what is learned",
 }
 
 // TestKeyCoversConfig sets every exported field of Config in turn to a
@@ -242,6 +280,8 @@ func TestKeyCoversConfig(t *testing.T) {
 			v.SetInt(7)
 		case reflect.Float64:
 			v.SetFloat(0.37)
+		case reflect.Bool:
+			v.SetBool(true)
 		case reflect.String:
 			v.SetString("x")
 		case reflect.Slice:

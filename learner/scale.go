@@ -12,12 +12,15 @@ import (
 // floats, so a table times 2^k gives the same scaled table and the same
 // codes.
 type scaling struct {
-	exp  int       // table = x * 2^exp
-	x    []float32 // the scaled table (the input itself when exp is 0)
-	zero bool      // every value is 0
+	exp     int       // table = x * 2^exp
+	x       []float32 // the scaled table (the input itself when exp is 0)
+	zero    bool      // every value is 0
+	inPlace bool      // x is the input, scaled in place until restore
 }
 
-func newScaling(data []float32) *scaling {
+// newScaling scales data; with inPlace it scales data itself when every
+// value comes back exactly (restore undoes it), and copies otherwise.
+func newScaling(data []float32, inPlace bool) *scaling {
 	var ss float64
 	for _, v := range data {
 		ss += float64(v) * float64(v)
@@ -29,7 +32,7 @@ func newScaling(data []float32) *scaling {
 	}
 	// rms = f * 2^exp with f in [0.5, 1): the scaled rms is in [0.5, 1).
 	_, s.exp = math.Frexp(math.Sqrt(ss / float64(len(data))))
-	if s.exp == 0 {
+	if s.exp == 0 || inPlace && s.scaleInPlace() {
 		return s
 	}
 	s.x = make([]float32, len(data))
@@ -37,6 +40,36 @@ func newScaling(data []float32) *scaling {
 		s.x[i] = float32(math.Ldexp(float64(v), -s.exp))
 	}
 	return s
+}
+
+// scaleInPlace scales s.x, the input, in place and reports true when every
+// value comes back exactly (always, unless a tiny value of a large table
+// underflows when scaled down); otherwise it leaves the input as it was.
+func (s *scaling) scaleInPlace() bool {
+	for i, v := range s.x {
+		f := float32(math.Ldexp(float64(v), -s.exp))
+		if float32(math.Ldexp(float64(f), s.exp)) != v {
+			for j, g := range s.x[:i] {
+				s.x[j] = float32(math.Ldexp(float64(g), s.exp))
+			}
+			return false
+		}
+		s.x[i] = f
+	}
+	s.inPlace = true
+	return true
+}
+
+// restore gives the input back its values when it was scaled in place; it
+// does nothing after the first call.
+func (s *scaling) restore() {
+	if !s.inPlace {
+		return
+	}
+	for i, v := range s.x {
+		s.x[i] = float32(math.Ldexp(float64(v), s.exp))
+	}
+	s.inPlace = false
 }
 
 // unscale maps a codebook learned on the scaled table back to the table's

@@ -61,6 +61,7 @@ func LearnFile(ctx context.Context, src Source, cfg learner.Config, codesPath, b
 			return nil, err
 		}
 	}
+	cfg.ScaleInPlace = true // data is this function's own
 	res, err := learner.Learn(ctx, data, rep.V, rep.D, cfg)
 	if err != nil {
 		return nil, err

@@ -145,7 +145,7 @@ func learnTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, mat 
 	opts Options, tr *TableReport, progress func(Event)) (codes.Codes, codes.Codebook, error) {
 	v, d := mat.Rows, mat.Cols
 	cfg := learner.Config{M: tr.M, K: tr.K, Method: opts.Method, Seed: opts.Seed, Weights: weights, Threads: opts.Threads,
-		TargetError: opts.TargetError, TimeLimit: opts.TimeLimit,
+		TargetError: opts.TargetError, TimeLimit: opts.TimeLimit, ScaleInPlace: true, // data is compress's own
 		Iterations: opts.Iterations, Restarts: opts.Restarts, Perturb: opts.Perturb, Anneal: opts.Anneal,
 		Progress: func(p learner.Progress) { progress(Event{Table: tb.Name, Phase: "learn", Learn: &p}) }}
 	var key string
