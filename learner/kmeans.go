@@ -12,25 +12,27 @@ import (
 // relative squared error of the initial codes.
 func (a *aq) initResidual(ctx context.Context, iters int) (float64, error) {
 	V, D, K := a.V, a.D, a.K
-	res := make([]float32, len(a.x))
-	copy(res, a.x)
 	assign := make([]int32, V)
 	dist := make([]float64, V)
 	train := a.sampleRows(initSampleRows(K), 0x1417)
+	res, pos := a.residualRows(train)
+	at := func(i int) int { return i } // row i's place in res
+	var st stages
 	nTrain := V
 	if train != nil {
 		nTrain = len(train)
+		st.km = a.prefix(res, train)
+		at = func(i int) int { return pos[i] }
 	}
 	trials := a.cfg.KMeansTrials
 	if trials <= 0 {
 		trials = defaultTrials(float64(nTrain)*float64(K)*float64(D)*float64(iters+1), a.w != nil)
 	}
-	bestAssign := make([]int32, V)
-	var st stages
+	bestAssign := make([]int32, V) // by place in res
 	den := a.sumRows(func(i int) float64 { return sqNorm(a.x[i*D : (i+1)*D]) })
 	var loss float64
 	for m := 0; m < a.M; m++ {
-		cent, err := a.initStage(ctx, res, train, &st, iters, trials, m, bestAssign, assign, dist)
+		cent, err := a.initStage(ctx, res, &st, iters, trials, m, bestAssign, assign, dist)
 		if err != nil {
 			return 0, err
 		}
@@ -38,9 +40,10 @@ func (a *aq) initResidual(ctx context.Context, iters int) (float64, error) {
 		// Subtract the chosen centroids; every row is its own.
 		if err := forChunks(ctx, V, chunkRows, a.threads, func(_, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				k := int(bestAssign[i])
+				p := at(i)
+				k := int(bestAssign[p])
 				a.codes[i*a.M+m] = uint16(k)
-				r := res[i*D : (i+1)*D]
+				r := res[p*D : (p+1)*D]
 				for j, v := range cent[k*D : (k+1)*D] {
 					r[j] -= v
 				}
@@ -48,31 +51,31 @@ func (a *aq) initResidual(ctx context.Context, iters int) (float64, error) {
 		}); err != nil {
 			return 0, err
 		}
-		a.sqErr = a.sumRows(func(i int) float64 { return sqNorm(res[i*D : (i+1)*D]) })
+		a.sqErr = a.sumRows(func(i int) float64 { p := at(i); return sqNorm(res[p*D : (p+1)*D]) })
 		loss = ratio(a.sqErr, den)
 		a.progress(Progress{Phase: "init", Step: m + 1, Total: a.M, Loss: loss})
 	}
 	return loss, nil
 }
 
-// stages holds what the initialisation's stages share, refilled each stage
-// instead of allocated again: the training rows, Lloyd's state on them and
-// on every row. (Each stage allocating its own left 0.7 GB of garbage a
-// stage on a [128256, 2048] table, and Go's heap grows to twice the live
-// data before it collects: 7.7 GiB peak for a 1 GiB table.)
+// stages holds what the initialisation's stages share, made once: the
+// training rows (a prefix of the residuals), Lloyd's state on them and on
+// every row. (Each stage allocating its own left 0.7 GB of garbage a stage
+// on a [128256, 2048] table, and Go's heap grows to twice the live data
+// before it collects: 7.7 GiB peak for a 1 GiB table.)
 type stages struct {
 	km      *aq    // the training rows, when they are a sample
 	l, full *lloyd // Lloyd on the training rows; on every row
 }
 
 // initStage fits the K centroids of stage m by k-means on the residuals
-// res, trained on the rows train (all rows when nil), best of trials
-// seedings, and writes every row's nearest centroid to bestAssign (assign
-// and dist are scratch space of V values).
-func (a *aq) initStage(ctx context.Context, res []float32, train []int, st *stages, iters, trials, m int, bestAssign, assign []int32, dist []float64) ([]float32, error) {
+// res (laid out by residualRows), trained on st.km's rows (all rows when
+// nil), best of trials seedings, and writes every row's nearest centroid
+// to bestAssign, by place in res (assign and dist are scratch space of V
+// values).
+func (a *aq) initStage(ctx context.Context, res []float32, st *stages, iters, trials, m int, bestAssign, assign []int32, dist []float64) ([]float32, error) {
 	km, pts := a, res
-	if train != nil {
-		st.km = a.subset(train, res, st.km)
+	if st.km != nil {
 		km, pts = st.km, st.km.x
 	}
 	st.l = st.l.reuse(km, pts) // the trials share the points' norms and buffers
@@ -90,7 +93,7 @@ func (a *aq) initStage(ctx context.Context, res []float32, train []int, st *stag
 			copy(bestAssign, assign[:km.V])
 		}
 	}
-	if train != nil {
+	if st.km != nil {
 		st.full = st.full.reuse(a, res)
 		_, err := st.full.assign(ctx, cent, bestAssign, dist, false)
 		return cent, err

@@ -36,28 +36,49 @@ func (a *aq) sampleRows(n int, stream uint64) []int {
 	return rows
 }
 
-// subset returns a quantiser over the rows idx of x (a [V, D] table laid
-// out like a.x) for k-means to train on: their data and weights, and a's
-// settings; it has no codes or codebook. It refills prev, a subset of the
-// same rows, when given.
-func (a *aq) subset(idx []int, x []float32, prev *aq) *aq {
+// residualRows returns a copy of the table for the residuals, its rows in
+// the order: train (increasing), then the others (increasing), and pos,
+// each row's place in it (nil when train is nil: all rows in order). So
+// k-means trains on a prefix of the residuals instead of a copy of the
+// sampled rows (half of a [128256, 2048] table: 0.5 GiB).
+func (a *aq) residualRows(train []int) (res []float32, pos []int) {
 	D := a.D
-	s := prev
-	if s == nil {
-		c := *a
-		s = &c
-		s.V = len(idx)
-		s.x = make([]float32, len(idx)*D)
-		s.codes, s.cb = nil, nil
-		if a.w != nil {
-			s.w = make([]float64, len(idx))
-		}
+	res = make([]float32, len(a.x))
+	if train == nil {
+		copy(res, a.x)
+		return res, nil
 	}
-	for r, i := range idx {
-		copy(s.x[r*D:(r+1)*D], x[i*D:(i+1)*D])
-		if a.w != nil {
+	pos = make([]int, a.V)
+	for i := range pos {
+		pos[i] = -1
+	}
+	for p, i := range train {
+		pos[i] = p
+	}
+	p := len(train)
+	for i := range pos {
+		if pos[i] < 0 {
+			pos[i] = p
+			p++
+		}
+		copy(res[pos[i]*D:(pos[i]+1)*D], a.x[i*D:(i+1)*D])
+	}
+	return res, pos
+}
+
+// prefix returns a quantiser over the first len(train) rows of res (laid
+// out by residualRows) for k-means to train on: the training rows' data
+// and weights, and a's settings; it has no codes or codebook.
+func (a *aq) prefix(res []float32, train []int) *aq {
+	s := *a
+	s.V = len(train)
+	s.x = res[:len(train)*a.D]
+	s.codes, s.cb = nil, nil
+	if a.w != nil {
+		s.w = make([]float64, len(train))
+		for r, i := range train {
 			s.w[r] = a.w[i]
 		}
 	}
-	return s
+	return &s
 }
