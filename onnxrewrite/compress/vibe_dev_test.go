@@ -4,7 +4,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 )
 
@@ -21,21 +20,17 @@ func TestVibeWide(t *testing.T) {
 	if os.Getenv("EMBSHRINK_DEV") == "" {
 		t.Skip("set EMBSHRINK_DEV=1 for the vibe measurement on 20,000 held-out sentences (minutes)")
 	}
-	vibeOrSkip(t)
-	rt := openRuntime(t)
-	calib := fixtures.VibeSentences(1, 400)
-	held := fixtures.VibeSentences(3, 20000)
-	heldIn := idsTensor(held)
-	orig := decisions(t, rt, vibeModel, heldIn)
+	v := newVibeSet(t, 3, 20000)
+	rt, calib, heldIn, orig := v.rt, v.calib, v.in, v.orig
 	for _, size := range []struct{ M, K int }{{0, 0}, {14, 16}} {
 		var sum float64
 		for seed := int64(1); seed <= 3; seed++ {
 			opts := compress.Options{Seed: seed, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes, M: size.M, K: size.K}
 			agree, ratio, rep := vibeRun(t, rt, calib, heldIn, orig, opts)
 			tr := rep.Tables[0]
-			differ := len(held) - int(agree*float64(len(held))+0.5)
+			differ := v.n - int(agree*float64(v.n)+0.5)
 			t.Logf("%dx%d seed %d: %.3f%% agree (%d of %d differ), %.1fx smaller, weighted error %.4f",
-				tr.M, tr.K, seed, 100*agree, differ, len(held), ratio, tr.WeightedRelSqErr)
+				tr.M, tr.K, seed, 100*agree, differ, v.n, ratio, tr.WeightedRelSqErr)
 			if agree < 0.99 {
 				t.Errorf("%dx%d seed %d: %.4f of held-out decisions agree, want >= 0.99", tr.M, tr.K, seed, agree)
 			}

@@ -57,10 +57,8 @@ func vibeCompress(t testing.TB, rt *ort.Runtime, path string, calib []fixtures.S
 // int8 model, decisions as the quantized model's on >= 99.5% of held-out
 // sentences.
 func TestVibeQuantized(t *testing.T) {
-	vibeOrSkip(t)
-	rt := openRuntime(t)
-	calib, held := fixtures.VibeSentences(1, 400), idsTensor(fixtures.VibeSentences(2, 2000))
-	orig := decisions(t, rt, vibeModel, held)
+	v := newVibeSet(t, 2, 2000)
+	rt, calib, held, orig := v.rt, v.calib, v.in, v.orig
 	// The dynamic and QDQ forms dequantize to the same values: one codes
 	// cache serves both (the second reads the first's codes).
 	codesDir := t.TempDir()
@@ -82,10 +80,8 @@ func TestVibeQuantized(t *testing.T) {
 // At 16x16 a float16 codebook brings the float vibe model under 180,000
 // bytes at >= 99.5% agreement; auto chooses it.
 func TestVibeCodebookFloat16(t *testing.T) {
-	vibeOrSkip(t)
-	rt := openRuntime(t)
-	calib, held := fixtures.VibeSentences(1, 400), idsTensor(fixtures.VibeSentences(2, 2000))
-	orig := decisions(t, rt, vibeModel, held)
+	v := newVibeSet(t, 2, 2000)
+	rt, calib, held, orig := v.rt, v.calib, v.in, v.orig
 	// The cache holds the learned float32 codebook; each type rounds it
 	// after, so one learn serves the three.
 	codesDir := t.TempDir()

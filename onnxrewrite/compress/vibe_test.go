@@ -68,6 +68,26 @@ func agreement(a, b []bool) float64 {
 	return float64(same) / float64(len(a))
 }
 
+// vibeSet is the vibe model on held-out sentences: the runtime, the
+// calibration sentences (seed 1, 400 of them), the held-out ones as the
+// model's input and the original model's decisions on them.
+type vibeSet struct {
+	rt    *ort.Runtime
+	calib []fixtures.Sentence
+	n     int
+	in    ort.HostTensor
+	orig  []bool
+}
+
+// newVibeSet skips the test without ../shared (or, outside CI, ONNX
+// Runtime) and returns n held-out sentences of the given seed.
+func newVibeSet(t *testing.T, seed uint64, n int) *vibeSet {
+	vibeOrSkip(t)
+	rt := openRuntime(t)
+	in := idsTensor(fixtures.VibeSentences(seed, n))
+	return &vibeSet{rt: rt, calib: fixtures.VibeSentences(1, 400), n: n, in: in, orig: decisions(t, rt, vibeModel, in)}
+}
+
 // vibeRun compresses the vibe model with opts (counts from calib, when
 // given) and returns held-out agreement and the size ratio.
 func vibeRun(t testing.TB, rt *ort.Runtime, calib []fixtures.Sentence, heldOut ort.HostTensor, orig []bool, opts compress.Options) (float64, float64, *compress.Report) {
@@ -87,15 +107,11 @@ func filesBytes(t testing.TB, path string) int64 {
 // model's decisions on held-out sentences, clearly better than the same run
 // without counts.
 func TestVibeCalibration(t *testing.T) {
-	vibeOrSkip(t)
-	rt := openRuntime(t)
-	calib := fixtures.VibeSentences(1, 400)
-	held := fixtures.VibeSentences(2, 2000)
-	heldIn := idsTensor(held)
-	orig := decisions(t, rt, vibeModel, heldIn)
+	v := newVibeSet(t, 2, 2000)
+	rt, calib, heldIn, orig := v.rt, v.calib, v.in, v.orig
 	agree, ratio, rep := vibeRun(t, rt, calib, heldIn, orig, compress.Options{Seed: 1, Floor: compress.DefaultFloor, MinTableBytes: compress.DefaultMinTableBytes})
 	t.Logf("calibrated: %.2f%% of %d held-out decisions agree, %.1fx smaller (M=%d K=%d, %d rows read, weighted error %.4f)",
-		100*agree, len(held), ratio, rep.Tables[0].M, rep.Tables[0].K, rep.Tables[0].RowsRead, rep.Tables[0].WeightedRelSqErr)
+		100*agree, v.n, ratio, rep.Tables[0].M, rep.Tables[0].K, rep.Tables[0].RowsRead, rep.Tables[0].WeightedRelSqErr)
 	if tr := rep.Tables[0]; !strings.HasPrefix(tr.Metric, "readout:") || tr.Relative {
 		t.Errorf("calibrated: learned in %q (relative %v), want the readout metric", tr.Metric, tr.Relative)
 	}
