@@ -189,10 +189,10 @@ func (p *learnProgress) done() {
 	p.phase = ""
 }
 
-// searchFlags are the aq search's flags, on learn and compress.
+// searchFlags are the aq search's flags, on learn, compress and sweep.
 func searchFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.IntFlag{Name: "iterations", Usage: "aq refinement rounds (0: default, 96 for tables of up to 6.5 million values, fewer beyond)"},
+		&cli.IntFlag{Name: "iterations", Usage: "aq refinement rounds (0: default, 128 for tables of up to 6.5 million values, fewer beyond, at least 28)"},
 		&cli.IntFlag{Name: "restarts", Usage: "aq perturbation restarts per row and round (0: default, 2 up to 6.5 million values, up to 8 beyond; negative: none)"},
 		&cli.IntFlag{Name: "perturb", Usage: "aq codes re-drawn per restart (0: default, max(2, (M+2)/5))"},
 		&cli.Float64Flag{Name: "anneal", Usage: "aq codebook noise scale after each refit but the last (0: default, 0.45 falling to 0.3 for large tables; negative: off)"},

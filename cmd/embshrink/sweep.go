@@ -44,7 +44,7 @@ func sweepCommand() *cli.Command {
 			&cli.StringFlag{Name: "metric", Value: "auto", Usage: "auto or euclidean, as for compress"},
 			&cli.StringFlag{Name: "codebook-dtype", Value: "auto", Usage: "codebook type of the code settings, as for compress: float32, float16, bfloat16 or auto"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
-		}, gateFlags()...),
+		}, append(gateFlags(), searchFlags()...)...),
 		Action: runSweep,
 	}
 }
@@ -156,7 +156,8 @@ func sweepOptions(c *cli.Context, path string) (sweep.Options, error) {
 	}
 	opts.Compress = compress.Options{Method: c.String("method"), Seed: c.Int64("seed"), Threads: c.Int("threads"),
 		Floor: c.Float64("floor"), Metric: c.String("metric"), CodesDir: c.String("codes-dir"),
-		CodebookDType: c.String("codebook-dtype")}
+		CodebookDType: c.String("codebook-dtype"),
+		Iterations:    c.Int("iterations"), Restarts: c.Int("restarts"), Perturb: c.Int("perturb"), Anneal: c.Float64("anneal")}
 	if opts.Compress.CodesDir == "" {
 		opts.Compress.CodesDir = defaultCodesDir()
 	}
@@ -197,7 +198,7 @@ func recommendCommand(c *cli.Context, path string, res *sweep.Result) string {
 	for _, s := range c.StringSlice("calibration") {
 		args = append(args, "--calibration", s)
 	}
-	for _, f := range []string{"method", "seed", "threads", "floor", "metric", "codebook-dtype"} {
+	for _, f := range []string{"method", "seed", "threads", "floor", "metric", "codebook-dtype", "iterations", "restarts", "perturb", "anneal"} {
 		if c.IsSet(f) {
 			args = append(args, "--"+f, c.String(f))
 		}

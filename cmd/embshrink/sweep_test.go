@@ -65,3 +65,47 @@ func TestSweepExample(t *testing.T) {
 		t.Errorf("stdout lacks the command %q:\n%s", res.Command, stdout)
 	}
 }
+
+// TestSweepSearchFlags wants sweep's search flags to reach the learner (a
+// code setting's table error changes with --restarts) and the recommended
+// compress command to carry them, so that it gives the codes the sweep
+// validated.
+func TestSweepSearchFlags(t *testing.T) {
+	valNeedRuntime(t)
+	ex := filepath.Join("..", "..", "fixtures", "testdata", "example")
+	dir := t.TempDir()
+	sweepWith := func(extra ...string) (float64, string) {
+		t.Helper()
+		args := append([]string{"sweep", filepath.Join(ex, "textclf.onnx"), "--calibration", filepath.Join(ex, "calibration_ids.npy"),
+			"--inputs", "ids=" + filepath.Join(ex, "heldout_ids.npy"), "-M", "16", "-K", "16", "--references", "none",
+			"--codes-dir", filepath.Join(dir, "codes"), "--json"}, extra...)
+		code, stdout, stderr := runCLI(args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d: %s", extra, code, stderr)
+		}
+		var res struct {
+			Points []struct {
+				TableRelSqErr float64 `json:"table_rel_sq_err"`
+			} `json:"points"`
+			Recommended int    `json:"recommended"`
+			Command     string `json:"command"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res.Points) != 1 {
+			t.Fatalf("%v: --json %q: %v", extra, stdout, err)
+		}
+		if res.Recommended != 0 {
+			t.Fatalf("%v: recommended %d, want the one code setting (it passes the gate)", extra, res.Recommended)
+		}
+		return res.Points[0].TableRelSqErr, res.Command
+	}
+	base, _ := sweepWith("--iterations", "2")
+	got, cmd := sweepWith("--iterations", "2", "--restarts", "-1", "--anneal", "0.2")
+	if got == base {
+		t.Errorf("--restarts -1 --anneal 0.2: table error %g, the same as without: the flags did not reach the learner", got)
+	}
+	for _, want := range []string{"--iterations 2", "--restarts -1", "--anneal 0.2"} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("recommended command %q lacks %q", cmd, want)
+		}
+	}
+}
