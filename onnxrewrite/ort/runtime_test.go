@@ -1,4 +1,4 @@
-package ort
+package ort_test
 
 import (
 	"encoding/binary"
@@ -12,31 +12,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
-
-// requireRuntime opens an ONNX Runtime for the test and closes it at the
-// end. When the library is missing the test fails under CI (CI=true) and is
-// skipped otherwise.
-func requireRuntime(t testing.TB) *Runtime {
-	t.Helper()
-	if _, err := RuntimeLibrary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ONNX Runtime is required in CI: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	rt, err := OpenRuntime()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rt.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return rt
-}
 
 // Helpers to build small models.
 
@@ -87,35 +66,35 @@ func rtGatherModel(t *testing.T) string {
 }
 
 func TestRuntimeGather(t *testing.T) {
-	rt := requireRuntime(t)
+	rt := rtkit.Runtime(t)
 	path := rtGatherModel(t)
-	for _, opts := range []SessionOptions{{}, {IntraOpThreads: 1, DisableOptimizations: true}} {
+	for _, opts := range []ort.SessionOptions{{}, {IntraOpThreads: 1, DisableOptimizations: true}} {
 		s, err := rt.NewSession(path, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantIn := []IOInfo{
+		wantIn := []ort.IOInfo{
 			{Name: "ids", Elem: onnxpb.TensorProto_INT64, Shape: []int64{-1}, DimParams: []string{"n"}},
 			{Name: "bias", Elem: onnxpb.TensorProto_FLOAT, Shape: []int64{3}, DimParams: []string{""}},
 		}
 		if got := s.Inputs(); !reflect.DeepEqual(got, wantIn) {
 			t.Errorf("Inputs() = %+v, want %+v", got, wantIn)
 		}
-		wantOut := []IOInfo{
+		wantOut := []ort.IOInfo{
 			{Name: "out", Elem: onnxpb.TensorProto_FLOAT, Shape: []int64{-1, 3}, DimParams: []string{"n", ""}},
 			{Name: "rows", Elem: onnxpb.TensorProto_FLOAT, Shape: []int64{-1, 3}, DimParams: []string{"n", ""}},
 		}
 		if got := s.Outputs(); !reflect.DeepEqual(got, wantOut) {
 			t.Errorf("Outputs() = %+v, want %+v", got, wantOut)
 		}
-		out, err := s.Run(map[string]HostTensor{
+		out, err := s.Run(map[string]ort.HostTensor{
 			"ids":  {Shape: []int64{3}, Data: []int64{2, 0, 3}},
 			"bias": {Shape: []int64{3}, Data: []float32{0.5, 0, -1}, Elem: onnxpb.TensorProto_FLOAT},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]HostTensor{
+		want := map[string]ort.HostTensor{
 			"out":  {Shape: []int64{3, 3}, Data: []float32{6.5, 7, 7, 0.5, 1, 1, 9.5, 10, 10}, Elem: onnxpb.TensorProto_FLOAT},
 			"rows": {Shape: []int64{3, 3}, Data: []float32{6, 7, 8, 0, 1, 2, 9, 10, 11}, Elem: onnxpb.TensorProto_FLOAT},
 		}
@@ -129,26 +108,26 @@ func TestRuntimeGather(t *testing.T) {
 }
 
 func TestRuntimeRunErrors(t *testing.T) {
-	rt := requireRuntime(t)
+	rt := rtkit.Runtime(t)
 	path := rtGatherModel(t)
-	s, err := rt.NewSession(path, SessionOptions{})
+	s, err := rt.NewSession(path, ort.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	bias := HostTensor{Shape: []int64{3}, Data: []float32{0, 0, 0}}
+	bias := ort.HostTensor{Shape: []int64{3}, Data: []float32{0, 0, 0}}
 	tests := []struct {
 		name   string
-		inputs map[string]HostTensor
+		inputs map[string]ort.HostTensor
 		want   string
 	}{
-		{"missing input", map[string]HostTensor{"bias": bias}, `missing input "ids"`},
-		{"unknown input", map[string]HostTensor{"bias": bias, "ids": {Shape: []int64{1}, Data: []int64{0}}, "x": bias}, `no input "x"`},
-		{"wrong length", map[string]HostTensor{"bias": bias, "ids": {Shape: []int64{2}, Data: []int64{0}}}, "needs 2 elements"},
-		{"elem mismatch", map[string]HostTensor{"bias": bias, "ids": {Shape: []int64{1}, Data: []int64{0}, Elem: onnxpb.TensorProto_FLOAT}}, "does not match"},
-		{"wrong type", map[string]HostTensor{"bias": bias, "ids": {Shape: []int64{1}, Data: []float32{0}}}, `input "ids": model wants INT64 elements, got FLOAT`},
-		{"bad data type", map[string]HostTensor{"bias": bias, "ids": {Shape: []int64{1}, Data: []string{"a"}}}, "unsupported data type"},
-		{"out of range id", map[string]HostTensor{"bias": bias, "ids": {Shape: []int64{1}, Data: []int64{9}}}, "out of data bounds"},
+		{"missing input", map[string]ort.HostTensor{"bias": bias}, `missing input "ids"`},
+		{"unknown input", map[string]ort.HostTensor{"bias": bias, "ids": {Shape: []int64{1}, Data: []int64{0}}, "x": bias}, `no input "x"`},
+		{"wrong length", map[string]ort.HostTensor{"bias": bias, "ids": {Shape: []int64{2}, Data: []int64{0}}}, "needs 2 elements"},
+		{"elem mismatch", map[string]ort.HostTensor{"bias": bias, "ids": {Shape: []int64{1}, Data: []int64{0}, Elem: onnxpb.TensorProto_FLOAT}}, "does not match"},
+		{"wrong type", map[string]ort.HostTensor{"bias": bias, "ids": {Shape: []int64{1}, Data: []float32{0}}}, `input "ids": model wants INT64 elements, got FLOAT`},
+		{"bad data type", map[string]ort.HostTensor{"bias": bias, "ids": {Shape: []int64{1}, Data: []string{"a"}}}, "unsupported data type"},
+		{"out of range id", map[string]ort.HostTensor{"bias": bias, "ids": {Shape: []int64{1}, Data: []int64{9}}}, "out of data bounds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,14 +140,14 @@ func TestRuntimeRunErrors(t *testing.T) {
 }
 
 func TestRuntimeNewSessionErrors(t *testing.T) {
-	rt := requireRuntime(t)
+	rt := rtkit.Runtime(t)
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.onnx")
 	if err := os.WriteFile(garbage, []byte("not a model"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{filepath.Join(dir, "missing.onnx"), garbage} {
-		_, err := rt.NewSession(path, SessionOptions{})
+		_, err := rt.NewSession(path, ort.SessionOptions{})
 		if err == nil || !strings.Contains(err.Error(), path) {
 			t.Errorf("NewSession(%s) error = %v, want one naming the file", path, err)
 		}
@@ -178,7 +157,7 @@ func TestRuntimeNewSessionErrors(t *testing.T) {
 // TestRuntimeHalfFloats feeds float16 bits through Cast nodes and reads
 // float32, float16 and bfloat16 outputs.
 func TestRuntimeHalfFloats(t *testing.T) {
-	rt := requireRuntime(t)
+	rt := rtkit.Runtime(t)
 	cast := func(in, out string, to onnxpb.TensorProto_DataType) *onnxpb.NodeProto {
 		return &onnxpb.NodeProto{OpType: "Cast", Input: []string{in}, Output: []string{out},
 			Attribute: []*onnxpb.AttributeProto{{Name: "to", Type: onnxpb.AttributeProto_INT, I: int64(to)}}}
@@ -202,21 +181,21 @@ func TestRuntimeHalfFloats(t *testing.T) {
 			fixtures.TensorInfo("bff32", onnxpb.TensorProto_FLOAT, 2),
 		},
 	})
-	s, err := rt.NewSession(path, SessionOptions{})
+	s, err := rt.NewSession(path, ort.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	// float16: 1, -2, 0.5, 65504; bfloat16: 1.5, -3.
 	x := []uint16{0x3c00, 0xc000, 0x3800, 0x7bff}
-	out, err := s.Run(map[string]HostTensor{
+	out, err := s.Run(map[string]ort.HostTensor{
 		"x":    {Shape: []int64{2, 2}, Data: x, Elem: onnxpb.TensorProto_FLOAT16},
 		"bfin": {Shape: []int64{2}, Data: []uint16{0x3fc0, 0xc040}, Elem: onnxpb.TensorProto_BFLOAT16},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]HostTensor{
+	want := map[string]ort.HostTensor{
 		"f32":   {Shape: []int64{2, 2}, Data: []float32{1, -2, 0.5, 65504}, Elem: onnxpb.TensorProto_FLOAT},
 		"bf16":  {Shape: []int64{2, 2}, Data: []uint16{0x3f80, 0xc000, 0x3f00, 0x4780}, Elem: onnxpb.TensorProto_BFLOAT16},
 		"f16":   {Shape: []int64{2, 2}, Data: x, Elem: onnxpb.TensorProto_FLOAT16},
@@ -226,7 +205,7 @@ func TestRuntimeHalfFloats(t *testing.T) {
 		t.Errorf("Run = %+v,\nwant %+v", out, want)
 	}
 	// A float16 input must say so: plain uint16 data is UINT16.
-	_, err = s.Run(map[string]HostTensor{
+	_, err = s.Run(map[string]ort.HostTensor{
 		"x":    {Shape: []int64{2, 2}, Data: x},
 		"bfin": {Shape: []int64{2}, Data: []uint16{0, 0}, Elem: onnxpb.TensorProto_BFLOAT16},
 	})
@@ -236,14 +215,14 @@ func TestRuntimeHalfFloats(t *testing.T) {
 }
 
 func TestRuntimeRefCount(t *testing.T) {
-	requireRuntime(t) // fails or skips without the library
+	rtkit.Runtime(t) // fails or skips without the library
 	path := rtGatherModel(t)
 	for range 2 {
-		a, err := OpenRuntime()
+		a, err := ort.OpenRuntime()
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := OpenRuntime()
+		b, err := ort.OpenRuntime()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,10 +232,10 @@ func TestRuntimeRefCount(t *testing.T) {
 		if err := a.Close(); err != nil {
 			t.Fatalf("second Close: %v", err)
 		}
-		if _, err := a.NewSession(path, SessionOptions{}); err == nil {
+		if _, err := a.NewSession(path, ort.SessionOptions{}); err == nil {
 			t.Error("NewSession on a closed Runtime succeeded")
 		}
-		s, err := b.NewSession(path, SessionOptions{})
+		s, err := b.NewSession(path, ort.SessionOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,17 +252,17 @@ func TestRuntimeRefCount(t *testing.T) {
 // its Runtime (as with defer rt.Close() and t.Cleanup(s.Close)) used to
 // destroy itself in a destroyed environment and crash the process.
 func TestRuntimeCloseClosesSessions(t *testing.T) {
-	requireRuntime(t)
+	rtkit.Runtime(t)
 	path := rtGatherModel(t)
-	rt, err := OpenRuntime()
+	rt, err := ort.OpenRuntime()
 	if err != nil {
 		t.Fatal(err)
 	}
-	open, err := rt.NewSession(path, SessionOptions{})
+	open, err := rt.NewSession(path, ort.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed, err := rt.NewSession(path, SessionOptions{})
+	closed, err := rt.NewSession(path, ort.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +275,7 @@ func TestRuntimeCloseClosesSessions(t *testing.T) {
 	if err := open.Close(); err != nil {
 		t.Errorf("Close after the Runtime's: %v", err)
 	}
-	in := map[string]HostTensor{"ids": {Shape: []int64{1}, Data: []int64{0}}, "bias": {Shape: []int64{3}, Data: []float32{0, 0, 0}}}
+	in := map[string]ort.HostTensor{"ids": {Shape: []int64{1}, Data: []int64{0}}, "bias": {Shape: []int64{3}, Data: []float32{0, 0, 0}}}
 	if _, err := open.Run(in); err == nil || !strings.Contains(err.Error(), "session is closed") {
 		t.Errorf("Run after the Runtime's Close: %v, want session is closed", err)
 	}
@@ -305,62 +284,20 @@ func TestRuntimeCloseClosesSessions(t *testing.T) {
 func TestRuntimeLibraryMissing(t *testing.T) {
 	t.Setenv("ONNXRUNTIME_LIB", "")
 	t.Setenv("EMBSHRINK_ORT_DIR", t.TempDir())
-	_, err := RuntimeLibrary()
+	_, err := ort.RuntimeLibrary()
 	if err == nil || !strings.Contains(err.Error(), "embshrink runtime install") {
-		t.Errorf("RuntimeLibrary error = %v, want install instructions", err)
+		t.Errorf("ort.RuntimeLibrary error = %v, want install instructions", err)
 	}
 	t.Setenv("ONNXRUNTIME_LIB", filepath.Join(t.TempDir(), "nope.so"))
-	if _, err := RuntimeLibrary(); err == nil || !strings.Contains(err.Error(), "ONNXRUNTIME_LIB") || !strings.Contains(err.Error(), "embshrink runtime install") {
-		t.Errorf("RuntimeLibrary error = %v, want one naming $ONNXRUNTIME_LIB", err)
-	}
-}
-
-func TestRuntimeScanModelIO(t *testing.T) {
-	big := make([]byte, 1<<20) // larger than the read buffer: skipped by seeking
-	m := &onnxpb.ModelProto{IrVersion: 8, Graph: &onnxpb.GraphProto{
-		Initializer: []*onnxpb.TensorProto{{Name: "w", Dims: []int64{1 << 18}, DataType: int32(onnxpb.TensorProto_FLOAT), RawData: big}},
-		Input:       []*onnxpb.ValueInfoProto{fixtures.TensorInfo("a", onnxpb.TensorProto_INT64, "batch", "seq")},
-		Output:      []*onnxpb.ValueInfoProto{fixtures.TensorInfo("b", onnxpb.TensorProto_FLOAT, "batch", 384)},
-		Node:        []*onnxpb.NodeProto{{OpType: "Identity", Input: []string{"w"}, Output: []string{"b"}}},
-	}}
-	full, err := proto.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name    string
-		data    []byte
-		wantErr bool
-	}{
-		{"whole", full, false},
-		{"truncated", full[:len(full)-5], true},
-		{"garbage", []byte{0xff, 0xff, 0xff}, true},
-		{"empty", nil, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "m.onnx")
-			if err := os.WriteFile(path, tt.data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			got, err := rtScanModelIO(path)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("error = %v, want error %v", err, tt.wantErr)
-			}
-			if err != nil || tt.name != "whole" {
-				return
-			}
-			if len(got) != 2 || !proto.Equal(got["a"], m.Graph.Input[0]) || !proto.Equal(got["b"], m.Graph.Output[0]) {
-				t.Errorf("got %v", got)
-			}
-		})
+	if _, err := ort.RuntimeLibrary(); err == nil || !strings.Contains(err.Error(), "ONNXRUNTIME_LIB") || !strings.Contains(err.Error(), "embshrink runtime install") {
+		t.Errorf("ort.RuntimeLibrary error = %v, want one naming $ONNXRUNTIME_LIB", err)
 	}
 }
 
 // TestRuntimeHalfOutputUnknownShape checks the error for a float16 output
 // whose dynamic dimension no input names.
 func TestRuntimeHalfOutputUnknownShape(t *testing.T) {
-	rt := requireRuntime(t)
+	rt := rtkit.Runtime(t)
 	path := rtTestModel(t, &onnxpb.GraphProto{
 		Name: "half",
 		Node: []*onnxpb.NodeProto{{OpType: "Cast", Input: []string{"x"}, Output: []string{"y"},
@@ -368,12 +305,12 @@ func TestRuntimeHalfOutputUnknownShape(t *testing.T) {
 		Input:  []*onnxpb.ValueInfoProto{fixtures.TensorInfo("x", onnxpb.TensorProto_FLOAT, "n")},
 		Output: []*onnxpb.ValueInfoProto{fixtures.TensorInfo("y", onnxpb.TensorProto_FLOAT16, "m")},
 	})
-	s, err := rt.NewSession(path, SessionOptions{})
+	s, err := rt.NewSession(path, ort.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, err = s.Run(map[string]HostTensor{"x": {Shape: []int64{2}, Data: []float32{1, 2}}})
+	_, err = s.Run(map[string]ort.HostTensor{"x": {Shape: []int64{2}, Data: []float32{1, 2}}})
 	if err == nil || !strings.Contains(err.Error(), `output "y" is FLOAT16 with dynamic dimension 0`) {
 		t.Errorf("Run error = %v, want one about the dynamic float16 output", err)
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 // Runtime opens ONNX Runtime, failing in CI when it is missing and
-// skipping elsewhere (as the package's requireRuntime does).
+// skipping elsewhere (ort's own tests use it too).
 func Runtime(t *testing.T) *ort.Runtime {
 	t.Helper()
 	if _, err := ort.RuntimeLibrary(); err != nil {
