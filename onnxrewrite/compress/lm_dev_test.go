@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
+
 	"github.com/embshrink/embshrink/internal/testkit"
 	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
@@ -120,7 +122,7 @@ func TestLMStoriesSelfCalibrated(t *testing.T) {
 	if os.Getenv("EMBSHRINK_DEV") == "" {
 		t.Skip("set EMBSHRINK_DEV=1 for the stories260K measurement (minutes)")
 	}
-	rt := openRuntime(t)
+	rt := rtkit.Runtime(t)
 	for _, name := range []string{"stories260K_tied.onnx", "stories260K_untied_folded.onnx"} {
 		path := testkit.SharedData(t, "stories260k/"+name)
 		m, err := model.Load(path)

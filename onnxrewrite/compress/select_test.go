@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
+
 	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
@@ -70,7 +72,7 @@ func logitsOf(t *testing.T, rt *ort.Runtime, path string, in map[string]ort.Host
 // sequences, each candidate's score being the KL its model alone gives
 // (computed here, from a model compressed with that seed only).
 func TestSelectCandidates(t *testing.T) {
-	rt := openRuntime(t)
+	rt := rtkit.Runtime(t)
 	f := lmFixture(t, "lm_tied_rmsnorm")
 	m := loadFixture(t, f)
 	held, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 16, Len: 16, BOS: 1, Seed: 9})

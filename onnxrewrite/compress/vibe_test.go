@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
+
 	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
@@ -21,18 +23,6 @@ func vibeOrSkip(t testing.TB) string {
 		t.Skipf("../shared is absent (%v): the vibe model check needs ../shared/data/vibe-sentiment", err)
 	}
 	return vibeModel
-}
-
-func openRuntime(t testing.TB) *ort.Runtime {
-	rt, err := ort.OpenRuntime()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ONNX ort.Runtime is required in CI: %v", err)
-		}
-		t.Skipf("ONNX ort.Runtime is not installed: %v", err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	return rt
 }
 
 func idsTensor(s []fixtures.Sentence) ort.HostTensor {
@@ -83,7 +73,7 @@ type vibeSet struct {
 // Runtime) and returns n held-out sentences of the given seed.
 func newVibeSet(t *testing.T, seed uint64, n int) *vibeSet {
 	vibeOrSkip(t)
-	rt := openRuntime(t)
+	rt := rtkit.Runtime(t)
 	in := idsTensor(fixtures.VibeSentences(seed, n))
 	return &vibeSet{rt: rt, calib: fixtures.VibeSentences(1, 400), n: n, in: in, orig: decisions(t, rt, vibeModel, in)}
 }
