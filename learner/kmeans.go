@@ -17,22 +17,19 @@ func (a *aq) initResidual(ctx context.Context, iters int) (float64, error) {
 	train := a.sampleRows(initSampleRows(K), 0x1417)
 	res, pos := a.residualRows(train)
 	at := func(i int) int { return i } // row i's place in res
-	var st stages
-	nTrain := V
-	if train != nil {
-		nTrain = len(train)
-		st.km = a.prefix(res, train)
+	if pos != nil {
 		at = func(i int) int { return pos[i] }
 	}
+	st := a.newStages(res, train)
 	trials := a.cfg.KMeansTrials
 	if trials <= 0 {
-		trials = defaultTrials(float64(nTrain)*float64(K)*float64(D)*float64(iters+1), a.w != nil)
+		trials = defaultTrials(float64(st.l.a.V)*float64(K)*float64(D)*float64(iters+1), a.w != nil)
 	}
 	bestAssign := make([]int32, V) // by place in res
 	den := a.sumRows(func(i int) float64 { return sqNorm(a.x[i*D : (i+1)*D]) })
 	var loss float64
 	for m := 0; m < a.M; m++ {
-		cent, err := a.initStage(ctx, res, &st, iters, trials, m, bestAssign, assign, dist)
+		cent, err := a.initStage(ctx, st, iters, trials, m, bestAssign, assign, dist)
 		if err != nil {
 			return 0, err
 		}
@@ -58,28 +55,35 @@ func (a *aq) initResidual(ctx context.Context, iters int) (float64, error) {
 	return loss, nil
 }
 
-// stages holds what the initialisation's stages share, made once: the
-// training rows (a prefix of the residuals), Lloyd's state on them and on
-// every row. (Each stage allocating its own left 0.7 GB of garbage a stage
-// on a [128256, 2048] table, and Go's heap grows to twice the live data
-// before it collects: 7.7 GiB peak for a 1 GiB table.)
+// stages holds what the initialisation's stages share, made once: Lloyd's
+// state on the training rows (a prefix of the residuals, or all of them)
+// and, when they are a sample, on every row. (Each stage allocating its
+// own left 0.7 GB of garbage a stage on a [128256, 2048] table, and Go's
+// heap grows to twice the live data before it collects: 7.7 GiB peak for a
+// 1 GiB table.)
 type stages struct {
-	km      *aq    // the training rows, when they are a sample
-	l, full *lloyd // Lloyd on the training rows; on every row
+	l    *lloyd // on the training rows
+	full *lloyd // on every row; nil when the training rows are all of them
 }
 
-// initStage fits the K centroids of stage m by k-means on the residuals
-// res (laid out by residualRows), trained on st.km's rows (all rows when
-// nil), best of trials seedings, and writes every row's nearest centroid
-// to bestAssign, by place in res (assign and dist are scratch space of V
-// values).
-func (a *aq) initStage(ctx context.Context, res []float32, st *stages, iters, trials, m int, bestAssign, assign []int32, dist []float64) ([]float32, error) {
-	km, pts := a, res
-	if st.km != nil {
-		km, pts = st.km, st.km.x
+// newStages returns the stages' state on the residuals res, laid out by
+// residualRows for the training rows train (nil: all rows).
+func (a *aq) newStages(res []float32, train []int) *stages {
+	if train == nil {
+		return &stages{l: newLloyd(a, res)}
 	}
-	st.l = st.l.reuse(km, pts) // the trials share the points' norms and buffers
+	km := a.prefix(res, train)
+	return &stages{l: newLloyd(km, km.x), full: newLloyd(a, res)}
+}
+
+// initStage fits the K centroids of stage m by k-means on the residuals,
+// trained on st.l's rows, best of trials seedings, and writes every row's
+// nearest centroid to bestAssign, by place in the residuals (assign and
+// dist are scratch space of V values).
+func (a *aq) initStage(ctx context.Context, st *stages, iters, trials, m int, bestAssign, assign []int32, dist []float64) ([]float32, error) {
 	l := st.l
+	km := l.a
+	l.setNorms() // the residuals changed; the trials share the norms
 	l.greedy = trials == 1 && a.w == nil
 	var cent []float32
 	bestInertia := math.Inf(1)
@@ -93,8 +97,8 @@ func (a *aq) initStage(ctx context.Context, res []float32, st *stages, iters, tr
 			copy(bestAssign, assign[:km.V])
 		}
 	}
-	if st.km != nil {
-		st.full = st.full.reuse(a, res)
+	if st.full != nil {
+		st.full.setNorms()
 		_, err := st.full.assign(ctx, cent, bestAssign, dist, false)
 		return cent, err
 	}
@@ -357,8 +361,10 @@ type lloyd struct {
 // chunks add in float64.
 const updateRows = 512
 
+// newLloyd returns Lloyd's state on the points pts of a; setNorms must
+// run before it is used, and again whenever the points change.
 func newLloyd(a *aq, pts []float32) *lloyd {
-	l := &lloyd{a: a, sum: make([]float64, a.K*a.D), cnt: make([]float64, a.K),
+	l := &lloyd{a: a, pts: pts, sum: make([]float64, a.K*a.D), cnt: make([]float64, a.K),
 		cnorm: make([]float32, a.K), bufs: make([][]float32, a.threads)}
 	for t := range l.bufs {
 		l.bufs[t] = make([]float32, uRows*a.K)
@@ -368,29 +374,16 @@ func newLloyd(a *aq, pts []float32) *lloyd {
 	for c := range l.part {
 		l.part[c] = make([]float32, a.K*a.D+a.K)
 	}
-	l.setPoints(pts)
 	return l
 }
 
-// reuse returns l (newLloyd when nil) on the points pts of a, the same
-// rows l was made for.
-func (l *lloyd) reuse(a *aq, pts []float32) *lloyd {
-	if l == nil {
-		return newLloyd(a, pts)
-	}
-	l.a = a
-	l.setPoints(pts)
-	return l
-}
-
-// setPoints makes pts, [a.V, D], l's points and computes their norms.
-func (l *lloyd) setPoints(pts []float32) {
+// setNorms computes the squared norms of l's points.
+func (l *lloyd) setNorms() {
 	a := l.a
-	l.pts = pts
 	// Each norm is its own; without cancellation the error is nil.
 	_ = forChunks(context.Background(), a.V, chunkRows, a.threads, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			l.pnorm[i] = sqNorm(pts[i*a.D : (i+1)*a.D])
+			l.pnorm[i] = sqNorm(l.pts[i*a.D : (i+1)*a.D])
 		}
 	})
 }
