@@ -36,10 +36,16 @@ func newScaling(data []float32, inPlace bool) *scaling {
 		return s
 	}
 	s.x = make([]float32, len(data))
-	for i, v := range data {
-		s.x[i] = float32(math.Ldexp(float64(v), -s.exp))
-	}
+	ldexp32(s.x, data, -s.exp)
 	return s
+}
+
+// ldexp32 sets dst[i] = src[i] * 2^exp, rounded to float32 (exact for
+// normal results); dst may be src.
+func ldexp32(dst, src []float32, exp int) {
+	for i, v := range src {
+		dst[i] = float32(math.Ldexp(float64(v), exp))
+	}
 }
 
 // scaleInPlace scales s.x, the input, in place and reports true when every
@@ -49,9 +55,7 @@ func (s *scaling) scaleInPlace() bool {
 	for i, v := range s.x {
 		f := float32(math.Ldexp(float64(v), -s.exp))
 		if float32(math.Ldexp(float64(f), s.exp)) != v {
-			for j, g := range s.x[:i] {
-				s.x[j] = float32(math.Ldexp(float64(g), s.exp))
-			}
+			ldexp32(s.x[:i], s.x[:i], s.exp)
 			return false
 		}
 		s.x[i] = f
@@ -66,9 +70,7 @@ func (s *scaling) restore() {
 	if !s.inPlace {
 		return
 	}
-	for i, v := range s.x {
-		s.x[i] = float32(math.Ldexp(float64(v), s.exp))
-	}
+	ldexp32(s.x, s.x, s.exp)
 	s.inPlace = false
 }
 
