@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -244,16 +243,6 @@ func Compress(ctx context.Context, m *model.Model, opts Options) (*Report, error
 // ErrNothingCompressed is wrapped by Compress's error when every table was
 // left alone; the report says why each was.
 var ErrNothingCompressed = errors.New("nothing to compress")
-
-// collectIfLarge collects after a table of n floats was let go, when it is
-// large, and returns the memory to the operating system: measured on a 1 GiB
-// table, a plain collection left the freed pages resident while the
-// learner's next table-sized buffer took fresh ones (peak RSS 3.1 GiB).
-func collectIfLarge(n int) {
-	if int64(n)*4 >= 256<<20 {
-		debug.FreeOSMemory()
-	}
-}
 
 // Weights turns row read counts into learner weights: each row's share of
 // the reads, times 1-floor, plus floor spread evenly over all rows. It also

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/embshrink/embshrink/internal/testkit/rtkit"
-
 	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
 	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/model"

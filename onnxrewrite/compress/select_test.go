@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/embshrink/embshrink/internal/testkit/rtkit"
-
 	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/model"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/embshrink/embshrink/internal/freemem"
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/learner/codes"
 	"github.com/embshrink/embshrink/onnxrewrite"
@@ -156,7 +157,7 @@ func learnTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, mat 
 	if pc != nil {
 		data = pc.apply(mat.Data, false)
 		mat.Data = nil
-		collectIfLarge(len(data))
+		freemem.IfLarge(len(data))
 	}
 	c, b, cached, err := learnCached(ctx, opts.CodesDir, tb.Name, key, v, d, data, cfg, progress, func(b []float32) []float32 {
 		if pc == nil {
@@ -181,7 +182,7 @@ func learnTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, mat 
 		tr.MetricRelSqErr = &mr
 		n := len(data)
 		data = nil // free before the table is read again
-		collectIfLarge(n)
+		freemem.IfLarge(n)
 	}
 	return c, b, nil
 }

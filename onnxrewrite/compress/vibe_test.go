@@ -6,9 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/embshrink/embshrink/internal/testkit/rtkit"
-
 	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
