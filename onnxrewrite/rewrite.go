@@ -70,8 +70,10 @@ type RewriteReport struct {
 	// Bags counts the lookup Gathers that, with the ReduceSum or ReduceMean
 	// pooling them, became code counts times the codebook.
 	Bags int `json:"bags"`
-	// Notes say why pooled Gathers kept the per-token lookup, and how the
-	// graph's inputs changed (a table that was also a graph input).
+	// Notes say why pooled Gathers kept the per-token lookup, how the
+	// graph's inputs changed (a table that was also a graph input), and
+	// which value_info entries were dropped as describing no value
+	// (model.PruneValueInfo).
 	Notes []string `json:"notes,omitempty"`
 	// OtherUses are readers of the table that now read the decoded table.
 	OtherUses []Use `json:"other_uses"`
@@ -146,6 +148,7 @@ func RewriteTable(m *model.Model, c codes.Codes, b codes.Codebook, opts RewriteO
 	if qt.Quantized != nil {
 		quantReport(rep, qt, tb)
 	}
+	rep.Notes = append(rep.Notes, m.PruneValueInfo()...)
 	return rep, nil
 }
 

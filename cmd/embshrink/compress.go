@@ -50,7 +50,8 @@ func runCompress(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	save.Check = outputCheck(c.Context, c.App.ErrWriter)
+	oc := newOutputCheck(c.Context, c.App.ErrWriter)
+	save.Check = oc.check
 	start := time.Now()
 	m, err := model.Load(path)
 	if err != nil {
@@ -82,6 +83,7 @@ func runCompress(c *cli.Context) error {
 	if err := m.SaveContext(c.Context, out, save); err != nil {
 		return inputError(err)
 	}
+	oc.report()
 	after := filesBytes(out)
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, struct {

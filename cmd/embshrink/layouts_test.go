@@ -11,7 +11,7 @@ import (
 
 // TestRewriteLayouts runs rewrite over fixtures whose embedding rows a
 // ReduceMean pools, in each layout, and checks what the summary says of
-// the bag form. The written files pass validate.CheckGraph (onnx-go) or the command
+// the bag form. The written files pass validate.CheckGraph or the command
 // fails; opset18 declares value_info for the table and the rows, which the
 // lookup removes.
 func TestRewriteLayouts(t *testing.T) {

@@ -54,10 +54,12 @@ func rewriteCommand() *cli.Command {
 			if err := refuseOverwrite(out, save.DataFile, c.String("codes"), c.String("codebook")); err != nil {
 				return inputError(err)
 			}
-			save.Check = outputCheck(c.Context, c.App.ErrWriter)
+			oc := newOutputCheck(c.Context, c.App.ErrWriter)
+			save.Check = oc.check
 			if err := m.SaveContext(c.Context, out, save); err != nil {
 				return inputError(err)
 			}
+			oc.report()
 			after := filesBytes(out)
 			if c.Bool("json") {
 				return writeJSON(c.App.Writer, struct {

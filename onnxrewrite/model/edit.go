@@ -77,6 +77,11 @@ func NewNamer(m *Model) *Namer {
 		for _, t := range g.Initializer {
 			used[t.Name] = true
 		}
+		for _, s := range g.SparseInitializer {
+			if s.Values != nil {
+				used[s.Values.Name] = true
+			}
+		}
 		for _, vs := range [][]*onnxpb.ValueInfoProto{g.Input, g.Output, g.ValueInfo} {
 			for _, v := range vs {
 				used[v.Name] = true
