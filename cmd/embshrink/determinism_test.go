@@ -112,9 +112,7 @@ func TestDeterministicOutputs(t *testing.T) {
 		t.Skip("builds the command")
 	}
 	learn := commandNames()["learn"]
-	// Not if_branch: validate.CheckGraph (onnx-go) cannot decode If subgraphs, so
-	// rewrite refuses it.
-	fixtures := []string{"external_data", "two_tables", "float16_table", "tied_projection", "opset18"}
+	fixtures := []string{"external_data", "two_tables", "float16_table", "tied_projection", "opset18", "if_branch"}
 	for i, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()

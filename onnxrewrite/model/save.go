@@ -272,10 +272,13 @@ func (st *saveState) writeGraph(m *Model) error {
 }
 
 // check runs the caller's check on the written model as it will be: with
-// a data file, in a staging folder beside the output that holds hard links
-// to both temporary files under their final names, so that a reader that
-// follows the external data (ONNX Runtime) finds it.
-func (st *saveState) check(check func(string) error) error {
+// a data file, in a staging folder beside the output, so that a reader that
+// follows the external data (ONNX Runtime) finds it under its final name.
+// The model file is hard-linked there; the data file is moved there and
+// back, since ONNX's checker, which ONNX Runtime runs on subgraphs, refuses
+// external data with more than one hard link ("a potential hardlink
+// attack").
+func (st *saveState) check(check func(string) error) (err error) {
 	if st.dataTmp == "" {
 		return runCheck(check, st.graphTmp)
 	}
@@ -285,13 +288,20 @@ func (st *saveState) check(check func(string) error) error {
 	}
 	defer os.RemoveAll(stage)
 	model := filepath.Join(stage, filepath.Base(st.path))
-	for _, l := range [][2]string{{st.graphTmp, model}, {st.dataTmp, filepath.Join(stage, st.dataName)}} {
-		if err := os.Link(l[0], l[1]); err != nil {
-			if err := os.Symlink(l[0], l[1]); err != nil {
-				return err
-			}
+	if err := os.Link(st.graphTmp, model); err != nil {
+		if err := os.Symlink(st.graphTmp, model); err != nil {
+			return err
 		}
 	}
+	staged := filepath.Join(stage, st.dataName)
+	if err := os.Rename(st.dataTmp, staged); err != nil {
+		return err
+	}
+	defer func() {
+		if e := os.Rename(staged, st.dataTmp); e != nil && err == nil {
+			err = e
+		}
+	}()
 	return runCheck(check, model)
 }
 
