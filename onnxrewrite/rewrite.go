@@ -242,6 +242,13 @@ func (e *emitter) finish(rep *RewriteReport) {
 
 func chooseLayout(tb *Table, want Layout) (Layout, string, error) {
 	dense := tb.Bytes
+	if tb.Via != nil {
+		why := fmt.Sprintf("the Gathers read the table through %s %s, which reads it by name", tb.Via.OpType, tb.Via.Node)
+		if want == LayoutLookup {
+			return "", "", fmt.Errorf("layout lookup: %s; only the decode layout (or auto) keeps that reader", why)
+		}
+		return LayoutDecode, why, nil
+	}
 	switch want {
 	case LayoutLookup:
 		return LayoutLookup, "asked for", nil

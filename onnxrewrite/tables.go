@@ -46,6 +46,11 @@ type Table struct {
 	// Quantized says how a quantized table is dequantized; nil for a float
 	// table. A rewrite takes the supported forms (see Rewritable).
 	Quantized *QuantInfo `json:"quantized,omitempty"`
+	// Via is the Identity or Cast (to a float type) between the table and
+	// its Gathers, when they read it through one; nil when they read the
+	// table itself. Such a table is rewritten in the decode layout, which
+	// keeps that node reading the table's name.
+	Via *NodeRef `json:"via,omitempty"`
 
 	def *tableDef
 }
@@ -289,19 +294,70 @@ func (sc *tableScan) graph(gc *graphCtx) {
 				continue // quantized tables are found by matchQuant
 			}
 			ref := NodeRef{Graph: gc.path, Node: model.NodeLabel(n, i), OpType: n.OpType, node: n, gc: gc}
-			if !isEmbeddingGather(n, j) {
+			if isEmbeddingGather(n, j) {
+				sc.gather(d, ref)
+			} else if !sc.through(gc, consumers, d, ref) {
 				sc.others = append(sc.others, pendingUse{d, describeUse(gc, consumers, ref, n, j)})
-				continue
 			}
-			tb, ok := sc.byTensor[d.tensor]
-			if !ok {
-				tb = newTable(sc.m, d)
-				sc.byTensor[d.tensor] = tb
-				sc.order = append(sc.order, d.tensor)
-			}
-			tb.Gathers = append(tb.Gathers, ref)
 		}
 	}
+}
+
+// gather records Gather ref as an embedding lookup of table d.
+func (sc *tableScan) gather(d *tableDef, ref NodeRef) *Table {
+	tb, ok := sc.byTensor[d.tensor]
+	if !ok {
+		tb = newTable(sc.m, d)
+		sc.byTensor[d.tensor] = tb
+		sc.order = append(sc.order, d.tensor)
+	}
+	tb.Gathers = append(tb.Gathers, ref)
+	return tb
+}
+
+// through handles a table read by an Identity, or a Cast to a float type,
+// whose output embedding Gathers read: what tf2onnx and torch's
+// de-duplication write (Identity), and fp16 converters that keep the
+// Gather in float32 (Cast). Those Gathers are the table's, and the node is
+// where they read it (Table.Via); the output's other readers are the
+// table's other uses. It returns false, recording nothing, when no Gather
+// reads the output.
+func (sc *tableScan) through(gc *graphCtx, consumers map[string][]int, d *tableDef, ref NodeRef) bool {
+	n := ref.node
+	if !model.IsStd(n) || len(n.Output) != 1 || (n.OpType != "Identity" && n.OpType != "Cast") {
+		return false
+	}
+	if n.OpType == "Cast" && !isFloatType(model.DataType(attrInt(n, "to", 0))) {
+		return false
+	}
+	var gathers, others []NodeRef
+	var inputs []int
+	for _, c := range consumers[n.Output[0]] {
+		cn := gc.g.Node[c]
+		for k, in := range cn.Input {
+			if in != n.Output[0] {
+				continue
+			}
+			r := NodeRef{Graph: gc.path, Node: model.NodeLabel(cn, c), OpType: cn.OpType, node: cn, gc: gc}
+			if isEmbeddingGather(cn, k) {
+				gathers = append(gathers, r)
+			} else {
+				others, inputs = append(others, r), append(inputs, k)
+			}
+		}
+	}
+	if len(gathers) == 0 {
+		return false
+	}
+	for _, r := range gathers {
+		sc.gather(d, r).Via = &ref
+	}
+	for i, r := range others {
+		u := describeUse(gc, consumers, r, r.node, inputs[i])
+		u.Detail = fmt.Sprintf("%s %s -> %s", n.OpType, ref.Node, u.Detail)
+		sc.others = append(sc.others, pendingUse{d, u})
+	}
+	return true
 }
 
 func newTable(m *model.Model, d *tableDef) *Table {

@@ -62,6 +62,9 @@ func printInventory(w io.Writer, path string, inv *onnxrewrite.Inventory) {
 			gathers = append(gathers, g.Node)
 		}
 		var notes []string
+		if t.Via != nil {
+			notes = append(notes, fmt.Sprintf("read through %s %s (rewritten in the decode layout)", t.Via.OpType, t.Via.Node))
+		}
 		for _, u := range t.OtherUses {
 			notes = append(notes, fmt.Sprintf("%s %s (%s)", u.OpType, u.Node, u.Detail))
 		}

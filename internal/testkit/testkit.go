@@ -112,7 +112,7 @@ func DirDigest(t *testing.T, dir string) map[string][32]byte {
 // SharedData returns a file under ../shared/data, or skips.
 func SharedData(tb testing.TB, rel string) string {
 	tb.Helper()
-	p := filepath.Join(repoRoot(tb), "..", "shared", "data", filepath.FromSlash(rel))
+	p := filepath.Join(RepoRoot(tb), "..", "shared", "data", filepath.FromSlash(rel))
 	if _, err := os.Stat(p); err != nil {
 		tb.Skipf("../shared is absent (%v): this needs ../shared/data/%s beside the repo", err, rel)
 	}
@@ -121,7 +121,8 @@ func SharedData(tb testing.TB, rel string) string {
 
 // repoRoot is the folder holding go.mod, found upward from the test's
 // working directory (its package folder).
-func repoRoot(tb testing.TB) string {
+// RepoRoot is the folder of go.mod above the test's working directory.
+func RepoRoot(tb testing.TB) string {
 	tb.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -184,7 +185,7 @@ const FuzzDataName = "model.onnx.data"
 // it.
 func FuzzSeeds(tb testing.TB) (models, data [][]byte) {
 	tb.Helper()
-	paths, err := filepath.Glob(filepath.Join(repoRoot(tb), "fixtures", "testdata", "*.onnx"))
+	paths, err := filepath.Glob(filepath.Join(RepoRoot(tb), "fixtures", "testdata", "*.onnx"))
 	if err != nil || len(paths) == 0 {
 		tb.Fatalf("no fixture models under ../fixtures/testdata (%v)", err)
 	}

@@ -70,13 +70,15 @@ func Inputs(ins []fixtures.Input, seed uint64, trial int) map[string]ort.HostTen
 		if shape == nil {
 			shape = []int64{}
 		}
+		if in.Elem == onnxpb.TensorProto_BOOL {
+			out[in.Name] = ort.HostTensor{Shape: shape, Data: []bool{trial%2 == 0}}
+			continue
+		}
 		v := make([]int64, n)
 		for i := range v {
 			v[i] = fillValue(in, i, rng)
 		}
 		switch in.Elem {
-		case onnxpb.TensorProto_BOOL:
-			out[in.Name] = ort.HostTensor{Shape: shape, Data: []bool{trial%2 == 0}}
 		case onnxpb.TensorProto_INT32:
 			out[in.Name] = ort.HostTensor{Shape: shape, Data: convert[int32](v)}
 		case onnxpb.TensorProto_FLOAT:
