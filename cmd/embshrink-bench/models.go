@@ -31,14 +31,14 @@ func runTableModel(args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the generated values")
 	extra := fs.Int("extra-cols", 0, "add an external head weight [cols, X] read by a second MatMul")
 	values := fs.String("values", "", "take the table from this float32 [rows, cols] `.npy` instead")
-	zeros := fs.Bool("zeros", false, "make the data file sparse zeros: with --extra-cols ROWS the head is then a transposed copy of the table")
+	zeros := fs.Bool("zeros", false, "make the data file a hole of its size (zeros, never written, no disk used): with --extra-cols ROWS the head is then a transposed copy of the table")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *name == "" || fs.NArg() != 0 {
 		return errors.New("table-model: usage: table-model --dir DIR --name NAME (--rows R --cols C | --values FILE.npy) [--seed S] [--extra-cols X] [--zeros]")
 	}
-	o := fixtures.LargeOptions{Rows: *rows, Cols: *cols, Seed: *seed, ExtraCols: *extra}
+	o := fixtures.LargeOptions{Rows: *rows, Cols: *cols, Seed: *seed, ExtraCols: *extra, Sparse: *zeros}
 	if *values != "" {
 		r, err := openNpyF32(*values)
 		if err != nil {
@@ -52,27 +52,10 @@ func runTableModel(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *zeros {
-		if err := zeroFile(path + ".data"); err != nil {
-			return err
-		}
-	}
 	gib := float64(int64(o.Rows)*int64(o.Cols)*4+int64(o.Cols)*int64(o.ExtraCols)*4) / (1 << 30)
 	fmt.Printf("table-model: wrote %s: table [%d, %d], head [%d, %d], %.2f GiB external data, %.1fs\n",
 		path, o.Rows, o.Cols, o.Cols, o.ExtraCols, gib, time.Since(start).Seconds())
 	return nil
-}
-
-// zeroFile turns a file into a hole of the same size: sparse zeros.
-func zeroFile(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if err := os.Truncate(path, 0); err != nil {
-		return err
-	}
-	return os.Truncate(path, st.Size())
 }
 
 // runRandomCodes writes uniformly random codes and a random codebook: what
