@@ -18,12 +18,29 @@ type Copy struct {
 	Name       string `json:"name"`
 	Transposed bool   `json:"transposed"`
 	Bytes      int64  `json:"bytes"`
+	// SampledRows, when above 0, says the copy was confirmed on that many
+	// whole rows of the table (and copyProbes scattered values) only, not
+	// in full: what ListTables reports for a table of more rows than it
+	// samples. FindTables compares every copy in full and leaves it 0; a
+	// rewrite serves only such copies from the codes.
+	SampledRows int64 `json:"sampled_rows,omitempty"`
+}
+
+// copyProbes is how many scattered values are compared before any row:
+// they rule out almost every candidate at the cost of two reads each.
+const copyProbes = 64
+
+// probeIndex is the element (row-major, of n) that probe s compares.
+func probeIndex(s, n int64) int64 {
+	return (s*7919 + s*s*104729) % n
 }
 
 // findCopies lists the initializers of the table's graph that are bitwise
 // copies of it, straight or transposed. A few sampled elements rule out
 // almost every candidate before any full comparison reads both tensors.
-func findCopies(m *model.Model, def *tableDef) ([]Copy, error) {
+// With sampled, a candidate is confirmed on the rows sampleRows picks
+// instead of in full, unless those are all the table's rows.
+func findCopies(m *model.Model, def *tableDef, sampled bool) ([]Copy, error) {
 	t := def.tensor
 	rows, cols := t.Dims[0], t.Dims[1]
 	es := model.ElemBits(model.DataType(t.DataType)) / 8
@@ -44,18 +61,22 @@ func findCopies(m *model.Model, def *tableDef) ([]Copy, error) {
 		return nil, err
 	}
 	defer tclose()
+	var sample []int64 // nil: compare in full
+	if sampled && rows > copySampleRows {
+		sample = sampleRows(rows, cols)
+	}
 	var out []Copy
 	for _, c := range cands {
 		for _, transposed := range []bool{false, true} {
 			if transposed && (c.Dims[0] != cols || c.Dims[1] != rows) || !transposed && (c.Dims[0] != rows || c.Dims[1] != cols) {
 				continue
 			}
-			same, err := sameValues(m, tr, c, rows, cols, es, transposed)
+			same, err := sameValues(m, tr, c, rows, cols, es, transposed, sample)
 			if err != nil {
 				return nil, err
 			}
 			if same {
-				out = append(out, Copy{Name: c.Name, Transposed: transposed, Bytes: model.StoredBytes(c)})
+				out = append(out, Copy{Name: c.Name, Transposed: transposed, Bytes: model.StoredBytes(c), SampledRows: int64(len(sample))})
 				break
 			}
 		}
@@ -64,8 +85,9 @@ func findCopies(m *model.Model, def *tableDef) ([]Copy, error) {
 }
 
 // sameValues compares candidate c with the table (read through tr), first
-// at sampled positions, then in full.
-func sameValues(m *model.Model, tr io.ReaderAt, c *onnxpb.TensorProto, rows, cols, es int64, transposed bool) (bool, error) {
+// at scattered positions, then on the sampled rows, or in full when sample
+// is nil.
+func sameValues(m *model.Model, tr io.ReaderAt, c *onnxpb.TensorProto, rows, cols, es int64, transposed bool, sample []int64) (bool, error) {
 	cr, cclose, err := m.TensorReaderAt(c)
 	if err != nil {
 		return false, err
@@ -81,8 +103,8 @@ func sameValues(m *model.Model, tr io.ReaderAt, c *onnxpb.TensorProto, rows, col
 	}
 	n := rows * cols
 	a, b := make([]byte, es), make([]byte, es)
-	for s := int64(0); s < 64; s++ {
-		i := (s*7919 + s*s*104729) % n
+	for s := int64(0); s < copyProbes; s++ {
+		i := probeIndex(s, n)
 		if _, err := cr.ReadAt(a, i*es); err != nil {
 			return false, fmt.Errorf("%s: tensor %q: %w", m.Path, c.Name, err)
 		}
@@ -92,6 +114,9 @@ func sameValues(m *model.Model, tr io.ReaderAt, c *onnxpb.TensorProto, rows, col
 		if !bytes.Equal(a, b) {
 			return false, nil
 		}
+	}
+	if sample != nil {
+		return sameRows(m, tr, cr, c, rows, cols, es, transposed, sample)
 	}
 	if !transposed {
 		return sameStream(m, tr, cr, c, n*es)

@@ -206,8 +206,23 @@ func isEmbeddingGather(n *onnxpb.NodeProto, i int) bool {
 	return axis == 0 || axis == -2
 }
 
-// FindTables lists the model's embedding tables, largest first.
+// FindTables lists the model's embedding tables, largest first, with their
+// copies compared in full (streamed in bounded blocks): what a rewrite,
+// which serves the copies from the codes, needs.
 func FindTables(m *model.Model) (*Inventory, error) {
+	return findTables(m, false)
+}
+
+// ListTables is FindTables for a listing: a copy is confirmed on sampled
+// rows of its table (Copy.SampledRows, see copySampleRows) instead of in
+// full, so that it answers in about a second whatever the tables' size. A
+// candidate that differs in rows the sample does not read is still listed;
+// never rewrite from its result.
+func ListTables(m *model.Model) (*Inventory, error) {
+	return findTables(m, true)
+}
+
+func findTables(m *model.Model, sampledCopies bool) (*Inventory, error) {
 	inv := &Inventory{}
 	m.EachTensor(func(t *onnxpb.TensorProto) { inv.TotalBytes += model.StoredBytes(t) })
 	sc := &tableScan{m: m, byTensor: map[*onnxpb.TensorProto]*Table{}}
@@ -232,7 +247,7 @@ func FindTables(m *model.Model) (*Inventory, error) {
 		if tb.OtherUses == nil {
 			tb.OtherUses = []Use{}
 		}
-		copies, err := findCopies(m, tb.def)
+		copies, err := findCopies(m, tb.def, sampledCopies)
 		if err != nil {
 			return nil, err
 		}
