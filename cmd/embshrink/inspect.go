@@ -30,7 +30,7 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return inputError(err)
 			}
-			inv, err := onnxrewrite.FindTables(m)
+			inv, err := onnxrewrite.ListTables(m) // copies confirmed on sampled rows
 			if err != nil {
 				return inputError(err)
 			}
@@ -73,7 +73,11 @@ func printInventory(w io.Writer, path string, inv *onnxrewrite.Inventory) {
 			if c.Transposed {
 				how = "transposed copy"
 			}
-			notes = append(notes, fmt.Sprintf("%s %s (%d bytes)", how, c.Name, c.Bytes))
+			if c.SampledRows > 0 {
+				notes = append(notes, fmt.Sprintf("%s %s (%d bytes, sampled: %d rows)", how, c.Name, c.Bytes, c.SampledRows))
+			} else {
+				notes = append(notes, fmt.Sprintf("%s %s (%d bytes)", how, c.Name, c.Bytes))
+			}
 		}
 		if q := t.Quantized; q != nil {
 			notes = append(notes, quantNotes(q)...)
