@@ -96,11 +96,12 @@ type RewriteReport struct {
 }
 
 // Supported opsets of the default domain. From 11 Gather takes negative
-// indices and ReduceSum negative axes; the rules hold unchanged to 21 and
-// are checked in ONNX Runtime at 11, 13, 18 and 21.
+// indices and ReduceSum negative axes; the rules hold unchanged to 24 (22 to
+// 24 gave the ops the rewrite emits new types, not new semantics) and are
+// checked in ONNX Runtime at 11, 13, 18, 21, 22, 23 and 24.
 const (
 	MinOpset = 11
-	MaxOpset = 21
+	MaxOpset = 24
 )
 
 // RewriteTable replaces a table with codes and a codebook, following the
