@@ -97,7 +97,9 @@ type readoutWalk struct {
 	consumers map[string][]*onnxpb.NodeProto
 	outputs   map[string]bool
 	inits     map[string]*onnxpb.TensorProto
-	ranks     map[string]int // of graph inputs with a declared shape
+	ranks     map[string]int   // of graph inputs with a declared shape
+	lastDims  map[string]int64 // their last dimension, where it is a number
+	producer  map[string]*onnxpb.NodeProto
 	index     map[*onnxpb.NodeProto]int
 	ro        *Readout
 }
@@ -105,9 +107,13 @@ type readoutWalk struct {
 func newReadoutWalk(m *model.Model, d int) *readoutWalk {
 	g := m.Proto.Graph
 	w := &readoutWalk{m: m, g: g, d: d, consumers: map[string][]*onnxpb.NodeProto{}, outputs: map[string]bool{},
-		inits: map[string]*onnxpb.TensorProto{}, ranks: map[string]int{}, index: map[*onnxpb.NodeProto]int{}, ro: &Readout{}}
+		inits: map[string]*onnxpb.TensorProto{}, ranks: map[string]int{}, lastDims: map[string]int64{},
+		producer: map[string]*onnxpb.NodeProto{}, index: map[*onnxpb.NodeProto]int{}, ro: &Readout{}}
 	for i, n := range g.Node {
 		w.index[n] = i
+		for _, o := range n.Output {
+			w.producer[o] = n
+		}
 		for _, in := range n.Input {
 			w.consumers[in] = append(w.consumers[in], n)
 		}
@@ -121,6 +127,11 @@ func newReadoutWalk(m *model.Model, d int) *readoutWalk {
 	for _, in := range g.Input {
 		if tt := in.GetType().GetTensorType(); tt != nil && tt.Shape != nil {
 			w.ranks[in.Name] = len(tt.Shape.Dim)
+			if r := len(tt.Shape.Dim); r > 0 {
+				if d, ok := tt.Shape.Dim[r-1].Value.(*onnxpb.TensorShapeProto_Dimension_DimValue); ok {
+					w.lastDims[in.Name] = d.DimValue
+				}
+			}
 		}
 	}
 	return w
@@ -143,8 +154,13 @@ func (w *readoutWalk) step(it readoutItem, n *onnxpb.NodeProto) ([]readoutItem, 
 	switch n.OpType {
 	case "Identity", "Dropout":
 		return pass(it.scale, it.lead)
+	case "Cast":
+		if !isFloatType(model.DataType(attrInt(n, "to", 0))) {
+			return nil, where + " casts the rows to a type that is not float", nil
+		}
+		return pass(it.scale, it.lead)
 	case "ReduceMean", "ReduceSum":
-		lead, ok := reduceTokens(n, w.inits, it.lead)
+		lead, ok := reduceTokens(n, w.constant, it.lead)
 		if !ok {
 			return nil, fmt.Sprintf("%s may reduce over the embedding axis", where), nil
 		}
@@ -164,14 +180,25 @@ func (w *readoutWalk) step(it readoutItem, n *onnxpb.NodeProto) ([]readoutItem, 
 				return nil, where + " divides by the rows", nil
 			}
 		}
-		c, ok := scalarConst(w.m, w.inits[other])
+		c, ok := scalarConst(w.m, w.constant(other))
+		if !ok && w.rowScale(other, 0) {
+			// A mask or a token count: each row scaled as a whole, by a
+			// value the data decides; the metric's shape stays W W^T.
+			return []readoutItem{{n.Output[0], it.scale, next + " (by a per-row value)", it.lead}}, "", nil
+		}
 		if !ok || c == 0 {
-			return nil, where + " scales the rows by something other than a constant", nil
+			return nil, where + " scales the rows by something other than a constant or a per-row value", nil
 		}
 		if n.OpType == "Div" {
 			c = 1 / c
 		}
 		return pass(it.scale*c, it.lead)
+	case "Gather", "Slice":
+		lead, why := w.tokenSelect(it, n, where)
+		if why != "" {
+			return nil, why, nil
+		}
+		return pass(it.scale, lead)
 	case "MatMul", "Gemm":
 		wt, name, err := readoutWeight(w.m, n, it.value, w.inits, w.d)
 		if err != nil {
@@ -191,8 +218,8 @@ func (w *readoutWalk) step(it readoutItem, n *onnxpb.NodeProto) ([]readoutItem, 
 // of them the embedding axis (the last): a negative axis other than -1, or
 // a non-negative one below lead, the number of axes before it. It returns
 // the number of axes before the embedding axis in its output.
-func reduceTokens(n *onnxpb.NodeProto, inits map[string]*onnxpb.TensorProto, lead int) (int, bool) {
-	axes, ok := reducerAxes(n, func(name string) *onnxpb.TensorProto { return inits[name] })
+func reduceTokens(n *onnxpb.NodeProto, lookup func(string) *onnxpb.TensorProto, lead int) (int, bool) {
+	axes, ok := reducerAxes(n, lookup)
 	if !ok {
 		return 0, false
 	}
