@@ -1,10 +1,12 @@
 // Package npy reads and writes numpy .npy files.
 //
-// It supports format versions 1.0, 2.0 and 3.0, C-order arrays of
-// little-endian (or byte-order-free) booleans, integers and floats: the numpy
-// dtypes f2 f4 f8, i1 i2 i4 i8, u1 u2 u4 u8 and b1. Fortran-order and
-// big-endian files are rejected with an error. Array data is kept as raw
-// little-endian bytes; the accessors convert it to Go slices.
+// It supports format versions 1.0, 2.0 and 3.0, arrays of little-endian (or
+// byte-order-free) booleans, integers and floats: the numpy dtypes f2 f4 f8,
+// i1 i2 i4 i8, u1 u2 u4 u8 and b1. Fortran-order files (what np.save writes
+// for a transposed view) are read into C order, as np.load returns them with
+// the declared shape; big-endian files are rejected with an error. Array data
+// is kept as raw little-endian bytes in C order; the accessors convert it to
+// Go slices. Writing is always in C order.
 //
 // The format is described at
 // https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html.
@@ -202,9 +204,6 @@ func readPrelude(r io.Reader) (header, dtype, int, error) {
 	if err != nil {
 		return h, dtype{}, 0, err
 	}
-	if h.fortran {
-		return h, dtype{}, 0, errors.New("array is stored in Fortran order, which is not supported (save a C-order array, e.g. np.save(f, np.ascontiguousarray(arr)))")
-	}
 	d, err := parseDType(h.descr)
 	if err != nil {
 		return h, d, 0, err
@@ -251,7 +250,7 @@ func Read(r io.Reader) (*Array, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %d data bytes for shape %v of %s: %w", size, h.shape, d, noEOF(err))
 	}
-	return &Array{DType: d.String(), Shape: h.shape, Data: data}, nil
+	return newArray(h, d, data), nil
 }
 
 // ReadFile reads the .npy file at path. The file must hold exactly the data
@@ -295,7 +294,15 @@ func readSized(f *os.File) (*Array, error) {
 	if _, err := io.ReadFull(br, data); err != nil {
 		return nil, fmt.Errorf("reading data: %w", noEOF(err))
 	}
-	return &Array{DType: d.String(), Shape: h.shape, Data: data}, nil
+	return newArray(h, d, data), nil
+}
+
+// newArray returns the array of the data read after header h, in C order.
+func newArray(h header, d dtype, data []byte) *Array {
+	if h.fortran {
+		data = fortranToC(data, h.shape, d.size)
+	}
+	return &Array{DType: d.String(), Shape: h.shape, Data: data}
 }
 
 // Write writes a in .npy format version 1.0, or 2.0 when the header is too

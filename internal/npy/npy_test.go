@@ -187,7 +187,6 @@ func TestReadErrors(t *testing.T) {
 		{"bad version", encode(4, good, data8), "version"},
 		{"truncated header", encode(1, good, data8)[:20], "header"},
 		{"truncated data", encode(1, good, data8[:5]), "data bytes"},
-		{"fortran", encode(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", data8), "Fortran"},
 		{"big endian", encode(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", data8), "big-endian"},
 		{"unknown dtype", encode(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", data8), "unsupported dtype"},
 		{"f16", encode(1, "{'descr': '<f16', 'fortran_order': False, 'shape': (1,), }", data8), "unsupported dtype"},
