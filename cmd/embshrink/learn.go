@@ -27,7 +27,7 @@ func learnCommand() *cli.Command {
 			&cli.IntFlag{Name: "M", Required: true, Usage: "codebooks (codes per row)"},
 			&cli.IntFlag{Name: "K", Required: true, Usage: "codewords per codebook (2..65536)"},
 			&cli.StringFlag{Name: "method", Usage: "\"\" or aq (default additive quantiser), dccl (the paper's network)"},
-			&cli.StringFlag{Name: "weights", Usage: "float `.npy` [V] of non-negative row weights"},
+			&cli.StringFlag{Name: "weights", Usage: "`.npy` [V] of non-negative row weights (integer counts or floats)"},
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed (same seed, same output)"},
 			&cli.IntFlag{Name: "threads", Usage: "threads (0: all CPUs; the output does not depend on it)"},
 			&cli.IntFlag{Name: "epochs", Usage: "dccl maximum epochs (0: the paper's 200)"},

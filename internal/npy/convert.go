@@ -35,6 +35,51 @@ func (a *Array) Float32s() ([]float32, error) {
 	return out, nil
 }
 
+// AsFloat32s returns the elements of any array (float, integer or bool) as
+// float32, each rounded once to the nearest float32, as numpy's
+// astype(np.float32) does: float arrays give what Float32s gives, integers
+// beyond 2^24 lose their low bits, booleans become 0 or 1, and float64
+// values beyond float32's range become infinities.
+func (a *Array) AsFloat32s() ([]float32, error) {
+	d, err := a.check()
+	if err != nil {
+		return nil, err
+	}
+	if d.kind == 'f' {
+		return a.Float32s()
+	}
+	out := make([]float32, len(a.Data)/d.size)
+	le := binary.LittleEndian
+	for i := range out {
+		b := a.Data[i*d.size:]
+		// Each integer converts to float32 directly: through float64,
+		// an int64 above 2^53 would be rounded twice.
+		switch {
+		case d.kind == 'b':
+			if b[0] != 0 {
+				out[i] = 1
+			}
+		case d.kind == 'i' && d.size == 1:
+			out[i] = float32(int8(b[0]))
+		case d.kind == 'i' && d.size == 2:
+			out[i] = float32(int16(le.Uint16(b)))
+		case d.kind == 'i' && d.size == 4:
+			out[i] = float32(int32(le.Uint32(b)))
+		case d.kind == 'i':
+			out[i] = float32(int64(le.Uint64(b)))
+		case d.size == 1:
+			out[i] = float32(b[0])
+		case d.size == 2:
+			out[i] = float32(le.Uint16(b))
+		case d.size == 4:
+			out[i] = float32(le.Uint32(b))
+		default:
+			out[i] = float32(le.Uint64(b))
+		}
+	}
+	return out, nil
+}
+
 // Int64s returns the elements of an integer or bool array as int64. Booleans
 // become 0 or 1. A u8 value above math.MaxInt64 is an error.
 func (a *Array) Int64s() ([]int64, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/embshrink/embshrink/internal/npy"
 	"github.com/embshrink/embshrink/learner"
@@ -14,7 +15,7 @@ import (
 
 // Source is the table LearnFile learns: a model's table (Model, with Table
 // "" for the largest) or a float .npy [V, D] (NPY); Weights optionally
-// names a float .npy [V] of row weights.
+// names a .npy [V] of row weights (integer or float).
 type Source struct {
 	Model, Table, NPY, Weights string
 }
@@ -125,7 +126,11 @@ func readSource(src Source, rep *LearnReport) ([]float32, error) {
 	return mat.Data, nil
 }
 
-// readWeights reads one non-negative weight per row.
+// readWeights reads one non-negative weight per row, of any integer or
+// float dtype numpy writes (np.bincount's int64 counts, for one), converted
+// to float32 as numpy's astype(np.float32) would. A negative, NaN or
+// infinite weight (a float64 beyond float32's range included) is an error
+// naming the file and the element.
 func readWeights(path string, rows int) ([]float32, error) {
 	a, err := npy.ReadFile(path)
 	if err != nil {
@@ -134,9 +139,14 @@ func readWeights(path string, rows int) ([]float32, error) {
 	if len(a.Shape) != 1 || a.Shape[0] != rows {
 		return nil, fmt.Errorf("weights %s: shape %v, want [%d] (one per table row)", path, a.Shape, rows)
 	}
-	w, err := a.Float32s()
+	w, err := a.AsFloat32s()
 	if err != nil {
 		return nil, fmt.Errorf("weights %s: %w", path, err)
+	}
+	for i, x := range w {
+		if !(x >= 0) || math.IsInf(float64(x), 1) {
+			return nil, fmt.Errorf("weights %s: element %d is %v (as float32, from %s); want a finite value >= 0", path, i, x, a.DType)
+		}
 	}
 	return w, nil
 }
