@@ -3,6 +3,7 @@ package onnxrewrite
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/embshrink/embshrink/learner/codes"
@@ -94,12 +95,31 @@ func (e *emitter) storeCodes() {
 	e.codes = e.init("codes", model.Uint8, []int64{int64(c.Rows), int64(q)}, raw)
 }
 
-// storeBook stores the codebook in the table's element type.
-func (e *emitter) storeBook() {
+// storeBook stores the codebook in its element type (bookDT). A codebook
+// with an Exp (of a float64 table beyond float32's range) holds values only
+// float64 holds: it is stored as Data times 2^Exp, in float64 only.
+func (e *emitter) storeBook() error {
 	b := e.b
-	raw, _ := model.EncodeFloats(b.Data, e.bookDT) // both types were checked
+	var raw []byte
+	if b.Exp == 0 {
+		raw, _ = model.EncodeFloats(b.Data, e.bookDT) // both types were checked
+	} else {
+		if e.bookDT != model.Float64 {
+			return fmt.Errorf("the codebook's values reach 2^%d, beyond %s's range: it can only be stored as float64, the table's type",
+				b.Exp, model.DTypeName(e.bookDT))
+		}
+		raw = make([]byte, 8*len(b.Data))
+		for i, x := range b.Data {
+			v := math.Ldexp(float64(x), b.Exp)
+			if math.IsInf(v, 0) {
+				return fmt.Errorf("codebook row %d column %d, %g x 2^%d, is beyond float64's range", i/b.D, i%b.D, x, b.Exp)
+			}
+			binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(v))
+		}
+	}
 	e.book = e.init("codebook", e.bookDT, []int64{int64(b.M * b.K), int64(b.D)}, raw)
 	e.book.DocString = fmt.Sprintf("%s %q: M=%d K=%d", codebookDoc, e.tb.Name, b.M, b.K)
+	return nil
 }
 
 // bookSrc returns the codebook the group book and bags read, and its type:

@@ -58,6 +58,10 @@ func QuantizeTable(m *model.Model, name string, scheme QuantScheme) (*QuantizeRe
 	if err != nil {
 		return nil, err
 	}
+	if mat.Exp != 0 {
+		return nil, fmt.Errorf("%s: table %q: its float64 values reach 2^%d, beyond float32's range: %s stores float16 or float32 values and scales",
+			m.Path, tb.Name, mat.Exp, scheme)
+	}
 	dt := model.DataType(tb.def.tensor.DataType)
 	if scheme == QuantFloat16 && dt == onnxpb.TensorProto_FLOAT16 {
 		return nil, fmt.Errorf("%s: table %q is float16 already", m.Path, tb.Name)

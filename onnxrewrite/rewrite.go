@@ -176,7 +176,9 @@ func rewriteFloat(m *model.Model, tb *Table, c codes.Codes, b codes.Codebook, op
 		rep.TableBytes += cp.Bytes
 	}
 	e.storeCodes()
-	e.storeBook()
+	if err := e.storeBook(); err != nil {
+		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
+	}
 
 	// The decoded table, under the table's own name, when anything but
 	// lookup Gathers reads it.

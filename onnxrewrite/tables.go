@@ -1,14 +1,16 @@
 package onnxrewrite
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/embshrink/embshrink/learner/codes"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
-
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
@@ -476,20 +478,41 @@ func (inv *Inventory) Table(name string) (*Table, error) {
 // ReadTable reads a table's values as float32, widening 16-bit and
 // narrowing float64 ones, and dequantizing a quantized table (as its
 // chain computes it, in its float type); tb must come from FindTables of
-// the same model.
+// the same model. A float64 table whose values lie beyond float32's range
+// (1e300, or 1e-300) is read divided by a power of two that brings it into
+// range, the Matrix's Exp (codes.Float32Exp): narrowed as it is, it would
+// be infinities or zeros.
 func ReadTable(m *model.Model, tb *Table) (*model.Matrix, error) {
 	if err := tb.Rewritable(); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Path, err)
 	}
 	var v []float32
+	var exp int
 	var err error
-	if q := tb.Quantized; q != nil {
-		v, err = q.sites[0].lay.dequantize(m)
-	} else {
-		v, err = m.Float32Values(tb.def.tensor)
+	t := tb.def.tensor
+	switch {
+	case tb.Quantized != nil:
+		v, err = tb.Quantized.sites[0].lay.dequantize(m)
+	case model.DataType(t.DataType) == model.Float64:
+		v, exp, err = readFloat64Table(m, t)
+	default:
+		v, err = m.Float32Values(t)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &model.Matrix{Rows: int(tb.Shape[0]), Cols: int(tb.Shape[1]), Data: v}, nil
+	return &model.Matrix{Rows: int(tb.Shape[0]), Cols: int(tb.Shape[1]), Data: v, Exp: exp}, nil
+}
+
+// readFloat64Table reads a float64 tensor as float32 values times 2^exp;
+// exp is 0, and the values those Float32Values gives, when they fit.
+func readFloat64Table(m *model.Model, t *onnxpb.TensorProto) ([]float32, int, error) {
+	b, err := m.TensorBytes(t) // as many bytes as the shape needs
+	if err != nil {
+		return nil, 0, err
+	}
+	v, exp := codes.ScaledFloat32s(len(b)/8, func(i int) float64 {
+		return math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+	})
+	return v, exp, nil
 }

@@ -1,8 +1,8 @@
 // Package codes holds compositional codes and their codebook: the value type
 // that learning produces and a rewrite consumes, its checks, its decoding
 // into the dense table it stands for, and its .npy form (codes [V, M] as
-// uint8 for K <= 256, else uint16; codebook float32 [M*K, D], or [M, K, D]
-// when read). It imports neither the learner nor anything that knows ONNX,
+// uint8 for K <= 256, else uint16; codebook float32 [M*K, D], float64 for
+// values beyond float32's range, or [M, K, D] when read). It imports neither the learner nor anything that knows ONNX,
 // so both sides share it without depending on each other.
 package codes
 
@@ -18,10 +18,16 @@ type Codes struct {
 	Data       []uint16 // row-major [Rows, M], each value in [0, K)
 }
 
-// Codebook holds M groups of K vectors of length D, row-major [M*K, D].
+// Codebook holds M groups of K vectors of length D, row-major [M*K, D]: the
+// vectors are Data times 2^Exp.
 type Codebook struct {
 	M, K, D int
 	Data    []float32
+	// Exp is 0 but for the codebook of a float64 table whose values lie
+	// beyond float32's range (see Float32Exp): Data then holds what was
+	// learned on the table divided by 2^Exp, and only float64 holds the
+	// codebook's values.
+	Exp int
 }
 
 // Check checks codes and codebook against each other and a [rows, dim]
@@ -61,7 +67,7 @@ func Check(c Codes, b Codebook, rows, dim int64) error {
 // Decode rebuilds the dense [Rows, D] table that codes and codebook stand
 // for, summing the groups in order m = 0..M-1 in float32. A rewritten model
 // matches it up to float32 summation order, and for 16-bit tables up to one
-// final rounding of each value.
+// final rounding of each value. The table is in Data's scale: times 2^Exp.
 func Decode(c Codes, b Codebook) []float32 {
 	out := make([]float32, c.Rows*b.D)
 	for r := 0; r < c.Rows; r++ {

@@ -1,13 +1,16 @@
 package codes
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/embshrink/embshrink/internal/npy"
 )
 
 // Write stores codes at codesPath ([Rows, M], uint8 for K <= 256, else
-// uint16) and the codebook at bookPath (float32 [M*K, D]).
+// uint16) and the codebook at bookPath (float32 [M*K, D]; float64 when its
+// Exp is not 0, since its values are then beyond float32's range).
 func Write(codesPath, bookPath string, c Codes, b Codebook) error {
 	var ca *npy.Array
 	if c.K <= 256 {
@@ -22,7 +25,16 @@ func Write(codesPath, bookPath string, c Codes, b Codebook) error {
 	if err := npy.WriteFile(codesPath, ca); err != nil {
 		return err
 	}
-	return npy.WriteFile(bookPath, npy.FromFloat32([]int{b.M * b.K, b.D}, b.Data))
+	if b.Exp == 0 {
+		return npy.WriteFile(bookPath, npy.FromFloat32([]int{b.M * b.K, b.D}, b.Data))
+	}
+	v := make([]float64, len(b.Data))
+	for i, x := range b.Data {
+		if v[i] = math.Ldexp(float64(x), b.Exp); math.IsInf(v[i], 0) {
+			return fmt.Errorf("%s: codebook row %d column %d, %g x 2^%d, is beyond float64's range", bookPath, i/max(b.D, 1), i%max(b.D, 1), x, b.Exp)
+		}
+	}
+	return npy.WriteFile(bookPath, npy.FromFloat64([]int{b.M * b.K, b.D}, v))
 }
 
 // Read loads codes ([V, M], any integer dtype) and a codebook ([M*K, D] or
@@ -47,7 +59,7 @@ func Read(codesPath, bookPath string) (Codes, Codebook, error) {
 	if err != nil {
 		return c, b, err
 	}
-	vals, err := ba.Float32s()
+	vals, exp, err := bookValues(ba)
 	if err != nil {
 		return c, b, fmt.Errorf("%s: codebook: %w", bookPath, err)
 	}
@@ -66,6 +78,7 @@ func Read(codesPath, bookPath string) (Codes, Codebook, error) {
 	if b.M != m {
 		return c, b, fmt.Errorf("%s: codebook has %d groups, %s has M=%d", bookPath, b.M, codesPath, m)
 	}
+	b.Exp = exp
 	c = Codes{Rows: ca.Shape[0], M: m, K: b.K, Data: make([]uint16, len(ints))}
 	for i, v := range ints {
 		if v < 0 || v >= int64(b.K) {
@@ -74,4 +87,22 @@ func Read(codesPath, bookPath string) (Codes, Codebook, error) {
 		c.Data[i] = uint16(v)
 	}
 	return c, b, nil
+}
+
+// bookValues reads a float codebook as float32; a float64 one beyond
+// float32's range is scaled into it by a power of two, returned as exp.
+func bookValues(a *npy.Array) ([]float32, int, error) {
+	if a.DType != "<f8" {
+		v, err := a.Float32s()
+		return v, 0, err
+	}
+	n := a.Len()
+	if n < 0 || len(a.Data) != 8*n {
+		v, err := a.Float32s() // its error
+		return v, 0, err
+	}
+	v, exp := ScaledFloat32s(n, func(i int) float64 {
+		return math.Float64frombits(binary.LittleEndian.Uint64(a.Data[8*i:]))
+	})
+	return v, exp, nil
 }

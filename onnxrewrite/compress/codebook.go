@@ -81,5 +81,5 @@ func roundCodebook(ctx context.Context, data []float32, c codes.Codes, b codes.C
 	if auto {
 		tr.CodebookReason = "auto: " + tr.CodebookReason
 	}
-	return rc, codes.Codebook{M: b.M, K: b.K, D: b.D, Data: rb}, nil
+	return rc, codes.Codebook{M: b.M, K: b.K, D: b.D, Data: rb, Exp: b.Exp}, nil
 }

@@ -2,6 +2,7 @@ package compress
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -50,9 +51,13 @@ type LearnReport struct {
 // codes.Write). Neither output may be one of the inputs.
 func LearnFile(ctx context.Context, src Source, cfg learner.Config, codesPath, bookPath string) (*LearnReport, error) {
 	rep := &LearnReport{Input: src.NPY, Codes: codesPath, Codebook: bookPath}
-	data, err := readSource(src, rep)
+	data, exp, err := readSource(src, rep)
 	if err != nil {
 		return nil, err
+	}
+	if exp != 0 && cfg.CodebookDType != "" && cfg.CodebookDType != learner.DTypeFloat32 {
+		return nil, fmt.Errorf("%s: the table's float64 values reach 2^%d, beyond %s's range: learn it without --codebook-dtype (the codebook is written as float64)",
+			rep.Input, exp, cfg.CodebookDType)
 	}
 	if err := model.RefuseSameFiles([]string{codesPath, bookPath}, []string{rep.Input, src.Weights}); err != nil {
 		return nil, err
@@ -68,7 +73,9 @@ func LearnFile(ctx context.Context, src Source, cfg learner.Config, codesPath, b
 		return nil, err
 	}
 	c := codes.Codes{Rows: rep.V, M: cfg.M, K: cfg.K, Data: res.Codes}
-	b := codes.Codebook{M: cfg.M, K: cfg.K, D: rep.D, Data: res.Codebook}
+	// Learned on the table divided by 2^exp (1 but for a float64 table
+	// beyond float32's range, whose codebook is then written as float64).
+	b := codes.Codebook{M: cfg.M, K: cfg.K, D: rep.D, Data: res.Codebook, Exp: exp}
 	if err := codes.Write(codesPath, bookPath, c, b); err != nil {
 		return nil, fmt.Errorf("writing codes: %w", err)
 	}
@@ -77,53 +84,59 @@ func LearnFile(ctx context.Context, src Source, cfg learner.Config, codesPath, b
 	if rep.Method == "" {
 		rep.Method = learner.MethodAQ
 	}
-	rep.RelSqErr, rep.RelSqErrUnweighted, rep.MeanDist = mt.RelSqErr, mt.RelSqErrUnweighted, mt.MeanDist
+	rep.RelSqErr, rep.RelSqErrUnweighted, rep.MeanDist = mt.RelSqErr, mt.RelSqErrUnweighted, math.Ldexp(mt.MeanDist, exp)
 	rep.BitsPerRow, rep.Ratio, rep.CodeBytes, rep.CodebookBytes = mt.BitsPerRow, mt.Ratio, mt.CodeBytes, mt.CodebookBytes
 	rep.Seconds, rep.Stopped, rep.CodebookDType = res.Elapsed.Seconds(), res.Stopped, cfg.CodebookDType
 	return rep, nil
 }
 
 // readSource reads the table and fills in the report's input, table and
-// shape.
-func readSource(src Source, rep *LearnReport) ([]float32, error) {
+// shape. A float64 table beyond float32's range is returned divided by
+// 2^exp (see codes.Float32Exp); exp is 0 otherwise.
+func readSource(src Source, rep *LearnReport) ([]float32, int, error) {
 	switch {
 	case src.Model != "" && src.NPY != "":
-		return nil, errors.New("learn: give either a table .npy or a model, not both")
+		return nil, 0, errors.New("learn: give either a table .npy or a model, not both")
 	case src.Model == "" && src.NPY == "":
-		return nil, errors.New("learn: give a table .npy or a model")
+		return nil, 0, errors.New("learn: give a table .npy or a model")
 	case src.NPY != "":
 		a, err := npy.ReadFile(src.NPY)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if len(a.Shape) != 2 {
-			return nil, fmt.Errorf("%s: table must be 2-D [V, D], got shape %v", src.NPY, a.Shape)
+			return nil, 0, fmt.Errorf("%s: table must be 2-D [V, D], got shape %v", src.NPY, a.Shape)
 		}
-		data, err := a.Float32s()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src.NPY, err)
+		var data []float32
+		exp := 0
+		if a.DType == "<f8" {
+			data, exp = codes.ScaledFloat32s(a.Len(), func(i int) float64 {
+				return math.Float64frombits(binary.LittleEndian.Uint64(a.Data[8*i:]))
+			})
+		} else if data, err = a.Float32s(); err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", src.NPY, err)
 		}
 		rep.V, rep.D = a.Shape[0], a.Shape[1]
-		return data, nil
+		return data, exp, nil
 	}
 	m, err := model.Load(src.Model)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	inv, err := onnxrewrite.FindTables(m)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	t, err := inv.Table(src.Table)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src.Model, err)
+		return nil, 0, fmt.Errorf("%s: %w", src.Model, err)
 	}
 	mat, err := onnxrewrite.ReadTable(m, t)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rep.Input, rep.Table, rep.V, rep.D = src.Model, t.Name, mat.Rows, mat.Cols
-	return mat.Data, nil
+	return mat.Data, mat.Exp, nil
 }
 
 // readWeights reads one non-negative weight per row, of any integer or

@@ -3,6 +3,7 @@ package compress
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/embshrink/embshrink/internal/freemem"
 	"github.com/embshrink/embshrink/learner"
@@ -26,6 +27,10 @@ func compressTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, o
 	if err != nil {
 		return nil, err
 	}
+	if mat.Exp != 0 && tr.CodebookDType != "" {
+		return nil, fmt.Errorf("%s: table %q: its float64 values reach 2^%d, beyond %s's range: the codebook can only be stored as float64, the table's type (--codebook-dtype auto)",
+			m.Path, tb.Name, mat.Exp, tr.CodebookDType)
+	}
 	weights, err := tableWeights(m, tb, opts, tr, progress)
 	if err != nil {
 		return nil, err
@@ -46,7 +51,7 @@ func compressTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, o
 		}
 	}
 	met := learner.Measure(mat.Data, c.Rows, b.D, learner.Encoded{M: c.M, K: c.K, Codes: c.Data, Codebook: b.Data}, weights)
-	tr.WeightedRelSqErr, tr.RelSqErr, tr.MeanDist = met.RelSqErr, met.RelSqErrUnweighted, met.MeanDist
+	tr.WeightedRelSqErr, tr.RelSqErr, tr.MeanDist = met.RelSqErr, met.RelSqErrUnweighted, math.Ldexp(met.MeanDist, mat.Exp)
 
 	progress(Event{Table: tb.Name, Phase: "rewrite"})
 	rw, err := onnxrewrite.RewriteTable(m, c, b,
@@ -168,6 +173,9 @@ func learnTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, mat 
 	if err != nil {
 		return c, b, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
+	// Learned (and cached) on the table in float32's range: mat.Data,
+	// which is the table divided by 2^mat.Exp.
+	b.Exp = mat.Exp
 	tr.Cached, tr.LearnSeconds, tr.Stopped = cached.hit, cached.seconds, cached.stopped
 	toLearn := func(b []float32) []float32 { return b }
 	if pc != nil {

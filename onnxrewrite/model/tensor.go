@@ -278,10 +278,14 @@ func (m *Model) readExternal(t *onnxpb.TensorProto, buf []byte) error {
 	return nil
 }
 
-// Matrix is a dense row-major float32 matrix.
+// Matrix is a dense row-major float32 matrix: its values are Data times
+// 2^Exp.
 type Matrix struct {
 	Rows, Cols int
 	Data       []float32
+	// Exp is 0 but for a float64 table whose values lie beyond float32's
+	// range, which Data holds divided by 2^Exp.
+	Exp int
 }
 
 // Float32Values decodes a float tensor (float32, float16, bfloat16, float64)
