@@ -56,6 +56,14 @@ func secondGather(first, second string) func(g *onnxpb.GraphProto, _ *onnxpb.Mod
 	}
 }
 
+// scalarOutput makes the model's one output the rank-0 sum of its rows.
+func scalarOutput(g *onnxpb.GraphProto, _ *onnxpb.ModelProto) {
+	g.Node = append(g.Node, &onnxpb.NodeProto{Name: "total", OpType: "ReduceSum", Input: []string{"out"}, Output: []string{"sum"},
+		Attribute: []*onnxpb.AttributeProto{{Name: "keepdims", Type: onnxpb.AttributeProto_INT, I: 0}}})
+	g.Output = []*onnxpb.ValueInfoProto{{Name: "sum", Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+		TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(onnxpb.TensorProto_FLOAT), Shape: &onnxpb.TensorShapeProto{}}}}}}
+}
+
 func hostileE2ECases() []e2eCase {
 	return append(hostilePathCases(), hostileModelCases()...)
 }
@@ -135,6 +143,8 @@ func hostileModelCases() []e2eCase {
 		{"validate --rtol NaN", nil, []string{"validate", "{model}", "{model}", "--rtol", "NaN"}, refused, []string{"--rtol", "NaN"}},
 		{"validate --samples 1e8", nil, []string{"validate", "{model}", "{model}", "--samples", "100000000"}, refused, []string{"model.onnx", "--samples", "limit"}},
 		{"validate --samples 10000 (chunked)", nil, []string{"validate", "{model}", "{model}", "--samples", "10000"}, works, nil},
+		{"scalar output: validate against itself", editGraph(scalarOutput), []string{"validate", "{model}", "{model}"}, works, nil},
+		{"scalar output: compress", editGraph(scalarOutput), compressArgs, works, nil},
 		{"validate --samples 1e11", nil, []string{"validate", "{model}", "{model}", "--samples", "100000000000"}, refused, []string{"model.onnx", "--samples"}},
 		{"string initializer", editGraph(func(g *onnxpb.GraphProto, _ *onnxpb.ModelProto) {
 			g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: "vocab", Dims: []int64{2}, DataType: int32(onnxpb.TensorProto_STRING), StringData: [][]byte{[]byte("a"), []byte("b\x00\xff")}})

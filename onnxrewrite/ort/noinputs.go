@@ -64,6 +64,9 @@ func (s *Session) runNoInputs() (map[string]HostTensor, error) {
 
 // emptyOutput allocates an output tensor of elem that fromOrtValue reads.
 func emptyOutput(elem onnxpb.TensorProto_DataType, shape onnxrt.Shape, bytes int64) (onnxrt.Value, error) {
+	if len(shape) == 0 {
+		return emptyScalar(elem)
+	}
 	switch elem {
 	case onnxpb.TensorProto_FLOAT:
 		return onnxrt.NewEmptyTensor[float32](shape)
@@ -83,4 +86,25 @@ func emptyOutput(elem onnxpb.TensorProto_DataType, shape onnxrt.Shape, bytes int
 		return onnxrt.NewCustomDataTensor(shape, make([]byte, max(bytes, 2)), onnxrt.TensorElementDataType(elem))
 	}
 	return nil, fmt.Errorf("element type %s cannot be returned", elem)
+}
+
+// emptyScalar allocates a rank-0 output of elem that fromOrtValue reads.
+func emptyScalar(elem onnxpb.TensorProto_DataType) (onnxrt.Value, error) {
+	switch elem {
+	case onnxpb.TensorProto_FLOAT:
+		return onnxrt.NewEmptyScalar[float32]()
+	case onnxpb.TensorProto_DOUBLE:
+		return onnxrt.NewEmptyScalar[float64]()
+	case onnxpb.TensorProto_INT64:
+		return onnxrt.NewEmptyScalar[int64]()
+	case onnxpb.TensorProto_INT32:
+		return onnxrt.NewEmptyScalar[int32]()
+	case onnxpb.TensorProto_UINT8:
+		return onnxrt.NewEmptyScalar[uint8]()
+	case onnxpb.TensorProto_UINT16:
+		return onnxrt.NewEmptyScalar[uint16]()
+	case onnxpb.TensorProto_BOOL:
+		return onnxrt.NewEmptyScalar[bool]()
+	}
+	return nil, fmt.Errorf("a %s scalar cannot be returned by onnxruntime_go v1.27.0", model.DTypeName(elem))
 }

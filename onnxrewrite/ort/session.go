@@ -244,6 +244,17 @@ func (s *Session) run(inputs map[string]HostTensor) (map[string]HostTensor, erro
 	}
 	outs := make([]onnxrt.Value, len(s.outputs))
 	for i, info := range s.outputs {
+		if !info.Unranked && len(info.Shape) == 0 {
+			// onnxruntime_go v1.27.0 cannot wrap a rank-0 output it
+			// allocates (its tensors need a dimension): bind a scalar.
+			v, err := emptyScalar(info.Elem)
+			if err != nil {
+				return nil, fmt.Errorf("output %q: %w", info.Name, err)
+			}
+			values = append(values, v)
+			outs[i] = v
+			continue
+		}
 		if info.Elem != onnxpb.TensorProto_FLOAT16 && info.Elem != onnxpb.TensorProto_BFLOAT16 {
 			continue // onnxruntime_go allocates it
 		}

@@ -164,6 +164,12 @@ func fromOrtValue(v onnxrt.Value) (HostTensor, error) {
 		return HostTensor{shape, []int64{x.GetData()}, onnxpb.TensorProto_INT64}, nil
 	case *onnxrt.Scalar[int32]:
 		return HostTensor{shape, []int32{x.GetData()}, onnxpb.TensorProto_INT32}, nil
+	case *onnxrt.Scalar[uint8]:
+		return HostTensor{shape, []uint8{x.GetData()}, onnxpb.TensorProto_UINT8}, nil
+	case *onnxrt.Scalar[uint16]:
+		return HostTensor{shape, []uint16{x.GetData()}, onnxpb.TensorProto_UINT16}, nil
+	case *onnxrt.Scalar[bool]:
+		return HostTensor{shape, []bool{x.GetData()}, onnxpb.TensorProto_BOOL}, nil
 	case *onnxrt.StringTensor:
 		strs, err := x.GetContents()
 		if err != nil {

@@ -111,7 +111,9 @@ type OutputReport struct {
 	// Tolerance is ATol + RTol*max|b|, the bound on MaxAbsDiff.
 	Tolerance float64 `json:"tolerance"`
 	// Cosine is the cosine similarity of the two outputs flattened (1 when
-	// both are zero).
+	// both are zero). For a scalar (or one-element) output it is only the
+	// sign agreement, 1, -1 or 0 (one value zero); such an output makes no
+	// decisions, so the tolerance alone gates it.
 	Cosine float64 `json:"cosine"`
 	// NonFiniteMismatches counts elements where one output is NaN or
 	// infinite and the other is not the same.

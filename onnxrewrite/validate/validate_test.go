@@ -199,7 +199,8 @@ func TestCompareModelsInputs(t *testing.T) {
 }
 
 // cmpFloatModel writes a model out = op(x [n, width] float32), where op is
-// Identity, Mul by scale, Sigmoid or Sigmoid after Add of shift.
+// Identity, Mul by scale, Sigmoid or Sigmoid after Add of shift, or Sum,
+// the scalar sum of x times scale.
 func cmpFloatModel(t *testing.T, name string, width int, op string, c float32) string {
 	t.Helper()
 	constant := &onnxpb.TensorProto{Name: "c", DataType: int32(onnxpb.TensorProto_FLOAT),
@@ -215,13 +216,23 @@ func cmpFloatModel(t *testing.T, name string, width int, op string, c float32) s
 			{OpType: "Add", Input: []string{"x", "c"}, Output: []string{"shifted"}},
 			{OpType: "Sigmoid", Input: []string{"shifted"}, Output: []string{"out"}},
 		}
+	case "Sum":
+		nodes = []*onnxpb.NodeProto{
+			{OpType: "Mul", Input: []string{"x", "c"}, Output: []string{"scaled"}},
+			{OpType: "ReduceSum", Input: []string{"scaled"}, Output: []string{"out"}, Attribute: []*onnxpb.AttributeProto{
+				{Name: "keepdims", Type: onnxpb.AttributeProto_INT, I: 0}}},
+		}
+	}
+	out := fixtures.TensorInfo("out", onnxpb.TensorProto_FLOAT, "n", width)
+	if op == "Sum" {
+		out = fixtures.TensorInfo("out", onnxpb.TensorProto_FLOAT) // rank 0
 	}
 	mp := &onnxpb.ModelProto{IrVersion: 8, OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: 13}}, Graph: &onnxpb.GraphProto{
 		Name:        "float",
 		Node:        nodes,
 		Initializer: []*onnxpb.TensorProto{constant},
 		Input:       []*onnxpb.ValueInfoProto{fixtures.TensorInfo("x", onnxpb.TensorProto_FLOAT, "n", width)},
-		Output:      []*onnxpb.ValueInfoProto{fixtures.TensorInfo("out", onnxpb.TensorProto_FLOAT, "n", width)},
+		Output:      []*onnxpb.ValueInfoProto{out},
 	}}
 	b, err := proto.Marshal(mp)
 	if err != nil {
@@ -279,6 +290,42 @@ func TestCompareModelsGate(t *testing.T) {
 			}
 			if want := o.MaxAbsDiff <= o.Tolerance; want != o.WithinTolerance {
 				t.Errorf("max abs diff %g, tolerance %g, within %v", o.MaxAbsDiff, o.Tolerance, o.WithinTolerance)
+			}
+		})
+	}
+}
+
+// TestCompareModelsScalar compares rank-0 outputs like any other: the
+// absolute and relative difference against the tolerance. The cosine of
+// one value is its sign agreement (1, or -1 when the signs differ) and
+// there are no decisions, so only the tolerance gates.
+func TestCompareModelsScalar(t *testing.T) {
+	rt := rtkit.Runtime(t)
+	sum := cmpFloatModel(t, "sum.onnx", 5, "Sum", 1)
+	cases := []struct {
+		name   string
+		rw     string
+		opts   validate.CompareOptions
+		pass   bool
+		rel    float64 // max rel diff, within 1e-5
+		cosine float64
+	}{
+		{"itself", sum, validate.CompareOptions{}, true, 0, 1},
+		{"1% larger", cmpFloatModel(t, "sum101.onnx", 5, "Sum", 1.01), validate.CompareOptions{}, false, 0.01, 1},
+		{"1% larger, rtol 2%", cmpFloatModel(t, "sum101.onnx", 5, "Sum", 1.01), validate.CompareOptions{RTol: 0.02}, true, 0.01, 1},
+		{"negated", cmpFloatModel(t, "neg.onnx", 5, "Sum", -1), validate.CompareOptions{}, false, 2, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := validate.CompareModels(rt, sum, c.rw, gated(c.opts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := rep.Outputs[0]
+			if len(o.Shape) != 0 || o.Pass != c.pass || rep.Pass != c.pass || math.Abs(o.MaxRelDiff-c.rel) > 1e-5 ||
+				math.Abs(o.Cosine-c.cosine) > 1e-12 || o.Agreement != nil || o.DecisionKind != "" {
+				t.Errorf("shape %v, pass %v, max rel diff %g, cosine %g, decisions %q (%s); want [], %v, %g, %g, none",
+					o.Shape, o.Pass, o.MaxRelDiff, o.Cosine, o.DecisionKind, o.Reason, c.pass, c.rel, c.cosine)
 			}
 		})
 	}
