@@ -181,7 +181,7 @@ func (w *readoutWalk) step(it readoutItem, n *onnxpb.NodeProto) ([]readoutItem, 
 			}
 		}
 		c, ok := scalarConst(w.m, w.constant(other))
-		if !ok && w.rowScale(other, 0) {
+		if !ok && w.constant(other) == nil && w.rowScale(other, 0) {
 			// A mask or a token count: each row scaled as a whole, by a
 			// value the data decides; the metric's shape stays W W^T.
 			return []readoutItem{{n.Output[0], it.scale, next + " (by a per-row value)", it.lead}}, "", nil
@@ -267,6 +267,17 @@ func scalarConst(m *model.Model, t *onnxpb.TensorProto) (float64, bool) {
 	}
 	if n, err := model.NumElements(t.Dims); err != nil || n != 1 || !isFloatType(model.DataType(t.DataType)) {
 		return 0, false
+	}
+	if model.DataType(t.DataType) == model.Float64 {
+		// Read as float64: a scale such as 1e-300 is 0 in float32.
+		if len(t.DoubleData) == 1 {
+			return t.DoubleData[0], true
+		}
+		b, err := m.TensorBytes(t)
+		if err != nil || len(b) != 8 {
+			return 0, false
+		}
+		return math.Float64frombits(binary.LittleEndian.Uint64(b)), true
 	}
 	v, err := m.Float32Values(t)
 	if err != nil || len(v) != 1 {

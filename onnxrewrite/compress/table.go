@@ -136,7 +136,7 @@ func tableMetric(m *model.Model, tb *onnxrewrite.Table, opts Options, tr *TableR
 		tr.Metric = "euclidean: " + why
 		return nil, nil, nil
 	}
-	pc, err := newPrecond(ro.Factor, int(tb.Shape[1]), ro.Rank)
+	pc, err := newPrecond(unitScale(ro.Factor), int(tb.Shape[1]), ro.Rank)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
 	}
