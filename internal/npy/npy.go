@@ -353,16 +353,18 @@ func Write(w io.Writer, a *Array) error {
 // same folder, syncs it and renames it over path, so path never holds a
 // partial file.
 func WriteFile(path string, a *Array) error {
-	if err := writeFile(path, a); err != nil {
+	if _, err := a.check(); err != nil {
+		return fmt.Errorf("npy: %s: %w", path, err)
+	}
+	if err := writeAtomic(path, func(w io.Writer) error { return Write(w, a) }); err != nil {
 		return fmt.Errorf("npy: %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeFile(path string, a *Array) (err error) {
-	if _, err := a.check(); err != nil {
-		return err
-	}
+// writeAtomic writes path through a synced temporary file in the same
+// folder, renamed into place once write succeeded.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
 		return fmt.Errorf("exists and is not a regular file (%s); refusing to replace it", st.Mode().Type())
 	}
@@ -382,7 +384,7 @@ func writeFile(path string, a *Array) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = Write(bw, a); err != nil {
+	if err = write(bw); err != nil {
 		return err
 	}
 	if err = bw.Flush(); err != nil {
