@@ -18,7 +18,10 @@ type IDSite struct {
 	// ids is the name of the Gather's indices in the main graph; "" when
 	// they are computed inside a subgraph (err says so).
 	IDs string
-	Err error
+	// Indices is the Gather's indices input, in whatever graph defines
+	// it: IDs when that is the main graph.
+	Indices string
+	Err     error
 }
 
 // IDSites lists the embedding Gathers of the named tables (every table
@@ -51,6 +54,7 @@ func IDSites(m *model.Model, inv *Inventory, names []string) ([]IDSite, error) {
 				return nil, fmt.Errorf("%s: table %q: Gather %s in graph %s not found", m.Path, tb.Name, ref.Node, ref.Graph)
 			}
 			ids := node.Input[1]
+			s.Indices = ids
 			owner := gc
 			for ; owner != nil; owner = owner.parent {
 				if _, ok := owner.defs[ids]; ok {

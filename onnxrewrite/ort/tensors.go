@@ -61,9 +61,6 @@ func toOrtValue(t HostTensor) (onnxrt.Value, onnxpb.TensorProto_DataType, error)
 	if err != nil {
 		return nil, 0, err
 	}
-	if n == 0 {
-		return nil, 0, fmt.Errorf("shape %v has no elements; onnxruntime_go v1.27.0 cannot pass empty tensors", t.Shape)
-	}
 	shape := onnxrt.Shape(append([]int64{}, t.Shape...))
 	var (
 		natural onnxpb.TensorProto_DataType
@@ -124,7 +121,9 @@ func newOrtValue(shape onnxrt.Shape, data any, elem onnxpb.TensorProto_DataType,
 		if len(shape) == 0 {
 			return nil, fmt.Errorf("onnxruntime_go v1.27.0 cannot pass %s scalars; use shape [1]", elem)
 		}
-		raw := make([]byte, 2*len(d))
+		// A custom-data tensor needs a byte even when the shape has no
+		// elements (an empty past cache); ONNX Runtime reads none of it.
+		raw := make([]byte, max(2*len(d), 2))
 		for i, x := range d {
 			binary.LittleEndian.PutUint16(raw[2*i:], x)
 		}

@@ -32,11 +32,24 @@ func chunkSize(batch int64, ioBytes uint64) int64 {
 	return max(1, min(batch, maxChunkSamples, int64(maxChunkBytes/per)))
 }
 
-// runChunked runs r on inputs in chunks of chunk samples along axis 0, each
-// input having batch there, and joins the outputs along axis 0. An output
-// whose first dimension is not the chunk's size cannot be joined: the
-// batch then runs whole if it fits in one chunk, else the error says so.
-func runChunked(r runner, inputs map[string]ort.HostTensor, batch, chunk int64) (map[string]ort.HostTensor, error) {
+// chunking is how a batch runs: whole (chunk >= batch, or batch < 0), or
+// in chunks of chunk samples along axis 0 of the batch-major inputs
+// (major), the others fed whole to every run.
+type chunking struct {
+	batch, chunk int64
+	major        []string
+}
+
+func (c chunking) run(r runner, inputs map[string]ort.HostTensor) (map[string]ort.HostTensor, error) {
+	return runChunked(r, inputs, c.major, c.batch, c.chunk)
+}
+
+// runChunked runs r on inputs in chunks of chunk samples along axis 0 of
+// the inputs named in major, each having batch there, and joins the
+// outputs along axis 0. An output whose first dimension is not the chunk's
+// size cannot be joined: the batch then runs whole if it fits in one
+// chunk, else the error says so.
+func runChunked(r runner, inputs map[string]ort.HostTensor, major []string, batch, chunk int64) (map[string]ort.HostTensor, error) {
 	if chunk >= batch {
 		return r.Run(inputs)
 	}
@@ -45,7 +58,10 @@ func runChunked(r runner, inputs map[string]ort.HostTensor, batch, chunk int64) 
 		hi := min(lo+chunk, batch)
 		part := map[string]ort.HostTensor{}
 		for name, t := range inputs {
-			part[name] = sliceRows(t, lo, hi)
+			part[name] = t
+			if slices.Contains(major, name) {
+				part[name] = sliceRows(t, lo, hi)
+			}
 		}
 		out, err := r.Run(part)
 		if err != nil {
@@ -64,10 +80,15 @@ func runChunked(r runner, inputs map[string]ort.HostTensor, batch, chunk int64) 
 	return joined, nil
 }
 
-// batchOf is the common first dimension of the inputs, or -1.
-func batchOf(inputs map[string]ort.HostTensor) int64 {
+// batchOf is the common first dimension of the inputs named in major, or
+// -1 when they have none.
+func batchOf(inputs map[string]ort.HostTensor, major []string) int64 {
 	b := int64(-1)
-	for _, t := range inputs {
+	for _, name := range major {
+		t, ok := inputs[name]
+		if !ok {
+			continue
+		}
 		if len(t.Shape) == 0 || (b >= 0 && t.Shape[0] != b) {
 			return -1
 		}

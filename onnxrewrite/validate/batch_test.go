@@ -39,12 +39,12 @@ func TestRunChunked(t *testing.T) {
 	in := map[string]ort.HostTensor{"ids": {Shape: []int64{n, w}, Data: ids, Elem: model.Int64}}
 	whole, _ := rowSum{}.Run(in)
 	for _, chunk := range []int64{1, 7, 100, 1002, 1003, 5000} {
-		got, err := runChunked(rowSum{}, in, batchOf(in), chunk)
+		got, err := runChunked(rowSum{}, in, []string{"ids"}, batchOf(in, []string{"ids"}), chunk)
 		if err != nil || !reflect.DeepEqual(got, whole) {
 			t.Fatalf("chunk %d: %v, outputs differ: %v", chunk, err, err)
 		}
 	}
-	if _, err := runChunked(rowSum{bad: true}, in, n, 100); err == nil {
+	if _, err := runChunked(rowSum{bad: true}, in, []string{"ids"}, n, 100); err == nil {
 		t.Fatal("a non-batch-major output was joined")
 	}
 	if c := chunkSize(100_000_000, 100_000_000*200); c != maxChunkSamples {

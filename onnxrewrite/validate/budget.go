@@ -6,12 +6,13 @@ import (
 
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/roles"
 )
 
 // checkBudget refuses generated inputs, or outputs whose size follows from
 // the inputs' named dimensions, that would take more than
 // MaxGeneratedBytes, naming the largest and the --samples that caps them.
-func checkBudget(file string, plans []inputPlan, outputs []ort.IOInfo, named map[string]dimVal) error {
+func checkBudget(file string, infos []ort.IOInfo, plan *roles.Plan, outputs []ort.IOInfo) error {
 	var total uint64
 	worst, worstBytes := "", uint64(0)
 	add := func(kind, name string, shape []int64, elem model.DataType) bool {
@@ -31,9 +32,9 @@ func checkBudget(file string, plans []inputPlan, outputs []ort.IOInfo, named map
 		return total > MaxGeneratedBytes
 	}
 	over := false
-	for _, p := range plans {
-		if p.given == nil {
-			over = add("input", p.info.Name, p.shape, p.info.Elem) || over
+	for _, in := range infos {
+		if shape, ok := plan.Shapes[in.Name]; ok {
+			over = add("input", in.Name, shape, in.Elem) || over
 		}
 	}
 	for _, o := range outputs {
@@ -43,10 +44,13 @@ func checkBudget(file string, plans []inputPlan, outputs []ort.IOInfo, named map
 		shape := make([]int64, len(o.Shape))
 		for j, d := range o.Shape {
 			shape[j] = d
+			if j == 0 && d == 1 && plan.OneByOne {
+				shape[j] = plan.Batch // joined from runs of one
+			}
 			if d < 0 {
 				shape[j] = 1 // unknown: counted as 1
-				if dv, ok := named[o.DimParams[j]]; ok && o.DimParams[j] != "" {
-					shape[j] = dv.v
+				if v, ok := plan.Named[o.DimParams[j]]; ok && o.DimParams[j] != "" {
+					shape[j] = v
 				}
 			}
 		}
