@@ -182,3 +182,45 @@ func FromInt64(shape []int, v []int64) *Array {
 		binary.LittleEndian.PutUint64(b, uint64(x))
 	})
 }
+
+// Float64s returns the elements of a float array (f2, f4 or f8) as
+// float64, exactly.
+func (a *Array) Float64s() ([]float64, error) {
+	d, err := a.check()
+	if err != nil {
+		return nil, err
+	}
+	if d.kind != 'f' {
+		return nil, fmt.Errorf("npy: Float64s of a %s array; want a float dtype", d)
+	}
+	if d.size != 8 {
+		f, err := a.Float32s()
+		out := make([]float64, len(f))
+		for i, v := range f {
+			out[i] = float64(v)
+		}
+		return out, err
+	}
+	out := make([]float64, len(a.Data)/8)
+	for i := range out {
+		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(a.Data[8*i:]))
+	}
+	return out, nil
+}
+
+// Float16Bits returns the elements of an f2 array as their IEEE half
+// bits.
+func (a *Array) Float16Bits() ([]uint16, error) {
+	d, err := a.check()
+	if err != nil {
+		return nil, err
+	}
+	if d.kind != 'f' || d.size != 2 {
+		return nil, fmt.Errorf("npy: Float16Bits of a %s array; want <f2", d)
+	}
+	out := make([]uint16, len(a.Data)/2)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint16(a.Data[2*i:])
+	}
+	return out, nil
+}

@@ -1,143 +1,137 @@
 // Package inputs reads a model's inputs from .npy files (NAME=FILE.npy, or
-// FILE.npy for a model with one integer input), converting integer values
-// to the input's declared element type with range checks. It is shared by
-// calibration and validation; it runs nothing.
+// FILE.npy for a model with one ids input) and .npz archives holding them
+// by name, converting each to the element type the model declares where
+// that is exact. It is shared by calibration and validation; it runs
+// nothing.
 package inputs
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"strings"
 
 	"github.com/embshrink/embshrink/internal/npy"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/roles"
 )
 
-// Load reads inputs for the model from .npy files.
-// A spec is NAME=FILE.npy, or just FILE.npy when the model has exactly one
-// integer input. The file may hold any integer dtype; its values are
-// converted to the input's element type (int64, int32, uint8 or uint16),
-// and an out-of-range value is an error.
+// Load reads inputs for the model from files (see LoadFor), detecting the
+// roles of its inputs first.
+func Load(m *model.Model, specs []string) (map[string]ort.HostTensor, error) {
+	r, err := roles.Detect(m)
+	if err != nil {
+		return nil, err
+	}
+	return LoadFor(r, specs)
+}
+
+// LoadFor reads inputs for the model whose input roles are r. A spec is
+// NAME=FILE.npy; FILE.npy alone when the model has one ids input (or one
+// integer input); or FILE.npz, an archive of NAME.npy members (numpy's
+// np.savez or np.savez_compressed) that gives every input it names.
+//
+// Values are converted to the input's declared element type as numpy's
+// astype would, where that is exact: ids (inputs whose values index a
+// table, or bag offsets) must come from an integer file and fit the type;
+// other inputs take any dtype whose values the type holds exactly (a
+// float32 mask of 0.0 and 1.0 for a bool or int64 mask), a float32 file
+// as it is for a float32 input, and float16 or float32 files (rounded) for
+// a float16 input. A value that does not fit is an error naming the file,
+// the input and the element.
 //
 // The file's rank must be the input's declared rank, and its sizes must
 // match the input's static dimensions: a [batch, seq] input takes a
 // [rows, seq] file as it is. The one reshape is for a rank-1 input, which
 // takes a file of any rank flattened in C order. Anything else is an error
 // naming the file and the input.
-func Load(m *model.Model, specs []string) (map[string]ort.HostTensor, error) {
-	ins := model.Inputs(m)
-	byName := map[string]model.Input{}
-	var ints []string
-	var names []string
-	for _, in := range ins {
-		byName[in.Name] = in
-		names = append(names, in.Name)
-		if model.IsInteger(in.Elem) {
-			ints = append(ints, in.Name)
-		}
-	}
+func LoadFor(r *roles.Roles, specs []string) (map[string]ort.HostTensor, error) {
 	out := map[string]ort.HostTensor{}
-	for _, spec := range specs {
-		name, file := "", spec
-		if i := strings.Index(spec, "="); i >= 0 {
-			if _, ok := byName[spec[:i]]; ok {
-				name, file = spec[:i], spec[i+1:]
-			} else if _, err := os.Stat(spec); err != nil {
-				return nil, fmt.Errorf("%s: calibration %q: the model has no input %q; its inputs are %q", m.Path, spec, spec[:i], names)
-			}
-		}
-		if name == "" {
-			if len(ints) != 1 {
-				return nil, fmt.Errorf("%s: calibration %q: the model has %d integer inputs %q; say which one as NAME=FILE.npy", m.Path, spec, len(ints), ints)
-			}
-			name = ints[0]
+	add := func(name, file string, a *npy.Array) error {
+		in, ok := r.Get(name)
+		if !ok {
+			return fmt.Errorf("%s: %q is no input of %s; its inputs are %q", file, name, r.Path, inputNames(r))
 		}
 		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("%s: calibration input %q is given twice", m.Path, name)
+			return fmt.Errorf("%s: calibration input %q is given twice", r.Path, name)
 		}
-		t, err := readCalibration(file, byName[name])
+		t, err := convert(file, a, in)
+		if err != nil {
+			return err
+		}
+		out[name] = t
+		return nil
+	}
+	for _, spec := range specs {
+		name, file, err := parseSpec(r, spec)
 		if err != nil {
 			return nil, err
 		}
-		out[name] = t
+		if name == "" {
+			members, err := npy.ReadNPZ(file)
+			if err != nil {
+				return nil, err
+			}
+			for _, mb := range members {
+				if err := add(mb.Name, fmt.Sprintf("%s member %s.npy", file, mb.Name), mb.Array); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		a, err := npy.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(name, file, a); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
-// readCalibration reads one .npy file for the input in.
-func readCalibration(file string, in model.Input) (ort.HostTensor, error) {
-	a, err := npy.ReadFile(file)
-	if err != nil {
-		return ort.HostTensor{}, err
-	}
-	if len(a.DType) < 2 || (a.DType[1] != 'i' && a.DType[1] != 'u') {
-		return ort.HostTensor{}, fmt.Errorf("%s: dtype %q: calibration ids for input %q must be integers", file, a.DType, in.Name)
-	}
-	vals, err := a.Int64s()
-	if err != nil {
-		return ort.HostTensor{}, fmt.Errorf("%s: %w", file, err)
-	}
-	if len(vals) == 0 {
-		return ort.HostTensor{}, fmt.Errorf("%s: shape %v holds no ids", file, a.Shape)
-	}
-	shape := make([]int64, len(a.Shape))
-	for i, d := range a.Shape {
-		shape[i] = int64(d)
+// isNPZ says a file name is an .npz archive's.
+func isNPZ(file string) bool { return strings.HasSuffix(strings.ToLower(file), ".npz") }
+
+// parseSpec splits a spec into the input it names and its file; name is
+// "" for an .npz archive, which names its inputs itself.
+func parseSpec(r *roles.Roles, spec string) (name, file string, err error) {
+	file = spec
+	if i := strings.Index(spec, "="); i >= 0 {
+		if _, ok := r.Get(spec[:i]); ok {
+			name, file = spec[:i], spec[i+1:]
+		} else if _, err := os.Stat(spec); err != nil {
+			return "", "", fmt.Errorf("%s: calibration %q: the model has no input %q; its inputs are %q", r.Path, spec, spec[:i], inputNames(r))
+		}
 	}
 	switch {
-	case in.Shape == nil:
-		// Rank unknown: take the file as it is.
-	case len(in.Shape) == 1:
-		shape = []int64{int64(len(vals))}
-	case len(in.Shape) != len(shape):
-		return ort.HostTensor{}, fmt.Errorf("%s: shape %v does not fit input %q of shape %s: the ranks differ", file, a.Shape, in.Name, model.DimsString(in.Shape, in.DimParams))
-	default:
-		for i, d := range in.Shape {
-			if d >= 0 && d != shape[i] {
-				return ort.HostTensor{}, fmt.Errorf("%s: shape %v does not fit input %q of shape %s: dimension %d is %d, want %d", file, a.Shape, in.Name, model.DimsString(in.Shape, in.DimParams), i, shape[i], d)
-			}
+	case isNPZ(file) && name != "":
+		return "", "", fmt.Errorf("%s: %s is an .npz archive, which names its inputs itself: give it without %s=", r.Path, file, name)
+	case isNPZ(file) || name != "":
+		return name, file, nil
+	}
+	var ids, ints []string
+	for _, in := range r.Inputs {
+		if in.Kind == roles.IDs {
+			ids = append(ids, in.Name)
+		}
+		if model.IsInteger(in.Elem) {
+			ints = append(ints, in.Name)
 		}
 	}
-	t := ort.HostTensor{Shape: shape, Elem: in.Elem}
-	bad := func(lo, hi int64) error {
-		for i, v := range vals {
-			if v < lo || v > hi {
-				return fmt.Errorf("%s: element %d is %d, outside input %q's type %s", file, i, v, in.Name, model.DTypeName(in.Elem))
-			}
-		}
-		return nil
+	switch {
+	case len(ints) == 1:
+		return ints[0], file, nil
+	case len(ids) == 1:
+		return ids[0], file, nil
 	}
-	switch in.Elem {
-	case model.Int64:
-		t.Data = vals
-	case model.Int32:
-		if err := bad(math.MinInt32, math.MaxInt32); err != nil {
-			return ort.HostTensor{}, err
-		}
-		t.Data = ConvertInts[int32](vals)
-	case model.Uint8:
-		if err := bad(0, math.MaxUint8); err != nil {
-			return ort.HostTensor{}, err
-		}
-		t.Data = ConvertInts[uint8](vals)
-	case model.Uint16:
-		if err := bad(0, math.MaxUint16); err != nil {
-			return ort.HostTensor{}, err
-		}
-		t.Data = ConvertInts[uint16](vals)
-	default:
-		return ort.HostTensor{}, fmt.Errorf("%s: input %q is %s; calibration files feed int64, int32, uint8 or uint16 inputs", file, in.Name, model.DTypeName(in.Elem))
-	}
-	return t, nil
+	return "", "", fmt.Errorf("%s: calibration %q: the model has %d integer inputs %q; say which one as NAME=FILE.npy, or give an .npz of all of them by name", r.Path, spec, len(ints), ints)
 }
 
-// ConvertInts narrows int64 values the caller has checked to fit T.
-func ConvertInts[T int32 | uint8 | uint16](v []int64) []T {
-	out := make([]T, len(v))
-	for i, x := range v {
-		out[i] = T(x)
+func inputNames(r *roles.Roles) []string {
+	names := make([]string, len(r.Inputs))
+	for i, in := range r.Inputs {
+		names[i] = in.Name
 	}
-	return out
+	return names
 }

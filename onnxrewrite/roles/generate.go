@@ -121,7 +121,7 @@ func (r *Roles) noise(in Input, n int, rng *rand.Rand) (Value, error) {
 // randomIDs draws integers uniform over the rows of the table in indexes
 // (the smallest table when none), in its element type.
 func (r *Roles) randomIDs(in Input, n int, rng *rand.Rand) (Value, error) {
-	tb := tableRef{in.Table, in.Rows}
+	tb := tableRef{name: in.Table, rows: in.Rows}
 	if tb.name == "" {
 		tb = r.fallback
 	}

@@ -41,13 +41,17 @@ func indexGraph(m *model.Model) *graphIndex {
 
 // carriers are the inputs of n whose values its output holds unchanged,
 // selected or rearranged: the path ids (or bag offsets) take from a graph
-// input to where they are read. Arithmetic (an Add of an offset) is no
-// such path: the values it makes are not the input's.
-func carriers(n *onnxpb.NodeProto) []string {
+// input to where they are read. Arithmetic (an Add of an offset) carries
+// them only when arith is set: the values it makes are not the input's.
+func carriers(n *onnxpb.NodeProto, arith bool) []string {
 	if !model.IsStd(n) || len(n.Input) == 0 {
 		return nil
 	}
 	switch n.OpType {
+	case "Add", "Sub", "Mul", "Div", "Mod", "Min", "Max", "Neg", "Abs", "Clip":
+		if arith {
+			return n.Input
+		}
 	case "Cast", "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Transpose",
 		"Expand", "Tile", "Slice", "Gather", "GatherElements", "GatherND":
 		return n.Input[:1]
@@ -58,9 +62,10 @@ func carriers(n *onnxpb.NodeProto) []string {
 }
 
 // sources walks back from value v along carriers to the main-graph inputs
-// whose values v holds, in the order found; slice hears of every Slice on
-// the way (an EmbeddingBag's ids are sliced between its offsets).
-func (ix *graphIndex) sources(v string, slice func(*onnxpb.NodeProto)) []string {
+// whose values v holds (or computes, with arith), in the order found;
+// slice hears of every Slice on the way (an EmbeddingBag's ids are sliced
+// between its offsets).
+func (ix *graphIndex) sources(v string, arith bool, slice func(*onnxpb.NodeProto)) []string {
 	var out []string
 	seen := map[string]bool{}
 	stack := []string{v}
@@ -82,7 +87,7 @@ func (ix *graphIndex) sources(v string, slice func(*onnxpb.NodeProto)) []string 
 		if n.OpType == "Slice" && model.IsStd(n) && slice != nil {
 			slice(n)
 		}
-		from := carriers(n)
+		from := carriers(n, arith)
 		for i := len(from) - 1; i >= 0; i-- {
 			stack = append(stack, from[i])
 		}
@@ -95,7 +100,7 @@ func (ix *graphIndex) sources(v string, slice func(*onnxpb.NodeProto)) []string 
 func (ix *graphIndex) sliceBounds(n *onnxpb.NodeProto, skip func(string) bool) []string {
 	var out []string
 	for _, v := range n.Input[1:min(3, len(n.Input))] {
-		for _, s := range ix.sources(v, nil) {
+		for _, s := range ix.sources(v, false, nil) {
 			if !skip(s) && !slices.Contains(out, s) {
 				out = append(out, s)
 			}

@@ -87,10 +87,12 @@ type Roles struct {
 // PadKeys are the metadata keys Detect reads the padding id from.
 var PadKeys = []string{"pad_token_id", "pad_id"}
 
-// tableRef is a table an input's values index.
+// tableRef is a table an input's values index; positions says every
+// table they index is named like a position table.
 type tableRef struct {
-	name string
-	rows int64
+	name      string
+	rows      int64
+	positions bool
 }
 
 // Get returns the named input's role.
@@ -109,7 +111,9 @@ func (r *Roles) Get(name string) (Input, bool) {
 // table's embedding Gather (FindTables) through ops that carry them
 // unchanged (Cast, Reshape, Squeeze, Unsqueeze, Flatten, Identity,
 // Transpose, Expand, Tile, Concat, and the data input of Slice and
-// Gather), also inside If and Loop bodies; bag offsets are integer inputs
+// Gather), also inside If and Loop bodies, and that table's rows are their
+// range; integer inputs the indices are computed from (ids plus an
+// offset) are ids of no known range; bag offsets are integer inputs
 // that so reach the starts or ends of a Slice of ids (how torch exports
 // EmbeddingBag: a Loop over the bags slicing the ids between offsets).
 // From names, as hints on top: position ids (position_ids, pos, or ids of
@@ -129,18 +133,26 @@ func Detect(m *model.Model) (*Roles, error) {
 	r := &Roles{Path: m.Path, Pad: -1}
 	for _, tb := range inv.Tables {
 		if r.fallback.rows == 0 || tb.Shape[0] < r.fallback.rows {
-			r.fallback = tableRef{tb.Name, tb.Shape[0]}
+			r.fallback = tableRef{name: tb.Name, rows: tb.Shape[0]}
 		}
 	}
 	ix := indexGraph(m)
 	reach := map[string]tableRef{}
 	offsets := map[string]string{}
+	computed := map[string]bool{}
 	for _, s := range sites {
+		for _, in := range ix.sources(s.Indices, true, nil) {
+			computed[in] = true
+		}
 		var cuts []*onnxpb.NodeProto
-		ids := ix.sources(s.Indices, func(n *onnxpb.NodeProto) { cuts = append(cuts, n) })
+		ids := ix.sources(s.Indices, false, func(n *onnxpb.NodeProto) { cuts = append(cuts, n) })
 		for _, in := range ids {
-			if old, ok := reach[in]; !ok || s.Rows < old.rows {
-				reach[in] = tableRef{s.Table, s.Rows}
+			old, ok := reach[in]
+			if !ok || s.Rows < old.rows {
+				reach[in] = tableRef{s.Table, s.Rows, (!ok || old.positions) && positionName(strings.ToLower(s.Table))}
+			} else if !positionName(strings.ToLower(s.Table)) {
+				old.positions = false
+				reach[in] = old
 			}
 		}
 		for _, sl := range cuts {
@@ -152,7 +164,7 @@ func Detect(m *model.Model) (*Roles, error) {
 		}
 	}
 	for _, in := range model.Inputs(m) {
-		r.Inputs = append(r.Inputs, classify(in, reach, offsets))
+		r.Inputs = append(r.Inputs, classify(in, reach, offsets, computed[in.Name]))
 	}
 	r.pairWithIDs()
 	if r.Pad, err = padID(m); err != nil {
@@ -162,7 +174,9 @@ func Detect(m *model.Model) (*Roles, error) {
 }
 
 // classify gives one input its role.
-func classify(in model.Input, reach map[string]tableRef, offsets map[string]string) Input {
+// computed says the input's values reach a table's Gather through
+// arithmetic (ids plus an offset): ids, of a range the graph computes.
+func classify(in model.Input, reach map[string]tableRef, offsets map[string]string, computed bool) Input {
 	out := Input{Input: in}
 	name := strings.ToLower(in.Name)
 	tb, isID := reach[in.Name]
@@ -191,12 +205,14 @@ func classify(in model.Input, reach map[string]tableRef, offsets map[string]stri
 		return set(TokenTypes, "named like token types")
 	case intInput && positionName(name):
 		return set(Positions, "named like position ids")
-	case isID && positionName(strings.ToLower(tb.name)):
+	case isID && tb.positions:
 		return set(Positions, "its values index table "+tb.name+", named like a position table")
 	case strings.Contains(name, "mask"):
 		return set(Mask, "named like an attention mask")
 	case isID && intInput:
 		return set(IDs, "its values reach the Gather of table "+tb.name)
+	case computed && intInput:
+		return set(IDs, "a table's Gather reads ids computed from its values")
 	}
 	return set(Other, "no role fits")
 }

@@ -90,6 +90,13 @@ func TestDetect(t *testing.T) {
 		want    map[string]string
 	}{
 		{"ids_int64", nil, map[string]string{"ids": "ids of emb[300]"}},
+		// Ids plus an offset are ids of a range the graph computes.
+		{"ids_int64", func(mp *onnxpb.ModelProto) {
+			g := mp.Graph
+			g.Initializer = append(g.Initializer, &onnxpb.TensorProto{Name: "five", DataType: int32(onnxpb.TensorProto_INT64), Int64Data: []int64{5}})
+			g.Node[0].Input[1] = "shifted"
+			g.Node = append([]*onnxpb.NodeProto{{OpType: "Add", Input: []string{"ids", "five"}, Output: []string{"shifted"}}}, g.Node...)
+		}, map[string]string{"ids": "ids"}},
 		{"masked_bag", nil, map[string]string{"ids": "ids of word_embeddings[4096]", "mask": "attention mask with ids"}},
 		{"roles_bert", nil, map[string]string{
 			"input_ids":      "ids of word_embeddings[300]",
