@@ -24,6 +24,7 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/roles"
 	"github.com/embshrink/embshrink/onnxrewrite/sweep"
 )
 
@@ -60,8 +61,15 @@ func measureModel(path string, specs []string) (*sweep.Measurement, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := inputs.Load(m, specs)
+	r, err := roles.Detect(m)
 	if err != nil {
+		return nil, err
+	}
+	in, err := inputs.LoadFor(r, specs)
+	if err != nil {
+		return nil, err
+	}
+	if in, _, err = r.Complete(in, "--inputs"); err != nil {
 		return nil, err
 	}
 	m = nil

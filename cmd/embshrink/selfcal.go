@@ -15,12 +15,13 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/roles"
 	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
 func calibrationFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "calibration", Usage: "sample inputs: `FILE.npy` of ids, or NAME=FILE.npy for a named input (repeatable); rows are weighted by how often they are read"},
+		&cli.StringSliceFlag{Name: "calibration", Usage: "sample inputs: `FILE.npy` of ids, NAME=FILE.npy for a named input in any dtype it holds exactly, or FILE.npz of them all by name (repeatable); inputs not given are made by role (masks of ones, positions, ...); rows are weighted by how often they are read"},
 		&cli.IntFlag{Name: "self-calibrate", Usage: "for a model that predicts the ids it reads (a decoder LM): sample `N` sequences from it in ONNX Runtime (temperature 1, --seed) and count the rows they read too"},
 		&cli.IntFlag{Name: "self-calibrate-len", Value: calibrate.DefaultSampleLen, Usage: "length of the sampled sequences, start token included"},
 		&cli.Int64Flag{Name: "bos", Value: -1, Usage: "start token of sampled sequences (default: the model metadata's bos_token_id, else 1, Llama/SentencePiece's)"},
@@ -52,7 +53,12 @@ func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, st
 	}
 	var held map[string]ort.HostTensor
 	if len(specs) > 0 {
-		in, err := inputs.Load(m, specs)
+		r, err := roles.Detect(m)
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		in, err := calibrationInputs(r, specs, stderr)
 		if err != nil {
 			rt.Close()
 			return nil, err
@@ -88,6 +94,26 @@ func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, st
 	return func() { rt.Close() }, nil
 }
 
+// calibrationInputs reads --calibration files and adds the inputs they
+// lack by role (a mask of ones, position ids, ...), saying so on stderr;
+// an input no role describes must be given.
+func calibrationInputs(r *roles.Roles, specs []string, stderr io.Writer) (map[string]ort.HostTensor, error) {
+	in, err := inputs.LoadFor(r, specs)
+	if err != nil {
+		return nil, err
+	}
+	in, made, err := r.Complete(in, "--calibration")
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range r.Inputs {
+		if v, ok := made[x.Name]; ok {
+			fmt.Fprintf(stderr, "compress: calibration input %s (%s) not given: %s\n", x.Name, x.Kind, v.Values)
+		}
+	}
+	return in, nil
+}
+
 // selfCalibrate samples n+h sequences, counts the rows the first n read
 // and returns the inputs of the other h.
 func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, opts *compress.Options, stderr io.Writer) (map[string]ort.HostTensor, error) {
@@ -108,7 +134,11 @@ func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, op
 	}
 	lp.done()
 	fmt.Fprintf(stderr, "compress: sampled in %.1fs, start token %d (%s)\n", time.Since(start).Seconds(), s.BOS, s.BOSFrom)
-	counts, err := calibrate.RowCounts(rt, m, opts.Tables, s.Inputs(0, n))
+	in, err := s.Inputs(0, n)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := calibrate.RowCounts(rt, m, opts.Tables, in)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +146,7 @@ func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, op
 	if h == 0 {
 		return nil, nil
 	}
-	return s.Inputs(n, n+h), nil
+	return s.Inputs(n, n+h)
 }
 
 // setupScore makes Compress choose among cands candidates by the outputs

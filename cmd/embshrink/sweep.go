@@ -14,6 +14,7 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/roles"
 	"github.com/embshrink/embshrink/onnxrewrite/sweep"
 )
 
@@ -76,7 +77,7 @@ func runSweep(c *cli.Context) error {
 		if err != nil {
 			return inputError(err)
 		}
-		in, err := inputs.Load(m, specs)
+		in, err := calibrationInputs(opts.Compare.Roles, specs, c.App.ErrWriter)
 		if err != nil {
 			return inputError(err)
 		}
@@ -116,6 +117,11 @@ func runSweep(c *cli.Context) error {
 	for _, s := range res.Skipped {
 		fmt.Fprintf(c.App.Writer, "skipped %s: %s\n", s.Label, s.Note)
 	}
+	if len(res.Points) > 0 && res.Points[0].Compare != nil {
+		if note := notRealNote(res.Points[0].Compare.NotRealInputs); note != "" {
+			fmt.Fprintln(c.App.Writer, note)
+		}
+	}
 	return nil
 }
 
@@ -145,12 +151,15 @@ func sweepOptions(c *cli.Context, path string) (sweep.Options, error) {
 			opts.References = append(opts.References, onnxrewrite.QuantScheme(strings.TrimSpace(s)))
 		}
 	}
+	m, err := model.Load(path)
+	if err != nil {
+		return opts, err
+	}
+	if opts.Compare.Roles, err = roles.Detect(m); err != nil {
+		return opts, err
+	}
 	if specs := c.StringSlice("inputs"); len(specs) > 0 {
-		m, err := model.Load(path)
-		if err != nil {
-			return opts, err
-		}
-		if opts.Compare.Inputs, err = inputs.Load(m, specs); err != nil {
+		if opts.Compare.Inputs, err = inputs.LoadFor(opts.Compare.Roles, specs); err != nil {
 			return opts, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
+	"github.com/embshrink/embshrink/onnxrewrite/roles"
 	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
 
@@ -20,15 +22,19 @@ func validateCommand() *cli.Command {
 		Name:      "validate",
 		Usage:     "run a model and its rewrite on the same inputs in ONNX Runtime and compare their outputs",
 		ArgsUsage: "ORIGINAL.onnx REWRITTEN.onnx",
-		Description: "Inputs not given with --inputs are generated from --seed: ids uniform over the rows of the table\n" +
-			"they index, booleans at random, floats standard normal. An output passes when\n" +
+		Description: "Inputs not given with --inputs (NAME=FILE.npy, or one FILE.npz of them all by name) are generated\n" +
+			"by their role, from --seed: ids uniform over the rows of the table they index, position ids\n" +
+			"0..n-1, attention masks of ones, token types of zeros, bag offsets partitioning their ids, an\n" +
+			"empty past cache (--dim past_sequence_length=0), use_cache_branch false; an input no role\n" +
+			"describes gets made-up values (floats standard normal), which the report marks not real\n" +
+			"data. A model whose batch is fixed at 1 runs --samples samples one at a time. An output passes when\n" +
 			"max|a-b| <= atol + rtol*max|original|, or, for a classifier-like output (argmax over a last\n" +
 			"dimension above 1, or a [..., 1] output in [0, 1] thresholded at 0.5, or integer outputs),\n" +
 			"when at least --min-agreement of its decisions agree and its cosine to the original is at\n" +
 			"least --min-cosine. Exit 0 when every output passes, 1 when one does not, 2 on usage or\n" +
 			"input errors.",
 		Flags: append([]cli.Flag{
-			&cli.StringSliceFlag{Name: "inputs", Usage: "given input values as `NAME=FILE.npy` (or FILE.npy for a model with one integer input); repeatable"},
+			&cli.StringSliceFlag{Name: "inputs", Usage: "given input values as `NAME=FILE.npy` (FILE.npy for a model with one ids input, FILE.npz for all of them by name), in any dtype the input holds exactly; repeatable"},
 			&cli.IntFlag{Name: "samples", Value: validate.DefaultSamples, Usage: "batch size of generated inputs"},
 			&cli.StringSliceFlag{Name: "dim", Usage: "size of a dynamic dimension as `NAME=VALUE` (its dim_param name); repeatable; others are the batch size first, then 16"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the generated inputs"},
@@ -43,12 +49,15 @@ func validateCommand() *cli.Command {
 			if err != nil {
 				return inputError(err)
 			}
+			m, err := model.Load(orig)
+			if err != nil {
+				return inputError(err)
+			}
+			if opts.Roles, err = roles.Detect(m); err != nil {
+				return inputError(err)
+			}
 			if specs := c.StringSlice("inputs"); len(specs) > 0 {
-				m, err := model.Load(orig)
-				if err != nil {
-					return inputError(err)
-				}
-				if opts.Inputs, err = inputs.Load(m, specs); err != nil {
+				if opts.Inputs, err = inputs.LoadFor(opts.Roles, specs); err != nil {
 					return inputError(err)
 				}
 			}
@@ -152,9 +161,9 @@ func gateOptions(c *cli.Context) (validate.CompareOptions, error) {
 func printComparison(w io.Writer, rep *validate.CompareReport) {
 	fmt.Fprintf(w, "original:  %s\nrewritten: %s\n\n", rep.Original, rep.Rewritten)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INPUT\tDTYPE\tSHAPE\tVALUES")
+	fmt.Fprintln(tw, "INPUT\tDTYPE\tSHAPE\tROLE\tVALUES")
 	for _, in := range rep.Inputs {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s: %s\n", in.Name, in.DType, shapeString(in.Shape), in.Source, in.Values)
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s: %s\n", in.Name, in.DType, shapeString(in.Shape), in.Role, in.Source, in.Values)
 	}
 	tw.Flush()
 	if len(rep.Dims) > 0 {
@@ -164,7 +173,10 @@ func printComparison(w io.Writer, rep *validate.CompareReport) {
 			if name == "" {
 				name = fmt.Sprintf("%s axis %d", d.Input, d.Axis)
 			}
-			s = append(s, fmt.Sprintf("%s=%d (%s)", name, d.Value, d.Source))
+			// Inputs sharing a named dimension list it once.
+			if item := fmt.Sprintf("%s=%d (%s)", name, d.Value, d.Source); !slices.Contains(s, item) {
+				s = append(s, item)
+			}
 		}
 		fmt.Fprintf(w, "dynamic dims: %s\n", strings.Join(s, ", "))
 	}
@@ -198,6 +210,19 @@ func printComparison(w io.Writer, rep *validate.CompareReport) {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(w, "gate: %s\n%s\n", gate, verdict)
+	if note := notRealNote(rep.NotRealInputs); note != "" {
+		fmt.Fprintln(w, note)
+	}
+}
+
+// notRealNote says a result stands on made-up values for inputs no role
+// describes; "" when there are none.
+func notRealNote(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("note: this result stands on generated data: input(s) %s had no role to go by and were fed made-up values, not real data; give real ones with --inputs %s=FILE.npy",
+		strings.Join(names, ", "), names[0])
 }
 
 func shapeString(s []int64) string {

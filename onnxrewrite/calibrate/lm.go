@@ -2,6 +2,8 @@ package calibrate
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -9,30 +11,28 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/roles"
 )
 
 // LM is how a model predicts the ids it reads: an integer ids input
 // [batch, seq] whose values index a table of V rows, and an output
-// [batch, seq, V] of scores over those rows; other inputs are fed from
-// the ids' shape.
+// [batch, seq, V] of scores over those rows; the other inputs are fed by
+// their roles from the ids' shape.
 type LM struct {
 	Table  string
 	V      int64
 	IDs    string
 	IDElem model.DataType
 	Output string
-	// Extra are the other inputs and what they are fed: "ones"
-	// (attention_mask), "positions" (position_ids) or "zeros"
-	// (token_type_ids).
-	Extra []LMInput
+	// Extra are the other inputs, fed by their role (roles.Generate): an
+	// attention mask of ones, position ids, token types of zeros, an
+	// empty past cache, use_cache_branch false.
+	Extra []roles.Input
+	roles *roles.Roles
 }
 
-// LMInput is an input fed besides the ids.
-type LMInput struct {
-	Name string
-	Elem model.DataType
-	Fill string
-}
+// fedByRole are the roles of inputs sampling can feed besides the ids.
+var fedByRole = []roles.Kind{roles.Mask, roles.Positions, roles.TokenTypes, roles.Past, roles.UseCache}
 
 // FindLM finds how m predicts the ids of a table (the largest one when
 // table is ""), or says in one line why it cannot be sampled from.
@@ -50,25 +50,28 @@ func FindLM(m *model.Model, table string) (*LM, error) {
 			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}
 	}
-	lm := &LM{Table: tb.Name, V: tb.Shape[0]}
-	for _, in := range model.Inputs(m) {
-		if lm.IDs == "" && model.IsInteger(in.Elem) && len(in.Shape) == 2 && feedsGather(m, tb, in.Name) {
+	r, err := roles.Detect(m)
+	if err != nil {
+		return nil, err
+	}
+	lm := &LM{Table: tb.Name, V: tb.Shape[0], roles: r}
+	for _, in := range r.Inputs {
+		if lm.IDs == "" && in.Kind == roles.IDs && len(in.Shape) == 2 && feedsGather(m, tb, in.Name) {
 			lm.IDs, lm.IDElem = in.Name, in.Elem
 		}
 	}
 	if lm.IDs == "" {
 		return nil, fmt.Errorf("%s: cannot sample from the model: no integer input [batch, seq] is the ids of table %q", m.Path, tb.Name)
 	}
-	for _, in := range model.Inputs(m) {
+	for _, in := range r.Inputs {
 		if in.Name == lm.IDs {
 			continue
 		}
-		fill := extraFill(in.Name)
-		if fill == "" || len(in.Shape) != 2 {
-			return nil, fmt.Errorf("%s: cannot sample from the model: input %q %s%s cannot be fed (only the ids, attention_mask, position_ids and token_type_ids [batch, seq] are)",
-				m.Path, in.Name, model.DTypeName(in.Elem), model.DimsString(in.Shape, in.DimParams))
+		if !slices.Contains(fedByRole, in.Kind) {
+			return nil, fmt.Errorf("%s: cannot sample from the model: input %q %s%s is %s, which sampling cannot feed (only the ids, an attention mask, position ids, token types, a past cache, fed empty, and use_cache_branch)",
+				m.Path, in.Name, model.DTypeName(in.Elem), model.DimsString(in.Shape, in.DimParams), in.Kind)
 		}
-		lm.Extra = append(lm.Extra, LMInput{Name: in.Name, Elem: in.Elem, Fill: fill})
+		lm.Extra = append(lm.Extra, in)
 	}
 	for _, o := range m.Proto.Graph.Output {
 		tt := o.GetType().GetTensorType()
@@ -88,22 +91,6 @@ func FindLM(m *model.Model, table string) (*LM, error) {
 		return nil, fmt.Errorf("%s: cannot sample from the model: no float output [batch, seq, %d] scores the rows of table %q", m.Path, lm.V, tb.Name)
 	}
 	return lm, nil
-}
-
-// extraFill says how an input besides the ids is fed, by its name.
-func extraFill(name string) string {
-	n := strings.ToLower(name)
-	switch {
-	case strings.Contains(n, "past") || strings.Contains(n, "cache"):
-		return ""
-	case strings.Contains(n, "attention_mask"):
-		return "ones"
-	case strings.Contains(n, "position_ids"):
-		return "positions"
-	case strings.Contains(n, "token_type_ids"):
-		return "zeros"
-	}
-	return ""
 }
 
 // feedsGather says whether a Gather of the table reads the input, directly
@@ -170,52 +157,27 @@ func InferBOS(m *model.Model, v int64) (int64, string, error) {
 	return DefaultBOS, fmt.Sprintf("no %s in the model's metadata: %d, Llama/SentencePiece's BOS (give --bos to change)", BOSKeys[0], DefaultBOS), nil
 }
 
-// Feed builds the model's inputs for rows of ids [n, t].
-func (lm *LM) Feed(ids []int64, n, t int) map[string]ort.HostTensor {
-	shape := []int64{int64(n), int64(t)}
-	feed := map[string]ort.HostTensor{lm.IDs: intTensor(lm.IDElem, shape, func(i int) int64 { return ids[i] })}
-	for _, in := range lm.Extra {
-		fill := func(int) int64 { return 1 }
-		switch in.Fill {
-		case "positions":
-			fill = func(i int) int64 { return int64(i % t) }
-		case "zeros":
-			fill = func(int) int64 { return 0 }
-		}
-		feed[in.Name] = intTensor(in.Elem, shape, fill)
+// Feed builds the model's inputs for rows of ids [n, t]: the ids, and the
+// other inputs made by their roles.
+func (lm *LM) Feed(ids []int64, n, t int) (map[string]ort.HostTensor, error) {
+	idsT, err := roles.FromInt64s(lm.IDElem, []int64{int64(n), int64(t)}, ids)
+	if err != nil {
+		return nil, fmt.Errorf("input %q: %w", lm.IDs, err)
 	}
-	return feed
-}
-
-// intTensor makes a tensor of the element type from values f(i).
-func intTensor(elem model.DataType, shape []int64, f func(int) int64) ort.HostTensor {
-	n := int(shape[0] * shape[1])
-	t := ort.HostTensor{Shape: shape, Elem: elem}
-	switch elem {
-	case model.Int32:
-		v := make([]int32, n)
-		for i := range v {
-			v[i] = int32(f(i))
-		}
-		t.Data = v
-	case onnxpb.TensorProto_FLOAT:
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(f(i))
-		}
-		t.Data = v
-	case onnxpb.TensorProto_BOOL:
-		v := make([]bool, n)
-		for i := range v {
-			v[i] = f(i) != 0
-		}
-		t.Data = v
-	default:
-		v := make([]int64, n)
-		for i := range v {
-			v[i] = f(i)
-		}
-		t.Data, t.Elem = v, model.Int64
+	feed := map[string]ort.HostTensor{lm.IDs: idsT}
+	if len(lm.Extra) == 0 {
+		return feed, nil
 	}
-	return t
+	p, err := lm.roles.Plan(feed, roles.Sizes{Batch: int64(n)})
+	if err != nil {
+		return nil, err
+	}
+	made, err := lm.roles.Generate(p, feed, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, err
+	}
+	for name, v := range made {
+		feed[name] = v.Tensor
+	}
+	return feed, nil
 }

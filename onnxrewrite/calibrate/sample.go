@@ -100,7 +100,11 @@ func Sample(rt *ort.Runtime, m *model.Model, opts SampleOptions) (*Samples, erro
 
 // step runs the prefixes of length t and draws id t of every sequence.
 func (s *Samples) step(sess *ort.Session, t int, rng *rand.Rand) error {
-	out, err := sess.Run(s.LM.Feed(s.Prefix(0, s.N, t), s.N, t))
+	feed, err := s.LM.Feed(s.Prefix(0, s.N, t), s.N, t)
+	if err != nil {
+		return err
+	}
+	out, err := sess.Run(feed)
 	if err != nil {
 		return err
 	}
@@ -151,7 +155,7 @@ func (s *Samples) Prefix(from, to, t int) []int64 {
 }
 
 // Inputs are the model inputs that feed sequences [from, to) whole.
-func (s *Samples) Inputs(from, to int) map[string]ort.HostTensor {
+func (s *Samples) Inputs(from, to int) (map[string]ort.HostTensor, error) {
 	return s.LM.Feed(s.Prefix(from, to, s.Len), to-from, s.Len)
 }
 

@@ -82,8 +82,9 @@ func TestInferBOS(t *testing.T) {
 	}
 }
 
-// attention_mask and position_ids are fed ones and positions; a past key
-// cache cannot be fed and is named in the error.
+// The inputs besides the ids are fed by role: attention_mask ones,
+// position_ids positions, a past key cache empty; an input no role
+// describes cannot be fed and is named in a one-line error.
 func TestFindLMInputs(t *testing.T) {
 	addInput := func(name string, elem onnxpb.TensorProto_DataType, dims ...any) func(*onnxpb.ModelProto) {
 		return func(mp *onnxpb.ModelProto) {
@@ -93,20 +94,55 @@ func TestFindLMInputs(t *testing.T) {
 	m := lmModel(t, func(mp *onnxpb.ModelProto) {
 		addInput("attention_mask", onnxpb.TensorProto_INT64, "batch_size", "sequence_length")(mp)
 		addInput("position_ids", onnxpb.TensorProto_INT32, "batch_size", "sequence_length")(mp)
+		addInput("past_key_values.0.key", onnxpb.TensorProto_FLOAT, "batch_size", 4, "past_sequence_length", 8)(mp)
 	})
 	lm, err := calibrate.FindLM(m, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed := lm.Feed([]int64{1, 5, 9, 1, 4, 4}, 2, 3)
-	if lm.IDs != "input_ids" || lm.Output != "logits" || lm.V != 256 ||
+	feed, err := lm.Feed([]int64{1, 5, 9, 1, 4, 4}, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lm.IDs != "input_ids" || lm.Output != "logits" || lm.V != 256 || len(lm.Extra) != 3 ||
 		!slices.Equal(feed["attention_mask"].Data.([]int64), []int64{1, 1, 1, 1, 1, 1}) ||
-		!slices.Equal(feed["position_ids"].Data.([]int32), []int32{0, 1, 2, 0, 1, 2}) {
+		!slices.Equal(feed["position_ids"].Data.([]int32), []int32{0, 1, 2, 0, 1, 2}) ||
+		!slices.Equal(feed["past_key_values.0.key"].Shape, []int64{2, 4, 0, 8}) {
 		t.Errorf("FindLM: %+v, feed %v", lm, feed)
 	}
-	m = lmModel(t, addInput("past_key_values.0.key", onnxpb.TensorProto_FLOAT, "batch_size", 4, "past_sequence_length", 8))
+	m = lmModel(t, addInput("pixel_values", onnxpb.TensorProto_FLOAT, "batch_size", 3))
 	_, err = calibrate.FindLM(m, "")
-	if err == nil || !strings.Contains(err.Error(), `input "past_key_values.0.key"`) || strings.Contains(err.Error(), "\n") {
-		t.Errorf("FindLM with a past key cache: %v, want a one-line error naming the input", err)
+	if err == nil || !strings.Contains(err.Error(), `input "pixel_values"`) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("FindLM with an input no role describes: %v, want a one-line error naming it", err)
+	}
+}
+
+// A merged decoder samples with its inputs fed by role: an empty past
+// cache, a mask over no past, use_cache_branch false.
+func TestSampleMergedDecoder(t *testing.T) {
+	rt := rtkit.Runtime(t)
+	var f fixtures.Fixture
+	for _, x := range fixtures.InputRoles() {
+		if x.Name == "roles_merged_decoder" {
+			f = x
+		}
+	}
+	m := testkit.Load(t, testkit.Write(t, f))
+	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 3, Len: 6, BOS: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := s.Inputs(0, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(in["attention_mask"].Shape, []int64{3, 6}) || !slices.Equal(in["past_key_values.0.key"].Shape, []int64{3, 2, 0, 8}) ||
+		!slices.Equal(in["use_cache_branch"].Data.([]bool), []bool{false}) {
+		t.Errorf("inputs %v", in)
+	}
+	for _, id := range s.IDs {
+		if id < 0 || id >= 300 {
+			t.Fatalf("sampled id %d outside the table", id)
+		}
 	}
 }

@@ -85,11 +85,11 @@ func lmRun(t *testing.T, rt *ort.Runtime, path string, e *lmEval, mm, n, cands i
 		if err != nil {
 			t.Fatal(err)
 		}
-		if opts.Counts, err = calibrate.RowCounts(rt, m, nil, s.Inputs(0, n)); err != nil {
+		if opts.Counts, err = calibrate.RowCounts(rt, m, nil, sampleInputs(t, s, 0, n)); err != nil {
 			t.Fatal(err)
 		}
 		if cands > 1 {
-			div, err := validate.NewDivergence(rt, path, s.Inputs(n, n+h), []int64{int64(e.v)})
+			div, err := validate.NewDivergence(rt, path, sampleInputs(t, s, n, n+h), []int64{int64(e.v)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestLMStoriesSelfCalibrated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := &lmEval{in: held.Inputs(0, held.N), ids: held.IDs, n: held.N, l: held.Len, v: int(held.LM.V)}
+		e := &lmEval{in: sampleInputs(t, held, 0, held.N), ids: held.IDs, n: held.N, l: held.Len, v: int(held.LM.V)}
 		e.logits = logitsOf(t, rt, path, e.in)
 		_, _, ppl := e.figures(t, rt, path)
 		t.Logf("%s: original perplexity %.3f on %d held-out sequences of %d", name, ppl, held.N, held.Len)

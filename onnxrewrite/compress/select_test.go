@@ -78,7 +78,7 @@ func TestSelectCandidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := held.Inputs(0, held.N)
+	in := sampleInputs(t, held, 0, held.N)
 	div, err := validate.NewDivergence(rt, m.Path, in, []int64{256})
 	if err != nil {
 		t.Fatal(err)
@@ -124,4 +124,14 @@ func TestSelectCandidates(t *testing.T) {
 	if tr.Seed != best {
 		t.Errorf("kept seed %d, the lowest KL is seed %d's (%.5f)", tr.Seed, best, bestKL)
 	}
+}
+
+// sampleInputs are the inputs of sampled sequences [from, to).
+func sampleInputs(t *testing.T, s *calibrate.Samples, from, to int) map[string]ort.HostTensor {
+	t.Helper()
+	in, err := s.Inputs(from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
 }

@@ -75,6 +75,10 @@ func givenReport(in ort.IOInfo, role roles.Input, t ort.HostTensor) InputReport 
 		if role.Kind != roles.IDs && role.Kind != roles.Other {
 			r.Values = fmt.Sprintf("values in [%d, %d]", lo, hi)
 		}
+		return r
+	}
+	if v, _ := hostFloats(t); len(v) > 0 {
+		r.Values = fmt.Sprintf("values in [%.4g, %.4g]", slices.Min(v), slices.Max(v))
 	}
 	return r
 }
