@@ -9,7 +9,6 @@ import (
 	"github.com/embshrink/embshrink/internal/npy"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
 	"github.com/embshrink/embshrink/onnxrewrite/roles"
 )
 
@@ -22,21 +21,21 @@ type source struct {
 }
 
 // convert makes a tensor of in's element type and declared shape from a.
-func convert(file string, a *npy.Array, in roles.Input) (ort.HostTensor, error) {
+func convert(file string, a *npy.Array, in roles.Input) (model.HostTensor, error) {
 	s := source{file, a, in}
 	kind := byte(0)
 	if len(a.DType) == 3 {
 		kind = a.DType[1]
 	}
 	if in.Kind.Index() && kind != 'i' && kind != 'u' {
-		return ort.HostTensor{}, fmt.Errorf("%s: dtype %q: calibration ids for input %q must be integers", file, a.DType, in.Name)
+		return model.HostTensor{}, fmt.Errorf("%s: dtype %q: calibration ids for input %q must be integers", file, a.DType, in.Name)
 	}
 	if in.Kind.Index() && a.Len() == 0 {
-		return ort.HostTensor{}, fmt.Errorf("%s: shape %v holds no ids", file, a.Shape)
+		return model.HostTensor{}, fmt.Errorf("%s: shape %v holds no ids", file, a.Shape)
 	}
 	shape, err := s.shape()
 	if err != nil {
-		return ort.HostTensor{}, err
+		return model.HostTensor{}, err
 	}
 	var data any
 	switch {
@@ -50,9 +49,9 @@ func convert(file string, a *npy.Array, in roles.Input) (ort.HostTensor, error) 
 		err = fmt.Errorf("%s: input %q is %s, which embshrink cannot feed", file, in.Name, model.DTypeName(in.Elem))
 	}
 	if err != nil {
-		return ort.HostTensor{}, err
+		return model.HostTensor{}, err
 	}
-	return ort.HostTensor{Shape: shape, Data: data, Elem: in.Elem}, nil
+	return model.HostTensor{Shape: shape, Data: data, Elem: in.Elem}, nil
 }
 
 // shape is the file's shape for the input: as it is, flattened for a

@@ -12,13 +12,12 @@ import (
 
 	"github.com/embshrink/embshrink/internal/npy"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
 	"github.com/embshrink/embshrink/onnxrewrite/roles"
 )
 
 // Load reads inputs for the model from files (see LoadFor), detecting the
 // roles of its inputs first.
-func Load(m *model.Model, specs []string) (map[string]ort.HostTensor, error) {
+func Load(m *model.Model, specs []string) (map[string]model.HostTensor, error) {
 	r, err := roles.Detect(m)
 	if err != nil {
 		return nil, err
@@ -45,8 +44,8 @@ func Load(m *model.Model, specs []string) (map[string]ort.HostTensor, error) {
 // [rows, seq] file as it is. The one reshape is for a rank-1 input, which
 // takes a file of any rank flattened in C order. Anything else is an error
 // naming the file and the input.
-func LoadFor(r *roles.Roles, specs []string) (map[string]ort.HostTensor, error) {
-	out := map[string]ort.HostTensor{}
+func LoadFor(r *roles.Roles, specs []string) (map[string]model.HostTensor, error) {
+	out := map[string]model.HostTensor{}
 	add := func(name, file string, a *npy.Array) error {
 		in, ok := r.Get(name)
 		if !ok {

@@ -13,7 +13,6 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 // maskedBag loads fixtures.MaskedBag with its mask declared as elem
@@ -25,9 +24,41 @@ func maskedBag(t *testing.T, elem onnxpb.TensorProto_DataType) *model.Model {
 	return testkit.Load(t, testkit.Write(t, f))
 }
 
-// Every input in the dtype the model declares, converted where exact.
-func TestLoadConverts(t *testing.T) {
-	dir := t.TempDir()
+// Masks of one row of 16 values, in several dtypes.
+var (
+	mask01 = row(1, 1, 0, 1)
+	shape1 = []int{1, 16}
+)
+
+func row(v ...float64) []float64 { return append(v, make([]float64, 16-len(v))...) }
+
+func f32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+func i64(v []float64) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+func halves(v []float64) []uint16 {
+	out := make([]uint16, len(v))
+	for i, x := range v {
+		out[i] = half.FromFloat32(float32(x))
+	}
+	return out
+}
+
+// convertFiles writes the test's .npy files to dir, by key.
+func convertFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
 	write := func(name string, a *npy.Array) string {
 		p := filepath.Join(dir, name)
 		if err := npy.WriteFile(p, a); err != nil {
@@ -35,43 +66,24 @@ func TestLoadConverts(t *testing.T) {
 		}
 		return p
 	}
-	row := func(v ...float64) []float64 { return append(v, make([]float64, 16-len(v))...) }
-	mask01 := row(1, 1, 0, 1)
-	f32 := func(v []float64) []float32 {
-		out := make([]float32, len(v))
-		for i, x := range v {
-			out[i] = float32(x)
-		}
-		return out
-	}
-	i64 := func(v []float64) []int64 {
-		out := make([]int64, len(v))
-		for i, x := range v {
-			out[i] = int64(x)
-		}
-		return out
-	}
-	halves := func(v []float64) []uint16 {
-		out := make([]uint16, len(v))
-		for i, x := range v {
-			out[i] = half.FromFloat32(float32(x))
-		}
-		return out
-	}
-	shape := []int{1, 16}
-	files := map[string]string{
-		"f32":     write("f32.npy", npy.FromFloat32(shape, f32(mask01))),
-		"f64":     write("f64.npy", npy.FromFloat64(shape, mask01)),
-		"f64 0.1": write("f64_tenth.npy", npy.FromFloat64(shape, row(1, 0.1))),
-		"f32 0.5": write("f32_half.npy", npy.FromFloat32(shape, f32(row(1, 0.5)))),
-		"i64":     write("i64.npy", npy.FromInt64(shape, i64(mask01))),
-		"i64 2":   write("i64_two.npy", npy.FromInt64(shape, i64(row(1, 1, 2)))),
-		"bool":    write("bool.npy", &npy.Array{DType: "|b1", Shape: shape, Data: []byte{1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}),
-		"f16":     write("f16.npy", &npy.Array{DType: "<f2", Shape: shape, Data: halfBytes(halves(row(1, 0.333)))}),
-		"f32 1/3": write("f32_third.npy", npy.FromFloat32(shape, f32(row(1, 1.0/3)))),
-		"ids f32": write("ids_f32.npy", npy.FromFloat32(shape, f32(row(5, 6)))),
+	return map[string]string{
+		"f32":     write("f32.npy", npy.FromFloat32(shape1, f32(mask01))),
+		"f64":     write("f64.npy", npy.FromFloat64(shape1, mask01)),
+		"f64 0.1": write("f64_tenth.npy", npy.FromFloat64(shape1, row(1, 0.1))),
+		"f32 0.5": write("f32_half.npy", npy.FromFloat32(shape1, f32(row(1, 0.5)))),
+		"i64":     write("i64.npy", npy.FromInt64(shape1, i64(mask01))),
+		"i64 2":   write("i64_two.npy", npy.FromInt64(shape1, i64(row(1, 1, 2)))),
+		"bool":    write("bool.npy", &npy.Array{DType: "|b1", Shape: shape1, Data: []byte{1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}),
+		"f16":     write("f16.npy", &npy.Array{DType: "<f2", Shape: shape1, Data: halfBytes(halves(row(1, 0.333)))}),
+		"f32 1/3": write("f32_third.npy", npy.FromFloat32(shape1, f32(row(1, 1.0/3)))),
+		"ids f32": write("ids_f32.npy", npy.FromFloat32(shape1, f32(row(5, 6)))),
 		"short":   write("short.npy", npy.FromFloat32([]int{1, 8}, make([]float32, 8))),
 	}
+}
+
+// Every input in the dtype the model declares, converted where exact.
+func TestLoadConverts(t *testing.T) {
+	files := convertFiles(t, t.TempDir())
 	bools := make([]bool, 16)
 	bools[0], bools[1], bools[3] = true, true, true
 	cases := []struct {
@@ -156,7 +168,7 @@ func TestLoadNPZ(t *testing.T) {
 	if err := npy.WriteFile(idsFile, ids); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]ort.HostTensor{
+	want := map[string]model.HostTensor{
 		"ids":  {Shape: []int64{2, 16}, Data: make([]int64, 32), Elem: model.Int64},
 		"mask": {Shape: []int64{2, 16}, Data: make([]float32, 32), Elem: model.Float32},
 	}

@@ -3,25 +3,16 @@ package ort
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 
 	onnxrt "github.com/yalue/onnxruntime_go"
 
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 )
 
-// HostTensor is a plain tensor on the Go side.
-type HostTensor struct {
-	// Shape holds the dimensions; empty for a scalar.
-	Shape []int64
-	// Data holds the elements in row-major order: a []float32, []float64,
-	// []int64, []int32, []uint8, []uint16 or []bool. float16 and bfloat16
-	// elements are their bits in a []uint16, with Elem set accordingly.
-	Data any
-	// Elem is the element type. It may be left zero (UNDEFINED) on inputs
-	// whose Data type says it all; float16 and bfloat16 inputs must set it.
-	Elem onnxpb.TensorProto_DataType
-}
+// HostTensor is a plain tensor on the Go side (model.HostTensor, which
+// pure-Go packages use without this one).
+type HostTensor = model.HostTensor
 
 func rtContainsValue(vs []onnxrt.Value, v onnxrt.Value) bool {
 	for _, x := range vs {
@@ -32,18 +23,8 @@ func rtContainsValue(vs []onnxrt.Value, v onnxrt.Value) bool {
 	return false
 }
 
-// ElemCount is the number of elements of a shape, refusing negative
-// dimensions and counts whose bytes would overflow.
-func ElemCount(shape []int64) (int, error) {
-	n := int64(1)
-	for _, d := range shape {
-		if d < 0 || (d > 0 && n > math.MaxInt64/8/d) {
-			return 0, fmt.Errorf("invalid shape %v", shape)
-		}
-		n *= d
-	}
-	return int(n), nil
-}
+// ElemCount is model.ElemCount.
+func ElemCount(shape []int64) (int, error) { return model.ElemCount(shape) }
 
 // newOrtTensor makes an onnxruntime_go tensor over data; an empty shape
 // gives a scalar.
@@ -142,39 +123,39 @@ func fromOrtValue(v onnxrt.Value) (HostTensor, error) {
 	}
 	switch x := v.(type) {
 	case *onnxrt.Tensor[float32]:
-		return HostTensor{shape, append([]float32{}, x.GetData()...), onnxpb.TensorProto_FLOAT}, nil
+		return HostTensor{Shape: shape, Data: append([]float32{}, x.GetData()...), Elem: onnxpb.TensorProto_FLOAT}, nil
 	case *onnxrt.Tensor[float64]:
-		return HostTensor{shape, append([]float64{}, x.GetData()...), onnxpb.TensorProto_DOUBLE}, nil
+		return HostTensor{Shape: shape, Data: append([]float64{}, x.GetData()...), Elem: onnxpb.TensorProto_DOUBLE}, nil
 	case *onnxrt.Tensor[int64]:
-		return HostTensor{shape, append([]int64{}, x.GetData()...), onnxpb.TensorProto_INT64}, nil
+		return HostTensor{Shape: shape, Data: append([]int64{}, x.GetData()...), Elem: onnxpb.TensorProto_INT64}, nil
 	case *onnxrt.Tensor[int32]:
-		return HostTensor{shape, append([]int32{}, x.GetData()...), onnxpb.TensorProto_INT32}, nil
+		return HostTensor{Shape: shape, Data: append([]int32{}, x.GetData()...), Elem: onnxpb.TensorProto_INT32}, nil
 	case *onnxrt.Tensor[uint8]:
-		return HostTensor{shape, append([]uint8{}, x.GetData()...), onnxpb.TensorProto_UINT8}, nil
+		return HostTensor{Shape: shape, Data: append([]uint8{}, x.GetData()...), Elem: onnxpb.TensorProto_UINT8}, nil
 	case *onnxrt.Tensor[uint16]:
-		return HostTensor{shape, append([]uint16{}, x.GetData()...), onnxpb.TensorProto_UINT16}, nil
+		return HostTensor{Shape: shape, Data: append([]uint16{}, x.GetData()...), Elem: onnxpb.TensorProto_UINT16}, nil
 	case *onnxrt.Tensor[bool]:
-		return HostTensor{shape, append([]bool{}, x.GetData()...), onnxpb.TensorProto_BOOL}, nil
+		return HostTensor{Shape: shape, Data: append([]bool{}, x.GetData()...), Elem: onnxpb.TensorProto_BOOL}, nil
 	case *onnxrt.Scalar[float32]:
-		return HostTensor{shape, []float32{x.GetData()}, onnxpb.TensorProto_FLOAT}, nil
+		return HostTensor{Shape: shape, Data: []float32{x.GetData()}, Elem: onnxpb.TensorProto_FLOAT}, nil
 	case *onnxrt.Scalar[float64]:
-		return HostTensor{shape, []float64{x.GetData()}, onnxpb.TensorProto_DOUBLE}, nil
+		return HostTensor{Shape: shape, Data: []float64{x.GetData()}, Elem: onnxpb.TensorProto_DOUBLE}, nil
 	case *onnxrt.Scalar[int64]:
-		return HostTensor{shape, []int64{x.GetData()}, onnxpb.TensorProto_INT64}, nil
+		return HostTensor{Shape: shape, Data: []int64{x.GetData()}, Elem: onnxpb.TensorProto_INT64}, nil
 	case *onnxrt.Scalar[int32]:
-		return HostTensor{shape, []int32{x.GetData()}, onnxpb.TensorProto_INT32}, nil
+		return HostTensor{Shape: shape, Data: []int32{x.GetData()}, Elem: onnxpb.TensorProto_INT32}, nil
 	case *onnxrt.Scalar[uint8]:
-		return HostTensor{shape, []uint8{x.GetData()}, onnxpb.TensorProto_UINT8}, nil
+		return HostTensor{Shape: shape, Data: []uint8{x.GetData()}, Elem: onnxpb.TensorProto_UINT8}, nil
 	case *onnxrt.Scalar[uint16]:
-		return HostTensor{shape, []uint16{x.GetData()}, onnxpb.TensorProto_UINT16}, nil
+		return HostTensor{Shape: shape, Data: []uint16{x.GetData()}, Elem: onnxpb.TensorProto_UINT16}, nil
 	case *onnxrt.Scalar[bool]:
-		return HostTensor{shape, []bool{x.GetData()}, onnxpb.TensorProto_BOOL}, nil
+		return HostTensor{Shape: shape, Data: []bool{x.GetData()}, Elem: onnxpb.TensorProto_BOOL}, nil
 	case *onnxrt.StringTensor:
 		strs, err := x.GetContents()
 		if err != nil {
 			return HostTensor{}, err
 		}
-		return HostTensor{shape, strs, onnxpb.TensorProto_STRING}, nil
+		return HostTensor{Shape: shape, Data: strs, Elem: onnxpb.TensorProto_STRING}, nil
 	case *onnxrt.CustomDataTensor:
 		elem := onnxpb.TensorProto_DataType(x.DataType())
 		if elem != onnxpb.TensorProto_FLOAT16 && elem != onnxpb.TensorProto_BFLOAT16 {
@@ -185,7 +166,7 @@ func fromOrtValue(v onnxrt.Value) (HostTensor, error) {
 		for i := range bits {
 			bits[i] = binary.LittleEndian.Uint16(raw[2*i:])
 		}
-		return HostTensor{shape, bits, elem}, nil
+		return HostTensor{Shape: shape, Data: bits, Elem: elem}, nil
 	}
 	return HostTensor{}, fmt.Errorf("unsupported output value %T (element type %s)", v, onnxpb.TensorProto_DataType(v.DataType()))
 }

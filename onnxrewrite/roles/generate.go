@@ -8,12 +8,11 @@ import (
 	"github.com/embshrink/embshrink/internal/half"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 // Value is a generated input and how it was made.
 type Value struct {
-	Tensor ort.HostTensor
+	Tensor model.HostTensor
 	// Values says how, e.g. "ids uniform in [0, 300) (rows of table emb)".
 	Values string
 	// IDRange is [low, high) of integers drawn uniformly.
@@ -42,7 +41,7 @@ type Value struct {
 //
 // Masks and offsets come after the other inputs, which they read from
 // given (or what is generated).
-func (r *Roles) Generate(p *Plan, given map[string]ort.HostTensor, rng *rand.Rand) (map[string]Value, error) {
+func (r *Roles) Generate(p *Plan, given map[string]model.HostTensor, rng *rand.Rand) (map[string]Value, error) {
 	out := map[string]Value{}
 	for _, late := range []bool{false, true} {
 		for _, in := range r.Inputs {
@@ -62,8 +61,8 @@ func (r *Roles) Generate(p *Plan, given map[string]ort.HostTensor, rng *rand.Ran
 }
 
 // generate makes one input; made holds the inputs generated so far.
-func (r *Roles) generate(in Input, shape []int64, given map[string]ort.HostTensor, made map[string]Value, rng *rand.Rand) (Value, error) {
-	n, err := ort.ElemCount(shape)
+func (r *Roles) generate(in Input, shape []int64, given map[string]model.HostTensor, made map[string]Value, rng *rand.Rand) (Value, error) {
+	n, err := model.ElemCount(shape)
 	if err != nil {
 		return Value{}, err
 	}
@@ -157,8 +156,8 @@ func (r *Roles) randomIDs(in Input, n int, rng *rand.Rand) (Value, error) {
 
 // fill makes n values f(i) of an element type: integers and floats as
 // they are, bools true where f is not 0, 16-bit floats rounded.
-func fill(elem model.DataType, n int, f func(int) float64) (ort.HostTensor, error) {
-	t := ort.HostTensor{Elem: elem}
+func fill(elem model.DataType, n int, f func(int) float64) (model.HostTensor, error) {
+	t := model.HostTensor{Elem: elem}
 	switch elem {
 	case model.Float32:
 		t.Data = fillSlice(n, func(i int) float32 { return float32(f(i)) })
@@ -186,8 +185,8 @@ func fillSlice[T any](n int, f func(int) T) []T {
 
 // FromInt64s converts integers the caller has checked to fit into a
 // tensor of elem (an integer type ort passes, bool, or a float type).
-func FromInt64s(elem model.DataType, shape []int64, v []int64) (ort.HostTensor, error) {
-	t := ort.HostTensor{Shape: shape, Elem: elem}
+func FromInt64s(elem model.DataType, shape []int64, v []int64) (model.HostTensor, error) {
+	t := model.HostTensor{Shape: shape, Elem: elem}
 	switch elem {
 	case model.Int64:
 		t.Data = v
@@ -219,7 +218,7 @@ func convert[T int32 | uint8 | uint16](v []int64) []T {
 // describes is refused, naming it and how to pass it (flag
 // NAME=FILE.npy): made-up values are no calibration. made says what was
 // added.
-func (r *Roles) Complete(given map[string]ort.HostTensor, flag string) (map[string]ort.HostTensor, map[string]Value, error) {
+func (r *Roles) Complete(given map[string]model.HostTensor, flag string) (map[string]model.HostTensor, map[string]Value, error) {
 	for _, in := range r.Inputs {
 		if _, ok := given[in.Name]; !ok && in.Kind == Other {
 			return nil, nil, fmt.Errorf("%s: input %q (%s %s) is not given and no role says what it holds (not ids, a mask, positions, token types or a past cache): pass its values with %s %s=FILE.npy",
@@ -234,7 +233,7 @@ func (r *Roles) Complete(given map[string]ort.HostTensor, flag string) (map[stri
 	if err != nil {
 		return nil, nil, err
 	}
-	out := map[string]ort.HostTensor{}
+	out := map[string]model.HostTensor{}
 	for name, t := range given {
 		out[name] = t
 	}

@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
 	"github.com/embshrink/embshrink/onnxrewrite/roles"
 )
 
 // generate plans and makes a fixture's inputs.
-func generate(t *testing.T, r *roles.Roles, given map[string]ort.HostTensor, s roles.Sizes) (*roles.Plan, map[string]roles.Value) {
+func generate(t *testing.T, r *roles.Roles, given map[string]model.HostTensor, s roles.Sizes) (*roles.Plan, map[string]roles.Value) {
 	t.Helper()
 	p, err := r.Plan(given, s)
 	if err != nil {
@@ -120,7 +120,7 @@ func TestMaskFollowsPadding(t *testing.T) {
 	ids := make([]int64, 2*16)
 	copy(ids, []int64{5, 6, 7})
 	copy(ids[16:], []int64{9, 0, 3, 4})
-	given := map[string]ort.HostTensor{"ids": {Shape: []int64{2, 16}, Data: ids}}
+	given := map[string]model.HostTensor{"ids": {Shape: []int64{2, 16}, Data: ids}}
 	_, v := generate(t, r, given, roles.Sizes{Batch: 8})
 	want := make([]float32, 32)
 	for i := range want {
@@ -153,9 +153,9 @@ func TestMaskFollowsPadding(t *testing.T) {
 // Complete fills what calibration lacks by role and refuses an input whose
 // values would be made up, naming it and the flag that passes it.
 func TestComplete(t *testing.T) {
-	ids := ort.HostTensor{Shape: []int64{3, 16}, Data: make([]int64, 48)}
+	ids := model.HostTensor{Shape: []int64{3, 16}, Data: make([]int64, 48)}
 	r := detect(t, "masked_bag", nil)
-	in, made, err := r.Complete(map[string]ort.HostTensor{"ids": ids}, "--calibration")
+	in, made, err := r.Complete(map[string]model.HostTensor{"ids": ids}, "--calibration")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestComplete(t *testing.T) {
 		t.Errorf("mask %+v, made %+v", in["mask"], made)
 	}
 	r = detect(t, "roles_dense", nil)
-	_, _, err = r.Complete(map[string]ort.HostTensor{"ids": ids}, "--calibration")
+	_, _, err = r.Complete(map[string]model.HostTensor{"ids": ids}, "--calibration")
 	if err == nil || !strings.Contains(err.Error(), "--calibration dense=FILE.npy") || !strings.Contains(err.Error(), `input "dense"`) || strings.Contains(err.Error(), "\n") {
 		t.Errorf("error %v, want one line naming input dense and --calibration dense=FILE.npy", err)
 	}

@@ -5,26 +5,26 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
 
 // companionIDs is the ids tensor an input goes with, given or generated,
 // and whether it was generated.
-func companionIDs(in Input, given map[string]ort.HostTensor, made map[string]Value) (ort.HostTensor, bool, bool) {
+func companionIDs(in Input, given map[string]model.HostTensor, made map[string]Value) (model.HostTensor, bool, bool) {
 	if t, ok := given[in.With]; ok {
 		return t, false, true
 	}
 	if v, ok := made[in.With]; ok {
 		return v.Tensor, true, true
 	}
-	return ort.HostTensor{}, false, false
+	return model.HostTensor{}, false, false
 }
 
 // mask makes an attention mask: ones, or with a padding id ones up to each
 // row's length (the given ids' padding, or a random length per row, the
 // generated ids then padded after it).
-func (r *Roles) mask(in Input, shape []int64, given map[string]ort.HostTensor, made map[string]Value, rng *rand.Rand) (Value, error) {
-	n, err := ort.ElemCount(shape)
+func (r *Roles) mask(in Input, shape []int64, given map[string]model.HostTensor, made map[string]Value, rng *rand.Rand) (Value, error) {
+	n, err := model.ElemCount(shape)
 	if err != nil {
 		return Value{}, err
 	}
@@ -66,8 +66,8 @@ func (r *Roles) mask(in Input, shape []int64, given map[string]ort.HostTensor, m
 
 // offsets makes an EmbeddingBag's offsets: 0, then distinct sorted starts
 // in (0, n) for n ids, so that every bag holds at least one id.
-func (r *Roles) offsets(in Input, shape []int64, given map[string]ort.HostTensor, made map[string]Value, rng *rand.Rand) (Value, error) {
-	bags, err := ort.ElemCount(shape)
+func (r *Roles) offsets(in Input, shape []int64, given map[string]model.HostTensor, made map[string]Value, rng *rand.Rand) (Value, error) {
+	bags, err := model.ElemCount(shape)
 	if err != nil {
 		return Value{}, err
 	}
@@ -75,7 +75,7 @@ func (r *Roles) offsets(in Input, shape []int64, given map[string]ort.HostTensor
 	if !ok {
 		return Value{}, fmt.Errorf("bag offsets need their ids, input %q", in.With)
 	}
-	n, err := ort.ElemCount(ids.Shape)
+	n, err := model.ElemCount(ids.Shape)
 	if err != nil {
 		return Value{}, err
 	}
@@ -96,7 +96,7 @@ func (r *Roles) offsets(in Input, shape []int64, given map[string]ort.HostTensor
 }
 
 // intAt reads element i of an integer tensor.
-func intAt(t ort.HostTensor, i int) int64 {
+func intAt(t model.HostTensor, i int) int64 {
 	switch d := t.Data.(type) {
 	case []int64:
 		return d[i]
@@ -111,7 +111,7 @@ func intAt(t ort.HostTensor, i int) int64 {
 }
 
 // setInt writes element i of an integer tensor.
-func setInt(t ort.HostTensor, i int, v int64) {
+func setInt(t model.HostTensor, i int, v int64) {
 	switch d := t.Data.(type) {
 	case []int64:
 		d[i] = v

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
 
 // DefaultDynamicDim is the size of a dynamic dimension nothing else sets.
@@ -96,7 +96,7 @@ func companion(in Input) bool {
 // and DefaultDynamicDim otherwise. A model whose batch is fixed at 1
 // gets Sizes.Batch samples to run one at a time (OneByOne) when nothing is
 // given.
-func (r *Roles) Plan(given map[string]ort.HostTensor, s Sizes) (*Plan, error) {
+func (r *Roles) Plan(given map[string]model.HostTensor, s Sizes) (*Plan, error) {
 	named, batch, err := r.knownDims(given, s)
 	if err != nil {
 		return nil, err
@@ -132,7 +132,7 @@ func (r *Roles) Plan(given map[string]ort.HostTensor, s Sizes) (*Plan, error) {
 
 // shapeOf sizes one input, noting its dimensions in p.Dims and the names
 // it settles in named.
-func (r *Roles) shapeOf(in Input, named map[string]dimVal, batch dimVal, p *Plan, given map[string]ort.HostTensor) []int64 {
+func (r *Roles) shapeOf(in Input, named map[string]dimVal, batch dimVal, p *Plan, given map[string]model.HostTensor) []int64 {
 	shape := make([]int64, len(in.Shape))
 	for j, d := range in.Shape {
 		if d >= 0 {
@@ -159,7 +159,7 @@ func (r *Roles) shapeOf(in Input, named map[string]dimVal, batch dimVal, p *Plan
 }
 
 // unnamed sizes axis j of in when no name sets it.
-func (r *Roles) unnamed(in Input, j int, named map[string]dimVal, batch dimVal, p *Plan, given map[string]ort.HostTensor) dimVal {
+func (r *Roles) unnamed(in Input, j int, named map[string]dimVal, batch dimVal, p *Plan, given map[string]model.HostTensor) dimVal {
 	if v, ok := sumOf(in.DimParams[j], named); ok {
 		return dimVal{v, in.DimParams[j]}
 	}
@@ -223,7 +223,7 @@ func (r *Roles) fixedBatchOne() bool {
 // knownDims are the sizes of named dimensions set by s.Dims, then seen in
 // given inputs, and the batch: the first given batch-major input's first
 // dimension, else s.Batch.
-func (r *Roles) knownDims(given map[string]ort.HostTensor, s Sizes) (map[string]dimVal, dimVal, error) {
+func (r *Roles) knownDims(given map[string]model.HostTensor, s Sizes) (map[string]dimVal, dimVal, error) {
 	named := map[string]dimVal{}
 	for _, p := range slices.Sorted(maps.Keys(s.Dims)) {
 		named[p] = dimVal{s.Dims[p], "dims"}
