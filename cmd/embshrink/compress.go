@@ -63,6 +63,7 @@ func runCompress(c *cli.Context) error {
 		return inputError(err)
 	}
 	opts := compressOptions(c, path)
+	opts.CheckOutput = func(p *model.Model) error { return oc.preview(p, out, save) }
 	stderr := c.App.ErrWriter
 	closeRuntime, err := setupCalibration(c, m, &opts, stderr)
 	if err != nil {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
 	"github.com/embshrink/embshrink/onnxrewrite/ort/install"
 	"github.com/embshrink/embshrink/onnxrewrite/validate"
@@ -38,17 +40,47 @@ func newOutputCheck(ctx context.Context, warn io.Writer) *outputCheck {
 	return &outputCheck{ctx: ctx, warn: warn, hold: os.Getenv(saveHoldEnv)}
 }
 
+// gate is the check itself: the structural check, then ONNX Runtime's load
+// where it is installed (loaded says whether it was).
+func gate(path string) (loaded bool, err error) {
+	if err := validate.CheckGraph(path); err != nil {
+		return false, err
+	}
+	if err := validate.CheckLoads(path); errors.Is(err, ort.ErrNoRuntime) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// preview saves a model of the output's form (compress.Preview) into a
+// temporary folder beside the output, with the output's save options, and
+// checks it as the output will be checked: before learning, so that a
+// refusal costs seconds. The folder is removed.
+func (oc *outputCheck) preview(p *model.Model, out string, save model.SaveOptions) error {
+	dir, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".preview.")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	save.Check = func(path string) error {
+		_, err := gate(path)
+		return err
+	}
+	return p.SaveContext(oc.ctx, filepath.Join(dir, filepath.Base(out)), save)
+}
+
 // check is a model.SaveOptions.Check.
 func (oc *outputCheck) check(path string) error {
-	if err := validate.CheckGraph(path); err != nil {
+	loaded, err := gate(path)
+	if err != nil {
 		return err
 	}
 	oc.passed = "the structural check and loads in ONNX Runtime"
-	if err := validate.CheckLoads(path); errors.Is(err, ort.ErrNoRuntime) {
+	if !loaded {
 		fmt.Fprintf(oc.warn, "embshrink: ONNX Runtime is not installed, so the output was not loaded in it (`%s` installs it)\n", install.Command)
 		oc.passed = "the structural check"
-	} else if err != nil {
-		return err
 	}
 	oc.reading = validate.ReadOnnxGo(path)
 	if oc.hold == "" {

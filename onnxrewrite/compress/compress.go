@@ -104,6 +104,10 @@ type Options struct {
 	// more (loading the model in ONNX Runtime, say) and whose errors say
 	// less.
 	BeforeLearn func() error
+	// CheckOutput, when set, is given Preview's model of the output's form
+	// after BeforeLearn and before any learning, to save and check as the
+	// output will be checked.
+	CheckOutput func(preview *model.Model) error
 	// Progress, when set, hears of each step.
 	Progress func(Event)
 }

@@ -50,6 +50,15 @@ func compressAll(ctx context.Context, m *model.Model, inv *onnxrewrite.Inventory
 			return nil, err
 		}
 	}
+	if opts.CheckOutput != nil {
+		p, err := Preview(m, names, opts)
+		if err != nil {
+			return nil, err
+		}
+		if err := opts.CheckOutput(p); err != nil {
+			return nil, fmt.Errorf("checked before learning, a model of the output's form: %w", err)
+		}
+	}
 	rep := &Report{}
 	servedBy := map[string]string{} // copy name -> the table whose codes serve it
 	for _, name := range names {
