@@ -19,9 +19,16 @@ type IDSite struct {
 	// they are computed inside a subgraph (err says so).
 	IDs string
 	// Indices is the Gather's indices input, in whatever graph defines
-	// it: IDs when that is the main graph.
+	// it: IDs when that is the main graph. For a Gather in a function's
+	// body it is the call's argument, for a fused op the input it reads
+	// the table's ids from; "" with Positions.
 	Indices string
-	Err     error
+	// Positions says the reader reads rows 0..S-1 of the table, S the
+	// length of the last axis of IDs, at every position of IDs (a fused
+	// op's own position ids): IDs are not the ids but what they count
+	// along, and ExposeIDs computes the positions.
+	Positions bool
+	Err       error
 }
 
 // IDSites lists the embedding Gathers of the named tables (every table
@@ -49,12 +56,23 @@ func IDSites(m *model.Model, inv *Inventory, names []string) ([]IDSite, error) {
 	for _, tb := range tables {
 		for _, ref := range tb.Gathers {
 			s := IDSite{Table: tb.Name, Rows: tb.Shape[0], Ref: ref}
-			gc, node := ref.gc, ref.node
-			if node == nil || len(node.Input) < 2 {
+			if ref.node == nil {
 				return nil, fmt.Errorf("%s: table %q: Gather %s in graph %s not found", m.Path, tb.Name, ref.Node, ref.Graph)
 			}
-			ids := node.Input[1]
-			s.Indices = ids
+			ids, gc := ref.indices()
+			if r := ref.read; r != nil && r.why != "" {
+				s.Err = fmt.Errorf("%s: table %q: %s %s in graph %s: %s; only ids that are values of the main graph can be counted", m.Path, tb.Name, ref.OpType, ref.Node, ref.Graph, r.why)
+				sites = append(sites, s)
+				continue
+			} else if r != nil && r.positionsOf != "" {
+				ids, s.Positions = r.positionsOf, true
+			}
+			if ids == "" {
+				return nil, fmt.Errorf("%s: table %q: Gather %s in graph %s not found", m.Path, tb.Name, ref.Node, ref.Graph)
+			}
+			if !s.Positions {
+				s.Indices = ids
+			}
 			owner := gc
 			for ; owner != nil; owner = owner.parent {
 				if _, ok := owner.defs[ids]; ok {

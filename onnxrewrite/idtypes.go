@@ -13,17 +13,17 @@ import (
 // the Gather and the ids.
 func (tb *Table) CheckIDTypes() error {
 	for _, ref := range tb.Gathers {
-		if ref.node == nil || len(ref.node.Input) < 2 {
+		ids, gc0 := ref.indices()
+		if ids == "" || (ref.read != nil && ref.read.positionsOf != "") {
 			continue
 		}
-		ids := ref.node.Input[1]
-		for gc := ref.gc; gc != nil; gc = gc.parent {
+		for gc := gc0; gc != nil; gc = gc.parent {
 			dt, ok := declaredType(gc.g, ids)
 			if !ok {
 				continue
 			}
 			if dt != model.Int32 && dt != model.Int64 {
-				return fmt.Errorf("table %q: Gather %q reads ids %q of type %s; Gather indices must be int32 or int64", tb.Name, ref.Node, ids, model.DTypeName(dt))
+				return fmt.Errorf("table %q: %s %q reads ids %q of type %s; Gather indices must be int32 or int64", tb.Name, ref.OpType, ref.Node, ids, model.DTypeName(dt))
 			}
 			break
 		}

@@ -183,8 +183,8 @@ func gatheredBeside(tb *Table, byTensor map[*onnxpb.TensorProto]*Table, quant []
 	add := func(t *Table) {
 		if t != tb && t.Shape[1] > 4 && t.Shape[0] == tb.Shape[0] {
 			for _, g := range t.Gathers {
-				if len(g.node.Input) > 1 {
-					ids[g.node.Input[1]] = true
+				if v, _ := g.indices(); v != "" {
+					ids[v] = true
 				}
 			}
 		}
@@ -195,5 +195,5 @@ func gatheredBeside(tb *Table, byTensor map[*onnxpb.TensorProto]*Table, quant []
 	for _, t := range quant {
 		add(t)
 	}
-	return !slices.ContainsFunc(tb.Gathers, func(g NodeRef) bool { return !ids[g.node.Input[1]] })
+	return !slices.ContainsFunc(tb.Gathers, func(g NodeRef) bool { v, _ := g.indices(); return !ids[v] })
 }

@@ -84,6 +84,9 @@ type NodeRef struct {
 	// again by these, never by its label, which a model may also spell.
 	node *onnxpb.NodeProto
 	gc   *graphCtx
+	// read, when set, says where the node's ids come from when they are
+	// not its input 1 in gc (see readers.go).
+	read *idsRead
 }
 
 // Use is a node input that reads a table, other than an embedding Gather.
@@ -313,7 +316,7 @@ func (sc *tableScan) graph(gc *graphCtx) {
 			ref := NodeRef{Graph: gc.path, Node: model.NodeLabel(n, i), OpType: n.OpType, node: n, gc: gc}
 			if isEmbeddingGather(n, j) {
 				sc.gather(d, ref)
-			} else if !sc.through(gc, consumers, d, ref) {
+			} else if !sc.through(gc, consumers, d, ref) && !sc.readBy(gc, d, ref, j) {
 				sc.others = append(sc.others, pendingUse{d, describeUse(gc, consumers, ref, n, j)})
 			}
 		}

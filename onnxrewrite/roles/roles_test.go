@@ -145,6 +145,34 @@ func TestDetect(t *testing.T) {
 	}
 }
 
+// Roles of exporter-made models (fixtures.Zoo): the ids a function call
+// passes to the Gather in its body index that table.
+func TestDetectZoo(t *testing.T) {
+	cases := []struct {
+		model string
+		want  map[string]string
+	}{
+		{"fn_embedding", map[string]string{"ids": "ids of emb.weight[30522]"}},
+	}
+	for _, c := range cases {
+		t.Run(c.model, func(t *testing.T) {
+			r, err := roles.Detect(testkit.Load(t, fixtures.ZooPath(testkit.RepoRoot(t), c.model)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range c.want {
+				in, ok := r.Get(name)
+				if !ok {
+					t.Fatalf("no input %q in %+v", name, r.Inputs)
+				}
+				if got := role(in); got != want {
+					t.Errorf("input %s: %s (%s), want %s", name, got, in.Why, want)
+				}
+			}
+		})
+	}
+}
+
 // The padding id comes from the metadata; a bad one is an error naming
 // the key.
 func TestDetectPad(t *testing.T) {
