@@ -94,8 +94,9 @@ func IDSites(m *model.Model, inv *Inventory, names []string) ([]IDSite, error) {
 }
 
 // ExposeIDs returns a model that computes only the ids of the sites, as
-// int64 outputs (one per distinct ids value, named in site order), from a
-// copy of m's graph pruned to what they depend on. It shares m's
+// int64 outputs (one per distinct ids value, named in site order; a site
+// with Positions gets the positions it reads, made from its IDs' shape),
+// from a copy of m's graph pruned to what they depend on. It shares m's
 // initializer tensors (and their external data) without copying them, and
 // leaves m as it was.
 func ExposeIDs(m *model.Model, sites []IDSite) (*model.Model, []string) {
@@ -110,24 +111,33 @@ func ExposeIDs(m *model.Model, sites []IDSite) (*model.Model, []string) {
 
 	fresh := model.NewNamer(m).Fresh
 	g.Output = nil
-	byIDs := map[string]string{}
+	type key struct {
+		ids       string
+		positions bool
+	}
+	byIDs := map[key]string{}
 	names := make([]string, len(sites))
 	for i, s := range sites {
-		if out, ok := byIDs[s.IDs]; ok {
+		k := key{s.IDs, s.Positions}
+		if out, ok := byIDs[k]; ok {
 			names[i] = out
 			continue
+		}
+		ids := s.IDs
+		if s.Positions {
+			ids = exposePositions(g, fresh, ids)
 		}
 		out := fresh("embshrink_rowcount_ids")
 		g.Node = append(g.Node, &onnxpb.NodeProto{
 			Name:      fresh("embshrink_rowcount_cast"),
 			OpType:    "Cast",
-			Input:     []string{s.IDs},
+			Input:     []string{ids},
 			Output:    []string{out},
 			Attribute: []*onnxpb.AttributeProto{{Name: "to", Type: onnxpb.AttributeProto_INT, I: int64(model.Int64)}},
 		})
 		g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: out, Type: &onnxpb.TypeProto{
 			Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(model.Int64)}}}})
-		byIDs[s.IDs] = out
+		byIDs[k] = out
 		names[i] = out
 	}
 	pruneGraph(g, names)

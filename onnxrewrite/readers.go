@@ -46,6 +46,9 @@ func (sc *tableScan) readBy(gc *graphCtx, d *tableDef, ref NodeRef, j int) bool 
 	if f := localFunction(sc.m, ref.node); f != nil {
 		return sc.call(gc, d, ref, j, f)
 	}
+	if isEmbedLayerNorm(ref.node) {
+		return sc.embedLayerNorm(gc, d, ref, j)
+	}
 	return false
 }
 

@@ -323,3 +323,52 @@ func TestLoadCalibration(t *testing.T) {
 		t.Errorf("bare file: got %+v", got)
 	}
 }
+
+// Rows read by a fused EmbedLayerNormalization are counted per table: the
+// word table at input_ids, the segment table at segment_ids and the
+// position table at the positions 0..S-1 the node makes itself; and a
+// function call's Gather at the call's argument.
+func TestRowCountsFusedAndFunction(t *testing.T) {
+	rt := rtkit.Runtime(t)
+	var f fixtures.Fixture
+	for _, x := range fixtures.InputRoles() {
+		if x.Name == "roles_embed_layer_norm" {
+			f = x
+		}
+	}
+	m := testkit.Load(t, testkit.Write(t, f))
+	words, segs := []int32{3, 7, 7, 299, 0, 1, 2, 3}, []int32{0, 1, 1, 1, 0, 0, 0, 1}
+	wide := func(v []int32) []int64 {
+		out := make([]int64, len(v))
+		for i, x := range v {
+			out[i] = int64(x)
+		}
+		return out
+	}
+	got, err := calibrate.RowCounts(rt, m, nil, map[string]ort.HostTensor{
+		"input_ids":      {Shape: []int64{2, 4}, Data: words},
+		"segment_ids":    {Shape: []int64{2, 4}, Data: segs},
+		"attention_mask": {Shape: []int64{2, 4}, Data: []int32{1, 1, 1, 1, 1, 1, 1, 1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int64{
+		"word_embeddings":     calHist(300, 0, wide(words)...),
+		"segment_embeddings":  calHist(2, 0, wide(segs)...),
+		"position_embeddings": calHist(32, 0, 0, 1, 2, 3, 0, 1, 2, 3),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("EmbedLayerNormalization counts\n got %v\nwant %v", got, want)
+	}
+
+	fn := testkit.Load(t, fixtures.ZooPath(testkit.RepoRoot(t), "fn_embedding"))
+	ids := []int64{5, 5, 30521, 0}
+	got, err = calibrate.RowCounts(rt, fn, nil, map[string]ort.HostTensor{"ids": {Shape: []int64{1, 4}, Data: ids}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := calHist(30522, 0, ids...); !reflect.DeepEqual(got["emb.weight"], want) {
+		t.Errorf("function call: counts differ from the ids given")
+	}
+}

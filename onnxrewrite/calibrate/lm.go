@@ -107,6 +107,9 @@ func feedsGather(m *model.Model, tb *onnxrewrite.Table, input string) bool {
 		return false
 	}
 	for _, s := range sites {
+		if s.Positions {
+			continue // IDs are what the positions count along
+		}
 		v := s.IDs
 		for step := 0; step < 8 && v != ""; step++ {
 			if v == input {

@@ -124,6 +124,12 @@ func TestDetect(t *testing.T) {
 			mp.Graph.Input[2] = fixtures.TensorInfo("past_key_values.0.key", onnxpb.TensorProto_FLOAT, "batch_size", 2, 3, 8)
 		}, map[string]string{"past_key_values.0.key": "other"}},
 		{"roles_fixed_batch", nil, map[string]string{"ids": "ids of emb[300]"}},
+		// A fused EmbedLayerNormalization reads each table at its own input.
+		{"roles_embed_layer_norm", nil, map[string]string{
+			"input_ids":      "ids of word_embeddings[300]",
+			"segment_ids":    "token types of segment_embeddings[2] with input_ids",
+			"attention_mask": "attention mask with input_ids",
+		}},
 		{"roles_dense", nil, map[string]string{"ids": "ids of emb[300]", "dense": "other"}},
 		// An integer input no Gather reads is no ids, and a bool named
 		// like a flag but not use_cache is no use_cache_branch.

@@ -29,6 +29,7 @@ func TestCompareModelsRoles(t *testing.T) {
 		{"roles_merged_decoder", map[string]input{"past_key_values.0.key": {"past key/values", "empty"}, "use_cache_branch": {"use_cache_branch", "false"}}, []int64{64, 16, 300}, nil},
 		{"roles_fixed_batch", map[string]input{"ids": {"ids", "rows of table emb"}}, []int64{64, 4}, nil},
 		{"roles_dense", map[string]input{"dense": {"other", "standard normal: not real data"}}, []int64{64, 4}, []string{"dense"}},
+		{"roles_embed_layer_norm", map[string]input{"input_ids": {"ids", "rows of table word_embeddings"}, "segment_ids": {"token types", "zeros"}}, []int64{64, 4}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.fixture, func(t *testing.T) {
