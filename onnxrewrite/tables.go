@@ -53,6 +53,10 @@ type Table struct {
 	// table itself. Such a table is rewritten in the decode layout, which
 	// keeps that node reading the table's name.
 	Via *NodeRef `json:"via,omitempty"`
+	// Computed says the table holds values computed from the row index,
+	// not learned (RotaryCos, RotarySin; see rotary.go); "" for a table
+	// of learned rows. compress leaves such a table out unless named.
+	Computed string `json:"computed,omitempty"`
 
 	def *tableDef
 }
@@ -257,6 +261,9 @@ func findTables(m *model.Model, sampledCopies bool) (*Inventory, error) {
 			return nil, err
 		}
 		tb.Copies = append([]Copy{}, copies...)
+		if tb.Computed, err = rotaryCache(m, tb); err != nil {
+			return nil, err
+		}
 		inv.TableBytes += tb.Bytes
 		inv.Tables = append(inv.Tables, *tb)
 	}

@@ -62,6 +62,9 @@ func printInventory(w io.Writer, path string, inv *onnxrewrite.Inventory) {
 			gathers = append(gathers, g.Node)
 		}
 		var notes []string
+		if t.Computed != "" {
+			notes = append(notes, fmt.Sprintf("%s: computed, not learned (compress leaves it out unless named with --table)", t.Computed))
+		}
 		if t.Via != nil {
 			notes = append(notes, fmt.Sprintf("read through %s %s (rewritten in the decode layout)", t.Via.OpType, t.Via.Node))
 		}

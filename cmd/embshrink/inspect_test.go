@@ -39,3 +39,33 @@ func TestInspectSampledCopies(t *testing.T) {
 		}
 	}
 }
+
+// inspect says which tables are rotary caches, computed rather than
+// learned, and that compress leaves them out unless named; --json says so
+// in computed.
+func TestInspectRotaryCaches(t *testing.T) {
+	path := fixtures.ZooPath(testkit.RepoRoot(t), "llama")
+	code, out, errOut := runCLI("inspect", path)
+	for _, want := range []string{"rotary cos cache: computed, not learned", "rotary sin cache: computed, not learned"} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("exit %d (stderr %q), output lacks %q:\n%s", code, errOut, want, out)
+		}
+	}
+	code, out, _ = runCLI("inspect", "--json", path)
+	var doc struct {
+		Tables []struct {
+			Name     string `json:"name"`
+			Computed string `json:"computed"`
+		} `json:"tables"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != exitOK || err != nil {
+		t.Fatalf("--json: exit %d, %v", code, err)
+	}
+	got := map[string]string{}
+	for _, tb := range doc.Tables {
+		got[tb.Name] = tb.Computed
+	}
+	if got["cos_cached"] != "rotary cos cache" || got["sin_cached"] != "rotary sin cache" || got["emb.weight"] != "" {
+		t.Errorf("--json computed: %q", got)
+	}
+}

@@ -77,6 +77,12 @@ func planTable(m *model.Model, tb *onnxrewrite.Table, opts Options) (*TableRepor
 		tr.Skipped = err.Error()
 		return tr, nil
 	}
+	if tb.Computed != "" && !named {
+		// Its rows are a formula of the row index: codes would only add
+		// error to what the model computes exactly.
+		tr.Skipped = fmt.Sprintf("%s: computed, not learned (--table %s compresses it anyway)", tb.Computed, tb.Name)
+		return tr, nil
+	}
 	book, es, err := codebookChoice(tb, opts.CodebookDType)
 	if err != nil {
 		return nil, fmt.Errorf("%s: table %q: %w", m.Path, tb.Name, err)
