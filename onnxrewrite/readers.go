@@ -2,6 +2,7 @@ package onnxrewrite
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
@@ -98,8 +99,10 @@ func (sc *tableScan) call(gc *graphCtx, d *tableDef, ref NodeRef, j int, f *onnx
 	if len(gathers) == 0 {
 		return false
 	}
+	unread := unreadAttrs(ref.node, f, d.tensor)
 	for _, r := range gathers {
-		sc.gather(d, r).Via = &ref
+		tb := sc.gather(d, r)
+		tb.Via, tb.UnreadAttrs = &ref, unread
 	}
 	for _, u := range others {
 		sc.others = append(sc.others, pendingUse{d, u})
@@ -116,4 +119,50 @@ func callIDs(gc *graphCtx, call *onnxpb.NodeProto, f *onnxpb.FunctionProto, ids 
 		}
 	}
 	return &idsRead{gc: gc, why: fmt.Sprintf("its ids %q are computed inside function %s.%s", ids, f.Domain, f.Name)}
+}
+
+// unreadAttrs are the tensor attributes of call, of t's shape and type,
+// that no node of f's body (at any depth) refers to.
+func unreadAttrs(call *onnxpb.NodeProto, f *onnxpb.FunctionProto, t *onnxpb.TensorProto) []string {
+	read := map[string]bool{}
+	var walk func(nodes []*onnxpb.NodeProto)
+	walk = func(nodes []*onnxpb.NodeProto) {
+		for _, n := range nodes {
+			for _, a := range n.Attribute {
+				read[a.RefAttrName] = true
+				for _, g := range model.AttrGraphs(a) {
+					walk(g.Node)
+				}
+			}
+		}
+	}
+	walk(f.Node)
+	var out []string
+	for _, a := range call.Attribute {
+		if a.T != nil && !read[a.Name] && a.T.DataType == t.DataType && slices.Equal(a.T.Dims, t.Dims) {
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}
+
+// dropUnreadAttrs removes the table's UnreadAttrs from its Via call and
+// says so; it returns their bytes.
+func dropUnreadAttrs(tb *Table) (int64, []string) {
+	if len(tb.UnreadAttrs) == 0 || tb.Via == nil || tb.Via.node == nil {
+		return 0, nil
+	}
+	var bytes int64
+	var notes []string
+	n := tb.Via.node
+	n.Attribute = slices.DeleteFunc(n.Attribute, func(a *onnxpb.AttributeProto) bool {
+		if a.T == nil || !slices.Contains(tb.UnreadAttrs, a.Name) {
+			return false
+		}
+		bytes += model.StoredBytes(a.T)
+		notes = append(notes, fmt.Sprintf("dropped attribute %q of %s %s: a tensor of the table's shape that its function never reads (%d bytes)",
+			a.Name, tb.Via.OpType, tb.Via.Node, model.StoredBytes(a.T)))
+		return true
+	})
+	return bytes, notes
 }

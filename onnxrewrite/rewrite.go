@@ -198,7 +198,9 @@ func rewriteFloat(m *model.Model, tb *Table, c codes.Codes, b codes.Codebook, op
 		e.drop(tb.def.graph.g, tb.Name)
 	}
 	e.finish(rep)
-	rep.Notes = append(rep.Notes, signatureNotes(e, tb)...)
+	dropped, notes := dropUnreadAttrs(tb)
+	rep.TableBytes += dropped
+	rep.Notes = append(append(rep.Notes, notes...), signatureNotes(e, tb)...)
 	return rep, nil
 }
 

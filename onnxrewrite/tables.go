@@ -57,6 +57,10 @@ type Table struct {
 	// not learned (RotaryCos, RotarySin; see rotary.go); "" for a table
 	// of learned rows. compress leaves such a table out unless named.
 	Computed string `json:"computed,omitempty"`
+	// UnreadAttrs are tensor attributes of the Via function call, of the
+	// table's shape and type, that the function never reads: torch 1.13
+	// copies the module's weight there. A rewrite drops them.
+	UnreadAttrs []string `json:"unread_attrs,omitempty"`
 
 	def *tableDef
 }

@@ -68,6 +68,9 @@ func printInventory(w io.Writer, path string, inv *onnxrewrite.Inventory) {
 		if t.Via != nil {
 			notes = append(notes, fmt.Sprintf("read through %s %s (rewritten in the decode layout)", t.Via.OpType, t.Via.Node))
 		}
+		for _, a := range t.UnreadAttrs {
+			notes = append(notes, fmt.Sprintf("attribute %s of %s %s holds a tensor of its shape the function never reads (a rewrite drops it)", a, t.Via.OpType, t.Via.Node))
+		}
 		for _, u := range t.OtherUses {
 			notes = append(notes, fmt.Sprintf("%s %s (%s)", u.OpType, u.Node, u.Detail))
 		}
