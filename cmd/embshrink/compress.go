@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
+	"github.com/embshrink/embshrink/onnxrewrite/fidelity"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
 	"github.com/embshrink/embshrink/onnxrewrite/validate"
@@ -21,6 +23,11 @@ func compressCommand() *cli.Command {
 		Name:      "compress",
 		Usage:     "shrink every embedding table (or those named): learn codes and rewrite the model",
 		ArgsUsage: "MODEL.onnx",
+		Description: "Once the output is saved, compress runs it and the original in ONNX Runtime on held-out inputs\n" +
+			"(--inputs, as for validate; else the last fifth of --calibration, held back from the row weights)\n" +
+			"and prints validate's figures per output. --min-agreement or --min-cosine without -M/-K choose\n" +
+			"the smallest setting of the sweep's grid that meets the gate (none: exit 1, nothing written);\n" +
+			"with -M/-K the gate flags only gate: the model is written and a figure below exits 1.",
 		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "M", Usage: "codes per row (with -K; default: chosen from --ratio and the table's shape)"},
 			&cli.IntFlag{Name: "K", Usage: "values per code, 2..65536 (with -M)"},
@@ -36,7 +43,8 @@ func compressCommand() *cli.Command {
 			&cli.StringFlag{Name: "codebook-dtype", Value: "auto", Usage: "store codebooks as float32, float16, bfloat16 or auto (float16 for float32, float16 and quantized tables unless the error grows > 1%)"},
 			&cli.StringFlag{Name: "codes-dir", Usage: "keep learned codes in `DIR` and reuse them when the table and settings are unchanged"},
 			&cli.Int64Flag{Name: "min-table-bytes", Value: compress.DefaultMinTableBytes, Usage: "leave smaller tables alone"},
-		}, append(append(calibrationFlags(), outputFlags()...), searchFlags()...)...),
+			inputsFlag(),
+		}, slices.Concat(calibrationFlags(), outputFlags(), searchFlags(), gateFlags())...),
 		Action: runCompress,
 	}
 }
@@ -62,14 +70,38 @@ func runCompress(c *cli.Context) error {
 	if err := m.CheckOutput(out, save); err != nil {
 		return inputError(err)
 	}
+	g, err := newCompressGate(c, m)
+	if err != nil {
+		return inputError(err)
+	}
 	opts := compressOptions(c, path)
 	opts.CheckOutput = func(p *model.Model) error { return oc.preview(p, out, save) }
 	stderr := c.App.ErrWriter
-	closeRuntime, err := setupCalibration(c, m, &opts, stderr)
+	closeRuntime, heldCal, err := setupCalibration(c, m, &opts, g.held == nil, stderr)
 	if err != nil {
 		return inputError(err)
 	}
 	defer closeRuntime()
+	if g.held == nil {
+		g.held = heldCal
+	}
+	if err := g.needHeld(); err != nil {
+		return inputError(err)
+	}
+	var choice *fidelity.Choice
+	if g.choosing {
+		ch, done, err := g.choose(c.Context, path, &opts, stderr)
+		defer done()
+		if err != nil {
+			if ch != nil && c.Bool("json") {
+				writeJSON(c.App.Writer, struct {
+					Choice *fidelity.Choice `json:"choice"`
+				}{ch})
+			}
+			return err
+		}
+		choice = ch
+	}
 	opts.Progress = compressProgress(stderr)
 	rep, err := compress.Compress(c.Context, m, opts)
 	if errors.Is(err, compress.ErrNothingCompressed) {
@@ -85,27 +117,55 @@ func runCompress(c *cli.Context) error {
 		return inputError(err)
 	}
 	oc.report()
-	after := filesBytes(out)
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, struct {
-			*compress.Report
-			Output      string  `json:"output"`
-			FilesBefore int64   `json:"files_bytes_before"`
-			FilesAfter  int64   `json:"files_bytes_after"`
-			Seconds     float64 `json:"seconds"`
-		}{rep, out, before, after, time.Since(start).Seconds()})
+	fig, err := g.measure(path, out)
+	if err != nil {
+		return inputError(err)
 	}
-	printCompress(c.App.Writer, rep)
-	for _, t := range rep.Tables {
+	res := compressResult{Report: rep, Choice: choice, Fidelity: fig, Output: out, FilesBefore: before, FilesAfter: filesBytes(out)}
+	res.Seconds = time.Since(start).Seconds()
+	if err := res.print(c, opts); err != nil {
+		return err
+	}
+	return g.verdict(fig, out)
+}
+
+// compressResult is what compress prints, and its --json document.
+type compressResult struct {
+	*compress.Report
+	// Choice is the sweep that chose the codes, with --min-agreement or
+	// --min-cosine and no -M/-K.
+	Choice *fidelity.Choice `json:"choice,omitempty"`
+	// Fidelity is the output's figure on held-out inputs; nil when there
+	// were none (FidelityNote says so).
+	Fidelity     *fidelity.Figure `json:"fidelity"`
+	FidelityNote string           `json:"fidelity_note,omitempty"`
+	Output       string           `json:"output"`
+	FilesBefore  int64            `json:"files_bytes_before"`
+	FilesAfter   int64            `json:"files_bytes_after"`
+	Seconds      float64          `json:"seconds"`
+}
+
+func (r compressResult) print(c *cli.Context, opts compress.Options) error {
+	if r.Fidelity == nil {
+		r.FidelityNote = notMeasured
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, r)
+	}
+	w := c.App.Writer
+	printChoice(w, r.Choice)
+	printCompress(w, r.Report)
+	for _, t := range r.Tables {
 		if t.Skipped == "" {
-			fmt.Fprintf(c.App.Writer, "%s: codebook %s (%s)\n", t.Name, t.CodebookDType, t.CodebookReason)
+			fmt.Fprintf(w, "%s: codebook %s (%s)\n", t.Name, t.CodebookDType, t.CodebookReason)
 		}
 		if t.Stopped != "" && (opts.TargetError > 0 || opts.TimeLimit > 0) {
-			fmt.Fprintf(c.App.Writer, "%s: learning stopped: %s\n", t.Name, t.Stopped)
+			fmt.Fprintf(w, "%s: learning stopped: %s\n", t.Name, t.Stopped)
 		}
 	}
-	fmt.Fprintf(c.App.Writer, "model files: %d -> %d bytes (%.1fx smaller), %.1fs; wrote %s\n",
-		before, after, float64(before)/float64(max(after, 1)), time.Since(start).Seconds(), out)
+	printFidelity(w, r.Fidelity)
+	fmt.Fprintf(w, "model files: %d -> %d bytes (%.1fx smaller), %.1fs; wrote %s\n",
+		r.FilesBefore, r.FilesAfter, float64(r.FilesBefore)/float64(max(r.FilesAfter, 1)), r.Seconds, r.Output)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -12,6 +11,7 @@ import (
 	"github.com/embshrink/embshrink/learner"
 	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
+	"github.com/embshrink/embshrink/onnxrewrite/fidelity"
 	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
@@ -35,44 +35,58 @@ func heldBack(n int) int { return min(max(n/4, 8), 64) }
 
 // setupCalibration counts rows on --calibration inputs and on sequences
 // sampled with --self-calibrate, and with --candidates sets up the score
-// on inputs the counts leave out. The returned close releases the runtime.
-func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, stderr io.Writer) (func(), error) {
+// on inputs the counts leave out. With holdBack (no held-out --inputs) the
+// last fifth of the calibration inputs is held back for the fidelity
+// figure and returned; nil when there is none to hold back. The returned
+// close releases the runtime.
+func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, holdBack bool, stderr io.Writer) (func(), *fidelity.Held, error) {
 	specs, n, cands := c.StringSlice("calibration"), c.Int("self-calibrate"), c.Int("candidates")
 	if n < 0 || cands < 0 {
-		return nil, fmt.Errorf("--self-calibrate %d, --candidates %d: want 0 or more", n, cands)
+		return nil, nil, fmt.Errorf("--self-calibrate %d, --candidates %d: want 0 or more", n, cands)
 	}
 	if len(specs) == 0 && n == 0 {
 		if cands > 1 {
-			return nil, errors.New("--candidates chooses by the model's outputs on held-back inputs: give --calibration or --self-calibrate")
+			return nil, nil, errors.New("--candidates chooses by the model's outputs on held-back inputs: give --calibration or --self-calibrate")
 		}
-		return func() {}, nil
+		return func() {}, nil, nil
 	}
 	rt, err := openRuntime("compress")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	fail := func(err error) (func(), *fidelity.Held, error) {
+		rt.Close()
+		return nil, nil, err
 	}
 	var held map[string]ort.HostTensor
+	var heldCal *fidelity.Held
 	if len(specs) > 0 {
 		r, err := roles.Detect(m)
 		if err != nil {
-			rt.Close()
-			return nil, err
+			return fail(err)
 		}
 		in, err := calibrationInputs(r, specs, stderr)
 		if err != nil {
-			rt.Close()
-			return nil, err
+			return fail(err)
 		}
-		if cands > 1 && n == 0 {
-			if in, held, err = splitRows(in); err != nil {
-				rt.Close()
-				return nil, err
+		if cands > 1 && n == 0 || holdBack {
+			keep, h, err := fidelity.HoldBack(in)
+			switch {
+			case err != nil && cands > 1 && n == 0:
+				return fail(fmt.Errorf("--candidates: %w", err))
+			case err != nil:
+				// Too few rows to spare: the figure is not measured.
+				fmt.Fprintf(stderr, "compress: %v; fidelity will not be measured\n", err)
+			default:
+				in, heldCal = keep, &h
+				if cands > 1 && n == 0 {
+					held = h.Inputs
+				}
 			}
 		}
 		fmt.Fprintf(stderr, "compress: counting the rows calibration inputs read, in ONNX Runtime\n")
 		if opts.Counts, err = calibrate.RowCounts(rt, m, opts.Tables, in); err != nil {
-			rt.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	if n > 0 {
@@ -81,17 +95,15 @@ func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, st
 			h = heldBack(n)
 		}
 		if held, err = selfCalibrate(c, rt, m, n, h, opts, stderr); err != nil {
-			rt.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	if cands > 1 {
 		if err := setupScore(rt, m, held, cands, opts, stderr); err != nil {
-			rt.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
-	return func() { rt.Close() }, nil
+	return func() { rt.Close() }, heldCal, nil
 }
 
 // calibrationInputs reads --calibration files and adds the inputs they
@@ -163,33 +175,6 @@ func setupScore(rt *ort.Runtime, m *model.Model, held map[string]ort.HostTensor,
 	fmt.Fprintf(stderr, "compress: choosing among %d candidates per table by %s on held-back inputs\n", cands, div.Describe())
 	opts.Candidates, opts.Score = cands, div.Score
 	return nil
-}
-
-// splitRows holds back the last fifth (at least one) of the calibration
-// rows: every input is split along its first axis, which they must share.
-func splitRows(in map[string]ort.HostTensor) (map[string]ort.HostTensor, map[string]ort.HostTensor, error) {
-	rows := int64(-1)
-	for name, t := range in {
-		if len(t.Shape) == 0 || rows >= 0 && t.Shape[0] != rows {
-			return nil, nil, fmt.Errorf("--candidates holds back calibration rows: input %q has shape %v, not the others' %d rows", name, t.Shape, rows)
-		}
-		rows = t.Shape[0]
-	}
-	if rows < 2 {
-		return nil, nil, fmt.Errorf("--candidates holds back calibration rows: want at least 2, have %d", rows)
-	}
-	cut := rows - max(rows/5, 1)
-	keep, held := map[string]ort.HostTensor{}, map[string]ort.HostTensor{}
-	for name, t := range in {
-		v := reflect.ValueOf(t.Data)
-		per := int64(v.Len()) / rows
-		a, b := t, t
-		a.Shape = append([]int64{cut}, t.Shape[1:]...)
-		b.Shape = append([]int64{rows - cut}, t.Shape[1:]...)
-		a.Data, b.Data = v.Slice(0, int(cut*per)).Interface(), v.Slice(int(cut*per), v.Len()).Interface()
-		keep[name], held[name] = a, b
-	}
-	return keep, held, nil
 }
 
 // printCandidates lists the candidates each table tried.

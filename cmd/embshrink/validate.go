@@ -34,7 +34,7 @@ func validateCommand() *cli.Command {
 			"least --min-cosine. Exit 0 when every output passes, 1 when one does not, 2 on usage or\n" +
 			"input errors.",
 		Flags: append([]cli.Flag{
-			&cli.StringSliceFlag{Name: "inputs", Usage: "given input values as `NAME=FILE.npy` (FILE.npy for a model with one ids input, FILE.npz for all of them by name), in any dtype the input holds exactly; repeatable"},
+			inputsFlag(),
 			&cli.IntFlag{Name: "samples", Value: validate.DefaultSamples, Usage: "batch size of generated inputs"},
 			&cli.StringSliceFlag{Name: "dim", Usage: "size of a dynamic dimension as `NAME=VALUE` (its dim_param name); repeatable; others are the batch size first, then 16"},
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the generated inputs"},
@@ -121,8 +121,14 @@ func compareOptions(c *cli.Context) (validate.CompareOptions, error) {
 	return opts, nil
 }
 
-// gateFlags are the flags of the validate gate, shared by validate and
-// sweep.
+// inputsFlag is validate's --inputs, which compress shares for its
+// held-out inputs.
+func inputsFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "inputs", Usage: "given input values as `NAME=FILE.npy` (FILE.npy for a model with one ids input, FILE.npz for all of them by name), in any dtype the input holds exactly; repeatable"}
+}
+
+// gateFlags are the flags of the validate gate, shared by validate,
+// sweep and compress.
 func gateFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.Float64Flag{Name: "rtol", Value: validate.DefaultRTol, Usage: "relative tolerance, times the original output's largest magnitude"},
