@@ -161,11 +161,11 @@ func printChoice(w io.Writer, ch *fidelity.Choice) {
 	var smaller []string
 	for _, q := range ch.Points {
 		if q.Bytes < p.Bytes {
-			smaller = append(smaller, fmt.Sprintf("%s %.4f", q.Setting, q.Fidelity))
+			smaller = append(smaller, fmt.Sprintf("%s %.4f cosine %.6f", q.Setting, q.Fidelity, q.Cosine))
 		}
 	}
-	fmt.Fprintf(w, "chose %s for table %s: the smallest setting of the sweep grid that meets the gate, %d bytes (%.1fx), %s %.4f",
-		p.Setting, ch.Table, p.Bytes, p.Ratio, ch.FidelityName, p.Fidelity)
+	fmt.Fprintf(w, "chose %s for table %s: the smallest setting of the sweep grid that meets the gate, %d bytes (%.1fx), %s %.4f, cosine %.6f",
+		p.Setting, ch.Table, p.Bytes, p.Ratio, ch.FidelityName, p.Fidelity, p.Cosine)
 	if len(smaller) > 0 {
 		fmt.Fprintf(w, " (smaller, failing: %s)", strings.Join(smaller, ", "))
 	}
