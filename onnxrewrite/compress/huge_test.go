@@ -18,7 +18,6 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
-	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
 // TestCompressFloat64BeyondFloat32 compresses a float64 table of values
@@ -70,7 +69,7 @@ func TestCompressFloat64BeyondFloat32(t *testing.T) {
 			var diff, norm float64
 			for trial := range 4 {
 				in := rtkit.Inputs(huge.Inputs, 5, trial)
-				a, b, c := runOut(t, rt, orig, in), runOut(t, rt, small, in), runOut(t, rt, twin, in)
+				a, b, c := outputOf(t, rt, orig, in, "out"), outputOf(t, rt, small, in, "out"), outputOf(t, rt, twin, in, "out")
 				for i := range a {
 					// Scaling by 2^exp is exact in float64: the same
 					// codes give the same outputs at either scale.
@@ -130,20 +129,6 @@ func codesAndBook(t *testing.T, m *model.Model) ([]byte, []float64) {
 		t.Fatal("no emb.codes or emb.codebook initializer in the rewritten model")
 	}
 	return c, b
-}
-
-func runOut(t *testing.T, rt *ort.Runtime, path string, in map[string]ort.HostTensor) []float32 {
-	t.Helper()
-	s, err := rt.NewSession(path, ort.SessionOptions{IntraOpThreads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	out, err := s.Run(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out["out"].Data.([]float32)
 }
 
 // TestCompressFloat64BeyondFloat32Refused wants a 16-bit or float32

@@ -55,6 +55,13 @@ func klOf(t *testing.T, rt *ort.Runtime, path string, in map[string]ort.HostTens
 }
 
 func logitsOf(t *testing.T, rt *ort.Runtime, path string, in map[string]ort.HostTensor) []float32 {
+	return outputOf(t, rt, path, in, "logits")
+}
+
+// outputOf runs the model at path on in (one thread) and returns its float32
+// output name.
+func outputOf(t *testing.T, rt *ort.Runtime, path string, in map[string]ort.HostTensor, name string) []float32 {
+	t.Helper()
 	s, err := rt.NewSession(path, ort.SessionOptions{IntraOpThreads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +71,7 @@ func logitsOf(t *testing.T, rt *ort.Runtime, path string, in map[string]ort.Host
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out["logits"].Data.([]float32)
+	return out[name].Data.([]float32)
 }
 
 // Selection by output keeps the candidate of lowest KL on held-out
