@@ -242,6 +242,37 @@ func (s *Session) run(inputs map[string]HostTensor) (map[string]HostTensor, erro
 			}
 		}
 	}
+	outs, err := s.bindOutputs(dimVals, &values)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.sess.Run(ins, outs); err != nil {
+		// Outputs onnxruntime_go allocated before failing are dropped
+		// by it; ours are destroyed by the deferred loop.
+		return nil, err
+	}
+	result := make(map[string]HostTensor, len(outs))
+	for i, v := range outs {
+		if v == nil {
+			return nil, fmt.Errorf("output %q was not produced", s.outputs[i].Name)
+		}
+		if !rtContainsValue(values, v) {
+			values = append(values, v) // allocated by onnxruntime_go
+		}
+		t, err := fromOrtValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", s.outputs[i].Name, err)
+		}
+		result[s.outputs[i].Name] = t
+	}
+	return result, nil
+}
+
+// bindOutputs makes the outputs onnxruntime_go v1.27.0 cannot allocate
+// itself (scalars, 16-bit floats), sized from the inputs' named dimensions
+// (dimVals), and adds them to values for the caller to destroy; nil
+// entries are allocated by onnxruntime_go.
+func (s *Session) bindOutputs(dimVals map[string]int64, values *[]onnxrt.Value) ([]onnxrt.Value, error) {
 	outs := make([]onnxrt.Value, len(s.outputs))
 	for i, info := range s.outputs {
 		if !info.Unranked && len(info.Shape) == 0 {
@@ -251,7 +282,7 @@ func (s *Session) run(inputs map[string]HostTensor) (map[string]HostTensor, erro
 			if err != nil {
 				return nil, fmt.Errorf("output %q: %w", info.Name, err)
 			}
-			values = append(values, v)
+			*values = append(*values, v)
 			outs[i] = v
 			continue
 		}
@@ -277,29 +308,10 @@ func (s *Session) run(inputs map[string]HostTensor) (map[string]HostTensor, erro
 		if err != nil {
 			return nil, fmt.Errorf("output %q: allocating %v: %w", info.Name, shape, err)
 		}
-		values = append(values, v)
+		*values = append(*values, v)
 		outs[i] = v
 	}
-	if err := s.sess.Run(ins, outs); err != nil {
-		// Outputs onnxruntime_go allocated before failing are dropped
-		// by it; ours are destroyed by the deferred loop.
-		return nil, err
-	}
-	result := make(map[string]HostTensor, len(outs))
-	for i, v := range outs {
-		if v == nil {
-			return nil, fmt.Errorf("output %q was not produced", s.outputs[i].Name)
-		}
-		if !rtContainsValue(values, v) {
-			values = append(values, v) // allocated by onnxruntime_go
-		}
-		t, err := fromOrtValue(v)
-		if err != nil {
-			return nil, fmt.Errorf("output %q: %w", s.outputs[i].Name, err)
-		}
-		result[s.outputs[i].Name] = t
-	}
-	return result, nil
+	return outs, nil
 }
 
 func rtHasIO(infos []IOInfo, name string) bool {
