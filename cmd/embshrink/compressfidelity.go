@@ -184,6 +184,9 @@ func printFidelity(w io.Writer, fig *fidelity.Figure) {
 		agree := "agreement -"
 		if o.Agreement != nil {
 			agree = fmt.Sprintf("agreement %.2f%% (%s, %d)", 100**o.Agreement, o.DecisionKind, o.Decisions)
+			if o.KL != nil {
+				agree += fmt.Sprintf(", KL %.3g", *o.KL)
+			}
 		}
 		fmt.Fprintf(w, "  %s: %s, cosine %.6f, max abs diff %.3g (tolerance %.3g): %s\n",
 			o.Name, agree, o.Cosine, o.MaxAbsDiff, o.Tolerance, passFail(o.Pass))

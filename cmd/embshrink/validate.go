@@ -193,6 +193,9 @@ func printComparison(w io.Writer, rep *validate.CompareReport) {
 		agree := "-"
 		if o.Agreement != nil {
 			agree = fmt.Sprintf("%.2f%% (%s, %d)", 100**o.Agreement, o.DecisionKind, o.Decisions)
+			if o.KL != nil {
+				agree += fmt.Sprintf(", KL %.3g", *o.KL)
+			}
 		}
 		result := "PASS"
 		if !o.Pass {

@@ -130,7 +130,7 @@ func (d *Divergence) Score(m *model.Model) (float64, error) {
 
 // MeanKL is the mean over rows of n values of KL(p || q), p and q the
 // softmax of x and y (or x and y themselves when probs).
-func MeanKL(x, y []float32, n int, probs bool) float64 {
+func MeanKL[T float32 | float64](x, y []T, n int, probs bool) float64 {
 	rows := len(x) / n
 	var sum float64
 	p, q := make([]float64, n), make([]float64, n)
@@ -147,7 +147,7 @@ func MeanKL(x, y []float32, n int, probs bool) float64 {
 }
 
 // toDist writes softmax(x) (or x, normalized, when probs) into p.
-func toDist(x []float32, p []float64, probs bool) {
+func toDist[T float32 | float64](x []T, p []float64, probs bool) {
 	hi := math.Inf(-1)
 	for _, v := range x {
 		hi = math.Max(hi, float64(v))
@@ -182,7 +182,7 @@ func RelL2(x, y []float32) float64 {
 
 // isProbabilities says whether every row of n values is non-negative and
 // sums to 1 (within 1e-3).
-func isProbabilities(x []float32, n int) bool {
+func isProbabilities[T float32 | float64](x []T, n int) bool {
 	for r := 0; r+n <= len(x); r += n {
 		var sum float64
 		for _, v := range x[r : r+n] {

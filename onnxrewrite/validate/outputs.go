@@ -146,6 +146,13 @@ func compareOutput(name string, a, b ort.HostTensor, tol tolerances) OutputRepor
 		o.Agreement = &share
 		o.Decisions = total
 	}
+	if o.DecisionKind == "argmax" {
+		// Logits or probabilities over the last axis: how far the
+		// rewrite's distribution is from the original's.
+		last := int(b.Shape[len(b.Shape)-1])
+		kl := MeanKL(y, x, last, isProbabilities(y, last))
+		o.KL = &kl
+	}
 	cmp := ">"
 	if o.MaxAbsDiff <= o.Tolerance {
 		cmp = "<="

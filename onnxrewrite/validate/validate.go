@@ -128,6 +128,11 @@ type OutputReport struct {
 	// (integer and bool outputs, element by element) or "" when the
 	// output is not classifier-like.
 	DecisionKind string `json:"decision_kind,omitempty"`
+	// KL is, for argmax decisions, the mean over rows of KL(original ||
+	// rewritten) of the last axis taken as probabilities (when every row
+	// of the original is non-negative and sums to 1) or as logits
+	// (softmax). It is reported, not gated.
+	KL *float64 `json:"kl,omitempty"`
 	// Decisions is the number of decisions compared.
 	Decisions int `json:"decisions,omitempty"`
 	// WithinTolerance says MaxAbsDiff <= Tolerance with no non-finite

@@ -1,9 +1,11 @@
 package validate
 
 import (
+	"math"
 	"strings"
 	"testing"
 
+	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
 )
 
@@ -66,5 +68,39 @@ func TestCompareOutputGate(t *testing.T) {
 	}
 	if _, err := compareTolerances(CompareOptions{MinCosine: 1.5}); err == nil {
 		t.Error("a minimum cosine above 1 was accepted")
+	}
+}
+
+// compareOutput reports KL(original || rewritten) over the last axis for
+// argmax outputs: of the softmax for logits, of the rows themselves for
+// probabilities; none for outputs that make no argmax decisions.
+func TestCompareOutputKL(t *testing.T) {
+	ln3 := float32(math.Log(3))
+	// p = (3/4, 1/4), q = (1/2, 1/2): KL = 3/4 ln(3/2) + 1/4 ln(1/2).
+	want := 0.75*math.Log(1.5) + 0.25*math.Log(0.5)
+	cases := []struct {
+		name      string
+		rewritten []float32
+		original  []float32
+		shape     []int64
+		kl        float64 // -1: no KL
+	}{
+		{"logits", []float32{0, 0}, []float32{ln3, 0}, []int64{1, 2}, want},
+		{"probabilities", []float32{0.5, 0.5}, []float32{0.75, 0.25}, []int64{1, 2}, want},
+		{"identical", []float32{1, 2, 3, 4}, []float32{1, 2, 3, 4}, []int64{2, 2}, 0},
+		{"one value a row", []float32{0.2}, []float32{0.9}, []int64{1, 1}, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tol := tolerances{minAgree: 0.99, minCos: 0.99}
+			o := compareOutput("out", ort.HostTensor{Shape: c.shape, Data: c.rewritten, Elem: onnxpb.TensorProto_FLOAT},
+				ort.HostTensor{Shape: c.shape, Data: c.original, Elem: onnxpb.TensorProto_FLOAT}, tol)
+			switch {
+			case c.kl < 0 && o.KL != nil:
+				t.Errorf("KL %g, want none", *o.KL)
+			case c.kl >= 0 && (o.KL == nil || math.Abs(*o.KL-c.kl) > 1e-6):
+				t.Errorf("KL %v, want %g", o.KL, c.kl)
+			}
+		})
 	}
 }
