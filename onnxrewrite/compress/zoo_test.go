@@ -21,7 +21,8 @@ import (
 
 // TestZooCompress compresses every model of the exporter-made zoo
 // (fixtures.Zoo, written by torch.onnx.export), as exported and with its
-// largest table quantized the way ONNX Runtime's quantize_dynamic stores it,
+// largest table quantized the way ONNX Runtime's quantize_dynamic stores it
+// (with EMBSHRINK_DEV=1 also in the QDQ and int8 per-row forms),
 // in both layouts, with calibration counts from generated inputs
 // (uniform ids: the zoo has random weights and no text), and compares each
 // output with the original in ONNX Runtime on other generated inputs. The
@@ -39,16 +40,18 @@ func TestZooCompress(t *testing.T) {
 	// CI: 4x16 codes and 4 rounds (the rewrite and the checks are what
 	// it tests); EMBSHRINK_DEV=1: 16x16 on the learner's default schedule.
 	m, iters, floor := 4, 4, 0.5
+	forms := []string{"float", onnxrewrite.QuantizeDynamic}
 	if os.Getenv("EMBSHRINK_DEV") != "" {
 		m, iters, floor = 16, 0, 0.9
+		forms = append(forms, onnxrewrite.QuantizeQDQ, onnxrewrite.QuantizePerRow)
 	}
 	var rows []string
 	for zi, z := range fixtures.Zoo() {
-		for _, form := range []string{"float", "quantized"} {
+		for _, form := range forms {
 			t.Run(z.Name+"/"+form, func(t *testing.T) {
 				src := fixtures.ZooPath(root, z.Name)
-				if form == "quantized" {
-					if src = zooQuantized(t, src); src == "" {
+				if form != "float" {
+					if src = zooQuantized(t, src, form); src == "" {
 						t.Skip("the largest table is not one quantize_dynamic takes (float32, read by main-graph Gathers only)")
 					}
 				}
@@ -105,9 +108,9 @@ func zooBatch(ins []fixtures.Input, n int64) []fixtures.Input {
 }
 
 // zooQuantized writes the model with its largest float32 table quantized
-// as ONNX Runtime's quantize_dynamic stores it, or returns "" when it has
-// none that only Gathers read.
-func zooQuantized(t *testing.T, src string) string {
+// in form as ONNX Runtime's quantizer stores it, or returns "" when that
+// table is not one it takes.
+func zooQuantized(t *testing.T, src, form string) string {
 	m := testkit.Load(t, src)
 	inv, err := onnxrewrite.FindTables(m)
 	if err != nil {
@@ -118,7 +121,7 @@ func zooQuantized(t *testing.T, src string) string {
 			slices.ContainsFunc(tb.Gathers, func(g onnxrewrite.NodeRef) bool { return g.Graph != "main" }) {
 			continue // tied, already quantized or 16-bit, read through a node, or inside a subgraph
 		}
-		if err := onnxrewrite.QuantizeAsORT(m, tb.Name, onnxrewrite.QuantizeDynamic); err != nil {
+		if err := onnxrewrite.QuantizeAsORT(m, tb.Name, form); err != nil {
 			t.Fatal(err)
 		}
 		p := filepath.Join(t.TempDir(), "q.onnx")
