@@ -102,37 +102,49 @@ func (m *Model) outputPaths(path string, opts SaveOptions) (dir, dataName, dataP
 // are renamed into place. A cancelled save removes its temporary files,
 // leaves no output and returns an error that wraps ctx.Err().
 func (m *Model) SaveContext(ctx context.Context, path string, opts SaveOptions) error {
-	if opts.Threshold <= 0 {
-		opts.Threshold = 1024
-	}
-	dir, dataName, dataPath, err := m.outputPaths(path, opts)
+	st, err := m.prepareSave(ctx, path, opts)
+	defer st.cleanup()
 	if err != nil {
 		return err
-	}
-	toExt, inlineFromExt := m.placeTensors(opts)
-	removeStale(dir, dataName)
-	removeStale(dir, filepath.Base(path))
-	st := &saveState{path: path, dir: dir, dataName: dataName, dataPath: dataPath}
-	defer st.cleanup()
-	if err := st.inline(ctx, m, inlineFromExt); err != nil {
-		return err
-	}
-	if err := st.writeData(ctx, m, toExt); err != nil {
-		return err
-	}
-	if err := st.writeGraph(m); err != nil {
-		return err
-	}
-	if opts.Check != nil {
-		if err := st.check(opts.Check); err != nil {
-			return fmt.Errorf("%s: the written model fails its check: %w", path, err)
-		}
 	}
 	// The last moment to stop: once the renames start, they finish.
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: save interrupted: %w", path, err)
 	}
 	return st.commit()
+}
+
+// prepareSave writes the model's temporary files and runs opts.Check on
+// them; the caller commits the returned state, and cleans it up in any case
+// (it is never nil).
+func (m *Model) prepareSave(ctx context.Context, path string, opts SaveOptions) (*saveState, error) {
+	st := &saveState{path: path}
+	if opts.Threshold <= 0 {
+		opts.Threshold = 1024
+	}
+	dir, dataName, dataPath, err := m.outputPaths(path, opts)
+	if err != nil {
+		return st, err
+	}
+	st.dir, st.dataName, st.dataPath = dir, dataName, dataPath
+	toExt, inlineFromExt := m.placeTensors(opts)
+	removeStale(dir, dataName)
+	removeStale(dir, filepath.Base(path))
+	if err := st.inline(ctx, m, inlineFromExt); err != nil {
+		return st, err
+	}
+	if err := st.writeData(ctx, m, toExt); err != nil {
+		return st, err
+	}
+	if err := st.writeGraph(m); err != nil {
+		return st, err
+	}
+	if opts.Check != nil {
+		if err := st.check(opts.Check); err != nil {
+			return st, fmt.Errorf("%s: the written model fails its check: %w", path, err)
+		}
+	}
+	return st, nil
 }
 
 // placeTensors chooses each tensor's place in the output: the tensors that
