@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/embshrink/embshrink/learner"
+	"github.com/embshrink/embshrink/learner/codes"
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
@@ -110,13 +111,31 @@ type Options struct {
 	CheckOutput func(preview *model.Model) error
 	// Progress, when set, hears of each step.
 	Progress func(Event)
+	// Given are codes already learned for tables, by name (for a table
+	// that another file of the same model holds too, package multi): such
+	// a table is rewritten with them, not learned again.
+	Given map[string]Learned
+	// Learned, when set, is given each table's codes once learned (or
+	// read from CodesDir), before the rewrite.
+	Learned func(table string, l Learned)
+}
+
+// Learned are a table's codes and codebook, as the rewrite takes them,
+// and the type the codebook is stored in.
+type Learned struct {
+	Codes         codes.Codes
+	Codebook      codes.Codebook
+	CodebookDType string
+	// Metric and Seed are the learning's, for the report.
+	Metric string
+	Seed   int64
 }
 
 // Event is a step of the work, for a progress display.
 type Event struct {
 	Table string
-	// Phase is "read", "weights", "learn", "cached", "candidate",
-	// "rewrite", "skip".
+	// Phase is "read", "weights", "learn", "cached", "given" (codes from
+	// Options.Given), "candidate", "rewrite", "skip".
 	Phase string
 	// Candidate is the scored candidate in the "candidate" phase.
 	Candidate *Candidate
@@ -144,6 +163,9 @@ type TableReport struct {
 	RowsRead   int  `json:"rows_read,omitempty"`
 	// Cached says the codes came from CodesDir.
 	Cached bool `json:"cached"`
+	// Given says the codes came from Options.Given: learned for the same
+	// table in another file.
+	Given bool `json:"given,omitempty"`
 	// Stopped says why learning stopped ("completed 128 rounds", "target
 	// error 0.1 reached", "time limit 30s"); empty for cached codes.
 	Stopped      string  `json:"stopped,omitempty"`

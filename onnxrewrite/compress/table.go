@@ -35,20 +35,9 @@ func compressTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, o
 	if err != nil {
 		return nil, err
 	}
-	pc, factor, err := tableMetric(m, tb, opts, tr)
+	c, b, mat, err := tableCodes(ctx, m, tb, mat, weights, opts, tr, progress)
 	if err != nil {
 		return nil, err
-	}
-	weights = relativeWeights(m, tb, mat, weights, pc, opts, tr)
-	c, b, err := learnOrSelect(ctx, m, tb, mat, weights, pc, factor, opts, tr, progress)
-	if err != nil {
-		return nil, err
-	}
-	if pc != nil {
-		// The table was let go while the learner worked in the metric.
-		if mat, err = onnxrewrite.ReadTable(m, tb); err != nil {
-			return nil, err
-		}
 	}
 	met := learner.Measure(mat.Data, c.Rows, b.D, learner.Encoded{M: c.M, K: c.K, Codes: c.Data, Codebook: b.Data}, weights)
 	tr.WeightedRelSqErr, tr.RelSqErr, tr.MeanDist = met.RelSqErr, met.RelSqErrUnweighted, math.Ldexp(met.MeanDist, mat.Exp)
@@ -61,6 +50,41 @@ func compressTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, o
 	}
 	tr.Rewrite = rw
 	return tr, nil
+}
+
+// tableCodes learns the table's codes, or takes those Options.Given holds
+// for it, and returns them with the table's values (read again when the
+// learner let them go).
+func tableCodes(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, mat *model.Matrix, weights []float32, opts Options, tr *TableReport,
+	progress func(Event)) (codes.Codes, codes.Codebook, *model.Matrix, error) {
+	if g, ok := opts.Given[tb.Name]; ok {
+		if g.Codes.Rows != mat.Rows || g.Codebook.D != mat.Cols {
+			return g.Codes, g.Codebook, nil, fmt.Errorf("%s: table %q: given codes for %d rows of %d values, the table is [%d, %d]",
+				m.Path, tb.Name, g.Codes.Rows, g.Codebook.D, mat.Rows, mat.Cols)
+		}
+		progress(Event{Table: tb.Name, Phase: "given"})
+		tr.Given, tr.M, tr.K, tr.CodebookDType, tr.Metric, tr.Seed = true, g.Codes.M, g.Codes.K, g.CodebookDType, g.Metric, g.Seed
+		return g.Codes, g.Codebook, mat, nil
+	}
+	pc, factor, err := tableMetric(m, tb, opts, tr)
+	if err != nil {
+		return codes.Codes{}, codes.Codebook{}, nil, err
+	}
+	weights = relativeWeights(m, tb, mat, weights, pc, opts, tr)
+	c, b, err := learnOrSelect(ctx, m, tb, mat, weights, pc, factor, opts, tr, progress)
+	if err != nil {
+		return c, b, nil, err
+	}
+	if pc != nil {
+		// The table was let go while the learner worked in the metric.
+		if mat, err = onnxrewrite.ReadTable(m, tb); err != nil {
+			return c, b, nil, err
+		}
+	}
+	if opts.Learned != nil {
+		opts.Learned(tb.Name, Learned{Codes: c, Codebook: b, CodebookDType: tr.CodebookDType, Metric: tr.Metric, Seed: tr.Seed})
+	}
+	return c, b, mat, nil
 }
 
 // planTable chooses M and K for a table, or why it is left alone: a table
