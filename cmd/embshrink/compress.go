@@ -22,8 +22,11 @@ func compressCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "compress",
 		Usage:     "shrink every embedding table (or those named): learn codes and rewrite the model",
-		ArgsUsage: "MODEL.onnx",
-		Description: "Once the output is saved, compress runs it and the original in ONNX Runtime on held-out inputs\n" +
+		ArgsUsage: "MODEL.onnx | DIR -o OUTDIR",
+		Description: "A folder (or several files: an encoder and a decoder) is compressed as one job: tables the files\n" +
+			"share bitwise are learned once and every file rewritten with the same codes; -o names the output\n" +
+			"folder (same file names), written all or none; --calibration takes FILE.onnx:SPEC.\n" +
+			"Once the output is saved, compress runs it and the original in ONNX Runtime on held-out inputs\n" +
 			"(--inputs, as for validate; else the last fifth of --calibration, held back from the row weights)\n" +
 			"and prints validate's figures per output. --min-agreement or --min-cosine without -M/-K choose\n" +
 			"the smallest setting of the sweep's grid that meets the gate (none: exit 1, nothing written);\n" +
@@ -50,6 +53,9 @@ func compressCommand() *cli.Command {
 }
 
 func runCompress(c *cli.Context) error {
+	if c.NArg() > 0 && isMulti(c) {
+		return runCompressMulti(c)
+	}
 	path, err := oneArg(c, "MODEL.onnx")
 	if err != nil {
 		return err

@@ -17,11 +17,16 @@ func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
 		Usage:     "list a model's embedding tables, largest first",
-		ArgsUsage: "MODEL.onnx",
+		ArgsUsage: "MODEL.onnx | DIR | MODEL.onnx MODEL.onnx...",
+		Description: "A folder (or several files) is a model exported as several files: each table is listed once,\n" +
+			"with the files that hold a bitwise copy of it.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 && isMulti(c) {
+				return runInspectMulti(c)
+			}
 			path, err := oneArg(c, "MODEL.onnx")
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "validate",
 		Usage:     "run a model and its rewrite on the same inputs in ONNX Runtime and compare their outputs",
-		ArgsUsage: "ORIGINAL.onnx REWRITTEN.onnx",
+		ArgsUsage: "ORIGINAL.onnx REWRITTEN.onnx | ORIGINAL_DIR NEW_DIR",
 		Description: "Inputs not given with --inputs (NAME=FILE.npy, or one FILE.npz of them all by name) are generated\n" +
 			"by their role, from --seed: ids uniform over the rows of the table they index, position ids\n" +
 			"0..n-1, attention masks of ones, token types of zeros, bag offsets partitioning their ids, an\n" +
@@ -45,6 +46,9 @@ func validateCommand() *cli.Command {
 				return inputError(fmt.Errorf("validate: expected two arguments, ORIGINAL.onnx REWRITTEN.onnx; got %d", c.NArg()))
 			}
 			orig, rewritten := c.Args().Get(0), c.Args().Get(1)
+			if st, err := os.Stat(orig); err == nil && st.IsDir() {
+				return runValidateMulti(c, orig, rewritten)
+			}
 			opts, err := compareOptions(c)
 			if err != nil {
 				return inputError(err)
