@@ -15,6 +15,7 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/multi"
+	"github.com/embshrink/embshrink/onnxrewrite/ort"
 	"github.com/embshrink/embshrink/onnxrewrite/roles"
 	"github.com/embshrink/embshrink/onnxrewrite/validate"
 )
@@ -118,7 +119,14 @@ func runCompressMulti(c *cli.Context) error {
 		}
 	}
 	opts := multi.Options{Options: compressOptions(c, paths[0])}
+	// Every file, not the first alone, must load in ONNX Runtime before
+	// any learning.
 	opts.BeforeLearn = nil
+	for _, p := range paths {
+		if err := validate.CheckLoads(p); err != nil && !errors.Is(err, ort.ErrNoRuntime) {
+			return inputError(fmt.Errorf("%s: %w", p, err))
+		}
+	}
 	if opts.Counts, err = multiCounts(c, files); err != nil {
 		return inputError(err)
 	}
