@@ -227,7 +227,7 @@ func printMultiCompress(c *cli.Context, rep *multi.Report, paths []string, out s
 	printGroups(w, paths, rep.Groups)
 	for _, g := range rep.Groups {
 		if n := rep.Learned[g.Name]; n > 0 {
-			fmt.Fprintf(w, "%s: learned %d time(s), used by %d file(s)\n", g.Name, n, len(g.Holders))
+			fmt.Fprintf(w, "%s: learned %d time(s)%s, used by %d file(s)\n", g.Name, n, learnedFigures(rep, g), len(g.Holders))
 		}
 	}
 	for i, f := range rep.Files {
@@ -280,4 +280,17 @@ func runValidateMulti(c *cli.Context, origDir, newDir string) error {
 		return cli.Exit(fmt.Sprintf("validation failed: %s outside tolerance", strings.Join(failed, ", ")), exitOutside)
 	}
 	return nil
+}
+
+// learnedFigures are the codes and errors of a group's table where it was
+// learned.
+func learnedFigures(rep *multi.Report, g multi.Group) string {
+	for _, f := range rep.Files {
+		for _, t := range f.Report.Tables {
+			if t.Name == g.Holders[0].Table && f.Path == g.Holders[0].File && t.Skipped == "" && !t.Given {
+				return fmt.Sprintf(" in %s (%dx%d %s, rel sq err %.4f, weighted %.4f)", filepath.Base(f.Path), t.M, t.K, t.Method, t.RelSqErr, t.WeightedRelSqErr)
+			}
+		}
+	}
+	return ""
 }
