@@ -233,7 +233,11 @@ func printMultiCompress(c *cli.Context, rep *multi.Report, paths []string, out s
 	for i, f := range rep.Files {
 		b, _ := multi.FolderBytes([]string{paths[i]})
 		a, _ := multi.FolderBytes([]string{outs[i]})
-		fmt.Fprintf(w, "%s: %d -> %d bytes (%.1fx smaller)\n", filepath.Base(f.Path), b, a, float64(b)/float64(max(a, 1)))
+		note := ""
+		if f.Unchanged != "" {
+			note = ", unchanged: " + f.Unchanged
+		}
+		fmt.Fprintf(w, "%s: %d -> %d bytes (%.1fx smaller%s)\n", filepath.Base(f.Path), b, a, float64(b)/float64(max(a, 1)), note)
 	}
 	fmt.Fprintf(w, "model files: %d -> %d bytes (%.1fx smaller), %.1fs; wrote %d files in %s\n",
 		before, after, float64(before)/float64(max(after, 1)), took.Seconds(), len(outs), out)

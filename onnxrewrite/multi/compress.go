@@ -28,6 +28,9 @@ type Options struct {
 type FileReport struct {
 	Path   string           `json:"path"`
 	Report *compress.Report `json:"report"`
+	// Unchanged says why the file is written as it was: it has no
+	// embedding table, or every table was left alone; "" when rewritten.
+	Unchanged string `json:"unchanged,omitempty"`
 }
 
 // Report is what Compress did.
@@ -58,6 +61,9 @@ func Compress(ctx context.Context, files []*File, groups []Group, opts Options) 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNamed(groups, opts.Tables); err != nil {
+		return nil, err
+	}
 	learned := map[int]compress.Learned{}
 	rep := &Report{Groups: groups, Learned: map[string]int{}}
 	for _, f := range files {
@@ -73,6 +79,9 @@ func Compress(ctx context.Context, files []*File, groups []Group, opts Options) 
 				o.Given[name] = l
 			}
 		}
+		if opts.Tables != nil {
+			o.Tables = fileTables(f, groups, groupOf, opts.Tables)
+		}
 		o.Learned = func(table string, l compress.Learned) {
 			gi := groupOf[Holder{f.Path, table}]
 			learned[gi] = l
@@ -82,13 +91,34 @@ func Compress(ctx context.Context, files []*File, groups []Group, opts Options) 
 		if opts.Progress != nil {
 			o.Progress = func(ev compress.Event) { opts.Progress(path, ev) }
 		}
-		r, err := compress.Compress(ctx, f.Model, o)
+		fr, err := compressFile(ctx, f, o)
 		if err != nil {
 			return nil, err
 		}
-		rep.Files = append(rep.Files, FileReport{Path: f.Path, Report: r})
+		rep.Files = append(rep.Files, fr)
+	}
+	if !slices.ContainsFunc(rep.Files, func(f FileReport) bool { return f.Unchanged == "" }) {
+		return rep, fmt.Errorf("%w: no file's tables were compressed", compress.ErrNothingCompressed)
 	}
 	return rep, nil
+}
+
+// compressFile compresses one file; a file with no table, or whose tables
+// were all left alone, is reported unchanged (it is written as it was), not
+// an error: another file of the model may hold what shrinks.
+func compressFile(ctx context.Context, f *File, o compress.Options) (FileReport, error) {
+	fr := FileReport{Path: f.Path}
+	if len(f.Inv.Tables) == 0 || o.Tables != nil && len(o.Tables) == 0 {
+		fr.Unchanged, fr.Report = "no embedding table (or none of those named)", &compress.Report{}
+		return fr, nil
+	}
+	r, err := compress.Compress(ctx, f.Model, o)
+	if errors.Is(err, compress.ErrNothingCompressed) {
+		fr.Unchanged, fr.Report = "every table left alone", r
+		return fr, nil
+	}
+	fr.Report = r
+	return fr, err
 }
 
 // groupCounts sums each group's counts over its holders; a count for a
@@ -154,4 +184,32 @@ func FolderBytes(paths []string) (int64, error) {
 		n += b
 	}
 	return n, nil
+}
+
+// fileTables are the file's names of the named tables: a name is a table's
+// name in any file, and names every copy of it.
+func fileTables(f *File, groups []Group, groupOf map[Holder]int, named []string) []string {
+	out := []string{}
+	for i := range f.Inv.Tables {
+		name := f.Inv.Tables[i].Name
+		g := groups[groupOf[Holder{f.Path, name}]]
+		if slices.ContainsFunc(g.Holders, func(h Holder) bool { return slices.Contains(named, h.Table) }) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// checkNamed refuses a named table that no file holds.
+func checkNamed(groups []Group, named []string) error {
+	for _, n := range named {
+		found := false
+		for _, g := range groups {
+			found = found || slices.ContainsFunc(g.Holders, func(h Holder) bool { return h.Table == n })
+		}
+		if !found {
+			return fmt.Errorf("table %q: no file holds it", n)
+		}
+	}
+	return nil
 }
