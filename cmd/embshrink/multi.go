@@ -143,6 +143,9 @@ func runCompressMulti(c *cli.Context) error {
 		return inputError(err)
 	}
 	for i, f := range files {
+		if rep.Files[i].Unchanged != "" {
+			continue // written as it was: nothing to record
+		}
 		if err := compress.RecordProvenance(f.Model, f.Path, toolVersion(), rep.Files[i].Report, opts.Options); err != nil {
 			return inputError(err)
 		}
