@@ -96,12 +96,13 @@ func TestZooCompress(t *testing.T) {
 	t.Logf("zoo at %dx16 (model, form, layout, tables compressed and readouts, per output: agreement / cosine):\n%s", m, strings.Join(rows, "\n"))
 }
 
-// zooBatch gives batch-major inputs a batch of n.
+// zooBatch gives batch-major inputs (ids, masks, a past cache) a batch of n.
 func zooBatch(ins []fixtures.Input, n int64) []fixtures.Input {
 	out := slices.Clone(ins)
 	for i, in := range out {
-		if len(in.Shape) == 2 && in.Shape[0] == 2 {
-			out[i].Shape = []int64{n, in.Shape[1]}
+		if len(in.Shape) >= 2 && in.Shape[0] == 2 {
+			out[i].Shape = slices.Clone(in.Shape)
+			out[i].Shape[0] = n
 		}
 	}
 	return out

@@ -70,6 +70,14 @@ func Inputs(ins []fixtures.Input, seed uint64, trial int) map[string]ort.HostTen
 		if shape == nil {
 			shape = []int64{}
 		}
+		if in.Fill == fixtures.FillNormal {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			out[in.Name] = ort.HostTensor{Shape: shape, Data: v}
+			continue
+		}
 		if in.Elem == onnxpb.TensorProto_BOOL {
 			out[in.Name] = ort.HostTensor{Shape: shape, Data: []bool{trial%2 == 0}}
 			continue
