@@ -130,13 +130,21 @@ func calibrationInputs(r *roles.Roles, specs []string, stderr io.Writer) (map[st
 // and returns the inputs of the other h.
 func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, opts *compress.Options, stderr io.Writer) (map[string]ort.HostTensor, error) {
 	l := c.Int("self-calibrate-len")
-	passes, positions := calibrate.SampleCost(n+h, l)
-	fmt.Fprintf(stderr, "compress: self-calibrating: sampling %d sequences of %d ids (%d held back to choose candidates) in ONNX Runtime: %d forward passes over [%d, t], t = 1..%d, %d positions in all\n",
-		n+h, l, h, passes, n+h, l-1, positions)
 	table := ""
 	if len(opts.Tables) > 0 {
 		table = opts.Tables[0]
 	}
+	lm, err := calibrate.FindLM(m, table)
+	if err != nil {
+		return nil, err
+	}
+	passes, positions := calibrate.SampleCost(n+h, l, lm.Cache != nil)
+	how := fmt.Sprintf("[%d, t], t = 1..%d", n+h, l-1)
+	if lm.Cache != nil {
+		how = fmt.Sprintf("[%d, 1], one id a step with the key/value cache (each step's present outputs fed back as the past)", n+h)
+	}
+	fmt.Fprintf(stderr, "compress: self-calibrating: sampling %d sequences of %d ids (%d held back to choose candidates) in ONNX Runtime: %d forward passes over %s, %d positions in all\n",
+		n+h, l, h, passes, how, positions)
 	lp := newLearnProgress(stderr)
 	start := time.Now()
 	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: n + h, Len: l, BOS: c.Int64("bos"), Seed: c.Int64("seed"), Table: table,

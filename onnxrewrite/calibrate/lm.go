@@ -28,6 +28,10 @@ type LM struct {
 	// attention mask of ones, position ids, token types of zeros, an
 	// empty past cache, use_cache_branch false.
 	Extra []roles.Input
+	// Cache, when the model has a key/value cache a step can feed back,
+	// makes sampling run one token a step; nil: every step runs the
+	// whole prefix with an empty past.
+	Cache *Cache
 	roles *roles.Roles
 }
 
@@ -90,6 +94,7 @@ func FindLM(m *model.Model, table string) (*LM, error) {
 	if lm.Output == "" {
 		return nil, fmt.Errorf("%s: cannot sample from the model: no float output [batch, seq, %d] scores the rows of table %q", m.Path, lm.V, tb.Name)
 	}
+	lm.Cache = findCache(m, lm)
 	return lm, nil
 }
 

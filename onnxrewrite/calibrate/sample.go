@@ -43,8 +43,12 @@ type Samples struct {
 }
 
 // SampleCost is what sampling n sequences of length l costs: l-1 forward
-// passes over [n, t] batches, t = 1..l-1, n*l*(l-1)/2 positions in all.
-func SampleCost(n, l int) (passes int, positions int64) {
+// passes over [n, t] batches, t = 1..l-1, n*l*(l-1)/2 positions in all;
+// with a key/value cache, l-1 passes over [n, 1], n*(l-1) positions.
+func SampleCost(n, l int, cache bool) (passes int, positions int64) {
+	if cache {
+		return l - 1, int64(n) * int64(l-1)
+	}
 	return l - 1, int64(n) * int64(l) * int64(l-1) / 2
 }
 
@@ -86,9 +90,15 @@ func Sample(rt *ort.Runtime, m *model.Model, opts SampleOptions) (*Samples, erro
 		s.IDs[i*s.Len] = s.BOS
 	}
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x5a4d91e))
-	s.Passes, s.Positions = SampleCost(s.N, s.Len)
+	s.Passes, s.Positions = SampleCost(s.N, s.Len, lm.Cache != nil)
+	var past map[string]ort.HostTensor
 	for t := 1; t < s.Len; t++ {
-		if err := s.step(sess, t, rng); err != nil {
+		if lm.Cache != nil {
+			past, err = s.stepCached(sess, t, past, rng)
+		} else {
+			err = s.step(sess, t, rng)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%s: sampling step %d: %w", m.Path, t, err)
 		}
 		if opts.Progress != nil {
@@ -108,17 +118,41 @@ func (s *Samples) step(sess *ort.Session, t int, rng *rand.Rand) error {
 	if err != nil {
 		return err
 	}
+	return s.draw(out, t, t, rng)
+}
+
+// stepCached runs id t-1 of every sequence with the cache of the steps
+// before (past; nil at t = 1), draws id t, and returns the new cache.
+func (s *Samples) stepCached(sess *ort.Session, t int, past map[string]ort.HostTensor, rng *rand.Rand) (map[string]ort.HostTensor, error) {
+	last := make([]int64, s.N)
+	for i := range last {
+		last[i] = s.IDs[i*s.Len+t-1]
+	}
+	feed, err := s.LM.stepFeed(last, s.N, t-1, past)
+	if err != nil {
+		return nil, err
+	}
+	out, err := sess.Run(feed)
+	if err != nil {
+		return nil, err
+	}
+	return out, s.draw(out, t, 1, rng)
+}
+
+// draw draws id t of every sequence from the last of the seq positions
+// the model's scores output has.
+func (s *Samples) draw(out map[string]ort.HostTensor, t, seq int, rng *rand.Rand) error {
 	res, ok := out[s.LM.Output]
 	if !ok {
 		return fmt.Errorf("no output %q", s.LM.Output)
 	}
 	scores, ok := res.Data.([]float32)
 	v := int(s.LM.V)
-	if !ok || len(res.Shape) != 3 || res.Shape[0] != int64(s.N) || res.Shape[1] != int64(t) || res.Shape[2] != s.LM.V {
-		return fmt.Errorf("output %q is %T %v, want float32 [%d, %d, %d]", s.LM.Output, res.Data, res.Shape, s.N, t, v)
+	if !ok || len(res.Shape) != 3 || res.Shape[0] != int64(s.N) || res.Shape[1] != int64(seq) || res.Shape[2] != s.LM.V {
+		return fmt.Errorf("output %q is %T %v, want float32 [%d, %d, %d]", s.LM.Output, res.Data, res.Shape, s.N, seq, v)
 	}
 	for i := 0; i < s.N; i++ {
-		row := scores[(i*t+t-1)*v : (i*t+t)*v]
+		row := scores[(i*seq+seq-1)*v : (i*seq+seq)*v]
 		s.IDs[i*s.Len+t] = int64(drawSoftmax(row, rng.Float64()))
 	}
 	return nil
