@@ -3,12 +3,14 @@ package calibrate_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/internal/testkit"
 	"github.com/embshrink/embshrink/internal/testkit/rtkit"
 	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
 
 // The zoo's cache forms (Optimum's decoder_with_past and
@@ -50,4 +52,57 @@ func TestSampleCache(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A merged decoder reads its tables in both branches of its If; one runs,
+// so the rows count once: the same counts as the no-cache form on the same
+// ids, for every table but one whose ids each branch computes (gpt2's
+// positions), which is left out rather than failing the count.
+func TestRowCountsMerged(t *testing.T) {
+	rt := rtkit.Runtime(t)
+	root := testkit.RepoRoot(t)
+	for _, c := range []struct{ base, uncounted string }{{"gpt2", "wpe.weight"}, {"llama", ""}} {
+		t.Run(c.base, func(t *testing.T) {
+			plain := testkit.Load(t, fixtures.ZooPath(root, c.base))
+			merged := testkit.Load(t, fixtures.ZooPath(root, c.base+"_merged"))
+			s, err := calibrate.Sample(rt, plain, calibrate.SampleOptions{N: 4, Len: 10, BOS: 1, Seed: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lm, err := calibrate.FindLM(merged, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var counts [2]map[string][]int64
+			for i, m := range []*calibrate.LM{s.LM, lm} {
+				in, err := m.Feed(s.IDs, s.N, s.Len)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if counts[i], err = calibrate.RowCounts(rt, []*model.Model{plain, merged}[i], nil, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			delete(counts[0], c.uncounted)
+			if len(counts[0]) == 0 || fmt.Sprint(counts[1]) != fmt.Sprint(counts[0]) {
+				t.Errorf("merged counts differ from the no-cache form's (sums %v, want %v)", sums(counts[1]), sums(counts[0]))
+			}
+			if c.uncounted != "" {
+				_, err := calibrate.RowCounts(rt, merged, []string{c.uncounted}, nil)
+				if err == nil || !strings.Contains(err.Error(), "only ids that are values of the main graph can be counted") {
+					t.Errorf("counting %s when named: error %v, want the refusal", c.uncounted, err)
+				}
+			}
+		})
+	}
+}
+
+func sums(c map[string][]int64) map[string]int64 {
+	out := map[string]int64{}
+	for name, v := range c {
+		for _, x := range v {
+			out[name] += x
+		}
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
@@ -29,8 +30,13 @@ import (
 //
 // A Gather inside a subgraph (an If branch, a Loop body) is counted when its
 // ids are a value of the main graph, once per run of the main graph: as if
-// the branch were taken, and the body run once. A Gather whose ids are
-// computed inside the subgraph cannot be counted and is an error naming it.
+// the branch were taken, and the body run once. Where both branches of an
+// If read a table (a merged decoder's no-past and with-past graphs), only
+// the else branch's Gathers of it count: one branch runs, so counting both would
+// count each id twice. A Gather whose ids are
+// computed inside the subgraph cannot be counted: an error naming it when
+// tables names its table, else that table is left out of the counts (a
+// merged decoder's position table, whose positions each branch computes).
 //
 // Inputs must hold every model input the ids depend on; others are ignored
 // when the model does not need them for the ids.
@@ -46,10 +52,9 @@ func RowCounts(rt *ort.Runtime, m *model.Model, tables []string, inputs map[stri
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range sites {
-		if s.Err != nil {
-			return nil, s.Err
-		}
+	sites, uncounted, err := countable(oneBranch(sites), tables)
+	if err != nil {
+		return nil, err
 	}
 	declared := map[string]bool{}
 	for _, in := range model.Inputs(m) {
@@ -66,7 +71,7 @@ func RowCounts(rt *ort.Runtime, m *model.Model, tables []string, inputs map[stri
 	}
 	counts := map[string][]int64{}
 	for _, tb := range inv.Tables {
-		if len(tables) == 0 || slices.Contains(tables, tb.Name) {
+		if (len(tables) == 0 && !uncounted[tb.Name]) || slices.Contains(tables, tb.Name) {
 			counts[tb.Name] = make([]int64, tb.Shape[0])
 		}
 	}
@@ -130,4 +135,56 @@ func countIDs(m *model.Model, s onnxrewrite.IDSite, t ort.HostTensor, c []int64)
 		c[r]++
 	}
 	return nil
+}
+
+// oneBranch drops the Gathers of a table in an If's then branch when its
+// else branch Gathers that table too, so that the ids of one run count once.
+func oneBranch(sites []onnxrewrite.IDSite) []onnxrewrite.IDSite {
+	branch := func(s onnxrewrite.IDSite) (ifPath, which string) {
+		parts := strings.Split(s.Ref.Graph, "/")
+		for i, p := range parts {
+			for _, b := range []string{".then_branch", ".else_branch"} {
+				if strings.HasSuffix(p, b) {
+					return strings.Join(append(slices.Clone(parts[:i]), strings.TrimSuffix(p, b)), "/"), b
+				}
+			}
+		}
+		return "", ""
+	}
+	hasElse := map[string]bool{}
+	for _, s := range sites {
+		if ifPath, which := branch(s); which == ".else_branch" {
+			hasElse[ifPath+"\x00"+s.Table] = true
+		}
+	}
+	var out []onnxrewrite.IDSite
+	for _, s := range sites {
+		if ifPath, which := branch(s); which == ".then_branch" && hasElse[ifPath+"\x00"+s.Table] {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// countable drops the sites whose ids cannot be counted, and every site of
+// their tables, returning those tables; such a site of a table named in
+// tables is an error.
+func countable(sites []onnxrewrite.IDSite, tables []string) ([]onnxrewrite.IDSite, map[string]bool, error) {
+	uncounted := map[string]bool{}
+	for _, s := range sites {
+		if s.Err != nil {
+			if len(tables) > 0 {
+				return nil, nil, s.Err
+			}
+			uncounted[s.Table] = true
+		}
+	}
+	var out []onnxrewrite.IDSite
+	for _, s := range sites {
+		if !uncounted[s.Table] {
+			out = append(out, s)
+		}
+	}
+	return out, uncounted, nil
 }
