@@ -48,19 +48,24 @@ func FindNorm(m *model.Model, tb *Table) string {
 	if tb.Graph != "main" || len(tb.Gathers) == 0 {
 		return ""
 	}
-	g := m.Proto.Graph
-	consumers := map[string][]*onnxpb.NodeProto{}
-	for _, n := range g.Node {
-		for _, in := range n.Input {
-			consumers[in] = append(consumers[in], n)
-		}
-	}
+	// A Gather inside a subgraph (both branches of a merged decoder's If)
+	// is followed in its own graph.
+	consumersOf := map[*onnxpb.GraphProto]map[string][]*onnxpb.NodeProto{}
 	var found string
 	for _, ref := range tb.Gathers {
-		if ref.Graph != "main" || ref.node == nil {
+		if ref.node == nil || ref.gc == nil {
 			return ""
 		}
-		why := findNorm(g, consumers, ref.node.Output[0])
+		g := ref.gc.g
+		if consumersOf[g] == nil {
+			consumersOf[g] = map[string][]*onnxpb.NodeProto{}
+			for _, n := range g.Node {
+				for _, in := range n.Input {
+					consumersOf[g][in] = append(consumersOf[g][in], n)
+				}
+			}
+		}
+		why := findNorm(g, consumersOf[g], ref.node.Output[0])
 		if why == "" {
 			return ""
 		}
@@ -82,17 +87,21 @@ func tiedReason(m *model.Model, tb *Table) string {
 	for _, c := range tb.Copies {
 		copies[c.Name] = true
 	}
-	for i, n := range m.Proto.GetGraph().GetNode() {
-		if n.OpType != "MatMul" && n.OpType != "Gemm" {
-			continue
-		}
-		for _, in := range n.Input {
-			if copies[in] {
-				return fmt.Sprintf("the table is tied: %s %s reads its copy %s as an output projection", n.OpType, model.NodeLabel(n, i), in)
+	why := ""
+	walkGraphs(m, func(gc *graphCtx) { // the projection may be in an If branch
+		for i, n := range gc.g.Node {
+			if why != "" || (n.OpType != "MatMul" && n.OpType != "Gemm") {
+				continue
+			}
+			for _, in := range n.Input {
+				if copies[in] {
+					why = fmt.Sprintf("the table is tied: %s %s reads its copy %s as an output projection", n.OpType, model.NodeLabel(n, i), in)
+					break
+				}
 			}
 		}
-	}
-	return ""
+	})
+	return why
 }
 
 // findNorm follows value through operators that keep rows as rows (Add,

@@ -57,3 +57,33 @@ func TestFindNorm(t *testing.T) {
 		}
 	}
 }
+
+// The zoo decoders' cache forms read their table as the no-cache form
+// does, a merged decoder inside its If's branches: the same norm, and
+// tied through the exporter's folded copy, so all three learn in relative
+// error.
+func TestRelativeReasonCacheForms(t *testing.T) {
+	root := testkit.RepoRoot(t)
+	for _, c := range []struct{ base, table, norm string }{
+		{"gpt2", "wte.weight", "LayerNorm (decomposed"},
+		{"llama", "emb.weight", "RMSNorm (decomposed"},
+	} {
+		for _, form := range []string{"", "_with_past", "_merged"} {
+			t.Run(c.base+form, func(t *testing.T) {
+				m := testkit.Load(t, fixtures.ZooPath(root, c.base+form))
+				inv, err := onnxrewrite.FindTables(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tb, err := inv.Table(c.table)
+				if err != nil {
+					t.Fatal(err)
+				}
+				why := onnxrewrite.RelativeReason(m, tb)
+				if !strings.Contains(why, "rows are read through "+c.norm) || !strings.Contains(why, "the table is tied: MatMul") {
+					t.Errorf("reason %q, want rows read through %s and a tied MatMul", why, c.norm)
+				}
+			})
+		}
+	}
+}
