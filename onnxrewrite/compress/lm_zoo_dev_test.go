@@ -1,0 +1,72 @@
+package compress_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/embshrink/embshrink/fixtures"
+	"github.com/embshrink/embshrink/internal/testkit"
+	"github.com/embshrink/embshrink/internal/testkit/rtkit"
+	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
+	"github.com/embshrink/embshrink/onnxrewrite/model"
+)
+
+// The zoo's decoders in their cache forms beside their no-cache form: each
+// compressed at 16x16 self-calibrated on 300 sequences (seed 1; the cache
+// forms sampled with the cache, drawing the same ids), then mean KL, top-1
+// agreement and perplexity against the same form's original on 32 held-out
+// sequences of 48 sampled with seed 2 (through the no-past branch or an
+// empty past: the ids are the same in every form). Random weights: the
+// figures compare the forms, not the method. Run with
+//
+//	EMBSHRINK_DEV=1 go test ./onnxrewrite/compress -run LMZooCache -v -timeout 60m
+func TestLMZooCache(t *testing.T) {
+	if os.Getenv("EMBSHRINK_DEV") == "" {
+		t.Skip("set EMBSHRINK_DEV=1 for the zoo decoders' measurement (minutes)")
+	}
+	rt := rtkit.Runtime(t)
+	root := testkit.RepoRoot(t)
+	for _, name := range []string{"llama_with_past", "llama_merged", "llama", "gpt2_with_past", "gpt2_merged", "gpt2"} {
+		t.Run(name, func(t *testing.T) {
+			path := fixtures.ZooPath(root, name)
+			m, err := model.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 32, Len: calibrate.DefaultSampleLen, BOS: -1, Seed: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &lmEval{in: sampleInputs(t, held, 0, held.N), ids: held.IDs, n: held.N, l: held.Len, v: int(held.LM.V)}
+			e.logits = logitsOf(t, rt, path, e.in)
+			_, _, ppl := e.figures(t, rt, path)
+			t.Logf("%s: original perplexity %.3f on %d held-out sequences of %d", name, ppl, held.N, held.Len)
+			t.Logf("%s: %s", name, lmRun(t, rt, path, e, 16, 300, 1))
+		})
+	}
+}
+
+// The no-cache figure on a trained model (stories260K, which has no cache
+// form): 16x16 self-calibrated on 300 sequences, KL etc. on 200 held-out
+// sequences sampled with seed 2, as TestLMStoriesSelfCalibrated measures it.
+//
+//	EMBSHRINK_DEV=1 go test ./onnxrewrite/compress -run LMStories300 -v
+func TestLMStories300(t *testing.T) {
+	if os.Getenv("EMBSHRINK_DEV") == "" {
+		t.Skip("set EMBSHRINK_DEV=1 for the stories260K measurement")
+	}
+	rt := rtkit.Runtime(t)
+	path := testkit.SharedData(t, "stories260k/stories260K_tied.onnx")
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 200, Len: calibrate.DefaultSampleLen, BOS: -1, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &lmEval{in: sampleInputs(t, held, 0, held.N), ids: held.IDs, n: held.N, l: held.Len, v: int(held.LM.V)}
+	e.logits = logitsOf(t, rt, path, e.in)
+	_, _, ppl := e.figures(t, rt, path)
+	t.Logf("stories260K_tied: original perplexity %.3f; %s", ppl, lmRun(t, rt, path, e, 16, 300, 1))
+}
