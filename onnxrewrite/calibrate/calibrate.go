@@ -6,6 +6,7 @@
 package calibrate
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,8 +36,9 @@ import (
 // the else branch's Gathers of it count: one branch runs, so counting both would
 // count each id twice. A Gather whose ids are
 // computed inside the subgraph cannot be counted: an error naming it when
-// tables names its table, else that table is left out of the counts (a
-// merged decoder's position table, whose positions each branch computes).
+// tables names its table or no other table can be counted, else that table
+// is left out of the counts (a merged decoder's position table, whose
+// positions each branch computes).
 //
 // Inputs must hold every model input the ids depend on; others are ignored
 // when the model does not need them for the ids.
@@ -168,16 +170,18 @@ func oneBranch(sites []onnxrewrite.IDSite) []onnxrewrite.IDSite {
 }
 
 // countable drops the sites whose ids cannot be counted, and every site of
-// their tables, returning those tables; such a site of a table named in
-// tables is an error.
+// their tables, returning those tables; such a site is an error when its
+// table is named in tables or when no table is left to count.
 func countable(sites []onnxrewrite.IDSite, tables []string) ([]onnxrewrite.IDSite, map[string]bool, error) {
 	uncounted := map[string]bool{}
+	var first error
 	for _, s := range sites {
 		if s.Err != nil {
 			if len(tables) > 0 {
 				return nil, nil, s.Err
 			}
 			uncounted[s.Table] = true
+			first = cmp.Or(first, s.Err)
 		}
 	}
 	var out []onnxrewrite.IDSite
@@ -185,6 +189,9 @@ func countable(sites []onnxrewrite.IDSite, tables []string) ([]onnxrewrite.IDSit
 		if !uncounted[s.Table] {
 			out = append(out, s)
 		}
+	}
+	if len(out) == 0 && first != nil {
+		return nil, nil, first // nothing left to count: say why
 	}
 	return out, uncounted, nil
 }
