@@ -124,18 +124,8 @@ func TestLMStoriesSelfCalibrated(t *testing.T) {
 	rt := rtkit.Runtime(t)
 	for _, name := range []string{"stories260K_tied.onnx", "stories260K_untied_folded.onnx"} {
 		path := testkit.SharedData(t, "stories260k/"+name)
-		m, err := model.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 200, Len: calibrate.DefaultSampleLen, BOS: -1, Seed: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := &lmEval{in: sampleInputs(t, held, 0, held.N), ids: held.IDs, n: held.N, l: held.Len, v: int(held.LM.V)}
-		e.logits = logitsOf(t, rt, path, e.in)
-		_, _, ppl := e.figures(t, rt, path)
-		t.Logf("%s: original perplexity %.3f on %d held-out sequences of %d", name, ppl, held.N, held.Len)
+		e, ppl := heldOutEval(t, rt, path, 200)
+		t.Logf("%s: original perplexity %.3f on %d held-out sequences of %d", name, ppl, e.n, e.l)
 		t.Logf("%s: %s", name, lmRun(t, rt, path, e, 16, 0, 1))
 		for _, mm := range []int{8, 16, 20} {
 			for _, cands := range []int{1, 4} {
@@ -143,4 +133,22 @@ func TestLMStoriesSelfCalibrated(t *testing.T) {
 			}
 		}
 	}
+}
+
+// heldOutEval samples n held-out sequences from the model at path (seed
+// 2) and returns them with the original's logits, and its perplexity.
+func heldOutEval(t *testing.T, rt *ort.Runtime, path string, n int) (*lmEval, float64) {
+	t.Helper()
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: n, Len: calibrate.DefaultSampleLen, BOS: -1, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &lmEval{in: sampleInputs(t, held, 0, held.N), ids: held.IDs, n: held.N, l: held.Len, v: int(held.LM.V)}
+	e.logits = logitsOf(t, rt, path, e.in)
+	_, _, ppl := e.figures(t, rt, path)
+	return e, ppl
 }

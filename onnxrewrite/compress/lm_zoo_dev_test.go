@@ -7,8 +7,6 @@ import (
 	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/internal/testkit"
 	"github.com/embshrink/embshrink/internal/testkit/rtkit"
-	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
-	"github.com/embshrink/embshrink/onnxrewrite/model"
 )
 
 // The zoo's decoders in their cache forms beside their no-cache form: each
@@ -29,18 +27,8 @@ func TestLMZooCache(t *testing.T) {
 	for _, name := range []string{"llama_with_past", "llama_merged", "llama", "gpt2_with_past", "gpt2_merged", "gpt2"} {
 		t.Run(name, func(t *testing.T) {
 			path := fixtures.ZooPath(root, name)
-			m, err := model.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			held, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 32, Len: calibrate.DefaultSampleLen, BOS: -1, Seed: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := &lmEval{in: sampleInputs(t, held, 0, held.N), ids: held.IDs, n: held.N, l: held.Len, v: int(held.LM.V)}
-			e.logits = logitsOf(t, rt, path, e.in)
-			_, _, ppl := e.figures(t, rt, path)
-			t.Logf("%s: original perplexity %.3f on %d held-out sequences of %d", name, ppl, held.N, held.Len)
+			e, ppl := heldOutEval(t, rt, path, 32)
+			t.Logf("%s: original perplexity %.3f on %d held-out sequences of %d", name, ppl, e.n, e.l)
 			t.Logf("%s: %s", name, lmRun(t, rt, path, e, 16, 300, 1))
 		})
 	}
@@ -57,16 +45,6 @@ func TestLMStories300(t *testing.T) {
 	}
 	rt := rtkit.Runtime(t)
 	path := testkit.SharedData(t, "stories260k/stories260K_tied.onnx")
-	m, err := model.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	held, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 200, Len: calibrate.DefaultSampleLen, BOS: -1, Seed: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &lmEval{in: sampleInputs(t, held, 0, held.N), ids: held.IDs, n: held.N, l: held.Len, v: int(held.LM.V)}
-	e.logits = logitsOf(t, rt, path, e.in)
-	_, _, ppl := e.figures(t, rt, path)
+	e, ppl := heldOutEval(t, rt, path, 200)
 	t.Logf("stories260K_tied: original perplexity %.3f; %s", ppl, lmRun(t, rt, path, e, 16, 300, 1))
 }
