@@ -2,6 +2,7 @@ package onnxrewrite
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/embshrink/embshrink/onnxrewrite/model"
@@ -33,7 +34,15 @@ var normOps = map[string]string{
 // Every embedding Gather must reach a normalization for the first reason.
 func RelativeReason(m *model.Model, tb *Table) string {
 	var why []string
-	if norm := FindNorm(m, tb); norm != "" {
+	norm := FindNorm(m, tb)
+	if q := tb.Quantized; q != nil && q.Unsupported == "" && !slices.ContainsFunc(q.sites, func(s *qsite) bool { return s.gc.parent != nil }) {
+		// The rows are floats only past the dequantizing chain: follow
+		// them from the lowered copy's Gathers.
+		if mm, ft, err := loweredCopy(m, tb); err == nil {
+			norm = FindNorm(mm, ft)
+		}
+	}
+	if norm != "" {
 		why = append(why, "rows are read through "+norm)
 	}
 	if tied := tiedReason(m, tb); tied != "" {

@@ -87,3 +87,29 @@ func TestRelativeReasonCacheForms(t *testing.T) {
 		}
 	}
 }
+
+// A quantized table read through a norm gets relative weights in every form
+// ONNX Runtime's quantizer writes: the norm is found past the dequantizing
+// chain (the zoo's BERT-style encoder, its word table quantized).
+func TestRelativeReasonQuantized(t *testing.T) {
+	root := testkit.RepoRoot(t)
+	for _, form := range []string{onnxrewrite.QuantizeDynamic, onnxrewrite.QuantizeQDQ, onnxrewrite.QuantizePerRow} {
+		t.Run(form, func(t *testing.T) {
+			m := testkit.Load(t, fixtures.ZooPath(root, "bert_mean"))
+			if err := onnxrewrite.QuantizeAsORT(m, "word.weight", form); err != nil {
+				t.Fatal(err)
+			}
+			inv, err := onnxrewrite.FindTables(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tb := &inv.Tables[0]
+			if tb.Quantized == nil {
+				t.Fatalf("largest table %s is not the quantized word table", tb.Name)
+			}
+			if why := onnxrewrite.RelativeReason(m, tb); !strings.Contains(why, "LayerNorm") {
+				t.Errorf("relative reason %q, want the LayerNorm past the chain", why)
+			}
+		})
+	}
+}

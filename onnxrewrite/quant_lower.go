@@ -140,6 +140,16 @@ func loweredReadout(m *model.Model, tb *Table) (*Readout, string, error) {
 			return nil, "the table is read inside a subgraph", nil
 		}
 	}
+	mm, ft, err := loweredCopy(m, tb)
+	if err != nil {
+		return nil, "", err
+	}
+	return FindReadout(mm, ft)
+}
+
+// loweredCopy is a copy of m with quantized table tb's chains lowered to a
+// float table its Gathers read, and that table.
+func loweredCopy(m *model.Model, tb *Table) (*model.Model, *Table, error) {
 	// A copy of the main graph's lists, sharing the tensors (and so their
 	// external data) and nodes, which lowering does not change.
 	g := m.Proto.Graph
@@ -148,22 +158,22 @@ func loweredReadout(m *model.Model, tb *Table) (*Readout, string, error) {
 		Output: slices.Clone(g.Output), ValueInfo: slices.Clone(g.ValueInfo)}})
 	inv, err := FindTables(mm)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	qt, err := inv.Table(tb.Name)
 	if err != nil || qt.Quantized == nil {
-		return nil, "", fmt.Errorf("%s: table %q in the copy: %v", m.Path, tb.Name, err)
+		return nil, nil, fmt.Errorf("%s: table %q in the copy: %v", m.Path, tb.Name, err)
 	}
 	name, err := lowerQuant(mm, qt)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	if inv, err = FindTables(mm); err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	ft, err := inv.Table(name)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	return FindReadout(mm, ft)
+	return mm, ft, nil
 }
