@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/embshrink/embshrink/fixtures"
@@ -19,6 +20,9 @@ func runVibeNpy(args []string) error {
 	calib := fs.Int("calibration", 400, "calibration sentences")
 	held := fs.Int("heldout", 2000, "held-out sentences")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
 	}
 	for _, f := range []struct {

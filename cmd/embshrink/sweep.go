@@ -30,6 +30,7 @@ func sweepCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "calibration", Usage: "calibration inputs, as for compress (repeatable)"},
 			&cli.StringSliceFlag{Name: "inputs", Usage: "held-out input values as `NAME=FILE.npy` (repeatable); without, validate's generated inputs"},
+			dimFlag(),
 			&cli.StringFlag{Name: "M", Usage: "codes per row, comma-separated (default: a grid spanning about 5x to 100x)"},
 			&cli.StringFlag{Name: "K", Value: "16", Usage: "values per code, comma-separated (with -M)"},
 			&cli.StringFlag{Name: "table", Usage: "table `NAME` (default: the largest)"},
@@ -129,6 +130,9 @@ func runSweep(c *cli.Context) error {
 func sweepOptions(c *cli.Context, path string) (sweep.Options, error) {
 	gate, err := gateOptions(c)
 	if err != nil {
+		return sweep.Options{}, err
+	}
+	if gate.Dims, err = parseDims(c); err != nil {
 		return sweep.Options{}, err
 	}
 	opts := sweep.Options{Table: c.String("table"), Compare: gate, WorkDir: c.String("work-dir"), Version: toolVersion()}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,5 +108,38 @@ func TestSweepSearchFlags(t *testing.T) {
 		if !strings.Contains(cmd, want) {
 			t.Errorf("recommended command %q lacks %q", cmd, want)
 		}
+	}
+}
+
+// sweep takes --dim as validate does: the generated inputs of every point
+// have the sizes asked for, and a malformed one exits 2.
+func TestSweepDims(t *testing.T) {
+	valNeedRuntime(t)
+	model := filepath.Join("..", "..", "fixtures", "testdata", "zoo", "fasttext_mask.onnx")
+	args := []string{"sweep", model, "-M", "2", "--references", "none", "--iterations", "2", "--codes-dir", t.TempDir(), "--json"}
+	code, stdout, stderr := runCLI(append(args, "--dim", "sequence=5", "--dim", "batch=3")...)
+	if code != exitOK && code != exitOutside {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Points []struct {
+			Compare struct {
+				Inputs []struct {
+					Name  string  `json:"name"`
+					Shape []int64 `json:"shape"`
+				} `json:"inputs"`
+			} `json:"compare"`
+		} `json:"points"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res.Points) != 1 {
+		t.Fatalf("--json %q: %v", stdout, err)
+	}
+	for _, in := range res.Points[0].Compare.Inputs {
+		if fmt.Sprint(in.Shape) != "[3 5]" {
+			t.Errorf("input %s has shape %v, want [3 5] from --dim", in.Name, in.Shape)
+		}
+	}
+	if code, _, stderr := runCLI(append(args, "--dim", "bad")...); code != exitInput || !strings.Contains(stderr, `--dim "bad": want NAME=VALUE`) {
+		t.Errorf("--dim bad: exit %d, %q; want 2 naming the flag", code, stderr)
 	}
 }

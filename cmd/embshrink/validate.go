@@ -37,7 +37,7 @@ func validateCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			inputsFlag(),
 			&cli.IntFlag{Name: "samples", Value: validate.DefaultSamples, Usage: "batch size of generated inputs"},
-			&cli.StringSliceFlag{Name: "dim", Usage: "size of a dynamic dimension as `NAME=VALUE` (its dim_param name); repeatable; others are the batch size first, then 16"},
+			dimFlag(),
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the generated inputs"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
 		}, gateFlags()...),
@@ -108,21 +108,33 @@ func compareOptions(c *cli.Context) (validate.CompareOptions, error) {
 	if opts.Samples <= 0 {
 		return opts, fmt.Errorf("--samples %d: want a positive batch size", opts.Samples)
 	}
+	opts.Dims, err = parseDims(c)
+	return opts, err
+}
+
+// dimFlag is --dim, shared by validate and sweep.
+func dimFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "dim", Usage: "size of a dynamic dimension as `NAME=VALUE` (its dim_param name); repeatable; others are the batch size first, then 16"}
+}
+
+// parseDims reads --dim; nil when none is given.
+func parseDims(c *cli.Context) (map[string]int64, error) {
+	var dims map[string]int64
 	for _, d := range c.StringSlice("dim") {
 		name, val, ok := strings.Cut(d, "=")
 		if !ok || name == "" {
-			return opts, fmt.Errorf("--dim %q: want NAME=VALUE", d)
+			return nil, fmt.Errorf("--dim %q: want NAME=VALUE", d)
 		}
 		v, err := strconv.ParseInt(val, 10, 64)
 		if err != nil {
-			return opts, fmt.Errorf("--dim %q: %w", d, errors.Unwrap(err))
+			return nil, fmt.Errorf("--dim %q: %w", d, errors.Unwrap(err))
 		}
-		if opts.Dims == nil {
-			opts.Dims = map[string]int64{}
+		if dims == nil {
+			dims = map[string]int64{}
 		}
-		opts.Dims[name] = v
+		dims[name] = v
 	}
-	return opts, nil
+	return dims, nil
 }
 
 // inputsFlag is validate's --inputs, which compress shares for its
