@@ -156,10 +156,15 @@ func readWeights(path string, rows int) ([]float32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights %s: %w", path, err)
 	}
+	positive := false
 	for i, x := range w {
 		if !(x >= 0) || math.IsInf(float64(x), 1) {
 			return nil, fmt.Errorf("weights %s: element %d is %v (as float32, from %s); want a finite value >= 0", path, i, x, a.DType)
 		}
+		positive = positive || x > 0
+	}
+	if !positive {
+		return nil, fmt.Errorf("weights %s: every element is 0; at least one row must weigh", path)
 	}
 	return w, nil
 }

@@ -108,7 +108,8 @@ func TestLearnFileIntegerWeights(t *testing.T) {
 }
 
 // TestLearnFileBadWeights wants a weight that is negative, NaN or not
-// finite as float32 refused with one line naming the file and the element.
+// finite as float32 refused with one line naming the file and the element,
+// and weights that are all zero refused naming the file.
 func TestLearnFileBadWeights(t *testing.T) {
 	dir := t.TempDir()
 	const V = 16
@@ -132,6 +133,7 @@ func TestLearnFileBadWeights(t *testing.T) {
 		{"infinite", func() *npy.Array { w := ones(); w[9] = math.Inf(1); return npy.FromFloat64([]int{V}, w) }(), "element 9 is +Inf"},
 		{"beyond float32", func() *npy.Array { w := ones(); w[7] = 1e300; return npy.FromFloat64([]int{V}, w) }(), "element 7 is +Inf (as float32"},
 		{"negative float", func() *npy.Array { w := ones(); w[15] = -0.5; return npy.FromFloat64([]int{V}, w) }(), "element 15 is -0.5"},
+		{"all zero", npy.FromInt64([]int{V}, make([]int64, V)), "every element is 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
