@@ -138,15 +138,7 @@ func TestDetect(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.fixture, func(t *testing.T) {
 			r := detect(t, c.fixture, c.edit)
-			for name, want := range c.want {
-				in, ok := r.Get(name)
-				if !ok {
-					t.Fatalf("no input %q in %+v", name, r.Inputs)
-				}
-				if got := role(in); got != want {
-					t.Errorf("input %s: %s (%s), want %s", name, got, in.Why, want)
-				}
-			}
+			wantRoles(t, r, c.want)
 		})
 	}
 }
@@ -166,16 +158,22 @@ func TestDetectZoo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for name, want := range c.want {
-				in, ok := r.Get(name)
-				if !ok {
-					t.Fatalf("no input %q in %+v", name, r.Inputs)
-				}
-				if got := role(in); got != want {
-					t.Errorf("input %s: %s (%s), want %s", name, got, in.Why, want)
-				}
-			}
+			wantRoles(t, r, c.want)
 		})
+	}
+}
+
+// wantRoles checks the role of each named input.
+func wantRoles(t *testing.T, r *roles.Roles, want map[string]string) {
+	t.Helper()
+	for name, w := range want {
+		in, ok := r.Get(name)
+		if !ok {
+			t.Fatalf("no input %q in %+v", name, r.Inputs)
+		}
+		if got := role(in); got != w {
+			t.Errorf("input %s: %s (%s), want %s", name, got, in.Why, w)
+		}
 	}
 }
 
