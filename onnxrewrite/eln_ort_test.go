@@ -26,11 +26,9 @@ import (
 // (lookup is refused) computes what the model with the decoded table does.
 func TestEmbedLayerNormORT(t *testing.T) {
 	rt := rtkit.Runtime(t)
-	var f fixtures.Fixture
-	for _, x := range fixtures.InputRoles() {
-		if x.Name == "roles_embed_layer_norm" {
-			f = x
-		}
+	f, ok := fixtures.InputRole("roles_embed_layer_norm")
+	if !ok {
+		t.Fatalf("no InputRoles fixture %q", "roles_embed_layer_norm")
 	}
 	path := testkit.Write(t, f)
 	m := testkit.Load(t, path)

@@ -126,11 +126,9 @@ func TestMaskedBagEndToEnd(t *testing.T) {
 // on generated data; calibration refuses to make them up, naming the flag.
 func TestInputsWithoutRole(t *testing.T) {
 	valNeedRuntime(t)
-	var f fixtures.Fixture
-	for _, x := range fixtures.InputRoles() {
-		if x.Name == "roles_dense" {
-			f = x
-		}
+	f, ok := fixtures.InputRole("roles_dense")
+	if !ok {
+		t.Fatalf("no InputRoles fixture %q", "roles_dense")
 	}
 	path := testkit.Write(t, f)
 	code, stdout, stderr := runCLI("validate", path, path)

@@ -330,11 +330,9 @@ func TestLoadCalibration(t *testing.T) {
 // function call's Gather at the call's argument.
 func TestRowCountsFusedAndFunction(t *testing.T) {
 	rt := rtkit.Runtime(t)
-	var f fixtures.Fixture
-	for _, x := range fixtures.InputRoles() {
-		if x.Name == "roles_embed_layer_norm" {
-			f = x
-		}
+	f, ok := fixtures.InputRole("roles_embed_layer_norm")
+	if !ok {
+		t.Fatalf("no InputRoles fixture %q", "roles_embed_layer_norm")
 	}
 	m := testkit.Load(t, testkit.Write(t, f))
 	words, segs := []int32{3, 7, 7, 299, 0, 1, 2, 3}, []int32{0, 1, 1, 1, 0, 0, 0, 1}

@@ -121,11 +121,9 @@ func TestFindLMInputs(t *testing.T) {
 // cache, a mask over no past, use_cache_branch false.
 func TestSampleMergedDecoder(t *testing.T) {
 	rt := rtkit.Runtime(t)
-	var f fixtures.Fixture
-	for _, x := range fixtures.InputRoles() {
-		if x.Name == "roles_merged_decoder" {
-			f = x
-		}
+	f, ok := fixtures.InputRole("roles_merged_decoder")
+	if !ok {
+		t.Fatalf("no InputRoles fixture %q", "roles_merged_decoder")
 	}
 	m := testkit.Load(t, testkit.Write(t, f))
 	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 3, Len: 6, BOS: 1, Seed: 1})

@@ -33,11 +33,9 @@ func TestCompareModelsRoles(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.fixture, func(t *testing.T) {
-			var f fixtures.Fixture
-			for _, x := range fixtures.InputRoles() {
-				if x.Name == c.fixture {
-					f = x
-				}
+			f, ok := fixtures.InputRole(c.fixture)
+			if !ok {
+				t.Fatalf("no InputRoles fixture %q", c.fixture)
 			}
 			path := testkit.Write(t, f)
 			rep, err := validate.CompareModels(rt, path, path, gated(validate.CompareOptions{}))
