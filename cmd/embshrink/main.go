@@ -120,6 +120,7 @@ func newCommands(stdout, stderr io.Writer) *cli.App {
 			sweepCommand(),
 			runtimeCommand(),
 			measureCommand(),
+			tokenizeCommand(),
 		},
 	}
 }

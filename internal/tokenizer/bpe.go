@@ -1,0 +1,189 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// bpe is a byte-pair-encoding model: a word starts as its characters (or,
+// with byte fallback, the <0xXX> tokens of a character outside the
+// vocabulary) and the adjacent pair of lowest merge rank is merged until
+// no pair merges.
+type bpe struct {
+	vocab        map[string]int
+	merges       map[uint64]merge
+	unk          int // -1: none
+	fuseUnk      bool
+	byteFallback bool
+	ignoreMerges bool
+	prefix       string // continuing_subword_prefix
+	suffix       string // end_of_word_suffix
+	byteIDs      [256]int
+
+	mu    sync.Mutex
+	cache map[string][]int
+}
+
+type merge struct{ rank, id int32 }
+
+// bpeCacheSize bounds the per-tokenizer cache of tokenized words.
+const bpeCacheSize = 1 << 16
+
+func pairKey(a, b int) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
+
+func newBPE(c modelConfig) (model, error) {
+	if c.Dropout != nil && *c.Dropout > 0 && *c.Dropout < 1 {
+		return nil, fmt.Errorf("dropout %g makes the ids random; only dropout 0 or null is supported", *c.Dropout)
+	}
+	v, err := vocabMap(c.Vocab)
+	if err != nil {
+		return nil, err
+	}
+	m := &bpe{vocab: v, fuseUnk: c.FuseUnk, byteFallback: c.ByteFallback, ignoreMerges: c.IgnoreMerges,
+		cache: map[string][]int{}}
+	if c.ContinuingSubwordPrefix != nil {
+		m.prefix = *c.ContinuingSubwordPrefix
+	}
+	if c.EndOfWordSuffix != nil {
+		m.suffix = *c.EndOfWordSuffix
+	}
+	if m.unk, err = unkID(v, c.UnkToken); err != nil {
+		return nil, err
+	}
+	for b := range m.byteIDs {
+		m.byteIDs[b] = -1
+		if id, ok := v[fmt.Sprintf("<0x%02X>", b)]; ok {
+			m.byteIDs[b] = id
+		}
+	}
+	if m.merges, err = m.parseMerges(c.Merges); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// parseMerges reads merges written as "a b" strings or as ["a", "b"] pairs.
+func (m *bpe) parseMerges(raw json.RawMessage) (map[uint64]merge, error) {
+	var list []json.RawMessage
+	if !isNull(raw) {
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, fmt.Errorf("merges: %w", err)
+		}
+	}
+	out := make(map[uint64]merge, len(list))
+	for rank, r := range list {
+		var pair []string
+		var s string
+		if err := json.Unmarshal(r, &s); err == nil {
+			pair = strings.SplitN(s, " ", 2)
+		} else if err := json.Unmarshal(r, &pair); err != nil {
+			return nil, fmt.Errorf("merge %d: %w", rank, err)
+		}
+		if len(pair) != 2 {
+			return nil, fmt.Errorf("merge %d %s: not a pair", rank, r)
+		}
+		a, okA := m.vocab[pair[0]]
+		b, okB := m.vocab[pair[1]]
+		ab, okAB := m.vocab[pair[0]+strings.TrimPrefix(pair[1], m.prefix)]
+		if !okA || !okB || !okAB {
+			return nil, fmt.Errorf("merge %d %q: a token is not in the vocabulary", rank, pair)
+		}
+		k := pairKey(a, b)
+		if _, dup := out[k]; !dup {
+			out[k] = merge{int32(rank), int32(ab)}
+		}
+	}
+	return out, nil
+}
+
+func (m *bpe) id(t string) (int, bool) { id, ok := m.vocab[t]; return id, ok }
+
+func (m *bpe) tokenize(word string, out []int) []int {
+	if m.ignoreMerges {
+		if id, ok := m.vocab[word]; ok {
+			return append(out, id)
+		}
+	}
+	m.mu.Lock()
+	ids, ok := m.cache[word]
+	m.mu.Unlock()
+	if ok {
+		return append(out, ids...)
+	}
+	ids = m.mergeAll(m.symbols(word))
+	m.mu.Lock()
+	if len(m.cache) >= bpeCacheSize {
+		clear(m.cache)
+	}
+	m.cache[word] = ids
+	m.mu.Unlock()
+	return append(out, ids...)
+}
+
+// symbols returns the ids a word starts as.
+func (m *bpe) symbols(word string) []int {
+	syms := make([]int, 0, len(word))
+	lastUnk := false
+	for i, r := range word {
+		s := word[i : i+utf8.RuneLen(r)]
+		if m.prefix != "" && i > 0 {
+			s = m.prefix + s
+		}
+		if m.suffix != "" && i+utf8.RuneLen(r) == len(word) {
+			s += m.suffix
+		}
+		if id, ok := m.vocab[s]; ok {
+			syms, lastUnk = append(syms, id), false
+			continue
+		}
+		if m.byteFallback && m.allBytes(word[i:i+utf8.RuneLen(r)]) {
+			for _, b := range []byte(word[i : i+utf8.RuneLen(r)]) {
+				syms = append(syms, m.byteIDs[b])
+			}
+			lastUnk = false
+			continue
+		}
+		if m.unk >= 0 {
+			if !(m.fuseUnk && lastUnk) {
+				syms = append(syms, m.unk)
+			}
+			lastUnk = true
+		}
+	}
+	return syms
+}
+
+func (m *bpe) allBytes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if m.byteIDs[s[i]] < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeAll merges the pair of lowest rank, the leftmost of equals, until
+// none merges. A linear scan per merge is quadratic in a word's length, so
+// long words (a SentencePiece line is one word) go through a heap.
+func (m *bpe) mergeAll(syms []int) []int {
+	if len(syms) > 48 {
+		return m.mergeHeap(syms)
+	}
+	for len(syms) > 1 {
+		best, at, id := int32(-1), -1, int32(0)
+		for i := 0; i+1 < len(syms); i++ {
+			if mg, ok := m.merges[pairKey(syms[i], syms[i+1])]; ok && (best < 0 || mg.rank < best) {
+				best, at, id = mg.rank, i, mg.id
+			}
+		}
+		if at < 0 {
+			break
+		}
+		syms[at] = int(id)
+		syms = append(syms[:at+1], syms[at+2:]...)
+	}
+	return syms
+}
