@@ -47,7 +47,7 @@ func compressCommand() *cli.Command {
 			&cli.StringFlag{Name: "codes-dir", Usage: "keep learned codes in `DIR` and reuse them when the table and settings are unchanged"},
 			&cli.Int64Flag{Name: "min-table-bytes", Value: compress.DefaultMinTableBytes, Usage: "leave smaller tables alone"},
 			inputsFlag(),
-		}, slices.Concat(calibrationFlags(), outputFlags(), searchFlags(), gateFlags())...),
+		}, slices.Concat(calibrationFlags(), textFlags(true, true), outputFlags(), searchFlags(), gateFlags())...),
 		Action: runCompress,
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
 	"github.com/embshrink/embshrink/onnxrewrite/fidelity"
-	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/roles"
 	"github.com/embshrink/embshrink/onnxrewrite/sweep"
@@ -53,12 +52,16 @@ func newCompressGate(c *cli.Context, m *model.Model) (*compressGate, error) {
 	}
 	// Only inputs the held ones lack are generated, from the same seed.
 	g.compare.Seed = uint64(c.Int64("seed"))
-	if specs := c.StringSlice("inputs"); len(specs) > 0 {
-		in, err := inputs.LoadFor(g.compare.Roles, specs)
+	if givenInputs(c, "inputs", "inputs-text") {
+		in, err := readInputs(c, g.compare.Roles, "inputs", "inputs-text", c.App.ErrWriter)
 		if err != nil {
 			return nil, err
 		}
-		g.held = &fidelity.Held{Inputs: in, Source: "given --inputs"}
+		source := "given --inputs"
+		if c.String("inputs-text") != "" {
+			source = "given --inputs-text"
+		}
+		g.held = &fidelity.Held{Inputs: in, Source: source}
 	}
 	return g, nil
 }

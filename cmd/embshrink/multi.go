@@ -14,6 +14,7 @@ import (
 
 	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
+	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/multi"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
 	"github.com/embshrink/embshrink/onnxrewrite/roles"
@@ -90,7 +91,7 @@ func printGroups(w io.Writer, paths []string, groups []multi.Group) {
 }
 
 // multiRefused are compress flags a job of several files does not take.
-var multiRefused = []string{"inputs", "self-calibrate", "candidates", "min-agreement", "min-cosine", "data-file"}
+var multiRefused = []string{"inputs", "inputs-text", "calibration-text", "self-calibrate", "candidates", "min-agreement", "min-cosine", "data-file"}
 
 func runCompressMulti(c *cli.Context) error {
 	for _, f := range multiRefused {
@@ -190,7 +191,7 @@ func multiCounts(c *cli.Context, files []*multi.File) (map[string]map[string][]i
 		if err != nil {
 			return nil, err
 		}
-		in, err := calibrationInputs(r, s, c.App.ErrWriter)
+		in, err := calibrationInputs(r, inputs.Files{Specs: s}, c.App.ErrWriter)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}

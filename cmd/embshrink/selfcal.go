@@ -40,11 +40,12 @@ func heldBack(n int) int { return min(max(n/4, 8), 64) }
 // figure and returned; nil when there is none to hold back. The returned
 // close releases the runtime.
 func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, holdBack bool, stderr io.Writer) (func(), *fidelity.Held, error) {
-	specs, n, cands := c.StringSlice("calibration"), c.Int("self-calibrate"), c.Int("candidates")
+	n, cands := c.Int("self-calibrate"), c.Int("candidates")
+	given := givenInputs(c, "calibration", "calibration-text")
 	if n < 0 || cands < 0 {
 		return nil, nil, fmt.Errorf("--self-calibrate %d, --candidates %d: want 0 or more", n, cands)
 	}
-	if len(specs) == 0 && n == 0 {
+	if !given && n == 0 {
 		if cands > 1 {
 			return nil, nil, errors.New("--candidates chooses by the model's outputs on held-back inputs: give --calibration or --self-calibrate")
 		}
@@ -60,12 +61,12 @@ func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, ho
 	}
 	var held map[string]ort.HostTensor
 	var heldCal *fidelity.Held
-	if len(specs) > 0 {
+	if given {
 		r, err := roles.Detect(m)
 		if err != nil {
 			return fail(err)
 		}
-		in, err := calibrationInputs(r, specs, stderr)
+		in, err := calibrationInputs(r, inputFiles(c, "calibration", "calibration-text"), stderr)
 		if err != nil {
 			return fail(err)
 		}
@@ -109,8 +110,8 @@ func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, ho
 // calibrationInputs reads --calibration files and adds the inputs they
 // lack by role (a mask of ones, position ids, ...), saying so on stderr;
 // an input no role describes must be given.
-func calibrationInputs(r *roles.Roles, specs []string, stderr io.Writer) (map[string]ort.HostTensor, error) {
-	in, err := inputs.LoadFor(r, specs)
+func calibrationInputs(r *roles.Roles, f inputs.Files, stderr io.Writer) (map[string]ort.HostTensor, error) {
+	in, err := readFiles(r, f, "compress", stderr)
 	if err != nil {
 		return nil, err
 	}

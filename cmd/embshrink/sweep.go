@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -12,7 +13,6 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/calibrate"
 	"github.com/embshrink/embshrink/onnxrewrite/compress"
-	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/roles"
 	"github.com/embshrink/embshrink/onnxrewrite/sweep"
@@ -46,7 +46,7 @@ func sweepCommand() *cli.Command {
 			&cli.StringFlag{Name: "metric", Value: "auto", Usage: "auto or euclidean, as for compress"},
 			&cli.StringFlag{Name: "codebook-dtype", Value: "auto", Usage: "codebook type of the code settings, as for compress: float32, float16, bfloat16 or auto"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
-		}, append(gateFlags(), searchFlags()...)...),
+		}, slices.Concat(gateFlags(), searchFlags(), textFlags(true, true))...),
 		Action: runSweep,
 	}
 }
@@ -73,12 +73,12 @@ func runSweep(c *cli.Context) error {
 		return err
 	}
 	defer rt.Close()
-	if specs := c.StringSlice("calibration"); len(specs) > 0 {
+	if givenInputs(c, "calibration", "calibration-text") {
 		m, err := model.Load(path)
 		if err != nil {
 			return inputError(err)
 		}
-		in, err := calibrationInputs(opts.Compare.Roles, specs, c.App.ErrWriter)
+		in, err := calibrationInputs(opts.Compare.Roles, inputFiles(c, "calibration", "calibration-text"), c.App.ErrWriter)
 		if err != nil {
 			return inputError(err)
 		}
@@ -162,8 +162,8 @@ func sweepOptions(c *cli.Context, path string) (sweep.Options, error) {
 	if opts.Compare.Roles, err = roles.Detect(m); err != nil {
 		return opts, err
 	}
-	if specs := c.StringSlice("inputs"); len(specs) > 0 {
-		if opts.Compare.Inputs, err = inputs.LoadFor(opts.Compare.Roles, specs); err != nil {
+	if givenInputs(c, "inputs", "inputs-text") {
+		if opts.Compare.Inputs, err = readInputs(c, opts.Compare.Roles, "inputs", "inputs-text", c.App.ErrWriter); err != nil {
 			return opts, err
 		}
 	}
@@ -210,6 +210,11 @@ func recommendCommand(c *cli.Context, path string, res *sweep.Result) string {
 	args := []string{"embshrink", "compress", path, "--table", res.Table, "-M", fmt.Sprint(p.M), "-K", fmt.Sprint(p.K)}
 	for _, s := range c.StringSlice("calibration") {
 		args = append(args, "--calibration", s)
+	}
+	for _, f := range []string{"calibration-text", "tokenizer", "max-length"} {
+		if c.IsSet(f) {
+			args = append(args, "--"+f, c.String(f))
+		}
 	}
 	for _, f := range []string{"method", "seed", "threads", "floor", "metric", "codebook-dtype", "iterations", "restarts", "perturb", "anneal"} {
 		if c.IsSet(f) {

@@ -17,7 +17,7 @@ func tokenizeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "tokenize",
 		Usage: "turn a text file into token ids with a Hugging Face tokenizer.json",
-		Description: "One line of --text is one sequence (UTF-8; lines end at \\n, a \\r before it is dropped). The ids\n" +
+		Description: "One line of --text is one sequence (UTF-8; lines end at \\n only: a \\r before it is part of the line). The ids\n" +
 			"include the special tokens the tokenizer's post-processor adds. -o writes an .npz of int64\n" +
 			"input_ids, attention_mask and, where the post-processor defines token types, token_type_ids,\n" +
 			"padded to the longest line (or --max-length) with the tokenizer's pad id; --jsonl prints one\n" +

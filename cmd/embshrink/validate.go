@@ -12,7 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/embshrink/embshrink/onnxrewrite/inputs"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/roles"
 	"github.com/embshrink/embshrink/onnxrewrite/validate"
@@ -40,7 +39,7 @@ func validateCommand() *cli.Command {
 			dimFlag(),
 			&cli.Uint64Flag{Name: "seed", Usage: "seed of the generated inputs"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout"},
-		}, gateFlags()...),
+		}, append(gateFlags(), textFlags(false, true)...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return inputError(fmt.Errorf("validate: expected two arguments, ORIGINAL.onnx REWRITTEN.onnx; got %d", c.NArg()))
@@ -60,8 +59,8 @@ func validateCommand() *cli.Command {
 			if opts.Roles, err = roles.Detect(m); err != nil {
 				return inputError(err)
 			}
-			if specs := c.StringSlice("inputs"); len(specs) > 0 {
-				if opts.Inputs, err = inputs.LoadFor(opts.Roles, specs); err != nil {
+			if givenInputs(c, "inputs", "inputs-text") {
+				if opts.Inputs, err = readInputs(c, opts.Roles, "inputs", "inputs-text", c.App.ErrWriter); err != nil {
 					return inputError(err)
 				}
 			}

@@ -10,9 +10,10 @@ import (
 )
 
 // ReadLines reads a text file of one sequence a line. Lines end at "\n"
-// (a "\r" before it, a Windows line end, is dropped; one inside a line is
-// kept); a final "\n" ends the last line rather than starting an empty
-// one. A line that is not valid UTF-8 is an error naming it.
+// only, as the references split them: a "\r" before it (a Windows line
+// end) is part of the line, which most tokenizers read as whitespace; a
+// final "\n" ends the last line rather than starting an empty one. A line
+// that is not valid UTF-8 is an error naming it.
 func ReadLines(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -25,7 +26,6 @@ func ReadLines(path string) ([]string, error) {
 	raw := bytes.Split(b, []byte("\n"))
 	lines := make([]string, len(raw))
 	for i, l := range raw {
-		l = bytes.TrimSuffix(l, []byte("\r"))
 		if !utf8.Valid(l) {
 			return nil, fmt.Errorf("%s: line %d is not valid UTF-8 (byte %d)", path, i+1, invalidAt(l)+1)
 		}
