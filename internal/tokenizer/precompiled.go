@@ -90,7 +90,8 @@ func newPrecompiled(charsmap string) (normalizer, error) {
 // check walks every node reachable from the root and checks that each key's
 // value points at a replacement string that is valid UTF-8 on its own.
 // A node is walked once, so a trie with cycles ends too; the walk costs 255
-// probes per node (about 10 ms for T5's charsmap).
+// probes per node: loading XLNet's nmt_nfkc charsmap (44,288 units) takes
+// 6-10 ms in all.
 func (p *precompiled) check() error {
 	n := uint32(len(p.units))
 	// Children of a base b lie in b's block of 256 units: a base in a

@@ -20,7 +20,7 @@ const installRefs = "scripts/install-tokenizer-refs.sh"
 
 // refCache is where scripts/install-tokenizer-refs.sh puts real tokenizer
 // files and the reference implementations.
-func refCache(t *testing.T) string {
+func refCache(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("EMBSHRINK_CACHE")
 	if dir == "" {
@@ -38,7 +38,7 @@ type realCharsmap struct{ file, b64 string }
 // realCharsmaps finds the precompiled charsmaps of the real tokenizer files
 // in the cache: tokenizer.json files with a Precompiled normalizer and
 // SentencePiece .model files (whose normalizer spec holds the same blob).
-func realCharsmaps(t *testing.T) []realCharsmap {
+func realCharsmaps(t testing.TB) []realCharsmap {
 	t.Helper()
 	root := refCache(t)
 	var found []realCharsmap
@@ -149,8 +149,9 @@ func spmCharsmap(path string) (string, error) {
 	return base64.StdEncoding.EncodeToString(cm), nil
 }
 
-// TestPrecompiledReal checks rewrites that every SentencePiece nmt_nfkc
-// charsmap makes, with the outputs of Hugging Face's tokenizers 0.23.2.
+// TestPrecompiledReal checks rewrites that SentencePiece's nmt_nfkc
+// charsmaps make; the outputs are those of Hugging Face's tokenizers 0.23.2
+// (npm tokenizers) on XLNet's charsmap.
 func TestPrecompiledReal(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{"ﬁnancial ﬂow", "financial flow"},
@@ -281,4 +282,29 @@ func readJSONLines(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// BenchmarkPrecompiled normalizes the multilingual sentences with the
+// first real charsmap: the MB/s figure is the throughput on one core.
+func BenchmarkPrecompiled(b *testing.B) {
+	n, err := newPrecompiled(realCharsmaps(b)[0].b64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Join(precompiledSentences, "\n")
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		n.normalize(text)
+	}
+}
+
+// BenchmarkPrecompiledLoad is the cost of decoding and checking a real
+// charsmap.
+func BenchmarkPrecompiledLoad(b *testing.B) {
+	cm := realCharsmaps(b)[0].b64
+	for b.Loop() {
+		if _, err := newPrecompiled(cm); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
