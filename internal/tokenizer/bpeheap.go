@@ -2,9 +2,8 @@ package tokenizer
 
 // candidate is a possible merge of the symbol at pos with the one after it.
 type candidate struct {
-	rank, id  int32
-	pos       int32
-	left, rgt int32 // the ids merged, to tell a stale candidate
+	rank, id int32
+	pos      int32
 }
 
 func (a candidate) less(b candidate) bool {
@@ -69,7 +68,7 @@ func (m *bpe) mergeHeap(syms []int) []int {
 		}
 		j := next[i]
 		if mg, ok := m.merges[pairKey(syms[i], syms[j])]; ok {
-			h.push(candidate{mg.rank, mg.id, i, int32(syms[i]), int32(syms[j])})
+			h.push(candidate{mg.rank, mg.id, i})
 		}
 	}
 	for i := 0; i+1 < n; i++ {
@@ -78,8 +77,14 @@ func (m *bpe) mergeHeap(syms []int) []int {
 	for len(h) > 0 {
 		c := h.pop()
 		j := next[c.pos]
-		if syms[c.pos] < 0 || j < 0 || int32(syms[c.pos]) != c.left || int32(syms[j]) != c.rgt {
-			continue // stale: a neighbour merged since
+		if syms[c.pos] < 0 || j < 0 {
+			continue
+		}
+		// A neighbour may have merged since the candidate was pushed. As
+		// in the tokenizers library, the candidate still holds if the pair
+		// there now merges into the same token (at the popped rank).
+		if mg, ok := m.merges[pairKey(syms[c.pos], syms[j])]; !ok || mg.id != c.id {
+			continue
 		}
 		syms[c.pos] = int(c.id)
 		syms[j] = -1
