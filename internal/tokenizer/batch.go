@@ -75,6 +75,7 @@ func (t *Tokenizer) findPadding(p *filePadding, dir string) error {
 		return cfgErr
 	}
 	t.pad.left = p != nil && p.Direction == "Left" || p == nil && cfg.PaddingSide == "left"
+	t.maxLen = cfg.ModelMaxLength
 	switch {
 	case p != nil && p.PadID != nil:
 		t.pad.id, t.pad.from = *p.PadID, fmt.Sprintf("pad_id %d of tokenizer.json's padding", *p.PadID)
@@ -101,6 +102,9 @@ func (t *Tokenizer) findPadding(p *filePadding, dir string) error {
 type config struct {
 	PadToken    string
 	PaddingSide string
+	// ModelMaxLength is model_max_length, 0 when absent or the "very
+	// large" value transformers writes when the model sets no limit.
+	ModelMaxLength int
 }
 
 func readConfig(dir string) (config, error) {
@@ -116,13 +120,17 @@ func readConfig(dir string) (config, error) {
 		return config{}, err
 	}
 	var raw struct {
-		PadToken    json.RawMessage `json:"pad_token"`
-		PaddingSide string          `json:"padding_side"`
+		PadToken       json.RawMessage `json:"pad_token"`
+		PaddingSide    string          `json:"padding_side"`
+		ModelMaxLength float64         `json:"model_max_length"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	c := config{PaddingSide: raw.PaddingSide}
+	if raw.ModelMaxLength >= 1 && raw.ModelMaxLength <= 1<<20 {
+		c.ModelMaxLength = int(raw.ModelMaxLength)
+	}
 	// pad_token is a string, an AddedToken object or null.
 	var obj struct {
 		Content string `json:"content"`

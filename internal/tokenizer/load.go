@@ -24,7 +24,13 @@ type Tokenizer struct {
 	model model
 	post  postProcessor // nil: none
 	pad   padding
+	// maxLen is tokenizer_config.json's model_max_length (0: none).
+	maxLen int
 }
+
+// ModelMaxLength is the longest sequence the model takes, as
+// tokenizer_config.json beside the file says; 0 when it says nothing.
+func (t *Tokenizer) ModelMaxLength() int { return t.maxLen }
 
 // file is the part of tokenizer.json this package reads.
 type file struct {

@@ -106,11 +106,15 @@ type FileResult struct {
 }
 
 // TokenizeFile tokenizes each line of textPath with the tokenizer.json at
-// tokenizerPath (see ReadLines and EncodeAll).
+// tokenizerPath (see ReadLines and EncodeAll). maxLen -1 means the model's
+// own limit (ModelMaxLength), if it has one.
 func TokenizeFile(tokenizerPath, textPath string, maxLen, threads int) (*FileResult, error) {
 	t, err := Load(tokenizerPath)
 	if err != nil {
 		return nil, err
+	}
+	if maxLen < 0 {
+		maxLen = t.ModelMaxLength()
 	}
 	lines, err := ReadLines(textPath)
 	if err != nil {
