@@ -97,6 +97,8 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 		return newBertNormalizer(c.CleanText, c.HandleChineseChars, c.StripAccents, c.Lowercase), nil
 	case "Nmt":
 		return normFunc(nmt), nil
+	case "ByteLevel":
+		return normFunc(toByteChars), nil
 	case "Precompiled":
 		if c.PrecompiledCharsmap == nil {
 			return nil, fmt.Errorf("normalizer Precompiled: no precompiled_charsmap")
