@@ -16,7 +16,10 @@
 # registry's integrity hash; no install scripts run) and from Go module zips
 # (`go mod download`, checked against the checksum database). Every tarball
 # and every extracted file is also checked against the sha256 pinned below
-# before it is moved into place. Families: bytebpe (byte-level BPE),
+# before it is moved into place. No real Unigram tokenizer.json is on these
+# registries, so the Unigram files are converted here from real SentencePiece
+# models (pinned sha256) by fixtures/spm2json, under the rules of the named
+# transformers class; their SOURCE says so. Families: bytebpe (byte-level BPE),
 # spbpe (SentencePiece-style BPE with byte fallback), wordpiece, unigram.
 #
 # Running it again when everything is in place and matches does nothing but
@@ -62,6 +65,24 @@ GO_FILES=(
 	"bert-base-uncased wordpiece github.com/daulet/tokenizers@v1.24.0 test/data/bert-base-uncased.json - 3140af3f138a278326f082299d62c701ffa88268d85ec3ad8a9a242089a78dfe"
 	"cohere bytebpe github.com/daulet/tokenizers@v1.24.0 test/data/cohere-tokenizer.json - c2a15f7b2a2f647bb4b288e1b2faeb7b7e7afe55acf014cb266ca44f3c29af9a"
 	"meta-llama-3-8b-instruct bytebpe github.com/daulet/tokenizers@v1.24.0 test/data/Meta-Llama-3-8B-Instruct.json test/data/meta-llama-3-8b-instruct/tokenizer_config.json e134af98b985517b4f068e3755ae90d4e9cd2d45d328325dc503f1c6b2d06cc7"
+)
+
+# SentencePiece Unigram models converted by fixtures/spm2json: name family
+# class module@version path-in-module sha256-of-model
+# sha256-of-tokenizer.json. cybertron's test data holds XLNet's
+# xlnet-base-cased spiece.model and an ALBERT spiece.model (30,000 pieces,
+# <pad> <unk> [CLS] [SEP] [MASK]). The XLNet model is also converted under
+# the T5 rules (no NFKD or quote rules, <extra_id_N> appended, "$A </s>")
+# and the XLM-R rules (fairseq's ids: <s> <pad> </s> <unk>, the pieces one
+# higher, <mask> last), since no T5 or XLM-R model is on these registries;
+# its first pieces are <unk> <s> </s>, the layout the XLM-R rules expect.
+CYBERTRON=github.com/nlpodyssey/cybertron@v0.2.1
+CYBERTRON_SPM=pkg/tokenizers/sentencepiece/internal/sentencepiece/test_data
+SPM_FILES=(
+	"albert unigram albert $CYBERTRON $CYBERTRON_SPM/spm.model fefb02b667a6c5c2fe27602d28e5fb3428f66ab89c7d6f388e7c8d44a02d0336 eba4dcae6b16a06dd62cc918a8f493e8f090256bdb9c0e3310ae527c839c0a56"
+	"xlnet-base-cased unigram xlnet $CYBERTRON $CYBERTRON_SPM/xlnet-base-cased-spiece.model 1f8c1c0bc2854d1af911a8550288c1258af5ba50277f3a5c829b98eb86fc5646 3995a296f79ebe79ed5375f60ab331316cd16cb93d9bc5e754fb29fb8bff49f4"
+	"xlnet-as-t5 unigram t5 $CYBERTRON $CYBERTRON_SPM/xlnet-base-cased-spiece.model 1f8c1c0bc2854d1af911a8550288c1258af5ba50277f3a5c829b98eb86fc5646 ece971cbc045393d85bf02767d804816131b581b61c01f34977f3abdb6588fbb"
+	"xlnet-as-xlmr unigram xlmr $CYBERTRON $CYBERTRON_SPM/xlnet-base-cased-spiece.model 1f8c1c0bc2854d1af911a8550288c1258af5ba50277f3a5c829b98eb86fc5646 14ef26f64f5e5597915794f33115c78f047d57548d45698d7828af66c7bd22d0"
 )
 
 sha_of() { sha256sum "$1" | cut -c1-64; }
@@ -128,6 +149,22 @@ install_go() {
 	place "$name" "$family" "go:$mod/$file" "$sha" "$staged"
 }
 
+# install_spm converts a SentencePiece model from a Go module zip into
+# tok/NAME/tokenizer.json with fixtures/spm2json.
+install_spm() {
+	local name=$1 family=$2 class=$3 mod=$4 file=$5 modelsha=$6 sha=$7
+	present "$name" "$sha" && return 0
+	local dir
+	dir=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[[ -n $dir && -f $dir/$file ]] || die "go mod download $mod gave no $file"
+	check "$dir/$file" "$modelsha"
+	local staged
+	staged=$(mktemp -d "$T/tok/.stage.XXXXXX")
+	go run ./fixtures/spm2json -class "$class" -model "$dir/$file" -o "$staged/tokenizer.json" ||
+		die "fixtures/spm2json failed on $dir/$file"
+	place "$name" "$family" "converted by fixtures/spm2json -class $class from go:$mod/$file" "$sha" "$staged"
+}
+
 # install_refs puts the pinned reference packages into node/, from the
 # committed lockfile; it reinstalls when the lockfile changed.
 install_refs() {
@@ -153,6 +190,10 @@ done
 for row in "${GO_FILES[@]}"; do
 	# shellcheck disable=SC2086
 	install_go $row
+done
+for row in "${SPM_FILES[@]}"; do
+	# shellcheck disable=SC2086
+	install_spm $row
 done
 cat "$T"/tok/*/SOURCE >"$T/files.tsv"
 install_refs
