@@ -26,21 +26,33 @@ type addedVocab struct {
 }
 
 func newAddedVocab(list []addedToken, n normalizer) (*addedVocab, error) {
-	a := &addedVocab{raw: newTrie(), normalized: newTrie(), tokens: list}
+	a := &addedVocab{raw: newTrie(), normalized: newTrie()}
+	// A content listed twice keeps its first place and takes its last
+	// entry, id included, as both references do (transformers.js maps
+	// contents to ids in list order; the Rust tokenizers gives such a token
+	// the model's id, the last one a Unigram vocabulary lists).
+	seen := make(map[string]int, len(list))
 	for i, t := range list {
 		if t.Content == "" {
 			return nil, fmt.Errorf("added_tokens[%d] (id %d) has no content", i, t.ID)
 		}
+		if k, dup := seen[t.Content]; dup {
+			a.tokens[k] = t
+			continue
+		}
+		k := len(a.tokens)
+		seen[t.Content] = k
+		a.tokens = append(a.tokens, t)
 		if t.Normalized && n != nil {
 			if c := n.normalize(t.Content); c != "" {
-				a.normalized.insert(c, i)
+				a.normalized.insert(c, k)
 			}
 			continue
 		}
 		if t.Normalized {
-			a.normalized.insert(t.Content, i)
+			a.normalized.insert(t.Content, k)
 		} else {
-			a.raw.insert(t.Content, i)
+			a.raw.insert(t.Content, k)
 		}
 	}
 	return a, nil

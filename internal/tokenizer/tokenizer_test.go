@@ -165,6 +165,34 @@ func TestUnigramViterbi(t *testing.T) {
 	}
 }
 
+// TestDuplicatePieces: a Unigram vocabulary may list a piece twice (XLM-R's
+// converter puts <pad> and <mask> first and last, and a model that has them
+// too keeps its own); both references then use the last id, for the
+// model's pieces and for an added token listed twice.
+func TestDuplicatePieces(t *testing.T) {
+	tk := tok(t, map[string]string{
+		"pre_tokenizer": `{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true}`,
+		"model":         `{"type":"Unigram","unk_id":0,"vocab":[["<unk>",0],["<pad>",0],["▁a",-1],["<pad>",0],["▁",-2],["▁a",-1]]}`,
+		"added_tokens":  `[{"id":1,"content":"<pad>","special":true},{"id":3,"content":"<pad>","special":true}]`,
+	})
+	cases := []struct {
+		in   string
+		want []int
+	}{
+		{"<pad>", []int{3}},
+		{"a<pad>a", []int{5, 3, 5}},
+		{"a", []int{5}},
+	}
+	for _, c := range cases {
+		if got := tk.Encode(c.in).IDs; !slices.Equal(got, c.want) {
+			t.Errorf("%q: got %v, want %v", c.in, got, c.want)
+		}
+	}
+	if id, _ := tk.TokenID("<pad>"); id != 3 {
+		t.Errorf("TokenID(<pad>) = %d, want 3", id)
+	}
+}
+
 func TestAddedTokens(t *testing.T) {
 	tk := tok(t, map[string]string{
 		"pre_tokenizer": `{"type":"WhitespaceSplit"}`,

@@ -40,9 +40,9 @@ func newUnigram(c modelConfig) (model, error) {
 		if err := json.Unmarshal(e[1], &m.scores[i]); err != nil {
 			return nil, fmt.Errorf("vocab entry %d %q: %w", i, p, err)
 		}
-		if _, dup := m.vocab[p]; !dup {
-			m.vocab[p] = i
-		}
+		// A piece listed twice takes its last id, as in both references
+		// (their maps are filled in vocabulary order).
+		m.vocab[p] = i
 		m.maxLen = max(m.maxLen, len(p))
 		low = min(low, m.scores[i])
 	}
