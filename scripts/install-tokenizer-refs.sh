@@ -22,11 +22,21 @@
 # transformers class; their SOURCE says so. Families: bytebpe (byte-level BPE),
 # spbpe (SentencePiece-style BPE with byte fallback), wordpiece, unigram.
 #
+# --files-only installs the tokenizer files and not the references (what
+# scripts/test.sh needs: the tests compare with the Rust reference's ids
+# committed in internal/tokenizer/testdata, and with both references' ids
+# in expected/ where scripts/tokref/expect.sh wrote them).
+#
 # Running it again when everything is in place and matches does nothing but
 # check. Needs node (18 or later), npm, go, sha256sum and tar. On success the
 # tokref folder is printed on stdout; all other messages go to stderr.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+files_only=false
+if [[ ${1:-} == --files-only ]]; then
+	files_only=true
+fi
 
 CACHE=${EMBSHRINK_CACHE:-$HOME/.cache/embshrink}
 T=$CACHE/tokref
@@ -196,5 +206,7 @@ for row in "${SPM_FILES[@]}"; do
 	install_spm $row
 done
 cat "$T"/tok/*/SOURCE >"$T/files.tsv"
-install_refs
+if ! $files_only; then
+	install_refs
+fi
 echo "$T"
