@@ -101,8 +101,9 @@ type FileResult struct {
 	Tokenizer *Tokenizer
 	Lines     int
 	Encodings []Encoding
-	// Truncated counts the lines cut to the maximum length.
-	Truncated int
+	// Truncated counts the lines cut to MaxLen, the limit applied (0:
+	// none).
+	Truncated, MaxLen int
 }
 
 // TokenizeFile tokenizes each line of textPath with the tokenizer.json at
@@ -124,5 +125,5 @@ func TokenizeFile(tokenizerPath, textPath string, maxLen, threads int) (*FileRes
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", tokenizerPath, err)
 	}
-	return &FileResult{Tokenizer: t, Lines: len(lines), Encodings: encs, Truncated: cut}, nil
+	return &FileResult{Tokenizer: t, Lines: len(lines), Encodings: encs, Truncated: cut, MaxLen: maxLen}, nil
 }

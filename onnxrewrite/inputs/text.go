@@ -19,7 +19,8 @@ type Text struct {
 	// Tokenizer is the tokenizer.json; "" means the one beside the model.
 	Tokenizer string
 	// MaxLength cuts longer sequences (0: the ids input's static length,
-	// else tokenizer_config.json's model_max_length, else no limit).
+	// else the rows of the model's position table, else
+	// tokenizer_config.json's model_max_length, else no limit).
 	MaxLength int
 }
 
@@ -88,27 +89,24 @@ func LoadText(r *roles.Roles, t Text) (map[string]model.HostTensor, []Assigned, 
 	if err != nil {
 		return nil, nil, err
 	}
-	maxLen := t.MaxLength
-	if n := staticLen(ids); n > 0 {
-		if maxLen > n {
-			return nil, nil, fmt.Errorf("%s: input %q takes sequences of %d ids; --max-length %d is longer", r.Path, ids.Name, n, maxLen)
-		}
-		maxLen = n
-	}
-	if maxLen == 0 {
-		maxLen = -1 // the tokenizer's model_max_length
+	maxLen, padTo, why, err := textLimit(r, ids, t.MaxLength)
+	if err != nil {
+		return nil, nil, err
 	}
 	res, err := tokenizer.TokenizeFile(tokPath, t.File, maxLen, 0)
 	if err != nil {
 		return nil, nil, err
 	}
-	b := res.Tokenizer.Pad(res.Encodings, max(maxLen, 0))
+	b := res.Tokenizer.Pad(res.Encodings, padTo)
 	if err := checkRange(r, ids, tokPath, b.IDs); err != nil {
 		return nil, nil, err
 	}
 	what := fmt.Sprintf("ids of %d lines of %s (%s), padded to %d with %s", res.Lines, t.File, tokPath, b.Len, b.PadFrom)
-	if res.Truncated > 0 {
-		what += fmt.Sprintf(", %d lines cut to %d ids", res.Truncated, b.Len)
+	if maxLen < 0 {
+		why = "model_max_length of tokenizer_config.json"
+	}
+	if res.MaxLen > 0 {
+		what += fmt.Sprintf("; at most %d ids (%s): %d lines cut", res.MaxLen, why, res.Truncated)
 	}
 	arrays := map[string]textArray{ids.Name: {b.IDs, what}}
 	for _, in := range r.Inputs {
@@ -164,6 +162,26 @@ func textIDsInput(r *roles.Roles) (roles.Input, error) {
 		return roles.Input{}, fmt.Errorf("%s: text needs an ids input (token ids reaching a table), and the model has none", r.Path)
 	}
 	return roles.Input{}, fmt.Errorf("%s: the model has %d ids inputs %q and none is input_ids: give their ids as NAME=FILE.npy", r.Path, len(ids), names)
+}
+
+// textLimit is the longest sequence text may give the ids input: --max-length,
+// or the input's static length (which rows are also padded to), or the
+// rows of the model's position table; -1 leaves it to the tokenizer's
+// model_max_length. why says which.
+func textLimit(r *roles.Roles, ids roles.Input, flag int) (maxLen, padTo int, why string, err error) {
+	n := staticLen(ids)
+	switch {
+	case n > 0 && flag > n:
+		return 0, 0, "", fmt.Errorf("%s: input %q takes sequences of %d ids; --max-length %d is longer", r.Path, ids.Name, n, flag)
+	case n > 0:
+		return n, n, fmt.Sprintf("the static length of input %s", ids.Name), nil
+	case flag > 0:
+		return flag, 0, "--max-length", nil
+	case r.MaxPositions > 0:
+		// A longer sequence would index past the position table.
+		return int(r.MaxPositions), 0, "the rows of the model's position table", nil
+	}
+	return -1, 0, "", nil
 }
 
 // staticLen is the static length of a [batch, seq] ids input, 0 if dynamic.

@@ -79,6 +79,10 @@ type Roles struct {
 	// Pad is the padding id from the model's metadata (PadKeys); -1 when
 	// it names none.
 	Pad int64
+	// MaxPositions is the rows of the smallest table named like a position
+	// table (position, wpe, pos) the model gathers: the longest sequence it
+	// takes when it computes positions itself; 0 when it has none.
+	MaxPositions int64
 	// fallback is the smallest table, the range of integers no table
 	// reads: Rows 0 when the model has no table.
 	fallback tableRef
@@ -134,6 +138,9 @@ func Detect(m *model.Model) (*Roles, error) {
 	for _, tb := range inv.Tables {
 		if r.fallback.rows == 0 || tb.Shape[0] < r.fallback.rows {
 			r.fallback = tableRef{name: tb.Name, rows: tb.Shape[0]}
+		}
+		if positionName(strings.ToLower(tb.Name)) && (r.MaxPositions == 0 || tb.Shape[0] < r.MaxPositions) {
+			r.MaxPositions = tb.Shape[0]
 		}
 	}
 	ix := indexGraph(m)
