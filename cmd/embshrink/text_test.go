@@ -157,3 +157,21 @@ func TestTextInputsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A line longer than the model's position table is cut to its rows (the
+// zoo's BERT has 128), where ONNX Runtime would refuse the model's Gather.
+func TestTextCutToPositions(t *testing.T) {
+	valNeedRuntime(t)
+	dir := t.TempDir()
+	at := func(name string) string { return filepath.Join(dir, name) }
+	orig := fixtures.ZooPath(testkit.RepoRoot(t), "bert_mean")
+	writeWordPiece(t, at("tokenizer.json"), 2000)
+	os.WriteFile(at("long.txt"), []byte("the cat sat.\n"+strings.Repeat("dog runs ", 200)+"\n"), 0o644)
+	code, stdout, stderr := runCLI("validate", orig, orig, "--inputs-text", at("long.txt"), "--tokenizer", at("tokenizer.json"))
+	if code != exitOK {
+		t.Fatalf("validate: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if want := "padded to 128 with token [PAD] (id 0); at most 128 ids (the rows of the model's position table): 1 lines cut"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+}
