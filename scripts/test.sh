@@ -5,10 +5,17 @@
 # tests of onnxrewrite/npy; onnx.checker as an independent check of
 # rewritten models), and Debian's chromium for the browser test of
 # internal/sweepreport (scripts/install-chromium.sh; when it cannot be
-# installed the run goes on and that test skips), then runs go vet and go
-# test on every package.
+# installed the run goes on and that test skips), and the real
+# tokenizer.json files internal/tokenizer is compared on
+# (scripts/install-tokenizer-refs.sh --files-only, in the background
+# meanwhile; when they cannot be had that comparison skips), then runs go
+# vet and go test on every package.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+tokref_log=$(mktemp)
+bash scripts/install-tokenizer-refs.sh --files-only >/dev/null 2>"$tokref_log" &
+tokref_pid=$!
 
 bash scripts/install-onnxruntime.sh
 
@@ -27,4 +34,9 @@ if ! bash scripts/install-chromium.sh >/dev/null; then
 fi
 
 go vet ./...
+if ! wait "$tokref_pid"; then
+	echo "test.sh: the real tokenizer.json files could not be installed; internal/tokenizer's comparison with the references will skip:" >&2
+	cat "$tokref_log" >&2
+fi
+rm -f "$tokref_log"
 go test ./...

@@ -44,3 +44,15 @@ for text in multilingual mixed; do
 	done
 done
 node scripts/tokref/compare.mjs "$T" "${names[@]}"
+
+# The Rust reference's ids on multilingual.txt are also committed, gzipped,
+# as internal/tokenizer/testdata/rust/NAME.jsonl.gz: the tests compare with
+# them where only the tokenizer files are installed (scripts/test.sh runs
+# install-tokenizer-refs.sh --files-only, without node and the references).
+mkdir -p internal/tokenizer/testdata/rust
+for name in "${names[@]}"; do
+	src=$T/expected/multilingual/$name.tokenizers.jsonl
+	if [[ -f $src ]]; then
+		gzip -9n <"$src" >"internal/tokenizer/testdata/rust/$name.jsonl.gz"
+	fi
+done
