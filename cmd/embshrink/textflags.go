@@ -23,7 +23,7 @@ func textFlags(calibration, held bool) []cli.Flag {
 	}
 	return append(f,
 		&cli.StringFlag{Name: "tokenizer", Usage: "Hugging Face `tokenizer.json` for text inputs (default: tokenizer.json beside the model)"},
-		&cli.IntFlag{Name: "max-length", Usage: "cut text sequences to `N` ids, special tokens kept (0: the ids input's static length, or none)"})
+		&cli.IntFlag{Name: "max-length", Usage: "cut text sequences to `N` ids, special tokens kept (0: the ids input's static length, else the rows of the model's position table, else model_max_length of tokenizer_config.json, else none)"})
 }
 
 // givenInputs says whether the command was given inputs by the .npy flag
