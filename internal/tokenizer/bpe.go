@@ -186,6 +186,11 @@ func (m *bpe) mergeAll(syms []int) []int {
 	if len(syms) > 48 {
 		return m.mergeHeap(syms)
 	}
+	return m.mergeScan(syms)
+}
+
+// mergeScan is mergeAll by a linear scan per merge.
+func (m *bpe) mergeScan(syms []int) []int {
 	for len(syms) > 1 {
 		best, at, id := int32(-1), -1, int32(0)
 		for i := 0; i+1 < len(syms); i++ {

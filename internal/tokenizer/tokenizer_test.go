@@ -84,29 +84,11 @@ func TestBPEHeapMatchesScan(t *testing.T) {
 	for _, w := range words {
 		syms := m.symbols(w)
 		heap := m.mergeHeap(slices.Clone(syms))
-		want := scanMerge(m, slices.Clone(syms))
+		want := m.mergeScan(slices.Clone(syms))
 		if !slices.Equal(heap, want) {
 			t.Errorf("%d symbols: heap %v, scan %v", len(syms), heap, want)
 		}
 	}
-}
-
-// scanMerge is the linear-scan merge with no length switch.
-func scanMerge(m *bpe, syms []int) []int {
-	for len(syms) > 1 {
-		best, at, id := int32(-1), -1, int32(0)
-		for i := 0; i+1 < len(syms); i++ {
-			if mg, ok := m.merges[pairKey(syms[i], syms[i+1])]; ok && (best < 0 || mg.rank < best) {
-				best, at, id = mg.rank, i, mg.id
-			}
-		}
-		if at < 0 {
-			break
-		}
-		syms[at] = int(id)
-		syms = append(syms[:at+1], syms[at+2:]...)
-	}
-	return syms
 }
 
 func TestWordPieceBert(t *testing.T) {
