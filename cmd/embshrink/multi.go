@@ -191,7 +191,7 @@ func multiCounts(c *cli.Context, files []*multi.File) (map[string]map[string][]i
 		if err != nil {
 			return nil, err
 		}
-		in, err := calibrationInputs(r, inputs.Files{Specs: s}, c.App.ErrWriter)
+		in, err := calibrationInputs(r, inputs.Files{Specs: s}, c.Command.Name, c.App.ErrWriter)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}

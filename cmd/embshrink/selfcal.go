@@ -66,7 +66,7 @@ func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, ho
 		if err != nil {
 			return fail(err)
 		}
-		in, err := calibrationInputs(r, inputFiles(c, "calibration", "calibration-text"), stderr)
+		in, err := calibrationInputs(r, inputFiles(c, "calibration", "calibration-text"), c.Command.Name, stderr)
 		if err != nil {
 			return fail(err)
 		}
@@ -107,11 +107,12 @@ func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, ho
 	return func() { rt.Close() }, heldCal, nil
 }
 
-// calibrationInputs reads --calibration files and adds the inputs they
-// lack by role (a mask of ones, position ids, ...), saying so on stderr;
-// an input no role describes must be given.
-func calibrationInputs(r *roles.Roles, f inputs.Files, stderr io.Writer) (map[string]ort.HostTensor, error) {
-	in, err := readFiles(r, f, "compress", stderr)
+// calibrationInputs reads --calibration files (and --calibration-text)
+// and adds the inputs they lack by role (a mask of ones, position ids,
+// ...), saying so on stderr, where the command cmd writes; an input no
+// role describes must be given.
+func calibrationInputs(r *roles.Roles, f inputs.Files, cmd string, stderr io.Writer) (map[string]ort.HostTensor, error) {
+	in, err := readFiles(r, f, cmd, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +122,7 @@ func calibrationInputs(r *roles.Roles, f inputs.Files, stderr io.Writer) (map[st
 	}
 	for _, x := range r.Inputs {
 		if v, ok := made[x.Name]; ok {
-			fmt.Fprintf(stderr, "compress: calibration input %s (%s) not given: %s\n", x.Name, x.Kind, v.Values)
+			fmt.Fprintf(stderr, "%s: calibration input %s (%s) not given: %s\n", cmd, x.Name, x.Kind, v.Values)
 		}
 	}
 	return in, nil

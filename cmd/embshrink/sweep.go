@@ -78,7 +78,7 @@ func runSweep(c *cli.Context) error {
 		if err != nil {
 			return inputError(err)
 		}
-		in, err := calibrationInputs(opts.Compare.Roles, inputFiles(c, "calibration", "calibration-text"), c.App.ErrWriter)
+		in, err := calibrationInputs(opts.Compare.Roles, inputFiles(c, "calibration", "calibration-text"), c.Command.Name, c.App.ErrWriter)
 		if err != nil {
 			return inputError(err)
 		}
