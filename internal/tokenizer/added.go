@@ -126,11 +126,12 @@ func trailingSpaceStart(s string) int {
 // leadingSpaceLen returns the length of the whitespace that starts s.
 func leadingSpaceLen(s string) int {
 	n := 0
-	for _, r := range s {
+	for n < len(s) {
+		r, size := utf8.DecodeRuneInString(s[n:])
 		if !unicode.IsSpace(r) {
 			break
 		}
-		n += utf8.RuneLen(r)
+		n += size
 	}
 	return n
 }

@@ -141,20 +141,24 @@ func (m *bpe) tokenizeWord(word string, out []int) []int {
 func (m *bpe) symbols(word string) []int {
 	syms := make([]int, 0, len(word))
 	lastUnk := false
-	for i, r := range word {
-		s := word[i : i+utf8.RuneLen(r)]
+	for i, n := 0, 0; i < len(word); i += n {
+		// An invalid byte is a character of one byte (U+FFFD's length
+		// would run past it).
+		_, n = utf8.DecodeRuneInString(word[i:])
+		ch := word[i : i+n]
+		s := ch
 		if m.prefix != "" && i > 0 {
 			s = m.prefix + s
 		}
-		if m.suffix != "" && i+utf8.RuneLen(r) == len(word) {
+		if m.suffix != "" && i+n == len(word) {
 			s += m.suffix
 		}
 		if id, ok := m.vocab[s]; ok {
 			syms, lastUnk = append(syms, id), false
 			continue
 		}
-		if m.byteFallback && m.allBytes(word[i:i+utf8.RuneLen(r)]) {
-			for _, b := range []byte(word[i : i+utf8.RuneLen(r)]) {
+		if m.byteFallback && m.allBytes(ch) {
+			for _, b := range []byte(ch) {
 				syms = append(syms, m.byteIDs[b])
 			}
 			lastUnk = false

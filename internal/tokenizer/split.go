@@ -68,9 +68,11 @@ func segments(s string, matches []span, invert bool) []segment {
 // the tokenizers library splits on a character predicate so.
 func charMatches(s string, pred func(rune) bool) []span {
 	var out []span
-	for i, r := range s {
+	for i, n := 0, 0; i < len(s); i += n {
+		var r rune
+		r, n = utf8.DecodeRuneInString(s[i:])
 		if pred(r) {
-			out = append(out, span{i, i + utf8.RuneLen(r)})
+			out = append(out, span{i, i + n})
 		}
 	}
 	return out

@@ -12,7 +12,7 @@ import (
 
 // tok builds a tokenizer from a model and optional other parts of a
 // tokenizer.json, given as JSON.
-func tok(t *testing.T, parts map[string]string) *Tokenizer {
+func tok(t testing.TB, parts map[string]string) *Tokenizer {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("{")
