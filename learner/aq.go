@@ -16,9 +16,12 @@ const (
 	reencodeRestarts   = 12
 	defaultKMeansIters = 8
 	defaultRidge       = 1e-6
-	// maxCholeskyMK bounds the size of the joint least-squares system; larger
-	// M*K fall back to per-codebook block updates.
-	maxCholeskyMK = 2048
+	// maxCholeskyMK bounds the size of the joint least-squares system
+	// solved by Cholesky factorisation; larger M*K refit by conjugate
+	// gradients (refitCG). At 8x256 (M*K = 2048) on GloVe 50k both give
+	// 0.2621 after 12 rounds, where the factorisation took 0.7 s of a core
+	// a round and 6 CG steps 0.26 s.
+	maxCholeskyMK = 1024
 )
 
 // aq holds the state of the additive quantiser.

@@ -86,7 +86,8 @@ type Config struct {
 	// (N*K*D*(KMeansIters+1) < 2e7, N the rows k-means trains on: all, or
 	// a uniform sample of max(256*K, 65536) of larger tables) and for
 	// weighted ones below 1e9; otherwise 1, whose seeding is greedy
-	// k-means++ on an unweighted table.
+	// k-means++ on an unweighted table (for K <= 64; plain k-means++
+	// above).
 	KMeansTrials int
 	// Ridge is the ridge term λ added to the normal equations of the
 	// codebook refit, relative to the mean diagonal. Default 1e-6.
@@ -127,7 +128,7 @@ type Config struct {
 // keyVersion names the learner's algorithms: it changes whenever a change
 // makes the same Config give different bytes, so cached results keyed by
 // Config.Key are not reused across such changes.
-const keyVersion = "embshrink-learner-7"
+const keyVersion = "embshrink-learner-8"
 
 // Key returns a hex digest of every setting that affects the learned codes
 // and codebook, for caching results: equal keys (and equal tables) give the

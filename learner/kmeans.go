@@ -84,7 +84,7 @@ func (a *aq) initStage(ctx context.Context, st *stages, iters, trials, m int, be
 	l := st.l
 	km := l.a
 	l.setNorms() // the residuals changed; the trials share the norms
-	l.greedy = trials == 1 && a.w == nil
+	l.greedy = trials == 1 && a.w == nil && a.K <= maxGreedyK
 	var cent []float32
 	bestInertia := math.Inf(1)
 	for tr := 0; tr < trials; tr++ {
@@ -266,6 +266,15 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 	}
 	return cent, nil
 }
+
+// maxGreedyK is the largest K seeded by greedy k-means++; larger codebooks
+// draw one candidate a centre, as its 2 + ln K draws cost more than they
+// give there (GloVe 50k 8x256, seed 1: greedy seeding, initial error 0.2886,
+// 0.2535 after 24 rounds in 60.8 s of CPU; plain, 0.2907 and 0.2544 in
+// 44.4 s; seeding from 16,384 candidates instead of every row, 0.3032
+// initially, and training on 16,384 rows 0.3844; 4 Lloyd iterations
+// instead of 8, 0.3085).
+const maxGreedyK = 64
 
 // seedTries is the number of k-means++ draws of which the seeding keeps
 // the one that leaves the least weighted squared distance (greedy

@@ -16,8 +16,13 @@ import (
 // 0.7x).
 func (a *aq) refit(ctx context.Context) error {
 	if a.MK > maxCholeskyMK {
-		return a.refitBlocks(ctx, 2)
+		return a.refitCG(ctx)
 	}
+	return a.refitExact(ctx)
+}
+
+// refitExact is refit by Cholesky factorisation of the normal equations.
+func (a *aq) refitExact(ctx context.Context) error {
 	G, err := a.pairSums(ctx)
 	if err != nil {
 		return err
@@ -189,54 +194,4 @@ func orDefaultF(v, d float64) float64 {
 		return d
 	}
 	return v
-}
-
-// refitBlocks updates one codebook at a time to the weighted mean residual of
-// its clusters (block coordinate descent), for M*K too large for a joint
-// solve.
-func (a *aq) refitBlocks(ctx context.Context, passes int) error {
-	V, D, M, K := a.V, a.D, a.M, a.K
-	y := Reconstruct(a.codes, a.cb, V, D, M, K)
-	sum := make([]float64, K*D)
-	cnt := make([]float64, K)
-	for p := 0; p < passes; p++ {
-		for m := 0; m < M; m++ {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			clear(sum)
-			clear(cnt)
-			cbm := a.cb[m*K*D : (m+1)*K*D]
-			for i := 0; i < V; i++ {
-				w := a.weight(i)
-				if w == 0 {
-					continue
-				}
-				k := int(a.codes[i*M+m])
-				cnt[k] += w
-				c := cbm[k*D : (k+1)*D]
-				s := sum[k*D : (k+1)*D]
-				for j := 0; j < D; j++ {
-					s[j] += w * float64(a.x[i*D+j]-y[i*D+j]+c[j])
-				}
-			}
-			old := make([]float32, K*D)
-			copy(old, cbm)
-			for k := 0; k < K; k++ {
-				if cnt[k] == 0 {
-					continue
-				}
-				for j := 0; j < D; j++ {
-					cbm[k*D+j] = float32(sum[k*D+j] / cnt[k])
-				}
-			}
-			for i := 0; i < V; i++ {
-				k := int(a.codes[i*M+m])
-				for j := 0; j < D; j++ {
-					y[i*D+j] += cbm[k*D+j] - old[k*D+j]
-				}
-			}
-		}
-	}
-	return nil
 }

@@ -1,0 +1,40 @@
+package learner
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// TestRefitCG checks that the conjugate-gradient refit lowers the error of
+// the codes it is given to within a hair of the exact least-squares refit,
+// and never above where it started.
+func TestRefitCG(t *testing.T) {
+	const V, D = 3000, 16
+	data := gaussian(V, D, 5)
+	for _, tc := range []struct{ M, K int }{{3, 64}, {2, 256}} {
+		cfg := Config{M: tc.M, K: tc.K, Seed: 3, Threads: 2}
+		a := newAQ(data, V, D, cfg)
+		if _, err := a.initResidual(context.Background(), 2); err != nil {
+			t.Fatal(err)
+		}
+		// A noisy codebook, as after an annealed round.
+		a.perturbCodebook(0.5, 0)
+		errOf := func(b *aq) float64 {
+			return Measure(data, V, D, Encoded{M: tc.M, K: tc.K, Codes: b.codes, Codebook: b.cb}, nil).RelSqErr
+		}
+		start := errOf(a)
+		exact, cg := *a, *a
+		exact.cb, cg.cb = slices.Clone(a.cb), slices.Clone(a.cb)
+		if err := exact.refitExact(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := cg.refitCG(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ee, ec := errOf(&exact), errOf(&cg)
+		if !(ec < start) || ec > ee*1.01 {
+			t.Errorf("%dx%d: CG refit error %.5f, want below the start's %.5f and within 1%% of the exact refit's %.5f", tc.M, tc.K, ec, start, ee)
+		}
+	}
+}
