@@ -12,7 +12,7 @@ import (
 func TestRefitCG(t *testing.T) {
 	const V, D = 3000, 16
 	data := gaussian(V, D, 5)
-	for _, tc := range []struct{ M, K int }{{3, 64}, {2, 256}} {
+	for _, tc := range []struct{ M, K int }{{3, 64}, {2, 256}, {3, 256}} {
 		cfg := Config{M: tc.M, K: tc.K, Seed: 3, Threads: 2}
 		a := newAQ(data, V, D, cfg)
 		if _, err := a.initResidual(context.Background(), 2); err != nil {
