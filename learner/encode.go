@@ -17,6 +17,9 @@ type encoder struct {
 // only change when its error decreases. It returns the weighted relative
 // squared error.
 func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, error) {
+	if a.MK > maxFieldMK {
+		return a.encodeRes(ctx, round, o)
+	}
 	V, D, M, MK := a.V, a.D, a.M, a.MK
 	ct := packPanels(a.cb, MK, D)
 	P, norms, err := a.crossTerms(ctx, ct)
