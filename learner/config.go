@@ -86,8 +86,7 @@ type Config struct {
 	// (N*K*D*(KMeansIters+1) < 2e7, N the rows k-means trains on: all, or
 	// a uniform sample of max(256*K, 65536) of larger tables) and for
 	// weighted ones below 1e9; otherwise 1, whose seeding is greedy
-	// k-means++ on an unweighted table (for K <= 64; plain k-means++
-	// above).
+	// k-means++ on an unweighted table.
 	KMeansTrials int
 	// Ridge is the ridge term λ added to the normal equations of the
 	// codebook refit, relative to the mean diagonal. Default 1e-6.
