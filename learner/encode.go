@@ -61,13 +61,19 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	if err != nil {
 		return 0, err
 	}
+	return a.setError(errSum, normSum), nil
+}
+
+// setError adds the chunks' weighted squared errors and norms in chunk
+// order, keeps the error as the encoding's and returns the relative error.
+func (a *aq) setError(errSum, normSum []float64) float64 {
 	var es, ns float64
 	for c := range errSum {
 		es += errSum[c]
 		ns += normSum[c]
 	}
 	a.sqErr = es
-	return ratio(es, ns), nil
+	return ratio(es, ns)
 }
 
 // uRows rows' products with the codebook are computed at a time: each

@@ -57,13 +57,7 @@ func (a *aq) encodeRes(ctx context.Context, round int, o encodeOpts) (float64, e
 	if err != nil {
 		return 0, err
 	}
-	var es, ns float64
-	for c := range errSum {
-		es += errSum[c]
-		ns += normSum[c]
-	}
-	a.sqErr = es
-	return ratio(es, ns), nil
+	return a.setError(errSum, normSum), nil
 }
 
 // setResidual sets r to row i less the sum of its codewords for codes.

@@ -176,13 +176,19 @@ func (a *aq) codewordSums(ctx context.Context) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return addParts(parts), nil
+}
+
+// addParts adds the threads' partial sums into the first, in thread order
+// (so the same sums for the same thread count).
+func addParts(parts [][]float64) []float64 {
 	B := parts[0]
 	for _, b := range parts[1:] {
 		for j, v := range b {
 			B[j] += v
 		}
 	}
-	return B, nil
+	return B
 }
 
 // sumRows is the number of rows whose codeword sums add in float32 before

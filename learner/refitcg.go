@@ -145,13 +145,7 @@ func (a *aq) normalApply(ctx context.Context, y []float32, residual bool) ([]flo
 	if err != nil {
 		return nil, err
 	}
-	B := parts[0]
-	for _, b := range parts[1:] {
-		for j, v := range b {
-			B[j] += v
-		}
-	}
-	return B, nil
+	return addParts(parts), nil
 }
 
 // rowSum sets s to the sum of row i's codewords in y, or with residual to
