@@ -19,10 +19,10 @@ func ReadLines(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	b = bytes.TrimSuffix(b, []byte("\n"))
 	if len(b) == 0 {
-		return nil, fmt.Errorf("%s: no lines", path)
+		return nil, fmt.Errorf("%s: empty: no lines to tokenize", path)
 	}
+	b = bytes.TrimSuffix(b, []byte("\n")) // "\n" alone is one empty line
 	raw := bytes.Split(b, []byte("\n"))
 	lines := make([]string, len(raw))
 	for i, l := range raw {

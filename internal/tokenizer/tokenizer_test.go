@@ -289,6 +289,11 @@ func TestReadLinesAndPad(t *testing.T) {
 	if err != nil || !slices.Equal(lines, []string{"a b\r", "", "b"}) {
 		t.Fatalf("ReadLines: %q, %v", lines, err)
 	}
+	blank := filepath.Join(dir, "blank.txt")
+	os.WriteFile(blank, []byte("\n"), 0o644)
+	if lines, err := ReadLines(blank); err != nil || !slices.Equal(lines, []string{""}) {
+		t.Errorf("a lone newline: %q, %v; want one empty line", lines, err)
+	}
 	bad := filepath.Join(dir, "bad.txt")
 	os.WriteFile(bad, []byte("ok\nfine\nbad \xff here\n"), 0o644)
 	if _, err := ReadLines(bad); err == nil || !strings.Contains(err.Error(), "bad.txt: line 3 is not valid UTF-8 (byte 5)") {
