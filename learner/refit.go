@@ -150,11 +150,20 @@ const refitParts = 8
 // where the float64 ones did not (GloVe 50k 32x16, one thread: the sums
 // took 0.64x the time, medians of 15 in one process).
 func (a *aq) codewordSums(ctx context.Context) ([]float64, error) {
+	D := a.D
+	return a.scatterSums(ctx, func(i int, _ []float32) []float32 { return a.x[i*D : (i+1)*D] })
+}
+
+// scatterSums returns, [M*K, D], for each codeword the weighted sum of
+// row(i) over the rows i whose codes select it, summed as codewordSums
+// says. row may fill and return buf, D floats of the calling thread's.
+func (a *aq) scatterSums(ctx context.Context, row func(i int, buf []float32) []float32) ([]float64, error) {
 	V, D, M, K, MK := a.V, a.D, a.M, a.K, a.MK
 	n := min(refitParts, V)
 	parts := make([][]float64, n)
 	err := forChunks(ctx, n, 1, a.threads, func(_, p, _ int) {
 		b, b32 := make([]float64, MK*D), make([]float32, MK*D)
+		buf := make([]float32, D)
 		lo, hi := p*V/n, (p+1)*V/n
 		for s := lo; s < hi; s += sumRows {
 			for i := s; i < min(s+sumRows, hi); i++ {
@@ -162,10 +171,10 @@ func (a *aq) codewordSums(ctx context.Context) ([]float64, error) {
 				if w == 0 {
 					continue
 				}
-				x := a.x[i*D : (i+1)*D]
+				v := row(i, buf)
 				for m, c := range a.codes[i*M : (i+1)*M] {
 					r := m*K + int(c)
-					axpy(b32[r*D:(r+1)*D], x, float32(w))
+					axpy(b32[r*D:(r+1)*D], v, float32(w))
 				}
 			}
 			accum64(b, b32, 1)

@@ -117,35 +117,11 @@ func (a *aq) codeCounts() []float64 {
 // added in order, as in codewordSums, so the result does not depend on the
 // thread count.
 func (a *aq) normalApply(ctx context.Context, y []float32, residual bool) ([]float64, error) {
-	V, D, M, K, MK := a.V, a.D, a.M, a.K, a.MK
-	n := min(refitParts, V)
-	parts := make([][]float64, n)
-	err := forChunks(ctx, n, 1, a.threads, func(_, p, _ int) {
-		b, b32 := make([]float64, MK*D), make([]float32, MK*D)
-		s := make([]float32, D)
-		lo, hi := p*V/n, (p+1)*V/n
-		for s0 := lo; s0 < hi; s0 += sumRows {
-			for i := s0; i < min(s0+sumRows, hi); i++ {
-				w := a.weight(i)
-				if w == 0 {
-					continue
-				}
-				code := a.codes[i*M : (i+1)*M]
-				a.rowSum(s, y, code, residual, i)
-				for m, c := range code {
-					r := m*K + int(c)
-					axpy(b32[r*D:(r+1)*D], s, float32(w))
-				}
-			}
-			accum64(b, b32, 1)
-			clear(b32)
-		}
-		parts[p] = b
+	M := a.M
+	return a.scatterSums(ctx, func(i int, s []float32) []float32 {
+		a.rowSum(s, y, a.codes[i*M:(i+1)*M], residual, i)
+		return s
 	})
-	if err != nil {
-		return nil, err
-	}
-	return addParts(parts), nil
 }
 
 // rowSum sets s to the sum of row i's codewords in y, or with residual to
