@@ -66,10 +66,12 @@ type padding struct {
 // padTokens are the contents a pad token has in the files people ship.
 var padTokens = []string{"[PAD]", "<pad>", "<|pad|>", "<|padding|>", "<PAD>"}
 
-// findPadding reads the pad id: tokenizer.json's padding, else
-// tokenizer_config.json's pad_token (beside the file), else an added
-// token that is spelled as a pad token, else 0, which the mask marks.
-func (t *Tokenizer) findPadding(p *filePadding, dir string) error {
+// applyConfig reads tokenizer_config.json beside the file (dir; "" for
+// none) for model_max_length and padding_side, and the pad id:
+// tokenizer.json's padding, else tokenizer_config.json's pad_token, else
+// an added token that is spelled as a pad token, else 0, which the mask
+// marks.
+func (t *Tokenizer) applyConfig(p *filePadding, dir string) error {
 	cfg, cfgErr := readConfig(dir)
 	if cfgErr != nil {
 		return cfgErr

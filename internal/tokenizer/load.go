@@ -60,7 +60,7 @@ func Load(path string) (*Tokenizer, error) {
 	}
 	t, f, err := parse(b)
 	if err == nil {
-		err = t.findPadding(f.Padding, filepath.Dir(path))
+		err = t.applyConfig(f.Padding, filepath.Dir(path))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -74,7 +74,7 @@ func Load(path string) (*Tokenizer, error) {
 func Parse(b []byte) (*Tokenizer, error) {
 	t, f, err := parse(b)
 	if err == nil {
-		err = t.findPadding(f.Padding, "")
+		err = t.applyConfig(f.Padding, "")
 	}
 	return t, err
 }

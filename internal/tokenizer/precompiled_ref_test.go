@@ -80,6 +80,9 @@ func jsonCharsmap(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if !bytes.Contains(data, []byte(`"Precompiled"`)) {
+		return "", nil // most files: no need to decode up to 33 MB of JSON
+	}
 	type norm struct {
 		Type        string  `json:"type"`
 		Charsmap    *string `json:"precompiled_charsmap"`
