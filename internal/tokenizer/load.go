@@ -17,7 +17,6 @@ import (
 
 // Tokenizer turns text into ids. It is safe for concurrent use.
 type Tokenizer struct {
-	path  string
 	added *addedVocab
 	norm  normalizer // nil: none
 	pre   preTokenizer
@@ -65,7 +64,6 @@ func Load(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	t.path = path
 	return t, nil
 }
 
