@@ -45,9 +45,7 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 				products(e.u[:n*MK], a.x[i*D:(i+n)*D], D, a.cb, ct, MK)
 			}
 			ur := e.u[r*MK : (r+1)*MK]
-			for j, v := range ur {
-				ur[j] = norms[j] - 2*v
-			}
+			unary(ur, norms)
 			codes := a.codes[i*M : (i+1)*M]
 			en := a.encodeRow(e, ur, P, codes, newRowRNG(a.seed, round, i), o)
 			xx := sqNorm(a.x[i*D : (i+1)*D])

@@ -2,8 +2,12 @@ package learner
 
 import "golang.org/x/sys/cpu"
 
-// useAVX2 is fixed at start-up: the CPU does not change.
-var useAVX2 = cpu.X86.HasAVX2
+// useAVX2 and useAVX512 are fixed at start-up: the CPU does not change.
+// (x/sys/cpu reports AVX-512 only where the OS saves its registers.)
+var (
+	useAVX2   = cpu.X86.HasAVX2
+	useAVX512 = cpu.X86.HasAVX2 && cpu.X86.HasAVX512F
+)
 
 // addDiffAVX2 is addDiff for len(f) a multiple of 8; a and b are at least
 // as long as f.
@@ -47,3 +51,14 @@ func fieldAVX2(f, u, P []float32, off []int)
 //
 //go:noescape
 func dotsPanelAVX2(out []float32, n int, x []float32, D int, p []float32, w int)
+
+// dotsPanel512 is the part of dotsT for eight rows and one panel of 16
+// columns, by AVX-512.
+//
+//go:noescape
+func dotsPanel512(out []float32, n int, x []float32, D int, p []float32)
+
+// unaryAVX2 is unary for len(u) a multiple of 8.
+//
+//go:noescape
+func unaryAVX2(u, norms []float32)

@@ -2,7 +2,10 @@
 
 package learner
 
-const useAVX2 = false
+const (
+	useAVX2   = false
+	useAVX512 = false
+)
 
 func addDiffAVX2(f, a, b []float32) { panic("learner: no AVX2 kernels on this architecture") }
 
@@ -27,3 +30,9 @@ func fieldAVX2(f, u, P []float32, off []int) {
 func dotsPanelAVX2(out []float32, n int, x []float32, D int, p []float32, w int) {
 	panic("learner: no AVX2 kernels on this architecture")
 }
+
+func dotsPanel512(out []float32, n int, x []float32, D int, p []float32) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func unaryAVX2(u, norms []float32) { panic("learner: no AVX2 kernels on this architecture") }

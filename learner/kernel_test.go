@@ -39,6 +39,13 @@ func TestKernelsMatchGeneric(t *testing.T) {
 					t.Fatalf("accum64 n=%d [%d]: %g, want %g", n, j, acc[j], w)
 				}
 			}
+			un := slices.Clone(a)
+			unary(un, b)
+			for j := range un {
+				if w := b[j] - 2*a[j]; math.Float32bits(un[j]) != math.Float32bits(w) {
+					t.Fatalf("unary n=%d [%d]: %g, want %g", n, j, un[j], w)
+				}
+			}
 			addDiff(f, a, b)
 			for j := range f {
 				if math.Float32bits(f[j]) != math.Float32bits(want[j]) {
@@ -162,14 +169,14 @@ func BenchmarkDots(b *testing.B) {
 	})
 }
 
-// TestDotsTMatchesGeneric wants the tiled products and the plain loops
+// TestDotsTMatchesGeneric wants the tiled products (AVX-512 and AVX2) and the plain loops
 // both equal, bit for bit, to products of the unpacked codewords added in
 // the order of d, on row and column counts around the tile sizes.
 func TestDotsTMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	hasAVX2 := useAVX2
-	defer func() { useAVX2 = hasAVX2 }()
-	for _, tc := range []struct{ R, D, n int }{{4, 8, 16}, {5, 3, 17}, {8, 100, 512}, {7, 36, 40}, {1, 9, 15}, {12, 1, 48}, {4, 100, 8}, {9, 5, 24}, {4, 7, 63}} {
+	hasAVX2, has512 := useAVX2, useAVX512
+	defer func() { useAVX2, useAVX512 = hasAVX2, has512 }()
+	for _, tc := range []struct{ R, D, n int }{{17, 100, 48}, {16, 3, 32}, {4, 8, 16}, {5, 3, 17}, {8, 100, 512}, {7, 36, 40}, {1, 9, 15}, {12, 1, 48}, {4, 100, 8}, {9, 5, 24}, {4, 7, 63}} {
 		x, c := make([]float32, tc.R*tc.D), make([]float32, tc.n*tc.D)
 		for j := range x {
 			x[j] = float32(rng.NormFloat64())
@@ -188,13 +195,13 @@ func TestDotsTMatchesGeneric(t *testing.T) {
 			}
 		}
 		ct := packPanels(c, tc.n, tc.D)
-		for _, avx := range []bool{hasAVX2, false} {
-			useAVX2 = avx
+		for _, m := range []struct{ avx2, avx512 bool }{{hasAVX2, has512}, {hasAVX2, false}, {false, false}} {
+			useAVX2, useAVX512 = m.avx2, m.avx512
 			got := make([]float32, tc.R*tc.n)
 			dotsT(got, x, tc.D, ct, tc.n)
 			for j := range got {
 				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-					t.Fatalf("R=%d D=%d n=%d AVX2 %v: [%d] %g, want %g", tc.R, tc.D, tc.n, avx, j, got[j], want[j])
+					t.Fatalf("R=%d D=%d n=%d AVX2 %v AVX-512 %v: [%d] %g, want %g", tc.R, tc.D, tc.n, m.avx2, m.avx512, j, got[j], want[j])
 				}
 			}
 		}

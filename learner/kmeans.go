@@ -172,9 +172,7 @@ func nearest(pts []float32, pnorm []float64, D int, cent, ct, cnorm []float32, K
 		products(buf[:n*K], pts[b*D:(b+n)*D], D, cent, ct, K)
 		for i := b; i < b+n; i++ {
 			row := buf[(i-b)*K : (i-b+1)*K]
-			for k, v := range row {
-				row[k] = cnorm[k] - 2*v
-			}
+			unary(row, cnorm)
 			k := minIndex(row)
 			if assign[i] != int32(k) {
 				assign[i] = int32(k)
@@ -242,27 +240,37 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 		copy(rows[ci*D:(ci+1)*D], pts[j*D:(j+1)*D])
 		pn[ci] = l.pnorm[j]
 	}
-	dot := make([]float32, len(cand))
-	nd, bd := make([]float64, len(cand)), make([]float64, len(cand))
+	tries := seedTries(K)
+	picked := make([]int, tries)
+	dot := make([][]float32, tries)
+	nd := make([][]float64, tries)
+	for t := range nd {
+		dot[t], nd[t] = make([]float32, len(cand)), make([]float64, len(cand))
+	}
 	for k := 0; k < K; k++ {
 		tries := 1
 		if k > 0 && l.greedy {
-			tries = seedTries(K)
+			tries = len(picked)
 		}
-		best, bestPot := -1, math.Inf(1)
-		for t := 0; t < tries; t++ {
-			i := a.pickSeed(cand, d2, k == 0, rng)
-			pot, err := l.seedDists(ctx, pts[i*D:(i+1)*D], cand, rows, pn, d2, nd, dot)
-			if err != nil {
-				return nil, err
-			}
-			if best < 0 || pot < bestPot {
-				best, bestPot = i, pot
-				nd, bd = bd, nd
+		// The draws depend on d2 alone, so all are drawn first and their
+		// distances computed in one pass over the candidates' rows (GloVe
+		// 50k at 8x256: the seeding took 6.1 s of CPU, three passes).
+		picks := picked[:tries]
+		for t := range picks {
+			picks[t] = a.pickSeed(cand, d2, k == 0, rng)
+		}
+		pots, err := l.seedDists(ctx, pts, picks, cand, rows, pn, d2, nd[:tries], dot[:tries])
+		if err != nil {
+			return nil, err
+		}
+		t := 0
+		for u := range pots {
+			if pots[u] < pots[t] {
+				t = u
 			}
 		}
-		copy(cent[k*D:(k+1)*D], pts[best*D:(best+1)*D])
-		d2, bd = bd, d2
+		copy(cent[k*D:(k+1)*D], pts[picks[t]*D:(picks[t]+1)*D])
+		d2, nd[t] = nd[t], d2
 	}
 	return cent, nil
 }
@@ -284,32 +292,40 @@ func seedTries(K int) int {
 	return 2 + int(math.Log(float64(K)))
 }
 
-// seedDists sets out to the candidates' squared distances to their nearest
-// centre once c is added (d2 holds them without c; rows and pn hold the
-// candidates' rows and squared norms, dot is scratch) and returns their
-// weighted sum, added by fixed chunks in order.
-func (l *lloyd) seedDists(ctx context.Context, c []float32, cand []int, rows []float32, pn, d2, out []float64, dot []float32) (float64, error) {
+// seedDists sets out[t] to the candidates' squared distances to their
+// nearest centre once row picks[t] of pts is added (d2 holds them without
+// it; rows and pn hold the candidates' rows and squared norms, dot is
+// scratch) and returns their weighted sums, each added by fixed chunks in
+// order.
+func (l *lloyd) seedDists(ctx context.Context, pts []float32, picks, cand []int, rows []float32, pn, d2 []float64, out [][]float64, dot [][]float32) ([]float64, error) {
 	a, D := l.a, l.a.D
-	cn := sqNorm(c)
 	const chunk = 1024
-	part := make([]float64, (len(cand)+chunk-1)/chunk)
+	nc := (len(cand) + chunk - 1) / chunk
+	part := make([]float64, len(picks)*nc)
 	// Each candidate's distance is its own: the chunks change nothing but
-	// the time.
+	// the time. A chunk's rows stay in cache for every pick.
 	err := forChunks(ctx, len(cand), chunk, a.threads, func(_, lo, hi int) {
-		dots(dot[lo:hi], c, rows[lo*D:hi*D])
-		var s float64
-		for ci := lo; ci < hi; ci++ {
-			d := math.Max(pn[ci]+cn-2*float64(dot[ci]), 0)
-			out[ci] = min(d2[ci], d)
-			s += a.weight(cand[ci]) * out[ci]
+		for t, i := range picks {
+			c := pts[i*D : (i+1)*D]
+			cn := sqNorm(c)
+			dt, o := dot[t], out[t]
+			dots(dt[lo:hi], c, rows[lo*D:hi*D])
+			var s float64
+			for ci := lo; ci < hi; ci++ {
+				d := math.Max(pn[ci]+cn-2*float64(dt[ci]), 0)
+				o[ci] = min(d2[ci], d)
+				s += a.weight(cand[ci]) * o[ci]
+			}
+			part[t*nc+lo/chunk] = s
 		}
-		part[lo/chunk] = s
 	})
-	var s float64
-	for _, v := range part {
-		s += v
+	pots := make([]float64, len(picks))
+	for t := range pots {
+		for _, v := range part[t*nc : (t+1)*nc] {
+			pots[t] += v
+		}
 	}
-	return s, err
+	return pots, err
 }
 
 // pickSeed draws the next k-means++ centre among cand with probability
