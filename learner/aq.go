@@ -35,7 +35,9 @@ type aq struct {
 	cb             []float32 // [M*K, D]
 	threads        int
 	seed           int64
-	sqErr          float64 // the weighted squared error of the last encoding
+	sqErr          float64   // the weighted squared error of the last encoding
+	sums           []sumPart // scatterSums' parts, kept between calls
+	cross          []float32 // crossTerms' result, kept between rounds
 	cfg            Config
 	progress       func(Progress)
 }

@@ -86,7 +86,12 @@ const uRows = 16
 // 14-20 ms of one core at 512 codewords of 100, 4% of a GloVe 50k round).
 func (a *aq) crossTerms(ctx context.Context, ct []float32) (P, norms []float32, err error) {
 	MK, K, D := a.MK, a.K, a.D
-	P = make([]float32, MK*MK)
+	// Every value is written below; the space is kept for the next round
+	// (16 MB at 8x256).
+	if len(a.cross) != MK*MK {
+		a.cross = make([]float32, MK*MK)
+	}
+	P = a.cross
 	err = forChunks(ctx, MK, uRows, a.threads, func(_, lo, hi int) {
 		products(P[lo*MK:hi*MK], a.cb[lo*D:hi*D], D, a.cb, ct, MK)
 	})

@@ -3,6 +3,7 @@ package learner
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -160,9 +161,19 @@ func (a *aq) codewordSums(ctx context.Context) ([]float64, error) {
 func (a *aq) scatterSums(ctx context.Context, row func(i int, buf []float32) []float32) ([]float64, error) {
 	V, D, M, K, MK := a.V, a.D, a.M, a.K, a.MK
 	n := min(refitParts, V)
+	if len(a.sums) != n {
+		// Kept for the next call: the CG refit makes 7 a round, and fresh
+		// parts were 20 MB of allocation a call at 8x256 (D = 100).
+		a.sums = make([]sumPart, n)
+		for p := range a.sums {
+			a.sums[p] = sumPart{make([]float64, MK*D), make([]float32, MK*D)}
+		}
+	}
 	parts := make([][]float64, n)
 	err := forChunks(ctx, n, 1, a.threads, func(_, p, _ int) {
-		b, b32 := make([]float64, MK*D), make([]float32, MK*D)
+		b, b32 := a.sums[p].b, a.sums[p].b32
+		clear(b)
+		clear(b32)
 		buf := make([]float32, D)
 		lo, hi := p*V/n, (p+1)*V/n
 		for s := lo; s < hi; s += sumRows {
@@ -185,7 +196,13 @@ func (a *aq) scatterSums(ctx context.Context, row func(i int, buf []float32) []f
 	if err != nil {
 		return nil, err
 	}
-	return addParts(parts), nil
+	return addParts(append([][]float64{slices.Clone(parts[0])}, parts[1:]...)), nil
+}
+
+// sumPart is one part's sums of scatterSums, kept between calls.
+type sumPart struct {
+	b   []float64
+	b32 []float32
 }
 
 // addParts adds the threads' partial sums into the first, in thread order
