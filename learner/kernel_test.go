@@ -82,11 +82,12 @@ func TestKernelsMatchGeneric(t *testing.T) {
 
 // TestICMSweepMatchesGeneric runs sweeps of the AVX2 kernel and of the Go
 // loop from the same state and wants the same codes, change counts and
-// field bits, for several codebook sizes, with ties in the field.
+// field bits, for several codebook sizes (below, at and past the kernel's
+// steps of 32 codes), with ties in the field, signed zeros among them.
 func TestICMSweepMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	hasAVX2 := useAVX2
-	for _, tc := range []struct{ M, K int }{{1, 8}, {2, 8}, {5, 16}, {32, 16}, {3, 24}, {4, 64}, {3, 5}, {7, 12}} {
+	for _, tc := range []struct{ M, K int }{{1, 8}, {2, 8}, {5, 16}, {32, 16}, {3, 24}, {4, 64}, {3, 5}, {7, 12}, {2, 256}, {3, 40}, {2, 72}} {
 		MK := tc.M * tc.K
 		for trial := 0; trial < 20; trial++ {
 			P := make([]float32, MK*MK)
@@ -98,6 +99,9 @@ func TestICMSweepMatchesGeneric(t *testing.T) {
 			f := make([]float32, MK)
 			for j := range f {
 				f[j] = float32(rng.IntN(9)) / 2
+				if f[j] == 0 && rng.IntN(2) == 0 {
+					f[j] = float32(math.Copysign(0, -1)) // -0 ties 0
+				}
 			}
 			b := make([]uint16, tc.M)
 			for m := range b {
