@@ -1,6 +1,7 @@
 package learner
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -177,6 +178,9 @@ type refinement struct {
 	iters  int
 	anneal float64
 	noisy  bool // the codebook holds annealing noise
+	// clean is the codebook of the last refit, before its noise: the
+	// conjugate-gradient refit starts from it.
+	clean []float32
 }
 
 func newRefinement(a *aq, st *stopper, cfg Config) *refinement {
@@ -214,11 +218,13 @@ func (rf *refinement) run(prev float64) (learned, error) {
 // re-encodes the rows, returning their error.
 func (rf *refinement) round(it int) (float64, error) {
 	a := rf.a
-	if err := a.refit(rf.st.ctx); err != nil {
+	if err := rf.refit(rf.st.ctx, it); err != nil {
 		return 0, fmt.Errorf("codebook refit %d: %w", it+1, err)
 	}
-	rf.noisy = false
 	if T := math.Sqrt(1 - float64(it+1)/float64(rf.iters)); rf.anneal > 0 && T > 0 {
+		if a.MK > maxCholeskyMK {
+			rf.clean = append(rf.clean[:0], a.cb...)
+		}
 		a.perturbCodebook(rf.anneal*T, it)
 		rf.noisy = true
 	}
@@ -229,11 +235,32 @@ func (rf *refinement) round(it int) (float64, error) {
 	return loss, nil
 }
 
+// refit refits the codebook to the codes of round it (rf.iters: after the
+// last), without its noise. The conjugate gradients start from the last
+// refit's codebook, the one the noise was added to, which is nearer the
+// new solution than its noisy copy: then warmCGSteps steps do what
+// cgIters did from the noisy codebook (GloVe 50k at 8x256, 48 rounds:
+// 0.2405 with 6 steps from the noisy codebook, 3 steps 0.2411, 2 steps
+// 0.2423; from the last refit's, 6 steps 0.2405, 3 0.2406, 2 0.2404, 1
+// 0.2446; a round took 0.34 s instead of 0.41). The last round's refit,
+// which the result keeps, takes all cgIters steps.
+func (rf *refinement) refit(ctx context.Context, it int) error {
+	steps := cgIters
+	if rf.noisy && rf.clean != nil {
+		copy(rf.a.cb, rf.clean)
+		if it < rf.iters-1 {
+			steps = warmCGSteps
+		}
+	}
+	rf.noisy = false
+	return rf.a.refitSteps(ctx, steps)
+}
+
 // finish returns the codes; the noise goes before returning early, since a
 // refit for the codes only lowers the error.
 func (rf *refinement) finish(why string) (learned, error) {
 	if rf.noisy {
-		if err := rf.a.refit(rf.st.parent); err != nil {
+		if err := rf.refit(rf.st.parent, rf.iters); err != nil {
 			return learned{}, fmt.Errorf("final codebook refit: %w", err)
 		}
 	}

@@ -15,9 +15,13 @@ import (
 // columns at once (go test -bench 'Refit$', one thread: 0.95x the previous
 // refit's time, medians of 6; with the factorisation on the other core,
 // 0.7x).
-func (a *aq) refit(ctx context.Context) error {
+func (a *aq) refit(ctx context.Context) error { return a.refitSteps(ctx, cgIters) }
+
+// refitSteps is refit, by steps conjugate-gradient steps where it takes
+// them.
+func (a *aq) refitSteps(ctx context.Context, steps int) error {
 	if a.MK > maxCholeskyMK {
-		return a.refitCG(ctx)
+		return a.refitCG(ctx, steps)
 	}
 	return a.refitExact(ctx)
 }

@@ -5,10 +5,15 @@ import (
 	"math"
 )
 
-// cgIters is the number of conjugate-gradient steps of refitCG.
-const cgIters = 6
+// cgIters is the number of conjugate-gradient steps of a refit; a
+// refinement round starting from the last refit's codebook takes
+// warmCGSteps (see refinement.refit).
+const (
+	cgIters     = 6
+	warmCGSteps = 2
+)
 
-// refitCG lowers the weighted error for the current codes by cgIters steps
+// refitCG lowers the weighted error for the current codes by steps steps
 // of conjugate gradients on the normal equations (G + λI) C = B, started
 // from the current codebook and preconditioned by G's diagonal (the
 // codewords' weighted counts). A step costs one pass over the codes, 2*V*M*D
@@ -16,7 +21,7 @@ const cgIters = 6
 // (M*K)^3/3 (GloVe 50k at 8x256: 0.7 s of a core a round). Each step lowers
 // the error (conjugate gradients minimise the quadratic over a growing
 // subspace that holds the start), so a round still never raises it.
-func (a *aq) refitCG(ctx context.Context) error {
+func (a *aq) refitCG(ctx context.Context, steps int) error {
 	MK, D := a.MK, a.D
 	n := MK * D
 	cnt := a.codeCounts()
@@ -55,7 +60,7 @@ func (a *aq) refitCG(ctx context.Context) error {
 	rz := precond()
 	p := append([]float64(nil), z...)
 	p32 := make([]float32, n)
-	for it := 0; it < cgIters && rz > 0; it++ {
+	for it := 0; it < steps && rz > 0; it++ {
 		for j, v := range p {
 			p32[j] = float32(v)
 		}

@@ -29,7 +29,7 @@ func TestRefitCG(t *testing.T) {
 		if err := exact.refitExact(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if err := cg.refitCG(context.Background()); err != nil {
+		if err := cg.refitCG(context.Background(), cgIters); err != nil {
 			t.Fatal(err)
 		}
 		ee, ec := errOf(&exact), errOf(&cg)
