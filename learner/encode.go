@@ -185,7 +185,12 @@ func (a *aq) energy(f, u []float32, b []uint16) float64 {
 // cost: 48 rounds, 1 code re-drawn 0.2440 in 21.5 s, 2 0.2405 in 28.5 s;
 // 64 rounds, 3 restarts 0.2352, 3 codes re-drawn 0.2354, anneal 0.35
 // 0.2400, each in about 36 s; the anneal decaying as (1-t/T) or (1-t/T)^2
-// instead of its square root, 0.2427 and 0.2461 (48 rounds).
+// instead of its square root, 0.2427 and 0.2461 (48 rounds); lazy fields
+// (a codebook's field brought up to date from the other codes' net changes
+// only when ICM visits it) spared only 17% of the rows of P read, and the
+// visits' bookkeeping cost more (24 rounds in 15.1 to 16.0 s against 12.2
+// to 14.4). At 16x256 (P of 64 MB) the residual encoder took 3 times the
+// field's time (8 rounds, 123 s of CPU against 37, the same error).
 func (a *aq) encodeRow(e *encoder, u, P []float32, codes []uint16, rng rowRNG, o encodeOpts) float64 {
 	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K

@@ -284,7 +284,11 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 // candidate rows instead of every row, 0.3032; training on 16,384 rows,
 // 0.3844; 4 Lloyd iterations instead of 8, 0.3085. After 24 rounds, 1
 // draw 0.2544 where 7 gave 0.2535, and after 128 rounds 0.2353 where 7
-// gave 0.2340).
+// gave 0.2340). The draws' products as one tile over the candidate rows
+// packed as panels (dotsT) did not pay either: 4 draws so, 3.8 s of wall
+// time for the initialisation, as 3 draws one by one, and an initial error
+// of 0.2999 (5 draws 0.2814, 8 0.2860: the draws vary more than their
+// number tells).
 func seedTries(K int) int {
 	if K > 64 {
 		return 3
