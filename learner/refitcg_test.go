@@ -20,19 +20,7 @@ func TestRefitCG(t *testing.T) {
 		}
 		// A noisy codebook, as after an annealed round.
 		a.perturbCodebook(0.5, 0)
-		errOf := func(b *aq) float64 {
-			return Measure(data, V, D, Encoded{M: tc.M, K: tc.K, Codes: b.codes, Codebook: b.cb}, nil).RelSqErr
-		}
-		start := errOf(a)
-		exact, cg := *a, *a
-		exact.cb, cg.cb = slices.Clone(a.cb), slices.Clone(a.cb)
-		if err := exact.refitExact(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if err := cg.refitCG(context.Background(), cgIters); err != nil {
-			t.Fatal(err)
-		}
-		ee, ec := errOf(&exact), errOf(&cg)
+		start, ec, ee := refitBoth(t, a, a.cb, cgIters)
 		if !(ec < start) || ec > ee*1.01 {
 			t.Errorf("%dx%d: CG refit error %.5f, want below the start's %.5f and within 1%% of the exact refit's %.5f", tc.M, tc.K, ec, start, ee)
 		}
@@ -56,21 +44,29 @@ func TestRefitCGWarm(t *testing.T) {
 		if _, err := a.encode(context.Background(), 1, encodeOpts{sweeps: 4, restarts: 1, perturb: 1}); err != nil {
 			t.Fatal(err)
 		}
-		errOf := func(b *aq) float64 {
-			return Measure(data, V, D, Encoded{M: tc.M, K: tc.K, Codes: b.codes, Codebook: b.cb}, nil).RelSqErr
-		}
-		exact, warm := *a, *a
-		exact.cb, warm.cb = slices.Clone(a.cb), clean
-		start := errOf(&warm)
-		if err := exact.refitExact(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if err := warm.refitCG(context.Background(), warmCGSteps); err != nil {
-			t.Fatal(err)
-		}
-		ee, ew := errOf(&exact), errOf(&warm)
+		start, ew, ee := refitBoth(t, a, clean, warmCGSteps)
 		if !(ew < start) || ew > ee*1.02 {
 			t.Errorf("%dx%d: warm refit error %.5f, want below the clean start's %.5f and within 2%% of the exact refit's %.5f", tc.M, tc.K, ew, start, ee)
 		}
 	}
+}
+
+// refitBoth refits a's codebook for its codes exactly and by steps
+// conjugate-gradient steps from the codebook from (a is left as it is), and
+// returns the relative errors of from, of the CG refit and of the exact one.
+func refitBoth(t *testing.T, a *aq, from []float32, steps int) (start, cg, exact float64) {
+	t.Helper()
+	errOf := func(b *aq) float64 {
+		return Measure(a.x, a.V, a.D, Encoded{M: a.M, K: a.K, Codes: b.codes, Codebook: b.cb}, nil).RelSqErr
+	}
+	ex, c := *a, *a
+	ex.cb, c.cb = slices.Clone(a.cb), slices.Clone(from)
+	start = errOf(&c)
+	if err := ex.refitExact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.refitCG(context.Background(), steps); err != nil {
+		t.Fatal(err)
+	}
+	return start, errOf(&c), errOf(&ex)
 }
