@@ -15,20 +15,22 @@ func TestGenericKernelsSameCodes(t *testing.T) {
 	}
 	const V, D = 700, 36 // D not a multiple of 8: the tails run too
 	data := gaussian(V, D, 5)
-	cfg := Config{M: 6, K: 16, Seed: 3, Iterations: 4}
-	learn := func() *Result {
-		t.Helper()
-		res, err := Learn(context.Background(), data, V, D, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
-	fast := learn()
-	useAVX2 = false
 	defer func() { useAVX2 = true }()
-	plain := learn()
-	if !slices.Equal(fast.Codes, plain.Codes) || !slices.Equal(fast.Codebook, plain.Codebook) {
-		t.Fatalf("AVX2 and generic kernels learned different results (errors %g and %g)", fast.Metrics.RelSqErr, plain.Metrics.RelSqErr)
+	// 8x256 runs the AVX-512 tiles (where the CPU has them) and the ICM's
+	// steps of 32 codes.
+	for _, cfg := range []Config{{M: 6, K: 16, Seed: 3, Iterations: 4}, {M: 8, K: 256, Seed: 3, Iterations: 2, KMeansIters: 2}} {
+		learn := func(avx bool) *Result {
+			t.Helper()
+			useAVX2 = avx
+			res, err := Learn(context.Background(), data, V, D, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		fast, plain := learn(true), learn(false)
+		if !slices.Equal(fast.Codes, plain.Codes) || !slices.Equal(fast.Codebook, plain.Codebook) {
+			t.Fatalf("%dx%d: AVX2 and generic kernels learned different results (errors %g and %g)", cfg.M, cfg.K, fast.Metrics.RelSqErr, plain.Metrics.RelSqErr)
+		}
 	}
 }
