@@ -180,8 +180,9 @@ func (a *aq) energy(f, u []float32, b []uint16) float64 {
 // instead of 16, F16C, the row keeping the codes of least exact error; 24
 // rounds in 21.5 and 23.6 s of CPU against 22.2 and 22.7: the sweeps took
 // 0.89x the time, the other updates 0.58x and the field 0.64x, but the
-// halves made each round and the exact errors took that back); sparing the restarts of rows whose last restarts gained nothing
-// (half to two thirds of the rows gain from them each round, 66% after a
+// halves made each round and the exact errors took that back); sparing
+// the restarts of rows whose last restarts gained nothing (half to two
+// thirds of the rows gain from them each round, 66% after a
 // gain and 65% after none); and the knobs around the default, at a round's
 // cost: 48 rounds, 1 code re-drawn 0.2440 in 21.5 s, 2 0.2405 in 28.5 s;
 // 64 rounds, 3 restarts 0.2352, 3 codes re-drawn 0.2354, anneal 0.35

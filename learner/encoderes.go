@@ -81,10 +81,7 @@ func (a *aq) icmRes(e *resEncoder, norms []float32, b []uint16, sweeps int) {
 			cur := m*K + int(c)
 			axpy(e.r, a.cb[cur*D:(cur+1)*D], 1)
 			dots(e.dot, e.r, a.cb[m*K*D:(m+1)*K*D])
-			nm := norms[m*K : (m+1)*K]
-			for k, v := range e.dot {
-				e.dot[k] = nm[k] - 2*v
-			}
+			unary(e.dot, norms[m*K:(m+1)*K])
 			k := minIndex(e.dot)
 			if e.dot[k] < e.dot[c] {
 				b[m] = uint16(k)
