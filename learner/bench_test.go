@@ -125,10 +125,14 @@ func BenchmarkSmallTable(b *testing.B) {
 // after the given refinement rounds (single-threaded), and the result it
 // came from: the starting point of the benchmarks of one step of a round.
 func learnedAQ(b *testing.B, V, rounds int) (*aq, *Result) {
+	return learnedAQWith(b, V, Config{M: 32, K: 16, Seed: 1, Threads: 1, Iterations: rounds})
+}
+
+// learnedAQWith is learnedAQ for any configuration.
+func learnedAQWith(b *testing.B, V int, cfg Config) (*aq, *Result) {
 	b.Helper()
 	data, rows, D := loadGlove(b)
 	V = min(V, rows)
-	cfg := Config{M: 32, K: 16, Seed: 1, Threads: 1, Iterations: rounds}
 	res, err := Learn(context.Background(), data[:V*D], V, D, cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -143,7 +147,7 @@ func learnedAQ(b *testing.B, V, rounds int) (*aq, *Result) {
 // restarts a row, single-threaded) of the first 10,000 GloVe rows at 32x16
 // after 2 refinement rounds, the inner loop of every default round:
 //
-//	go test ./learner -run '^$' -bench EncodeRound -count 5
+//	go test ./learner -run '^$' -bench 'EncodeRound$' -count 5
 func BenchmarkEncodeRound(b *testing.B) {
 	a, res := learnedAQ(b, 10000, 2)
 	opts := a.cfg.encodeOpts(2)
@@ -153,6 +157,34 @@ func BenchmarkEncodeRound(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		copy(a.codes, res.Codes)
 		if loss, err = a.encode(context.Background(), 1, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(loss, "relsqerr")
+}
+
+// BenchmarkEncodeRound256 times one encoding pass of GloVe 50k at 8x256 on
+// two threads, from the codes and codebook of 4 rounds with annealing noise
+// added as in the middle of a default run (0.3 of the error): the step that
+// takes four fifths of a K = 256 round's time, without the k-means
+// initialisation and the refits. The machines here are shared, so compare
+// builds by the median of many runs, alternated:
+//
+//	go test ./learner -run '^$' -bench EncodeRound256 -count 7
+func BenchmarkEncodeRound256(b *testing.B) {
+	a, res := learnedAQWith(b, 50000, Config{M: 8, K: 256, Seed: 1, Threads: 2, Iterations: 4})
+	opts := a.cfg.encodeOpts(2)
+	// The noise is scaled by the last encoding's error.
+	if _, err := a.encode(context.Background(), 1, opts); err != nil {
+		b.Fatal(err)
+	}
+	a.perturbCodebook(0.3, 5)
+	var loss float64
+	var err error
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		copy(a.codes, res.Codes)
+		if loss, err = a.encode(context.Background(), 2, opts); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -193,6 +193,24 @@ func (a *aq) energy(f, u []float32, b []uint16) float64 {
 // visits' bookkeeping cost more (24 rounds in 15.1 to 16.0 s against 12.2
 // to 14.4). At 16x256 (P of 64 MB) the residual encoder took 3 times the
 // field's time (8 rounds, 123 s of CPU against 37, the same error).
+//
+// Nor, at 8x256 on GloVe 50k, a field computed afresh at each visit of a
+// codebook (its unary terms plus the other codes' K cross terms, no field
+// kept, ICM skipping the codebooks no other code changed since its last
+// visit, the row's exact error from its codewords): about 45 visits a row
+// a round, each bound by reaching seven rows of P in block m. With P in
+// float32 (the AVX2 field kernel) 16 rounds took 11.4 s against 9.1, the
+// same error; in float16 (AVX-512, sums and argmin in registers) 128 rounds
+// took 48.6 and 43.9 s against 49.1 and 54.2, the same 0.2298; in int16
+// (one scale a codebook, exact integer sums) 46.3 and 48.3 s against 50.5
+// and 46.7, 0.2297; in int8, 0.2553 after 16 rounds against 0.2538, no
+// faster. A visit took 40 ns with its rows of P in L2, 70 to 110 ns in
+// these runs. Prefetching did not pay either (the new code's row of P on
+// each change, the next row's rows, the next visit's blocks, or 1 to 4 KB
+// ahead in the updates: 16 rounds in 8.9 to 9.7 s against 9.1 to 10.1),
+// nor AVX-512 updates (an encoding pass, BenchmarkEncodeRound256, 0.97x
+// the time, median of 7 pairs). An update of the field costs 176 ns with
+// P in L2 (1 MB), 240 ns at 4 MB, 400 ns at 16 MB and 580 ns at 32 MB.
 func (a *aq) encodeRow(e *encoder, u, P []float32, codes []uint16, rng rowRNG, o encodeOpts) float64 {
 	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K
