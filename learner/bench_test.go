@@ -150,13 +150,18 @@ func learnedAQWith(b *testing.B, V int, cfg Config) (*aq, *Result) {
 //	go test ./learner -run '^$' -bench 'EncodeRound$' -count 5
 func BenchmarkEncodeRound(b *testing.B) {
 	a, res := learnedAQ(b, 10000, 2)
-	opts := a.cfg.encodeOpts(2)
+	benchEncode(b, a, res.Codes, 1, a.cfg.encodeOpts(2))
+}
+
+// benchEncode times encoding passes of round from the given codes and
+// reports the last pass's error.
+func benchEncode(b *testing.B, a *aq, codes []uint16, round int, opts encodeOpts) {
 	var loss float64
 	var err error
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		copy(a.codes, res.Codes)
-		if loss, err = a.encode(context.Background(), 1, opts); err != nil {
+		copy(a.codes, codes)
+		if loss, err = a.encode(context.Background(), round, opts); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -179,16 +184,7 @@ func BenchmarkEncodeRound256(b *testing.B) {
 		b.Fatal(err)
 	}
 	a.perturbCodebook(0.3, 5)
-	var loss float64
-	var err error
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		copy(a.codes, res.Codes)
-		if loss, err = a.encode(context.Background(), 2, opts); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(loss, "relsqerr")
+	benchEncode(b, a, res.Codes, 2, opts)
 }
 
 // BenchmarkRefit times one least-squares codebook refit (the pair counts,
