@@ -205,12 +205,13 @@ func (a *aq) energy(f, u []float32, b []uint16) float64 {
 // (one scale a codebook, exact integer sums) 46.3 and 48.3 s against 50.5
 // and 46.7, 0.2297; in int8, 0.2553 after 16 rounds against 0.2538, no
 // faster. A visit took 40 ns with its rows of P in L2, 70 to 110 ns in
-// these runs. Prefetching did not pay either (the new code's row of P on
-// each change, the next row's rows, the next visit's blocks, or 1 to 4 KB
-// ahead in the updates: 16 rounds in 8.9 to 9.7 s against 9.1 to 10.1),
-// nor AVX-512 updates (an encoding pass, BenchmarkEncodeRound256, 0.97x
-// the time, median of 7 pairs). An update of the field costs 176 ns with
-// P in L2 (1 MB), 240 ns at 4 MB, 400 ns at 16 MB and 580 ns at 32 MB.
+// these runs. Prefetching did not pay either: 1 to 4 KB ahead in the
+// updates, 16 rounds in 8.9 to 9.8 s against 9.1 and 10.1; in the fresh
+// field, the new code's row of P on each change, the next row's rows or
+// the next visit's blocks, within the runs' noise. Nor did AVX-512 updates
+// (an encoding pass, BenchmarkEncodeRound256, 0.97x the time, median of 7
+// pairs). An update of the field (two random rows of 8 KB) costs 176 ns
+// from a 1 MB table, 240 ns from 4 MB, 400 ns from 16 MB, 580 from 32.
 func (a *aq) encodeRow(e *encoder, u, P []float32, codes []uint16, rng rowRNG, o encodeOpts) float64 {
 	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K
