@@ -38,7 +38,7 @@ type aq struct {
 	seed           int64
 	sqErr          float64   // the weighted squared error of the last encoding
 	sums           []sumPart // scatterSums' parts, kept between calls
-	cross          []float32 // crossTerms' result, kept between rounds
+	cross          []uint16  // crossTerms' result, kept between rounds
 	cfg            Config
 	progress       func(Progress)
 }

@@ -3,11 +3,13 @@ package learner
 import (
 	"context"
 	"math"
+	"slices"
 )
 
 // encoder holds per-worker scratch space for ICM encoding.
 type encoder struct {
 	u, f, bestF []float32
+	y           []float32 // a row's reconstruction
 	cur, best   []uint16
 	off         []int
 }
@@ -21,7 +23,11 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 		return a.encodeRes(ctx, round, o)
 	}
 	V, D, M, MK := a.V, a.D, a.M, a.MK
+	inv := halfScale(a.cb, D)
 	ct := packPanels(a.cb, MK, D)
+	for j := range ct {
+		ct[j] *= inv
+	}
 	P, norms, err := a.crossTerms(ctx, ct)
 	if err != nil {
 		return 0, err
@@ -31,8 +37,8 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	normSum := make([]float64, nChunks)
 	encs := make([]*encoder, a.threads)
 	for t := range encs {
-		encs[t] = &encoder{u: make([]float32, uRows*MK), f: make([]float32, MK),
-			bestF: make([]float32, MK), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M)}
+		encs[t] = &encoder{u: make([]float32, uRows*MK), f: make([]float32, MK), bestF: make([]float32, MK),
+			y: make([]float32, D), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M)}
 	}
 	err = forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
 		e := encs[t]
@@ -47,11 +53,10 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 			ur := e.u[r*MK : (r+1)*MK]
 			unary(ur, norms)
 			codes := a.codes[i*M : (i+1)*M]
-			en := a.encodeRow(e, ur, P, codes, newRowRNG(a.seed, round, i), o)
-			xx := sqNorm(a.x[i*D : (i+1)*D])
+			x := a.x[i*D : (i+1)*D]
 			w := a.weight(i)
-			es += w * math.Max(en+xx, 0)
-			ns += w * xx
+			es += w * a.encodeRow(e, x, ur, P, codes, newRowRNG(a.seed, round, i), o)
+			ns += w * sqNorm(x)
 		}
 		c := lo / chunkRows
 		errSum[c], normSum[c] = es, ns
@@ -78,42 +83,68 @@ func (a *aq) setError(errSum, normSum []float64) float64 {
 // panel of the packed codebook is read once from memory for all of them.
 const uRows = 16
 
-// crossTerms returns P = 2 C C^T with its diagonal K x K blocks zeroed (a
-// codebook's codes never add up with each other, and the zeros spare the
-// kernels a test for each codebook's own block), and the squared norms of
-// the codewords; ct is the codebook packed by packPanels. The products run
-// on every thread through the encoder's own kernel (gonum's Sgemm took
-// 14-20 ms of one core at 512 codewords of 100, 4% of a GloVe 50k round).
-func (a *aq) crossTerms(ctx context.Context, ct []float32) (P, norms []float32, err error) {
+// crossTerms returns P = 2 C C^T, scaled as ct is (see halfScale) and
+// rounded to float16, with its diagonal K x K blocks zeroed (a codebook's
+// codes never add up with each other, and the zeros spare the kernels a
+// test for each codebook's own block), and the codewords' squared norms,
+// scaled the same way; ct is the scaled codebook packed by packPanels. The
+// products run on every thread through the encoder's own kernel (gonum's
+// Sgemm took 14-20 ms of one core at 512 codewords of 100, 4% of a GloVe
+// 50k round). In float16 a field update reads half the bytes: two random
+// rows of a [2048, 2048] table, 8x256's, cost 190-200 ns where float32's
+// 16 MB table took 400-550 ns.
+func (a *aq) crossTerms(ctx context.Context, ct []float32) (P []uint16, norms []float32, err error) {
 	MK, K, D := a.MK, a.K, a.D
 	// Every value is written below; the space is kept for the next round
-	// (16 MB at 8x256).
+	// (8 MB at 8x256).
 	if len(a.cross) != MK*MK {
-		a.cross = make([]float32, MK*MK)
+		a.cross = make([]uint16, MK*MK)
 	}
 	P = a.cross
-	err = forChunks(ctx, MK, uRows, a.threads, func(_, lo, hi int) {
-		products(P[lo*MK:hi*MK], a.cb[lo*D:hi*D], D, a.cb, ct, MK)
+	norms = make([]float32, MK)
+	rows := make([][]float32, a.threads)
+	err = forChunks(ctx, MK, uRows, a.threads, func(t, lo, hi int) {
+		if rows[t] == nil {
+			rows[t] = make([]float32, uRows*MK)
+		}
+		buf := rows[t][:(hi-lo)*MK]
+		products(buf, a.cb[lo*D:hi*D], D, a.cb, ct, MK)
+		for r := lo; r < hi; r++ {
+			row := buf[(r-lo)*MK : (r-lo+1)*MK]
+			norms[r] = row[r]
+			for c := range row {
+				row[c] *= 2
+			}
+			b := r / K * K
+			clear(row[b : b+K])
+			toHalves(P[r*MK:(r+1)*MK], row)
+		}
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	norms = make([]float32, MK)
-	for r := 0; r < MK; r++ {
-		row := P[r*MK : (r+1)*MK]
-		norms[r] = row[r]
-		for c := range row {
-			row[c] *= 2
-		}
-		lo := r / K * K
-		clear(row[lo : lo+K])
-	}
 	return P, norms, nil
+}
+
+// halfScale returns the power of two by which the encoder scales the
+// codebook's products, so that the cross terms, at most twice the largest
+// squared norm of a codeword, stay below 2^15 in float16 (65504 is its
+// largest value) and above 2^14 at that bound, far from its subnormals.
+// A power of two scales every product, sum and norm exactly.
+func halfScale(cb []float32, D int) float32 {
+	var most float64
+	for j := 0; j+D <= len(cb); j += D {
+		most = math.Max(most, sqNorm(cb[j:j+D]))
+	}
+	if most == 0 || math.IsInf(most, 0) || math.IsNaN(most) {
+		return 1
+	}
+	return float32(math.Ldexp(1, 14-math.Ilogb(2*most)))
 }
 
 // field sets f[m*K+k] = u[m*K+k] + sum_{m' != m} P[m*K+k, m'*K+b[m']],
 // with off as scratch for the rows of P.
-func (a *aq) field(f, u, P []float32, b []uint16, off []int) {
+func (a *aq) field(f, u []float32, P, b []uint16, off []int) {
 	MK, K := a.MK, a.K
 	for m, c := range b {
 		off[m] = (m*K + int(c)) * MK
@@ -124,7 +155,7 @@ func (a *aq) field(f, u, P []float32, b []uint16, off []int) {
 // setCode changes b[m] to k and updates the field: every other codebook's
 // entries gain the new codeword's cross terms and lose the old one's (its
 // own block of P is zero).
-func (a *aq) setCode(f, P []float32, b []uint16, m, k int) {
+func (a *aq) setCode(f []float32, P, b []uint16, m, k int) {
 	MK, K := a.MK, a.K
 	oldRow := P[(m*K+int(b[m]))*MK : (m*K+int(b[m])+1)*MK]
 	newRow := P[(m*K+k)*MK : (m*K+k+1)*MK]
@@ -133,7 +164,7 @@ func (a *aq) setCode(f, P []float32, b []uint16, m, k int) {
 }
 
 // icm runs up to sweeps ICM sweeps on b with field f.
-func (a *aq) icm(f, P []float32, b []uint16, sweeps int) {
+func (a *aq) icm(f []float32, P, b []uint16, sweeps int) {
 	for s := 0; s < sweeps; s++ {
 		if icmSweep(f, P, b, a.K) == 0 {
 			return
@@ -141,7 +172,9 @@ func (a *aq) icm(f, P []float32, b []uint16, sweeps int) {
 	}
 }
 
-// energy returns ||x - y||^2 - ||x||^2 for codes b with field f.
+// energy returns ||x - y||^2 - ||x||^2 for codes b with field f, in the
+// field's scale and with its float16 cross terms: the restarts compare by
+// it, and rowError decides.
 func (a *aq) energy(f, u []float32, b []uint16) float64 {
 	K := a.K
 	var e float64
@@ -152,8 +185,27 @@ func (a *aq) energy(f, u []float32, b []uint16) float64 {
 	return e / 2
 }
 
-// encodeRow improves codes in place for one row with unary terms u and
-// returns the row's energy ||x-y||^2 - ||x||^2.
+// rowError returns ||x - y||^2 for the reconstruction y of codes b, the
+// codewords added in order in float32 (into e.y) and the squares summed in
+// float64.
+func (a *aq) rowError(e *encoder, x []float32, b []uint16) float64 {
+	D, K := a.D, a.K
+	clear(e.y)
+	for m, c := range b {
+		j := (m*K + int(c)) * D
+		axpy(e.y, a.cb[j:j+D], 1)
+	}
+	var s float64
+	for d, v := range x {
+		r := float64(v) - float64(e.y[d])
+		s += r * r
+	}
+	return s
+}
+
+// encodeRow improves codes in place for one row x with unary terms u and
+// returns the row's squared error ||x-y||^2. The restarts compare by the
+// field's energies; the codes change only when their exact error is lower.
 //
 // Tried here and dropped, as they did not pay per second (GloVe 100-d,
 // first 10,000 rows, 32x16, 8 rounds, Perturb 8, no annealing: 0.1091 in
@@ -176,11 +228,16 @@ func (a *aq) energy(f, u []float32, b []uint16) float64 {
 // residual a move; 12 rounds at 8x256: the same 0.0092 in 27 s of CPU
 // against 11 s).
 //
-// Nor these, at 8x256 on GloVe 50k: the cross terms as halves (8 MB
-// instead of 16, F16C, the row keeping the codes of least exact error; 24
-// rounds in 21.5 and 23.6 s of CPU against 22.2 and 22.7: the sweeps took
-// 0.89x the time, the other updates 0.58x and the field 0.64x, but the
-// halves made each round and the exact errors took that back); sparing
+// The cross terms are float16 since embshrink-learner-10. A first try (the
+// halves converted from a float32 P each round, and each restart's exact
+// error taken) had lost its gain to those two: 24 rounds in 21.5 and 23.6
+// s of CPU against 22.2 and 22.7. Made in crossTerms' own pass, and with
+// the exact error of only the row's first and best codes, an encoding pass
+// takes 0.83x the time (median of 5 alternated pairs,
+// BenchmarkEncodeRound256) and 128 rounds 0.87x (41.1 and 44.9 s against
+// 47.1 and 50.9), for the same 0.2298.
+//
+// Nor these, at 8x256 on GloVe 50k: sparing
 // the restarts of rows whose last restarts gained nothing (half to two
 // thirds of the rows gain from them each round, 66% after a
 // gain and 65% after none); and the knobs around the default, at a round's
@@ -210,14 +267,15 @@ func (a *aq) energy(f, u []float32, b []uint16) float64 {
 // field, the new code's row of P on each change, the next row's rows or
 // the next visit's blocks, within the runs' noise. Nor did AVX-512 updates
 // (an encoding pass, BenchmarkEncodeRound256, 0.97x the time, median of 7
-// pairs). An update of the field (two random rows of 8 KB) costs 176 ns
-// from a 1 MB table, 240 ns from 4 MB, 400 ns from 16 MB, 580 from 32.
-func (a *aq) encodeRow(e *encoder, u, P []float32, codes []uint16, rng rowRNG, o encodeOpts) float64 {
+// pairs). An update of the field (two random rows of 8 KB) in float32
+// cost 176 ns from a 1 MB table, 240 ns from 4 MB, 400 ns from 16 MB, 580
+// from 32. Nor did visiting the rows in the order of their first two codes
+// (for rows of P still in L2): an encoding pass took 1.08 to 1.23x the time.
+func (a *aq) encodeRow(e *encoder, x, u []float32, P, codes []uint16, rng rowRNG, o encodeOpts) float64 {
 	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K
 	copy(e.cur, codes)
 	a.field(e.f, u, P, e.cur, e.off)
-	startE := a.energy(e.f, u, e.cur)
 	a.icm(e.f, P, e.cur, sweeps)
 	bestE := a.energy(e.f, u, e.cur)
 	copy(e.best, e.cur)
@@ -235,9 +293,13 @@ func (a *aq) encodeRow(e *encoder, u, P []float32, codes []uint16, rng rowRNG, o
 			copy(e.bestF, e.f)
 		}
 	}
-	if bestE < startE {
-		copy(codes, e.best)
-		return bestE
+	start := a.rowError(e, x, codes)
+	if slices.Equal(e.best, codes) {
+		return start
 	}
-	return startE
+	if best := a.rowError(e, x, e.best); best < start {
+		copy(codes, e.best)
+		return best
+	}
+	return start
 }

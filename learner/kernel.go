@@ -1,5 +1,7 @@
 package learner
 
+import "github.com/embshrink/embshrink/internal/half"
+
 // The inner loops of the learner (ICM sweeps and field sums, products with
 // the codebook, k-means and refit sums), each with an AVX2 version on amd64
 // (the products' tiles also in AVX-512, where the CPU has it) and a plain
@@ -10,17 +12,38 @@ package learner
 // Saxpy and plain loops; in a whole-table round now the ICM sweeps are 44%
 // (bound by reading rows of the cross terms) and the products 15%.
 
-// addDiff sets f[j] = f[j] + (a[j] - b[j]) for every j < len(f).
-func addDiff(f, a, b []float32) {
+// useHalves reports whether the ICM's F16C kernels run: they widen the
+// cross terms' float16 values by F16C, which every AVX2 CPU known has
+// (tests turn useAVX2 off to run the plain loops instead).
+func useHalves() bool { return useAVX2 && hasF16C }
+
+// addDiff sets f[j] = f[j] + (a[j] - b[j]) for every j < len(f), a and b
+// float16 values widened exactly.
+func addDiff(f []float32, a, b []uint16) {
 	n := len(f)
 	a, b = a[:n], b[:n]
 	done := 0
-	if useAVX2 && n >= 8 {
+	if useHalves() && n >= 8 {
 		done = n &^ 7
-		addDiffAVX2(f[:done], a[:done], b[:done])
+		addDiffF16C(f[:done], a[:done], b[:done])
 	}
 	for j := done; j < n; j++ {
-		f[j] += a[j] - b[j]
+		f[j] += half.ToFloat32(a[j]) - half.ToFloat32(b[j])
+	}
+}
+
+// toHalves sets dst[j] to src[j] rounded to the nearest float16, ties to
+// even (internal/half's rounding, which F16C's VCVTPS2PH does too).
+func toHalves(dst []uint16, src []float32) {
+	n := len(dst)
+	src = src[:n]
+	done := 0
+	if useHalves() {
+		done = n &^ 7
+		toHalvesF16C(dst[:done], src)
+	}
+	for j := done; j < n; j++ {
+		dst[j] = half.FromFloat32(src[j])
 	}
 }
 
@@ -102,29 +125,29 @@ func axpy(f, a []float32, w float32) {
 // icmSweep runs one ICM sweep over the len(b) codebooks of K codes: for
 // each codebook in turn it moves b[m] to the first code of least field f
 // when that is strictly less than the current code's, and then adds to f the
-// new code's row of P less the old one's. P is [M*K, M*K] with M*K =
-// len(f), and its diagonal K x K blocks are zero, so that a codebook's own
-// field is left as it is. It returns how many codes changed. (One call a
-// sweep instead of one a codebook: the calls and the slicing around them
-// were a quarter of the sweeps' time. The AVX2 kernel tests first whether
-// any code's field is below the current one's, and only then looks for the
-// least: most codebooks keep their code, and the test is a shorter chain
-// than the argmin's lane reduction; an encoding pass of GloVe 10k 32x16
-// took 0.87x the time, medians of 6, go test -bench EncodeRound.)
-func icmSweep(f, P []float32, b []uint16, K int) int {
+// new code's row of P less the old one's. P is [M*K, M*K] in float16 with
+// M*K = len(f), and its diagonal K x K blocks are zero, so that a
+// codebook's own field is left as it is. It returns how many codes changed.
+// (One call a sweep instead of one a codebook: the calls and the slicing
+// around them were a quarter of the sweeps' time. The kernel tests first
+// whether any code's field is below the current one's, and only then looks
+// for the least: most codebooks keep their code, and the test is a shorter
+// chain than the argmin's lane reduction; an encoding pass of GloVe 10k
+// 32x16 took 0.87x the time, medians of 6, go test -bench EncodeRound.)
+func icmSweep(f []float32, P, b []uint16, K int) int {
 	MK := len(b) * K
 	if len(f) != MK || len(P) < MK*MK {
 		panic("learner: icmSweep: field, codes and cross terms disagree in size")
 	}
-	if useAVX2 && K%8 == 0 {
-		return icmSweepAVX2(f, P, b, K)
+	if useHalves() && K%8 == 0 {
+		return icmSweepF16C(f, P, b, K)
 	}
 	return icmSweepGeneric(f, P, b, K)
 }
 
 // icmSweepGeneric is icmSweep in Go, from minIndex and addDiff (which run
-// their own AVX2 kernels where they can, with the same results).
-func icmSweepGeneric(f, P []float32, b []uint16, K int) int {
+// their own kernels where they can, with the same results).
+func icmSweepGeneric(f []float32, P, b []uint16, K int) int {
 	MK := len(f)
 	changes := 0
 	for m, c := range b {
@@ -173,11 +196,12 @@ func accum64(b []float64, x []float32, w float64) {
 }
 
 // fieldSums sets f[j] = u[j] + P[off[0]+j] + P[off[1]+j] + ..., the terms
-// added in order: the ICM field of the codes whose rows of P start at off
-// (P's diagonal blocks are zero, so that a codebook's own code adds
-// nothing to its field). The AVX2 version keeps 64 sums in registers across
-// all the rows instead of adding one row at a time to f.
-func fieldSums(f, u, P []float32, off []int) {
+// (float16, widened exactly) added in order: the ICM field of the codes
+// whose rows of P start at off (P's diagonal blocks are zero, so that a
+// codebook's own code adds nothing to its field). The F16C version keeps 64
+// sums in registers across all the rows instead of adding one row at a time
+// to f.
+func fieldSums(f, u []float32, P []uint16, off []int) {
 	n := len(f)
 	u = u[:n]
 	for _, o := range off {
@@ -186,14 +210,14 @@ func fieldSums(f, u, P []float32, off []int) {
 		}
 	}
 	done := 0
-	if useAVX2 {
+	if useHalves() {
 		done = n &^ 7
-		fieldAVX2(f[:done], u, P, off)
+		fieldF16C(f[:done], u, P, off)
 	}
 	for j := done; j < n; j++ {
 		s := u[j]
 		for _, o := range off {
-			s += P[o+j]
+			s += half.ToFloat32(P[o+j])
 		}
 		f[j] = s
 	}

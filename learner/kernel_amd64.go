@@ -2,18 +2,23 @@ package learner
 
 import "golang.org/x/sys/cpu"
 
-// useAVX2 and useAVX512 are fixed at start-up: the CPU does not change.
-// (x/sys/cpu reports AVX-512 only where the OS saves its registers.)
+// useAVX2, useAVX512 and hasF16C are fixed at start-up: the CPU does not
+// change. (x/sys/cpu reports AVX-512 only where the OS saves its registers;
+// F16C, bit 29 of CPUID 1's ECX, needs the AVX state that AVX2 implies.)
 var (
 	useAVX2   = cpu.X86.HasAVX2
 	useAVX512 = cpu.X86.HasAVX2 && cpu.X86.HasAVX512F
+	hasF16C   = cpu.X86.HasAVX2 && cpuidECX(1)&(1<<29) != 0
 )
 
-// addDiffAVX2 is addDiff for len(f) a multiple of 8; a and b are at least
+// cpuidECX returns ECX of CPUID leaf leaf (sub-leaf 0).
+func cpuidECX(leaf uint32) uint32
+
+// addDiffF16C is addDiff for len(f) a multiple of 8; a and b are at least
 // as long as f.
 //
 //go:noescape
-func addDiffAVX2(f, a, b []float32)
+func addDiffF16C(f []float32, a, b []uint16)
 
 // minIndexAVX2 is minIndex for len(v) a positive multiple of 8; it returns 0
 // when v holds no minimum it can find (NaN).
@@ -31,20 +36,25 @@ func dotsAVX2(out, x, c []float32)
 //go:noescape
 func axpyAVX2(f, a []float32, w float32)
 
-// icmSweepAVX2 is icmSweep for K a positive multiple of 8.
+// icmSweepF16C is icmSweep for K a positive multiple of 8.
 //
 //go:noescape
-func icmSweepAVX2(f, P []float32, b []uint16, K int) int
+func icmSweepF16C(f []float32, P, b []uint16, K int) int
 
 // accum64AVX2 is accum64 for len(b) a multiple of 4.
 //
 //go:noescape
 func accum64AVX2(b []float64, x []float32, w float64)
 
-// fieldAVX2 is fieldSums for len(f) a multiple of 8.
+// fieldF16C is fieldSums for len(f) a multiple of 8.
 //
 //go:noescape
-func fieldAVX2(f, u, P []float32, off []int)
+func fieldF16C(f, u []float32, P []uint16, off []int)
+
+// toHalvesF16C is toHalves for len(dst) a multiple of 8.
+//
+//go:noescape
+func toHalvesF16C(dst []uint16, src []float32)
 
 // dotsPanelAVX2 is the part of dotsT for four rows and one panel of w
 // columns, 16 or 8.

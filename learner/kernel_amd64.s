@@ -1,30 +1,36 @@
 #include "textflag.h"
 
-// ADDDIFF32 sets F[I:I+32] += A[I:I+32] - B[I:I+32] (float32, I an index
-// register), and ADDDIFF8 the same for 8 values.
+// ADDDIFF32 sets F[I:I+32] += A[I:I+32] - B[I:I+32] for float32 F and
+// float16 A and B (widened exactly by F16C; I an index register), and
+// ADDDIFF8 the same for 8 values.
 #define ADDDIFF32(A, B, F, I) \
-	VMOVUPS (A)(I*4), Y5;       \
-	VMOVUPS 32(A)(I*4), Y6;     \
-	VMOVUPS 64(A)(I*4), Y7;     \
-	VMOVUPS 96(A)(I*4), Y8;     \
-	VSUBPS  (B)(I*4), Y5, Y5;   \
-	VSUBPS  32(B)(I*4), Y6, Y6; \
-	VSUBPS  64(B)(I*4), Y7, Y7; \
-	VSUBPS  96(B)(I*4), Y8, Y8; \
-	VADDPS  (F)(I*4), Y5, Y5;   \
-	VADDPS  32(F)(I*4), Y6, Y6; \
-	VADDPS  64(F)(I*4), Y7, Y7; \
-	VADDPS  96(F)(I*4), Y8, Y8; \
-	VMOVUPS Y5, (F)(I*4);       \
-	VMOVUPS Y6, 32(F)(I*4);     \
-	VMOVUPS Y7, 64(F)(I*4);     \
-	VMOVUPS Y8, 96(F)(I*4)
+	VCVTPH2PS (A)(I*2), Y5;    \
+	VCVTPH2PS 16(A)(I*2), Y6;  \
+	VCVTPH2PS 32(A)(I*2), Y7;  \
+	VCVTPH2PS 48(A)(I*2), Y8;  \
+	VCVTPH2PS (B)(I*2), Y9;    \
+	VCVTPH2PS 16(B)(I*2), Y10; \
+	VCVTPH2PS 32(B)(I*2), Y11; \
+	VCVTPH2PS 48(B)(I*2), Y12; \
+	VSUBPS    Y9, Y5, Y5;      \
+	VSUBPS    Y10, Y6, Y6;     \
+	VSUBPS    Y11, Y7, Y7;     \
+	VSUBPS    Y12, Y8, Y8;     \
+	VADDPS    (F)(I*4), Y5, Y5;   \
+	VADDPS    32(F)(I*4), Y6, Y6; \
+	VADDPS    64(F)(I*4), Y7, Y7; \
+	VADDPS    96(F)(I*4), Y8, Y8; \
+	VMOVUPS   Y5, (F)(I*4);       \
+	VMOVUPS   Y6, 32(F)(I*4);     \
+	VMOVUPS   Y7, 64(F)(I*4);     \
+	VMOVUPS   Y8, 96(F)(I*4)
 
 #define ADDDIFF8(A, B, F, I) \
-	VMOVUPS (A)(I*4), Y5;     \
-	VSUBPS  (B)(I*4), Y5, Y5; \
-	VADDPS  (F)(I*4), Y5, Y5; \
-	VMOVUPS Y5, (F)(I*4)
+	VCVTPH2PS (A)(I*2), Y5;   \
+	VCVTPH2PS (B)(I*2), Y9;   \
+	VSUBPS    Y9, Y5, Y5;     \
+	VADDPS    (F)(I*4), Y5, Y5; \
+	VMOVUPS   Y5, (F)(I*4)
 
 // MINLANES broadcasts to every lane of Y2 the least of the 8 lanes of Y0
 // (X1 is scratch).
@@ -37,8 +43,8 @@
 	VMINPS       X1, X0, X0;   \
 	VBROADCASTSS X0, Y2
 
-// func addDiffAVX2(f, a, b []float32)
-TEXT ·addDiffAVX2(SB), NOSPLIT, $0-72
+// func addDiffF16C(f []float32, a, b []uint16)
+TEXT ·addDiffF16C(SB), NOSPLIT, $0-72
 	MOVQ f_base+0(FP), DI
 	MOVQ f_len+8(FP), CX
 	MOVQ a_base+24(FP), SI
@@ -247,14 +253,14 @@ axdone:
 	VZEROUPPER
 	RET
 
-// func icmSweepAVX2(f, P []float32, b []uint16, K int) int
+// func icmSweepF16C(f []float32, P []uint16, b []uint16, K int) int
 //
 // Registers: DI f, SI P, BX b, R8 M, R9 K, R10 m, R11 changes, R12 &f[m*K],
-// R15 the bytes of a row of P (M*K*4); AX, DX, R13, R14 scratch.
-TEXT ·icmSweepAVX2(SB), NOSPLIT, $0-88
+// R15 the bytes of a row of P (M*K*2); AX, DX, R13, R14 scratch.
+TEXT ·icmSweepF16C(SB), NOSPLIT, $0-88
 	MOVQ f_base+0(FP), DI
 	MOVQ f_len+8(FP), R15
-	SHLQ $2, R15
+	SHLQ $1, R15
 	MOVQ P_base+24(FP), SI
 	MOVQ b_base+48(FP), BX
 	MOVQ b_len+56(FP), R8
@@ -377,7 +383,7 @@ sfound:
 	IMULQ R15, DX
 	ADDQ  SI, DX
 	MOVQ  R15, R13
-	SHRQ  $2, R13
+	SHRQ  $1, R13
 	XORQ  R14, R14
 
 sup32:
@@ -429,11 +435,11 @@ acdone:
 	VZEROUPPER
 	RET
 
-// func fieldAVX2(f, u, P []float32, off []int)
+// func fieldF16C(f, u []float32, P []uint16, off []int)
 //
 // Registers: DI f, SI u, DX P, R8 off, R9 len(off), CX the elements left,
 // R11 the group's first element j, R13 m, AX scratch.
-TEXT ·fieldAVX2(SB), NOSPLIT, $0-96
+TEXT ·fieldF16C(SB), NOSPLIT, $0-96
 	MOVQ f_base+0(FP), DI
 	MOVQ f_len+8(FP), CX
 	MOVQ u_base+24(FP), SI
@@ -456,20 +462,28 @@ fg64:
 	XORQ    R13, R13
 
 fg64m:
-	CMPQ   R13, R9
-	JGE    fg64s
-	MOVQ   (R8)(R13*8), AX
-	ADDQ   R11, AX
-	VADDPS (DX)(AX*4), Y0, Y0
-	VADDPS 32(DX)(AX*4), Y1, Y1
-	VADDPS 64(DX)(AX*4), Y2, Y2
-	VADDPS 96(DX)(AX*4), Y3, Y3
-	VADDPS 128(DX)(AX*4), Y4, Y4
-	VADDPS 160(DX)(AX*4), Y5, Y5
-	VADDPS 192(DX)(AX*4), Y6, Y6
-	VADDPS 224(DX)(AX*4), Y7, Y7
-	INCQ   R13
-	JMP    fg64m
+	CMPQ      R13, R9
+	JGE       fg64s
+	MOVQ      (R8)(R13*8), AX
+	ADDQ      R11, AX
+	VCVTPH2PS (DX)(AX*2), Y8
+	VCVTPH2PS 16(DX)(AX*2), Y9
+	VCVTPH2PS 32(DX)(AX*2), Y10
+	VCVTPH2PS 48(DX)(AX*2), Y11
+	VCVTPH2PS 64(DX)(AX*2), Y12
+	VCVTPH2PS 80(DX)(AX*2), Y13
+	VCVTPH2PS 96(DX)(AX*2), Y14
+	VCVTPH2PS 112(DX)(AX*2), Y15
+	VADDPS    Y8, Y0, Y0
+	VADDPS    Y9, Y1, Y1
+	VADDPS    Y10, Y2, Y2
+	VADDPS    Y11, Y3, Y3
+	VADDPS    Y12, Y4, Y4
+	VADDPS    Y13, Y5, Y5
+	VADDPS    Y14, Y6, Y6
+	VADDPS    Y15, Y7, Y7
+	INCQ      R13
+	JMP       fg64m
 
 fg64s:
 	VMOVUPS Y0, (DI)(R11*4)
@@ -491,13 +505,14 @@ fg8:
 	XORQ    R13, R13
 
 fg8m:
-	CMPQ   R13, R9
-	JGE    fg8s
-	MOVQ   (R8)(R13*8), AX
-	ADDQ   R11, AX
-	VADDPS (DX)(AX*4), Y0, Y0
-	INCQ   R13
-	JMP    fg8m
+	CMPQ      R13, R9
+	JGE       fg8s
+	MOVQ      (R8)(R13*8), AX
+	ADDQ      R11, AX
+	VCVTPH2PS (DX)(AX*2), Y8
+	VADDPS    Y8, Y0, Y0
+	INCQ      R13
+	JMP       fg8m
 
 fg8s:
 	VMOVUPS Y0, (DI)(R11*4)
@@ -507,6 +522,33 @@ fg8s:
 
 fdone:
 	VZEROUPPER
+	RET
+
+// func toHalvesF16C(dst []uint16, src []float32)
+TEXT ·toHalvesF16C(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), SI
+	XORQ AX, AX
+
+thloop:
+	CMPQ      AX, CX
+	JGE       thdone
+	VMOVUPS   (SI)(AX*4), Y0
+	VCVTPS2PH $0, Y0, (DI)(AX*2)
+	ADDQ      $8, AX
+	JMP       thloop
+
+thdone:
+	VZEROUPPER
+	RET
+
+// func cpuidECX(leaf uint32) uint32
+TEXT ·cpuidECX(SB), NOSPLIT, $0-12
+	MOVL leaf+0(FP), AX
+	XORL CX, CX
+	CPUID
+	MOVL CX, ret+8(FP)
 	RET
 
 // TILEROW adds x[d] (XP's row) times the 16 columns in Y8 and Y9 to A0 and

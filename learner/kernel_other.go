@@ -5,9 +5,10 @@ package learner
 const (
 	useAVX2   = false
 	useAVX512 = false
+	hasF16C   = false
 )
 
-func addDiffAVX2(f, a, b []float32) { panic("learner: no AVX2 kernels on this architecture") }
+func addDiffF16C(f []float32, a, b []uint16) { panic("learner: no F16C kernels on this architecture") }
 
 func minIndexAVX2(v []float32) int { panic("learner: no AVX2 kernels on this architecture") }
 
@@ -15,16 +16,20 @@ func dotsAVX2(out, x, c []float32) { panic("learner: no AVX2 kernels on this arc
 
 func axpyAVX2(f, a []float32, w float32) { panic("learner: no AVX2 kernels on this architecture") }
 
-func icmSweepAVX2(f, P []float32, b []uint16, K int) int {
-	panic("learner: no AVX2 kernels on this architecture")
+func icmSweepF16C(f []float32, P, b []uint16, K int) int {
+	panic("learner: no F16C kernels on this architecture")
 }
 
 func accum64AVX2(b []float64, x []float32, w float64) {
 	panic("learner: no AVX2 kernels on this architecture")
 }
 
-func fieldAVX2(f, u, P []float32, off []int) {
-	panic("learner: no AVX2 kernels on this architecture")
+func fieldF16C(f, u []float32, P []uint16, off []int) {
+	panic("learner: no F16C kernels on this architecture")
+}
+
+func toHalvesF16C(dst []uint16, src []float32) {
+	panic("learner: no F16C kernels on this architecture")
 }
 
 func dotsPanelAVX2(out []float32, n int, x []float32, D int, p []float32, w int) {

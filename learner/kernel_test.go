@@ -5,9 +5,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/embshrink/embshrink/internal/half"
 )
 
-// TestKernelsMatchGeneric checks the AVX2 kernels against plain loops, bit
+// TestKernelsMatchGeneric checks the AVX2 and F16C kernels against plain loops, bit
 // for bit, on lengths around their block sizes, with ties and signed zeros.
 func TestKernelsMatchGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -18,9 +20,6 @@ func TestKernelsMatchGeneric(t *testing.T) {
 				f[j], a[j], b[j] = float32(rng.NormFloat64()), float32(rng.NormFloat64()*1e3), float32(rng.NormFloat64())
 			}
 			want := make([]float32, n)
-			for j := range want {
-				want[j] = f[j] + (a[j] - b[j])
-			}
 			g := append([]float32(nil), f...)
 			axpy(g, a, 0.37)
 			for j := range g {
@@ -46,7 +45,12 @@ func TestKernelsMatchGeneric(t *testing.T) {
 					t.Fatalf("unary n=%d [%d]: %g, want %g", n, j, un[j], w)
 				}
 			}
-			addDiff(f, a, b)
+			ha, hb := make([]uint16, n), make([]uint16, n)
+			for j := range ha {
+				ha[j], hb[j] = half.FromFloat32(a[j]), half.FromFloat32(b[j])
+				want[j] = f[j] + (half.ToFloat32(ha[j]) - half.ToFloat32(hb[j]))
+			}
+			addDiff(f, ha, hb)
 			for j := range f {
 				if math.Float32bits(f[j]) != math.Float32bits(want[j]) {
 					t.Fatalf("addDiff n=%d [%d]: %g, want %g", n, j, f[j], want[j])
@@ -80,7 +84,35 @@ func TestKernelsMatchGeneric(t *testing.T) {
 	}
 }
 
-// TestICMSweepMatchesGeneric runs sweeps of the AVX2 kernel and of the Go
+// TestToHalvesMatchesGeneric checks the F16C rounding to float16 against
+// internal/half's, bit for bit: ties (both ways), values that overflow to
+// infinity, subnormal halves and values that round to zero, and signed
+// zeros.
+func TestToHalvesMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var src []float32
+	for _, v := range []float32{0, float32(math.Copysign(0, -1)), 65504, 65519, 65520, -65520, 1e9, 6e-5, 6e-8, 3e-8, 2.9802322e-08, 1e-30, 1e-40} {
+		src = append(src, v, -v)
+	}
+	for len(src) < 4000 {
+		// Random exponents over the whole float16 range and past it, and
+		// mantissas whose last 13 bits are a tie half the time.
+		bits := rng.Uint32()&0x807fffff | uint32(100+rng.IntN(50))<<23
+		if rng.IntN(2) == 0 {
+			bits = bits&^0x1fff | 0x1000
+		}
+		src = append(src, math.Float32frombits(bits))
+	}
+	got := make([]uint16, len(src))
+	toHalves(got, src)
+	for j, v := range src {
+		if want := half.FromFloat32(v); got[j] != want {
+			t.Fatalf("toHalves(%g) = %#04x, want %#04x", v, got[j], want)
+		}
+	}
+}
+
+// TestICMSweepMatchesGeneric runs sweeps of the F16C kernel and of the Go
 // loop from the same state and wants the same codes, change counts and
 // field bits, for several codebook sizes (below, at and past the kernel's
 // steps of 32 codes), with ties in the field, signed zeros among them.
@@ -90,10 +122,10 @@ func TestICMSweepMatchesGeneric(t *testing.T) {
 	for _, tc := range []struct{ M, K int }{{1, 8}, {2, 8}, {5, 16}, {32, 16}, {3, 24}, {4, 64}, {3, 5}, {7, 12}, {2, 256}, {3, 40}, {2, 72}} {
 		MK := tc.M * tc.K
 		for trial := 0; trial < 20; trial++ {
-			P := make([]float32, MK*MK)
+			P := make([]uint16, MK*MK)
 			for j := range P {
 				if r, c := j/MK, j%MK; r/tc.K != c/tc.K { // diagonal blocks zero
-					P[j] = float32(rng.IntN(7)-3) / 4 // small integers: ties
+					P[j] = half.FromFloat32(float32(rng.IntN(7)-3) / 4) // small integers: ties
 				}
 			}
 			f := make([]float32, MK)

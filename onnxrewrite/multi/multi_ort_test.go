@@ -2,6 +2,7 @@ package multi_test
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -16,12 +17,17 @@ import (
 // TestPairInRuntime compresses the zoo pair at 32x16 as one job and saves
 // it with the output check; then each output file, alone in ONNX Runtime,
 // stays close to its original on the zoo's inputs (cosine >= 0.99 per
-// output), and greedy decoding (the encoder once, the decoder step by
-// step, argmax of the last position) gives the same tokens before and
-// after for every one of 8 random sources of 12 tokens, 6 steps each.
-// The weights are random, so the logits' top two are often near tied: with
-// learner seed 2 all 8 sources agree; seeds 1 and 3 (the same relative
-// error, 0.00045) agree on 6 and 5 of 8, the others turning to one token.
+// output), and the pair decodes as the original does: for 8 random sources
+// of 12 tokens, the encoder once and the decoder step by step along the
+// original's greedy tokens (6 steps each, both models given the same
+// prefix), the compressed pair's next token is the original's on at least
+// 44 of the 48 steps, and where it is not, the original's logit for it is
+// within a tenth of the logits' standard deviation of its best. The
+// weights are random, so the original's top two logits are often within a
+// few hundredths of their standard deviation: which learner seed wins such
+// a near tie is luck (at seed 2, learner-9 agreed on 48 of 48 steps;
+// learner-10, the same relative error 0.00045, on 47, the other a tie
+// within 0.04 sd), and the test does not count on it.
 func TestPairInRuntime(t *testing.T) {
 	rt := rtkit.Runtime(t)
 	zf, dir := pair(t)
@@ -57,30 +63,51 @@ func TestPairInRuntime(t *testing.T) {
 		for j := range src {
 			src[j] = rng.Int64N(32000)
 		}
-		a := greedy(t, before, src, steps)
-		b := greedy(t, after, src, steps)
-		if equalTokens(a, b) {
-			agree++
-		} else {
-			t.Logf("source %d: tokens %v before, %v after", i, a, b)
+		hb, ha := encode(t, before, src), encode(t, after, src)
+		toks := []int64{0}
+		for s := 0; s < steps; s++ {
+			lb, la := nextLogits(t, before, hb, len(src), toks), nextLogits(t, after, ha, len(src), toks)
+			want, got := argmax(lb), argmax(la)
+			if got == want {
+				agree++
+				continue
+			}
+			margin, sd := float64(lb[want]-lb[got]), stdDev(lb)
+			if margin >= 0.1*sd {
+				t.Errorf("source %d step %d: next token %d where the original's is %d, %.4f above it (logits' sd %.4f): not a near tie", i, s, got, want, margin, sd)
+			} else {
+				t.Logf("source %d step %d: next token %d where the original's is %d, a near tie (%.4f above it, logits' sd %.4f)", i, s, got, want, margin, sd)
+			}
+			toks = append(toks, int64(want))
 		}
 	}
-	t.Logf("greedy decoding at 32x16: %d of %d sources give the same %d tokens", agree, n, steps)
-	if agree != n {
-		t.Errorf("greedy decoding agrees on %d of %d sources, want all", agree, n)
+	t.Logf("decoding at 32x16: the original's next token on %d of %d steps", agree, n*steps)
+	if agree < n*steps-4 {
+		t.Errorf("decoding agrees on %d of %d steps, want at least %d", agree, n*steps, n*steps-4)
 	}
 }
 
-func equalTokens(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+func argmax(v []float32) int {
+	best := 0
+	for j, x := range v {
+		if x > v[best] {
+			best = j
 		}
 	}
-	return true
+	return best
+}
+
+// stdDev returns the standard deviation of v.
+func stdDev(v []float32) float64 {
+	var mu, ss float64
+	for _, x := range v {
+		mu += float64(x)
+	}
+	mu /= float64(len(v))
+	for _, x := range v {
+		ss += (float64(x) - mu) * (float64(x) - mu)
+	}
+	return math.Sqrt(ss / float64(len(v)))
 }
 
 // sessions opens the folder's encoder and decoder, closed when t ends.
@@ -98,40 +125,37 @@ func sessions(t *testing.T, rt *ort.Runtime, dir string) map[string]*ort.Session
 	return out
 }
 
-// greedy runs the encoder on src once, then the decoder step by step from
-// token 0, appending the argmax of the last position's logits.
-func greedy(t *testing.T, ss map[string]*ort.Session, src []int64, steps int) []int64 {
+// encode runs the encoder on src with every position attended.
+func encode(t *testing.T, ss map[string]*ort.Session, src []int64) ort.HostTensor {
 	t.Helper()
-	run := func(file string, in map[string]ort.HostTensor) map[string]ort.HostTensor {
-		o, err := ss[file].Run(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return o
+	o, err := ss["encoder_model.onnx"].Run(map[string]ort.HostTensor{
+		"input_ids": {Shape: []int64{1, int64(len(src))}, Data: src}, "attention_mask": ones(len(src))})
+	if err != nil {
+		t.Fatal(err)
 	}
-	ones := make([]int64, len(src))
-	for i := range ones {
-		ones[i] = 1
+	return o["last_hidden_state"]
+}
+
+// nextLogits runs the decoder on the prefix toks against the encoder's
+// hidden states of a source of srcLen tokens and returns the last
+// position's logits.
+func nextLogits(t *testing.T, ss map[string]*ort.Session, hidden ort.HostTensor, srcLen int, toks []int64) []float32 {
+	t.Helper()
+	o, err := ss["decoder_model.onnx"].Run(map[string]ort.HostTensor{
+		"input_ids":             {Shape: []int64{1, int64(len(toks))}, Data: append([]int64{}, toks...)},
+		"encoder_hidden_states": hidden, "encoder_attention_mask": ones(srcLen)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	mask := ort.HostTensor{Shape: []int64{1, int64(len(src))}, Data: ones}
-	enc := run("encoder_model.onnx", map[string]ort.HostTensor{
-		"input_ids": {Shape: []int64{1, int64(len(src))}, Data: src}, "attention_mask": mask})
-	hidden := enc["last_hidden_state"]
-	toks := []int64{0}
-	for s := 0; s < steps; s++ {
-		o := run("decoder_model.onnx", map[string]ort.HostTensor{
-			"input_ids":             {Shape: []int64{1, int64(len(toks))}, Data: append([]int64{}, toks...)},
-			"encoder_hidden_states": hidden, "encoder_attention_mask": mask})
-		logits := o["logits"].Data.([]float32)
-		vocab := len(logits) / len(toks)
-		last := logits[(len(toks)-1)*vocab:]
-		best := 0
-		for j, v := range last {
-			if v > last[best] {
-				best = j
-			}
-		}
-		toks = append(toks, int64(best))
+	logits := o["logits"].Data.([]float32)
+	vocab := len(logits) / len(toks)
+	return logits[(len(toks)-1)*vocab:]
+}
+
+func ones(n int) ort.HostTensor {
+	v := make([]int64, n)
+	for i := range v {
+		v[i] = 1
 	}
-	return toks[1:]
+	return ort.HostTensor{Shape: []int64{1, int64(n)}, Data: v}
 }
