@@ -2,7 +2,9 @@
 
 package learner
 
-const (
+// Variables, not constants, so that the tests that switch the kernels off
+// build here too.
+var (
 	useAVX2   = false
 	useAVX512 = false
 	hasF16C   = false
