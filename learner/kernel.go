@@ -23,7 +23,11 @@ func addDiff(f []float32, a, b []uint16) {
 	n := len(f)
 	a, b = a[:n], b[:n]
 	done := 0
-	if useHalves() && n >= 8 {
+	switch {
+	case useAVX2 && useAVX512 && n >= 16:
+		done = n &^ 15
+		addDiff512(f[:done], a[:done], b[:done])
+	case useHalves() && n >= 8:
 		done = n &^ 7
 		addDiffF16C(f[:done], a[:done], b[:done])
 	}
@@ -139,7 +143,10 @@ func icmSweep(f []float32, P, b []uint16, K int) int {
 	if len(f) != MK || len(P) < MK*MK {
 		panic("learner: icmSweep: field, codes and cross terms disagree in size")
 	}
-	if useHalves() && K%8 == 0 {
+	switch {
+	case useAVX2 && useAVX512 && K%16 == 0:
+		return icmSweep512(f, P, b, K)
+	case useHalves() && K%8 == 0:
 		return icmSweepF16C(f, P, b, K)
 	}
 	return icmSweepGeneric(f, P, b, K)
@@ -200,7 +207,7 @@ func accum64(b []float64, x []float32, w float64) {
 // whose rows of P start at off (P's diagonal blocks are zero, so that a
 // codebook's own code adds nothing to its field). The F16C version keeps 64
 // sums in registers across all the rows instead of adding one row at a time
-// to f.
+// to f; the AVX-512 one keeps 128.
 func fieldSums(f, u []float32, P []uint16, off []int) {
 	n := len(f)
 	u = u[:n]
@@ -210,7 +217,11 @@ func fieldSums(f, u []float32, P []uint16, off []int) {
 		}
 	}
 	done := 0
-	if useHalves() {
+	switch {
+	case useAVX2 && useAVX512:
+		done = n &^ 15
+		field512(f[:done], u, P, off)
+	case useHalves():
 		done = n &^ 7
 		fieldF16C(f[:done], u, P, off)
 	}

@@ -46,6 +46,21 @@ func icmSweepF16C(f []float32, P, b []uint16, K int) int
 //go:noescape
 func accum64AVX2(b []float64, x []float32, w float64)
 
+// addDiff512 is addDiff for len(f) a multiple of 16, by AVX-512.
+//
+//go:noescape
+func addDiff512(f []float32, a, b []uint16)
+
+// icmSweep512 is icmSweep for K a positive multiple of 16, by AVX-512.
+//
+//go:noescape
+func icmSweep512(f []float32, P, b []uint16, K int) int
+
+// field512 is fieldSums for len(f) a multiple of 16, by AVX-512.
+//
+//go:noescape
+func field512(f, u []float32, P []uint16, off []int)
+
 // fieldF16C is fieldSums for len(f) a multiple of 8.
 //
 //go:noescape

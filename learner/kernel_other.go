@@ -26,6 +26,18 @@ func accum64AVX2(b []float64, x []float32, w float64) {
 	panic("learner: no AVX2 kernels on this architecture")
 }
 
+func addDiff512(f []float32, a, b []uint16) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func icmSweep512(f []float32, P, b []uint16, K int) int {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func field512(f, u []float32, P []uint16, off []int) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
 func fieldF16C(f, u []float32, P []uint16, off []int) {
 	panic("learner: no F16C kernels on this architecture")
 }

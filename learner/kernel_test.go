@@ -9,10 +9,12 @@ import (
 	"github.com/embshrink/embshrink/internal/half"
 )
 
-// TestKernelsMatchGeneric checks the AVX2 and F16C kernels against plain loops, bit
+// TestKernelsMatchGeneric checks the AVX2, F16C and AVX-512 kernels against plain loops, bit
 // for bit, on lengths around their block sizes, with ties and signed zeros.
 func TestKernelsMatchGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	has512 := useAVX512
+	defer func() { useAVX512 = has512 }()
 	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 256, 496, 512, 1000} {
 		for trial := 0; trial < 50; trial++ {
 			f, a, b := make([]float32, n), make([]float32, n), make([]float32, n)
@@ -50,12 +52,18 @@ func TestKernelsMatchGeneric(t *testing.T) {
 				ha[j], hb[j] = half.FromFloat32(a[j]), half.FromFloat32(b[j])
 				want[j] = f[j] + (half.ToFloat32(ha[j]) - half.ToFloat32(hb[j]))
 			}
-			addDiff(f, ha, hb)
-			for j := range f {
-				if math.Float32bits(f[j]) != math.Float32bits(want[j]) {
-					t.Fatalf("addDiff n=%d [%d]: %g, want %g", n, j, f[j], want[j])
+			for _, wide := range []bool{has512, false} {
+				useAVX512 = wide
+				g := slices.Clone(f)
+				addDiff(g, ha, hb)
+				for j := range g {
+					if math.Float32bits(g[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("addDiff n=%d wide=%v [%d]: %g, want %g", n, wide, j, g[j], want[j])
+					}
 				}
 			}
+			useAVX512 = has512
+			copy(f, want)
 			v := make([]float32, n)
 			for j := range v {
 				v[j] = float32(rng.IntN(5)) // many ties
@@ -112,13 +120,14 @@ func TestToHalvesMatchesGeneric(t *testing.T) {
 	}
 }
 
-// TestICMSweepMatchesGeneric runs sweeps of the F16C kernel and of the Go
+// TestICMSweepMatchesGeneric runs sweeps of the AVX-512 and F16C kernels and of the Go
 // loop from the same state and wants the same codes, change counts and
 // field bits, for several codebook sizes (below, at and past the kernel's
 // steps of 32 codes), with ties in the field, signed zeros among them.
 func TestICMSweepMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	hasAVX2 := useAVX2
+	hasAVX2, has512 := useAVX2, useAVX512
+	defer func() { useAVX2, useAVX512 = hasAVX2, has512 }()
 	for _, tc := range []struct{ M, K int }{{1, 8}, {2, 8}, {5, 16}, {32, 16}, {3, 24}, {4, 64}, {3, 5}, {7, 12}, {2, 256}, {3, 40}, {2, 72}} {
 		MK := tc.M * tc.K
 		for trial := 0; trial < 20; trial++ {
@@ -144,28 +153,38 @@ func TestICMSweepMatchesGeneric(t *testing.T) {
 				off[m] = (m*tc.K + int(c)) * MK
 			}
 			u := slices.Clone(f)
-			fieldSums(f, u, P, off)
 			useAVX2 = false
 			want := make([]float32, MK)
 			fieldSums(want, u, P, off)
 			useAVX2 = hasAVX2
-			for j := range f {
-				if math.Float32bits(f[j]) != math.Float32bits(want[j]) {
-					t.Fatalf("M=%d K=%d: fieldSums[%d] %g, want %g", tc.M, tc.K, j, f[j], want[j])
-				}
-			}
-			f2, b2 := slices.Clone(f), slices.Clone(b)
-			for s := 0; s < 3; s++ {
-				got, want := icmSweep(f, P, b, tc.K), icmSweepGeneric(f2, P, b2, tc.K)
-				if got != want || !slices.Equal(b, b2) {
-					t.Fatalf("M=%d K=%d sweep %d: %d changes, codes %v; want %d, %v", tc.M, tc.K, s, got, b, want, b2)
-				}
+			for _, wide := range []bool{false, has512} {
+				useAVX512 = wide
+				fieldSums(f, u, P, off)
 				for j := range f {
-					if math.Float32bits(f[j]) != math.Float32bits(f2[j]) {
-						t.Fatalf("M=%d K=%d sweep %d: field[%d] %g, want %g", tc.M, tc.K, s, j, f[j], f2[j])
+					if math.Float32bits(f[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("M=%d K=%d wide=%v: fieldSums[%d] %g, want %g", tc.M, tc.K, wide, j, f[j], want[j])
 					}
 				}
 			}
+			useAVX512 = has512
+			// The AVX-512 kernel where K allows, then the F16C one.
+			for _, wide := range []bool{has512, false} {
+				useAVX512 = wide
+				f, b := slices.Clone(f), slices.Clone(b)
+				f2, b2 := slices.Clone(f), slices.Clone(b)
+				for s := 0; s < 3; s++ {
+					got, want := icmSweep(f, P, b, tc.K), icmSweepGeneric(f2, P, b2, tc.K)
+					if got != want || !slices.Equal(b, b2) {
+						t.Fatalf("M=%d K=%d wide=%v sweep %d: %d changes, codes %v; want %d, %v", tc.M, tc.K, wide, s, got, b, want, b2)
+					}
+					for j := range f {
+						if math.Float32bits(f[j]) != math.Float32bits(f2[j]) {
+							t.Fatalf("M=%d K=%d wide=%v sweep %d: field[%d] %g, want %g", tc.M, tc.K, wide, s, j, f[j], f2[j])
+						}
+					}
+				}
+			}
+			useAVX512 = has512
 		}
 	}
 }

@@ -1,0 +1,300 @@
+#include "textflag.h"
+
+// The ICM's sweep and field update in AVX-512: the same comparisons, minima
+// and float32 sums as the F16C kernels, sixteen lanes an instruction.
+
+// ADDDIFF64Z sets F[I:I+64] += A[I:I+64] - B[I:I+64] for float32 F and
+// float16 A and B (I an index register); ADDDIFF16Z the same for 16.
+#define ADDDIFF64Z(A, B, F, I) \
+	VCVTPH2PS (A)(I*2), Z5;     \
+	VCVTPH2PS 32(A)(I*2), Z6;   \
+	VCVTPH2PS 64(A)(I*2), Z7;   \
+	VCVTPH2PS 96(A)(I*2), Z8;   \
+	VCVTPH2PS (B)(I*2), Z9;     \
+	VCVTPH2PS 32(B)(I*2), Z10;  \
+	VCVTPH2PS 64(B)(I*2), Z11;  \
+	VCVTPH2PS 96(B)(I*2), Z12;  \
+	VSUBPS    Z9, Z5, Z5;       \
+	VSUBPS    Z10, Z6, Z6;      \
+	VSUBPS    Z11, Z7, Z7;      \
+	VSUBPS    Z12, Z8, Z8;      \
+	VADDPS    (F)(I*4), Z5, Z5;    \
+	VADDPS    64(F)(I*4), Z6, Z6;  \
+	VADDPS    128(F)(I*4), Z7, Z7; \
+	VADDPS    192(F)(I*4), Z8, Z8; \
+	VMOVUPS   Z5, (F)(I*4);        \
+	VMOVUPS   Z6, 64(F)(I*4);      \
+	VMOVUPS   Z7, 128(F)(I*4);     \
+	VMOVUPS   Z8, 192(F)(I*4)
+
+#define ADDDIFF16Z(A, B, F, I) \
+	VCVTPH2PS (A)(I*2), Z5;     \
+	VCVTPH2PS (B)(I*2), Z9;     \
+	VSUBPS    Z9, Z5, Z5;       \
+	VADDPS    (F)(I*4), Z5, Z5; \
+	VMOVUPS   Z5, (F)(I*4)
+
+// UPDATE512 adds to f (DI), M*K = R13 values, row A less row B, from index
+// R14 = 0; L names its labels.
+#define UPDATE512(A, B, L64, L16, LEND) \
+L64:                                   \
+	CMPQ       R13, $64;               \
+	JL         L16;                    \
+	ADDDIFF64Z(A, B, DI, R14);         \
+	ADDQ       $64, R14;               \
+	SUBQ       $64, R13;               \
+	JMP        L64;                    \
+L16:                                   \
+	CMPQ       R13, $16;               \
+	JL         LEND;                   \
+	ADDDIFF16Z(A, B, DI, R14);         \
+	ADDQ       $16, R14;               \
+	SUBQ       $16, R13;               \
+	JMP        L16
+
+// func addDiff512(f []float32, a, b []uint16)
+TEXT ·addDiff512(SB), NOSPLIT, $0-72
+	MOVQ f_base+0(FP), DI
+	MOVQ f_len+8(FP), R13
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	XORQ R14, R14
+	UPDATE512(SI, DX, ad64, ad16, addone)
+
+addone:
+	VZEROUPPER
+	RET
+
+// func icmSweep512(f []float32, P, b []uint16, K int) int
+//
+// Registers: DI f, SI P, BX b, R8 M, R9 K, R10 m, R11 changes, R12 &f[m*K],
+// R15 the bytes of a row of P (M*K*2); AX, DX, R13, R14 scratch; K1 to K4
+// the tests' masks.
+TEXT ·icmSweep512(SB), NOSPLIT, $0-88
+	MOVQ f_base+0(FP), DI
+	MOVQ f_len+8(FP), R15
+	SHLQ $1, R15
+	MOVQ P_base+24(FP), SI
+	MOVQ b_base+48(FP), BX
+	MOVQ b_len+56(FP), R8
+	MOVQ K+72(FP), R9
+	XORQ R10, R10
+	XORQ R11, R11
+	MOVQ DI, R12
+
+zm:
+	CMPQ R10, R8
+	JGE  zdone
+
+	// Whether any code's field is below the current one's, 32 codes a
+	// step in two masks.
+	MOVWQZX      (BX)(R10*2), DX
+	VBROADCASTSS (R12)(DX*4), Z2
+	KXORW        K1, K1, K1
+	KXORW        K2, K2, K2
+	XORQ         AX, AX
+
+zany32:
+	LEAQ   32(AX), R13
+	CMPQ   R13, R9
+	JG     zany
+	VCMPPS $0x1e, (R12)(AX*4), Z2, K3   // f[c] > f[k], ordered
+	VCMPPS $0x1e, 64(R12)(AX*4), Z2, K4
+	KORW   K3, K1, K1
+	KORW   K4, K2, K2
+	MOVQ   R13, AX
+	JMP    zany32
+
+zany:
+	CMPQ   AX, R9
+	JGE    zanyd
+	VCMPPS $0x1e, (R12)(AX*4), Z2, K3
+	KORW   K3, K1, K1
+	ADDQ   $16, AX
+	JMP    zany
+
+zanyd:
+	KORTESTW K1, K2
+	JZ       znext
+
+	// The least field in four chains of 64 codes a step, then its first
+	// code (-0 equals 0 there).
+	VMOVUPS (R12), Z0
+	MOVQ    $16, AX
+	CMPQ    R9, $64
+	JL      zmin
+	VMOVUPS 64(R12), Z1
+	VMOVUPS 128(R12), Z6
+	VMOVUPS 192(R12), Z7
+	MOVQ    $64, AX
+
+zmin64:
+	LEAQ   64(AX), R13
+	CMPQ   R13, R9
+	JG     zmin64d
+	VMINPS (R12)(AX*4), Z0, Z0
+	VMINPS 64(R12)(AX*4), Z1, Z1
+	VMINPS 128(R12)(AX*4), Z6, Z6
+	VMINPS 192(R12)(AX*4), Z7, Z7
+	MOVQ   R13, AX
+	JMP    zmin64
+
+zmin64d:
+	VMINPS Z1, Z0, Z0
+	VMINPS Z7, Z6, Z6
+	VMINPS Z6, Z0, Z0
+
+zmin:
+	CMPQ   AX, R9
+	JGE    zred
+	VMINPS (R12)(AX*4), Z0, Z0
+	ADDQ   $16, AX
+	JMP    zmin
+
+zred:
+	VEXTRACTF32X8 $1, Z0, Y1
+	VMINPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VMINPS        X1, X0, X0
+	VPERMILPS     $0x4E, X0, X1
+	VMINPS        X1, X0, X0
+	VPERMILPS     $0xB1, X0, X1
+	VMINPS        X1, X0, X0
+	VBROADCASTSS  X0, Z2
+	XORQ          AX, AX
+
+zfind:
+	CMPQ   AX, R9
+	JGE    znext
+	VCMPPS $0, (R12)(AX*4), Z2, K3
+	KMOVW  K3, DX
+	TESTL  DX, DX
+	JNZ    zfound
+	ADDQ   $16, AX
+	JMP    zfind
+
+zfound:
+	BSFL     DX, DX
+	ADDQ     DX, AX
+	MOVWQZX  (BX)(R10*2), DX
+	CMPQ     AX, DX
+	JEQ      znext
+	VMOVSS   (R12)(AX*4), X4
+	VUCOMISS (R12)(DX*4), X4
+	JCC      znext
+
+	// b[m] = k; f += P[m*K+k] - P[m*K+c] (block m of both rows is zero).
+	MOVW  AX, (BX)(R10*2)
+	INCQ  R11
+	MOVQ  R10, R13
+	IMULQ R9, R13
+	ADDQ  R13, AX
+	IMULQ R15, AX
+	ADDQ  SI, AX
+	ADDQ  R13, DX
+	IMULQ R15, DX
+	ADDQ  SI, DX
+	MOVQ  R15, R13
+	SHRQ  $1, R13
+	XORQ  R14, R14
+	UPDATE512(AX, DX, zup64, zup16, znext)
+
+znext:
+	INCQ R10
+	LEAQ (R12)(R9*4), R12
+	JMP  zm
+
+zdone:
+	MOVQ R11, ret+80(FP)
+	VZEROUPPER
+	RET
+
+// func field512(f, u []float32, P []uint16, off []int)
+//
+// fieldF16C with 128 sums in registers, then 16 at a time.
+// Registers: DI f, SI u, DX P, R8 off, R9 len(off), CX the elements left,
+// R11 the group's first element j, R13 m, AX scratch.
+TEXT ·field512(SB), NOSPLIT, $0-96
+	MOVQ f_base+0(FP), DI
+	MOVQ f_len+8(FP), CX
+	MOVQ u_base+24(FP), SI
+	MOVQ P_base+48(FP), DX
+	MOVQ off_base+72(FP), R8
+	MOVQ off_len+80(FP), R9
+	XORQ R11, R11
+
+zf128:
+	CMPQ    CX, $128
+	JL      zf16
+	VMOVUPS (SI)(R11*4), Z0
+	VMOVUPS 64(SI)(R11*4), Z1
+	VMOVUPS 128(SI)(R11*4), Z2
+	VMOVUPS 192(SI)(R11*4), Z3
+	VMOVUPS 256(SI)(R11*4), Z4
+	VMOVUPS 320(SI)(R11*4), Z5
+	VMOVUPS 384(SI)(R11*4), Z6
+	VMOVUPS 448(SI)(R11*4), Z7
+	XORQ    R13, R13
+
+zf128m:
+	CMPQ      R13, R9
+	JGE       zf128s
+	MOVQ      (R8)(R13*8), AX
+	ADDQ      R11, AX
+	VCVTPH2PS (DX)(AX*2), Z8
+	VCVTPH2PS 32(DX)(AX*2), Z9
+	VCVTPH2PS 64(DX)(AX*2), Z10
+	VCVTPH2PS 96(DX)(AX*2), Z11
+	VCVTPH2PS 128(DX)(AX*2), Z12
+	VCVTPH2PS 160(DX)(AX*2), Z13
+	VCVTPH2PS 192(DX)(AX*2), Z14
+	VCVTPH2PS 224(DX)(AX*2), Z15
+	VADDPS    Z8, Z0, Z0
+	VADDPS    Z9, Z1, Z1
+	VADDPS    Z10, Z2, Z2
+	VADDPS    Z11, Z3, Z3
+	VADDPS    Z12, Z4, Z4
+	VADDPS    Z13, Z5, Z5
+	VADDPS    Z14, Z6, Z6
+	VADDPS    Z15, Z7, Z7
+	INCQ      R13
+	JMP       zf128m
+
+zf128s:
+	VMOVUPS Z0, (DI)(R11*4)
+	VMOVUPS Z1, 64(DI)(R11*4)
+	VMOVUPS Z2, 128(DI)(R11*4)
+	VMOVUPS Z3, 192(DI)(R11*4)
+	VMOVUPS Z4, 256(DI)(R11*4)
+	VMOVUPS Z5, 320(DI)(R11*4)
+	VMOVUPS Z6, 384(DI)(R11*4)
+	VMOVUPS Z7, 448(DI)(R11*4)
+	ADDQ    $128, R11
+	SUBQ    $128, CX
+	JMP     zf128
+
+zf16:
+	CMPQ    CX, $16
+	JL      zfdone
+	VMOVUPS (SI)(R11*4), Z0
+	XORQ    R13, R13
+
+zf16m:
+	CMPQ      R13, R9
+	JGE       zf16s
+	MOVQ      (R8)(R13*8), AX
+	ADDQ      R11, AX
+	VCVTPH2PS (DX)(AX*2), Z8
+	VADDPS    Z8, Z0, Z0
+	INCQ      R13
+	JMP       zf16m
+
+zf16s:
+	VMOVUPS Z0, (DI)(R11*4)
+	ADDQ    $16, R11
+	SUBQ    $16, CX
+	JMP     zf16
+
+zfdone:
+	VZEROUPPER
+	RET
