@@ -189,12 +189,7 @@ func (a *aq) energy(f, u []float32, b []uint16) float64 {
 // codewords added in order in float32 (into e.y) and the squares summed in
 // float64.
 func (a *aq) rowError(e *encoder, x []float32, b []uint16) float64 {
-	D, K := a.D, a.K
-	clear(e.y)
-	for m, c := range b {
-		j := (m*K + int(c)) * D
-		axpy(e.y, a.cb[j:j+D], 1)
-	}
+	codewordSum(e.y, a.cb, b, a.K)
 	var s float64
 	for d, v := range x {
 		r := float64(v) - float64(e.y[d])

@@ -36,6 +36,33 @@ func addDiff(f []float32, a, b []uint16) {
 	}
 }
 
+// codewordSum sets s to the sum of the codewords of code, the rows
+// m*K+code[m] of the [M*K, len(s)] codebook cb, added in order of m to
+// zeros (a row's reconstruction).
+func codewordSum(s, cb []float32, code []uint16, K int) {
+	D := len(s)
+	if len(cb) < len(code)*K*D {
+		panic("learner: codewordSum: the codebook is smaller than its codes")
+	}
+	for _, c := range code {
+		if int(c) >= K {
+			panic("learner: codewordSum: a code is out of range")
+		}
+	}
+	done := 0
+	if useAVX2 {
+		done = D &^ 7
+		codewordSumAVX2(s[:done], cb, code, K, D)
+	}
+	for j := done; j < D; j++ {
+		var v float32
+		for m, c := range code {
+			v += cb[(m*K+int(c))*D+j]
+		}
+		s[j] = v
+	}
+}
+
 // toHalves sets dst[j] to src[j] rounded to the nearest float16, ties to
 // even (internal/half's rounding, which F16C's VCVTPS2PH does too).
 func toHalves(dst []uint16, src []float32) {

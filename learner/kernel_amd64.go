@@ -56,6 +56,12 @@ func addDiff512(f []float32, a, b []uint16)
 //go:noescape
 func icmSweep512(f []float32, P, b []uint16, K int) int
 
+// codewordSumAVX2 is codewordSum for the first len(s) values, a multiple
+// of 8, of rows of D.
+//
+//go:noescape
+func codewordSumAVX2(s, cb []float32, code []uint16, K, D int)
+
 // field512 is fieldSums for len(f) a multiple of 16, by AVX-512.
 //
 //go:noescape

@@ -34,6 +34,10 @@ func icmSweep512(f []float32, P, b []uint16, K int) int {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
 
+func codewordSumAVX2(s, cb []float32, code []uint16, K, D int) {
+	panic("learner: no AVX2 kernels on this architecture")
+}
+
 func field512(f, u []float32, P []uint16, off []int) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }

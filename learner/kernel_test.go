@@ -92,6 +92,38 @@ func TestKernelsMatchGeneric(t *testing.T) {
 	}
 }
 
+// TestCodewordSumMatchesGeneric wants the AVX2 codeword sums equal, bit for
+// bit, to the codewords added in order to zeros, for widths around the
+// kernel's groups of 64 and 8, with negative zeros (0 + -0 is +0).
+func TestCodewordSumMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, D := range []int{1, 7, 8, 9, 63, 64, 65, 100, 136} {
+		const M, K = 5, 12
+		cb := make([]float32, M*K*D)
+		for j := range cb {
+			cb[j] = float32(rng.NormFloat64())
+			if rng.IntN(9) == 0 {
+				cb[j] = float32(math.Copysign(0, -1))
+			}
+		}
+		code := make([]uint16, M)
+		for m := range code {
+			code[m] = uint16(rng.IntN(K))
+		}
+		got := make([]float32, D)
+		codewordSum(got, cb, code, K)
+		for j := range got {
+			var want float32
+			for m, c := range code {
+				want += cb[(m*K+int(c))*D+j]
+			}
+			if math.Float32bits(got[j]) != math.Float32bits(want) {
+				t.Fatalf("D=%d [%d]: %g, want %g", D, j, got[j], want)
+			}
+		}
+	}
+}
+
 // TestToHalvesMatchesGeneric checks the F16C rounding to float16 against
 // internal/half's, bit for bit: ties (both ways), values that overflow to
 // infinity, subnormal halves and values that round to zero, and signed

@@ -132,12 +132,8 @@ func (a *aq) normalApply(ctx context.Context, y []float32, residual bool) ([]flo
 // rowSum sets s to the sum of row i's codewords in y, or with residual to
 // row i less that sum.
 func (a *aq) rowSum(s, y []float32, code []uint16, residual bool, i int) {
-	D, K := a.D, a.K
-	clear(s)
-	for m, c := range code {
-		r := m*K + int(c)
-		axpy(s, y[r*D:(r+1)*D], 1)
-	}
+	D := a.D
+	codewordSum(s, y, code, a.K)
 	if residual {
 		for j, v := range a.x[i*D : (i+1)*D] {
 			s[j] = v - s[j]

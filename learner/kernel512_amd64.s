@@ -1,7 +1,8 @@
 #include "textflag.h"
 
-// The ICM's sweep and field update in AVX-512: the same comparisons, minima
-// and float32 sums as the F16C kernels, sixteen lanes an instruction.
+// The ICM's sweep, field and field update in AVX-512 (the same
+// comparisons, minima and float32 sums as the F16C kernels, sixteen lanes
+// an instruction), and the sum of a row's codewords in AVX2.
 
 // ADDDIFF64Z sets F[I:I+64] += A[I:I+64] - B[I:I+64] for float32 F and
 // float16 A and B (I an index register); ADDDIFF16Z the same for 16.
@@ -296,5 +297,99 @@ zf16s:
 	JMP     zf16
 
 zfdone:
+	VZEROUPPER
+	RET
+
+// func codewordSumAVX2(s, cb []float32, code []uint16, K, D int)
+//
+// s[j] = 0 + cb[(0*K+code[0])*D+j] + cb[(1*K+code[1])*D+j] + ... for j <
+// len(s), a multiple of 8: 64 sums in registers, then 8.
+// Registers: DI s, SI cb, BX code, R8 M, R9 K, CX the elements left,
+// R10 D*4, R11 the group's first element j, R13 m, AX DX scratch.
+TEXT ·codewordSumAVX2(SB), NOSPLIT, $0-88
+	MOVQ s_base+0(FP), DI
+	MOVQ s_len+8(FP), CX
+	MOVQ cb_base+24(FP), SI
+	MOVQ code_base+48(FP), BX
+	MOVQ code_len+56(FP), R8
+	MOVQ K+72(FP), R9
+	MOVQ D+80(FP), R10
+	SHLQ $2, R10
+	XORQ R11, R11
+
+cs64:
+	CMPQ   CX, $64
+	JL     cs8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ   R13, R13
+	MOVQ   SI, DX
+
+cs64m:
+	CMPQ    R13, R8
+	JGE     cs64s
+	MOVWQZX (BX)(R13*2), AX
+	IMULQ   R10, AX
+	ADDQ    DX, AX
+	VADDPS  (AX)(R11*4), Y0, Y0
+	VADDPS  32(AX)(R11*4), Y1, Y1
+	VADDPS  64(AX)(R11*4), Y2, Y2
+	VADDPS  96(AX)(R11*4), Y3, Y3
+	VADDPS  128(AX)(R11*4), Y4, Y4
+	VADDPS  160(AX)(R11*4), Y5, Y5
+	VADDPS  192(AX)(R11*4), Y6, Y6
+	VADDPS  224(AX)(R11*4), Y7, Y7
+	MOVQ    R9, AX
+	IMULQ   R10, AX
+	ADDQ    AX, DX               // the next codebook's first codeword
+	INCQ    R13
+	JMP     cs64m
+
+cs64s:
+	VMOVUPS Y0, (DI)(R11*4)
+	VMOVUPS Y1, 32(DI)(R11*4)
+	VMOVUPS Y2, 64(DI)(R11*4)
+	VMOVUPS Y3, 96(DI)(R11*4)
+	VMOVUPS Y4, 128(DI)(R11*4)
+	VMOVUPS Y5, 160(DI)(R11*4)
+	VMOVUPS Y6, 192(DI)(R11*4)
+	VMOVUPS Y7, 224(DI)(R11*4)
+	ADDQ    $64, R11
+	SUBQ    $64, CX
+	JMP     cs64
+
+cs8:
+	CMPQ   CX, $8
+	JL     csdone
+	VXORPS Y0, Y0, Y0
+	XORQ   R13, R13
+	MOVQ   SI, DX
+
+cs8m:
+	CMPQ    R13, R8
+	JGE     cs8s
+	MOVWQZX (BX)(R13*2), AX
+	IMULQ   R10, AX
+	ADDQ    DX, AX
+	VADDPS  (AX)(R11*4), Y0, Y0
+	MOVQ    R9, AX
+	IMULQ   R10, AX
+	ADDQ    AX, DX
+	INCQ    R13
+	JMP     cs8m
+
+cs8s:
+	VMOVUPS Y0, (DI)(R11*4)
+	ADDQ    $8, R11
+	SUBQ    $8, CX
+	JMP     cs8
+
+csdone:
 	VZEROUPPER
 	RET
