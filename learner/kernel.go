@@ -4,8 +4,8 @@ import "github.com/embshrink/embshrink/internal/half"
 
 // The inner loops of the learner (ICM sweeps and field sums, products with
 // the codebook, k-means and refit sums), each with an AVX2 version on amd64
-// (the products' tiles also in AVX-512, where the CPU has it) and a plain
-// Go twin. The versions do the same floating-point operations
+// (F16C for the ICM's float16 cross terms; the products' tiles and the
+// ICM's kernels also in AVX-512, where the CPU has it) and a plain Go twin. The versions do the same floating-point operations
 // in the same order (products rounded before they are added, so no FMA is
 // fused), so results do not depend on which one runs. On GloVe 10k 32x16
 // the field updates and argmin scans were 51% of the CPU time with gonum's
