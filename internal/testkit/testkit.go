@@ -256,3 +256,15 @@ func CheckUnchanged(t *testing.T, path string, model, data []byte) {
 		}
 	}
 }
+
+// Argmax32 returns the first index of the largest value of v (len(v) > 0):
+// a language model's next token.
+func Argmax32(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}

@@ -35,7 +35,7 @@ func (e *lmEval) figures(t *testing.T, rt *ort.Runtime, path string) (kl, top1, 
 	agree, nll, count := 0, 0.0, 0
 	for r := 0; r < e.n*e.l; r++ {
 		a, b := e.logits[r*e.v:(r+1)*e.v], got[r*e.v:(r+1)*e.v]
-		if argmax32(a) == argmax32(b) {
+		if testkit.Argmax32(a) == testkit.Argmax32(b) {
 			agree++
 		}
 		if (r+1)%e.l == 0 {
@@ -54,16 +54,6 @@ func (e *lmEval) figures(t *testing.T, rt *ort.Runtime, path string) (kl, top1, 
 		count++
 	}
 	return kl, float64(agree) / float64(e.n*e.l), math.Exp(nll / float64(count))
-}
-
-func argmax32(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // lmRun compresses the model at mxk, self-calibrated on n sequences (seed

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/embshrink/embshrink/internal/testkit"
 	"github.com/embshrink/embshrink/internal/testkit/rtkit"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/multi"
@@ -67,7 +68,7 @@ func TestPairInRuntime(t *testing.T) {
 		toks := []int64{0}
 		for s := 0; s < steps; s++ {
 			lb, la := nextLogits(t, before, hb, len(src), toks), nextLogits(t, after, ha, len(src), toks)
-			want, got := argmax(lb), argmax(la)
+			want, got := testkit.Argmax32(lb), testkit.Argmax32(la)
 			if got == want {
 				agree++
 				continue
@@ -85,16 +86,6 @@ func TestPairInRuntime(t *testing.T) {
 	if agree < n*steps-4 {
 		t.Errorf("decoding agrees on %d of %d steps, want at least %d", agree, n*steps, n*steps-4)
 	}
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for j, x := range v {
-		if x > v[best] {
-			best = j
-		}
-	}
-	return best
 }
 
 // stdDev returns the standard deviation of v.
