@@ -294,3 +294,27 @@ func TestDotsTMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+// TestHalfScale wants the cross terms' bound, twice the largest squared
+// norm of a codeword, scaled into [2^14, 2^15) by a power of two, for
+// codebooks from tiny to large, and 1 for an all-zero codebook.
+func TestHalfScale(t *testing.T) {
+	for _, tc := range []struct {
+		v    float32 // every value of the codebook
+		D, n int
+	}{{1, 100, 4}, {1e-6, 3, 2}, {3e4, 8, 5}, {0.7, 1, 1}, {2, 2048, 3}} {
+		cb := make([]float32, tc.n*tc.D)
+		for j := range cb {
+			cb[j] = tc.v
+		}
+		cb[len(cb)-1] = -tc.v
+		inv := halfScale(cb, tc.D)
+		bound := 2 * sqNorm(cb[:tc.D]) * float64(inv)
+		if frac, _ := math.Frexp(float64(inv)); frac != 0.5 || bound < 1<<14 || bound >= 1<<15 {
+			t.Errorf("values %g, D=%d: scale %g takes the bound to %g, want a power of two into [2^14, 2^15)", tc.v, tc.D, inv, bound)
+		}
+	}
+	if inv := halfScale(make([]float32, 12), 4); inv != 1 {
+		t.Errorf("zero codebook: scale %g, want 1", inv)
+	}
+}
