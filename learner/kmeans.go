@@ -215,6 +215,9 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 	cent := make([]float32, K*D)
 	// Seeding from 1024 candidates a centroid loses nothing measurable
 	// (GloVe 50k, 32x16) and took 17% of initialisation from every row.
+	// Fewer cost the end result at K = 256 (GloVe 50k, 8x256, 128 rounds,
+	// against 0.2298 from every row: 128 a centroid 0.2314, 64 0.2479, its
+	// initialisation 2.4 s instead of 3.8).
 	maxCand := max(1024*K, 16384)
 	cand := make([]int, 0, min(V, maxCand))
 	if V <= maxCand {
