@@ -12,6 +12,8 @@ type encoder struct {
 	y           []float32 // a row's reconstruction
 	cur, best   []uint16
 	off         []int
+	xq          []int16   // a block of rows quantised (see i16Book)
+	mr          []float32 // their scales
 }
 
 // encode re-encodes every row against the current codebook, starting from
@@ -32,26 +34,29 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	if err != nil {
 		return 0, err
 	}
+	bk := newI16Book(a.cb, MK, D, norms, inv)
 	nChunks := (V + chunkRows - 1) / chunkRows
 	errSum := make([]float64, nChunks)
 	normSum := make([]float64, nChunks)
 	encs := make([]*encoder, a.threads)
 	for t := range encs {
-		encs[t] = &encoder{u: make([]float32, encRows*MK), f: make([]float32, MK), bestF: make([]float32, MK),
-			y: make([]float32, D), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M)}
+		encs[t] = &encoder{u: make([]float32, encRows*bk.pad), f: make([]float32, MK), bestF: make([]float32, MK),
+			y: make([]float32, D), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M),
+			xq: make([]int16, i16Rows*bk.Dp), mr: make([]float32, i16Rows)}
 	}
 	err = forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
 		e := encs[t]
 		var es, ns float64
 		for i := lo; i < hi; i++ {
-			// The products of encRows rows with the codebook at once.
+			// The unary terms of encRows rows at once, from integer
+			// products (see i16Book).
 			r := (i - lo) % encRows
 			if r == 0 {
 				n := min(encRows, hi-i)
-				products(e.u[:n*MK], a.x[i*D:(i+n)*D], D, a.cb, ct, MK)
+				bk.quantBlock(e.xq, e.mr, a.x[i*D:(i+n)*D], D)
+				bk.unaryI16(e.u, e.xq, e.mr)
 			}
-			ur := e.u[r*MK : (r+1)*MK]
-			unary(ur, norms)
+			ur := e.u[r*bk.pad : r*bk.pad+MK]
 			codes := a.codes[i*M : (i+1)*M]
 			x := a.x[i*D : (i+1)*D]
 			w := a.weight(i)

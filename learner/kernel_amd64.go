@@ -2,13 +2,14 @@ package learner
 
 import "golang.org/x/sys/cpu"
 
-// useAVX2, useAVX512 and hasF16C are fixed at start-up: the CPU does not
+// useAVX2, useAVX512, hasF16C and hasVNNI are fixed at start-up: the CPU does not
 // change. (x/sys/cpu reports AVX-512 only where the OS saves its registers;
 // F16C, bit 29 of CPUID 1's ECX, needs the AVX state that AVX2 implies.)
 var (
 	useAVX2   = cpu.X86.HasAVX2
 	useAVX512 = cpu.X86.HasAVX2 && cpu.X86.HasAVX512F
 	hasF16C   = cpu.X86.HasAVX2 && cpuidECX(1)&(1<<29) != 0
+	hasVNNI   = cpu.X86.HasAVX512VNNI
 )
 
 // cpuidECX returns ECX of CPUID leaf leaf (sub-leaf 0).
@@ -93,3 +94,14 @@ func dotsPanel512(out []float32, n int, x []float32, D int, p []float32)
 //
 //go:noescape
 func unaryAVX2(u, norms []float32)
+
+// unaryI16VNNI is unaryI16's panel of 16 codewords for its 8 rows, by
+// AVX-512 VNNI.
+//
+//go:noescape
+func unaryI16VNNI(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32)
+
+// unaryI16AVX2 is unaryI16's panel of 16 codewords for 4 rows, by AVX2.
+//
+//go:noescape
+func unaryI16AVX2(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32)

@@ -8,6 +8,7 @@ var (
 	useAVX2   = false
 	useAVX512 = false
 	hasF16C   = false
+	hasVNNI   = false
 )
 
 func addDiffF16C(f []float32, a, b []uint16) { panic("learner: no F16C kernels on this architecture") }
@@ -59,3 +60,11 @@ func dotsPanel512(out []float32, n int, x []float32, D int, p []float32) {
 }
 
 func unaryAVX2(u, norms []float32) { panic("learner: no AVX2 kernels on this architecture") }
+
+func unaryI16VNNI(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func unaryI16AVX2(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32) {
+	panic("learner: no AVX2 kernels on this architecture")
+}

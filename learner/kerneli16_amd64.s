@@ -1,0 +1,159 @@
+#include "textflag.h"
+
+// The integer products of the field encoder's unary terms (see
+// quant16.go): exact int32 sums of int16 pairs, then one rounding to
+// float32 and two exact scalings, as unaryPanel does in Go.
+
+// STOREI16Z sets the 16 values at DI to Z10 - float32(A)*Z11*mr[OFF/4]
+// (mr at AX) and moves DI to the next row.
+#define STOREI16Z(A, OFF) \
+	VCVTDQ2PS   A, A;          \
+	VMULPS      Z11, A, A;     \
+	VMULPS.BCST OFF(AX), A, A; \
+	VSUBPS      A, Z10, A;     \
+	VMOVUPS     A, (DI);       \
+	ADDQ        R8, DI
+
+// func unaryI16VNNI(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32)
+//
+// 8 rows and a panel of 16 codewords: a row's 16 sums in the lanes of one
+// register, VPDPWSSD adding the products of a pair of dimensions of the row
+// (broadcast) with the panel's 16 pairs. Then out[r*stride+k] = nm[k] -
+// float32(sum)*mul[k]*mr[r].
+// Registers: DI out, R8 stride*4, SI R12 the rows of x (0 and 3), R9 a
+// row's bytes, R11 three rows', BX the panel, CX the pairs left.
+TEXT ·unaryI16VNNI(SB), NOSPLIT, $0-160
+	MOVQ out_base+0(FP), DI
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	MOVQ xq_base+32(FP), SI
+	MOVQ Dp+56(FP), R9
+	MOVQ R9, CX
+	SHRQ $1, CX
+	SHLQ $1, R9
+	MOVQ p_base+64(FP), BX
+	LEAQ (R9)(R9*2), R11
+	LEAQ (SI)(R11*1), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+vpair:
+	TESTQ         CX, CX
+	JE            vstore
+	VMOVDQU32     (BX), Z8
+	VPDPWSSD.BCST (SI), Z8, Z0
+	VPDPWSSD.BCST (SI)(R9*1), Z8, Z1
+	VPDPWSSD.BCST (SI)(R9*2), Z8, Z2
+	VPDPWSSD.BCST (R12), Z8, Z3
+	VPDPWSSD.BCST (SI)(R9*4), Z8, Z4
+	VPDPWSSD.BCST (R12)(R9*2), Z8, Z5
+	VPDPWSSD.BCST (SI)(R11*2), Z8, Z6
+	VPDPWSSD.BCST (R12)(R9*4), Z8, Z7
+	ADDQ          $64, BX
+	ADDQ          $4, SI
+	ADDQ          $4, R12
+	DECQ          CX
+	JMP           vpair
+
+vstore:
+	MOVQ    nm_base+88(FP), AX
+	VMOVUPS (AX), Z10
+	MOVQ    mul_base+112(FP), AX
+	VMOVUPS (AX), Z11
+	MOVQ    mr_base+136(FP), AX
+	STOREI16Z(Z0, 0)
+	STOREI16Z(Z1, 4)
+	STOREI16Z(Z2, 8)
+	STOREI16Z(Z3, 12)
+	STOREI16Z(Z4, 16)
+	STOREI16Z(Z5, 20)
+	STOREI16Z(Z6, 24)
+	STOREI16Z(Z7, 28)
+	VZEROUPPER
+	RET
+
+// ROWI16 adds to A0 and A1 the products of a pair of dimensions of the row
+// at XA (broadcast) with the panel's 16 pairs in Y8 and Y9.
+#define ROWI16(XA, A0, A1) \
+	VPBROADCASTD XA, Y10;    \
+	VPMADDWD     Y8, Y10, Y11; \
+	VPADDD       Y11, A0, A0; \
+	VPMADDWD     Y9, Y10, Y11; \
+	VPADDD       Y11, A1, A1
+
+// STOREI16Y sets the 16 values at DI to Y12:Y13 - float32(A0:A1) *
+// Y14:Y15 * mr[OFF/4] (mr at AX) and moves DI to the next row.
+#define STOREI16Y(A0, A1, OFF) \
+	VBROADCASTSS OFF(AX), Y10; \
+	VCVTDQ2PS    A0, A0;       \
+	VMULPS       Y14, A0, A0;  \
+	VMULPS       Y10, A0, A0;  \
+	VSUBPS       A0, Y12, A0;  \
+	VMOVUPS      A0, (DI);     \
+	VCVTDQ2PS    A1, A1;       \
+	VMULPS       Y15, A1, A1;  \
+	VMULPS       Y10, A1, A1;  \
+	VSUBPS       A1, Y13, A1;  \
+	VMOVUPS      A1, 32(DI);   \
+	ADDQ         R8, DI
+
+// func unaryI16AVX2(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32)
+//
+// unaryI16VNNI for 4 rows in AVX2: VPMADDWD and VPADDD, the same exact
+// sums. Registers as there; R12 is row 3.
+TEXT ·unaryI16AVX2(SB), NOSPLIT, $0-160
+	MOVQ out_base+0(FP), DI
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	MOVQ xq_base+32(FP), SI
+	MOVQ Dp+56(FP), R9
+	MOVQ R9, CX
+	SHRQ $1, CX
+	SHLQ $1, R9
+	MOVQ p_base+64(FP), BX
+	LEAQ (R9)(R9*2), R11
+	LEAQ (SI)(R11*1), R12
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+
+ypair:
+	TESTQ   CX, CX
+	JE      ystore
+	VMOVDQU (BX), Y8
+	VMOVDQU 32(BX), Y9
+	ROWI16((SI), Y0, Y1)
+	ROWI16((SI)(R9*1), Y2, Y3)
+	ROWI16((SI)(R9*2), Y4, Y5)
+	ROWI16((R12), Y6, Y7)
+	ADDQ    $64, BX
+	ADDQ    $4, SI
+	ADDQ    $4, R12
+	DECQ    CX
+	JMP     ypair
+
+ystore:
+	MOVQ    nm_base+88(FP), AX
+	VMOVUPS (AX), Y12
+	VMOVUPS 32(AX), Y13
+	MOVQ    mul_base+112(FP), AX
+	VMOVUPS (AX), Y14
+	VMOVUPS 32(AX), Y15
+	MOVQ    mr_base+136(FP), AX
+	STOREI16Y(Y0, Y1, 0)
+	STOREI16Y(Y2, Y3, 4)
+	STOREI16Y(Y4, Y5, 8)
+	STOREI16Y(Y6, Y7, 12)
+	VZEROUPPER
+	RET

@@ -1,0 +1,100 @@
+package learner
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+// TestUnaryI16MatchesGeneric wants the same unary terms, bit for bit, from
+// the VNNI and AVX2 kernels and the plain loops, and terms within the
+// quantisation's bound of the float64 ones.
+func TestUnaryI16MatchesGeneric(t *testing.T) {
+	hasAVX2, has512 := useAVX2, useAVX512
+	defer func() { useAVX2, useAVX512 = hasAVX2, has512 }()
+	for _, tc := range []struct{ n, D int }{{16, 2}, {48, 100}, {40, 37}, {7, 5}, {32, 2048}} {
+		cb := gaussian(tc.n, tc.D, 3)
+		x := gaussian(i16Rows-1, tc.D, 4) // a short block: the last row is padding
+		norms := make([]float32, tc.n)
+		for k := range norms {
+			norms[k] = float32(sqNorm(cb[k*tc.D : (k+1)*tc.D]))
+		}
+		bk := newI16Book(cb, tc.n, tc.D, norms, 1)
+		xq, mr := make([]int16, i16Rows*bk.Dp), make([]float32, i16Rows)
+		bk.quantBlock(xq, mr, x, tc.D)
+		var got [][]float32
+		for _, m := range []struct{ avx2, avx512 bool }{{false, false}, {true, false}, {true, true}} {
+			if (m.avx2 && !hasAVX2) || (m.avx512 && !(has512 && hasVNNI)) {
+				continue
+			}
+			useAVX2, useAVX512 = m.avx2, m.avx512
+			u := make([]float32, i16Rows*bk.pad)
+			bk.unaryI16(u, xq, mr)
+			got = append(got, u)
+		}
+		useAVX2, useAVX512 = hasAVX2, has512
+		for i := 1; i < len(got); i++ {
+			if !slices.Equal(got[0], got[i]) {
+				t.Fatalf("n=%d D=%d: kernel %d's unary terms differ from the plain loops'", tc.n, tc.D, i)
+			}
+		}
+		// Each value is off by at most half a step of its grid, a step
+		// being 2^(1-b) of the row's (or codeword's) largest magnitude.
+		step := math.Ldexp(1, 1-bk.b)
+		for r := 0; r < i16Rows-1; r++ {
+			xr := x[r*tc.D : (r+1)*tc.D]
+			for k := 0; k < tc.n; k++ {
+				c := cb[k*tc.D : (k+1)*tc.D]
+				var dot, bound float64
+				xm, cm := maxAbs(xr), maxAbs(c)
+				for d := range xr {
+					dot += float64(xr[d]) * float64(c[d])
+					bound += step * (xm*math.Abs(float64(c[d])) + cm*math.Abs(float64(xr[d])) + step*xm*cm)
+				}
+				want := float64(norms[k]) - 2*dot
+				if diff := math.Abs(float64(got[0][r*bk.pad+k]) - want); diff > 2*bound+1e-5*math.Abs(want) {
+					t.Errorf("n=%d D=%d row %d code %d: unary %g, want %g within %g", tc.n, tc.D, r, k, got[0][r*bk.pad+k], want, 2*bound)
+				}
+			}
+		}
+	}
+}
+
+func maxAbs(v []float32) float64 {
+	var m float64
+	for _, x := range v {
+		m = math.Max(m, math.Abs(float64(x)))
+	}
+	return m
+}
+
+// TestQuantRow pins quantRow's grid: the largest magnitude in [2^(b-1),
+// 2^b), ties to even, the clamp at 2^b - 1, and zeros for rows it cannot
+// scale.
+func TestQuantRow(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, tc := range []struct {
+		v    []float32
+		b    int
+		want []int16
+		mul  float32
+	}{
+		{[]float32{1, -0.5, 0.25}, 12, []int16{2048, -1024, 512, 0}, 1.0 / 2048},
+		{[]float32{-3, 1}, 4, []int16{-12, 4, 0, 0}, 0.25},
+		{[]float32{1, 2.5 / 8, 3.5 / 8}, 4, []int16{8, 2, 4, 0}, 0.125},
+		{[]float32{1.99999, -1.99999}, 4, []int16{15, -15, 0, 0}, 0.125},
+		{[]float32{0, 0}, 12, []int16{0, 0, 0, 0}, 0},
+		{[]float32{1, nan}, 12, []int16{0, 0, 0, 0}, 0},
+		{[]float32{-inf, 1}, 12, []int16{0, 0, 0, 0}, 0},
+	} {
+		q := []int16{9, 9, 9, 9}
+		if mul := quantRow(q, tc.v, tc.b); mul != tc.mul || !slices.Equal(q, tc.want) {
+			t.Errorf("quantRow(%v, %d bits) = %v times %g, want %v times %g", tc.v, tc.b, q, mul, tc.want, tc.mul)
+		}
+	}
+	for _, tc := range []struct{ D, b int }{{1, 15}, {2, 15}, {100, 12}, {101, 12}, {2048, 10}, {65536, 7}} {
+		if b := i16Bits(tc.D); b != tc.b {
+			t.Errorf("i16Bits(%d) = %d, want %d", tc.D, b, tc.b)
+		}
+	}
+}
