@@ -43,6 +43,8 @@ type aq struct {
 	sqErr          float64   // the weighted squared error of the last encoding
 	sums           []sumPart // scatterSums' parts, kept between calls
 	cross          []uint16  // crossTerms' result, kept between rounds
+	xq             []int16   // the table quantised (quantTable), kept
+	xmul           []float32 // its rows' scales
 	cfg            Config
 	progress       func(Progress)
 }

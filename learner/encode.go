@@ -35,6 +35,10 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 		return 0, err
 	}
 	bk := newI16Book(a.cb, MK, D, norms, inv)
+	xq, xmul, err := a.quantTable(ctx, bk)
+	if err != nil {
+		return 0, err
+	}
 	nChunks := (V + chunkRows - 1) / chunkRows
 	errSum := make([]float64, nChunks)
 	normSum := make([]float64, nChunks)
@@ -52,9 +56,12 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 			// products (see i16Book).
 			r := (i - lo) % encRows
 			if r == 0 {
-				n := min(encRows, hi-i)
-				bk.quantBlock(e.xq, e.mr, a.x[i*D:(i+n)*D], D)
-				bk.unaryI16(e.u, e.xq, e.mr)
+				if xq != nil {
+					bk.unaryI16(e.u, xq[i*bk.Dp:(i+i16Rows)*bk.Dp], xmul[i:i+i16Rows])
+				} else {
+					bk.quantBlock(e.xq, e.mr, a.x[i*D:min(i+i16Rows, hi)*D], D)
+					bk.unaryI16(e.u, e.xq, e.mr)
+				}
 			}
 			ur := e.u[r*bk.pad : r*bk.pad+MK]
 			codes := a.codes[i*M : (i+1)*M]

@@ -1,6 +1,7 @@
 package learner
 
 import (
+	"context"
 	"math"
 	"slices"
 	"testing"
@@ -96,5 +97,26 @@ func TestQuantRow(t *testing.T) {
 		if b := i16Bits(tc.D); b != tc.b {
 			t.Errorf("i16Bits(%d) = %d, want %d", tc.D, b, tc.b)
 		}
+	}
+}
+
+// TestQuantTableSameCodes learns a table with its quantised copy kept and
+// with its blocks quantised each round, and wants the same bytes.
+func TestQuantTableSameCodes(t *testing.T) {
+	const V, D = 1201, 37
+	data := gaussian(V, D, 6)
+	defer func(n int) { maxQuantTable = n }(maxQuantTable)
+	cfg := Config{M: 8, K: 64, Seed: 2, Iterations: 4, Threads: 2}
+	var got []*Result
+	for _, limit := range []int{1 << 28, 0} {
+		maxQuantTable = limit
+		res, err := Learn(context.Background(), data, V, D, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, res)
+	}
+	if !slices.Equal(got[0].Codes, got[1].Codes) || !slices.Equal(got[0].Codebook, got[1].Codebook) {
+		t.Fatalf("kept and per-block quantisation learned different results (errors %g and %g)", got[0].Metrics.RelSqErr, got[1].Metrics.RelSqErr)
 	}
 }
