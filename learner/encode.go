@@ -45,7 +45,7 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	encs := make([]*encoder, a.threads)
 	for t := range encs {
 		encs[t] = &encoder{u: make([]float32, encRows*bk.pad), f: make([]float32, MK), bestF: make([]float32, MK),
-			y: make([]float32, D), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M*M),
+			y: make([]float32, D), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M),
 			xq: make([]int16, i16Rows*bk.Dp), mr: make([]float32, i16Rows)}
 	}
 	err = forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
@@ -172,37 +172,21 @@ func halfScale(cb []float32, D int) float32 {
 }
 
 // field sets f[m*K+k] = u[m*K+k] + sum_{m' != m} P[m*K+k, m'*K+b[m']],
-// with off (room for M*(M-1) values) as scratch: codebook by codebook,
-// from the other codes' rows, each at its block of codebook m. One
-// AVX-512 call takes every block (GloVe 50k at 8x256: 470 ns a field
-// where a call a block took 550).
+// with off as scratch for the rows of P: codebook by codebook, from the
+// other codes' rows, each at its block of codebook m.
 func (a *aq) field(f, u []float32, P, b []uint16, off []int) {
-	M, K, W := len(b), a.K, a.MK-a.K
-	rows := off[M*(M-1) : M*M] // the codes' rows
-	for m, c := range b {
-		rows[m] = (m*K + int(c)) * W
-		if rows[m]+W > len(P) {
-			panic("learner: field: a code is outside the cross terms")
-		}
-	}
-	for m, j := 0, 0; m < M; m++ {
-		// In the rows of codebooks before m, block m is the (m-1)th.
-		for _, r := range rows[:m] {
-			off[j] = r + (m-1)*K
-			j++
-		}
-		for _, r := range rows[m+1:] {
-			off[j] = r + m*K
-			j++
-		}
-	}
-	off = off[:M*(M-1)]
-	if useAVX2 && useAVX512 && K%16 == 0 {
-		field512(f, u, P, off, K)
-		return
-	}
+	K, W := a.K, a.MK-a.K
 	for m := range b {
-		fieldSums(f[m*K:(m+1)*K], u[m*K:(m+1)*K], P, off[m*(M-1):(m+1)*(M-1)])
+		o := off[:0]
+		for m2, c := range b {
+			switch {
+			case m2 < m: // in row m2, codebook m's block is the (m-1)th
+				o = append(o, (m2*K+int(c))*W+(m-1)*K)
+			case m2 > m:
+				o = append(o, (m2*K+int(c))*W+m*K)
+			}
+		}
+		fieldSums(f[m*K:(m+1)*K], u[m*K:(m+1)*K], P, o)
 	}
 }
 

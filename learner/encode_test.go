@@ -53,7 +53,7 @@ func TestCrossTermsLayout(t *testing.T) {
 				b[m] = uint16(rng.IntN(tc.K))
 			}
 			f, want := make([]float32, MK), make([]float32, MK)
-			a.field(f, u, P, b, make([]int, tc.M*tc.M))
+			a.field(f, u, P, b, make([]int, tc.M))
 			for j := range want {
 				want[j] = u[j]
 				for m, c := range b {

@@ -255,9 +255,9 @@ func fieldSums(f, u []float32, P []uint16, off []int) {
 	}
 	done := 0
 	switch {
-	case useAVX2 && useAVX512 && n >= 16:
+	case useAVX2 && useAVX512:
 		done = n &^ 15
-		field512(f[:done], u, P, off, done)
+		field512(f[:done], u, P, off)
 	case useHalves():
 		done = n &^ 7
 		fieldF16C(f[:done], u, P, off)

@@ -217,36 +217,19 @@ zdone:
 	VZEROUPPER
 	RET
 
-// func field512(f, u []float32, P []uint16, off []int, n int)
+// func field512(f, u []float32, P []uint16, off []int)
 //
-// fieldF16C with 128 sums in registers, then 16 at a time, for each block
-// of n values of f in turn (n a multiple of 16 dividing len(f)) with its
-// own len(off)/(len(f)/n) rows of P, the next ones in off.
-// Registers: DI f, SI u, DX P, R8 off, R9 the rows a block, CX the
-// elements left, R11 the group's first element j, R13 m, R10 the blocks
-// left, R12 n, AX scratch.
-TEXT ·field512(SB), NOSPLIT, $0-104
-	MOVQ n+96(FP), R12
-	MOVQ f_len+8(FP), AX
-	XORQ DX, DX
-	DIVQ R12
-	MOVQ AX, R10
-	TESTQ R10, R10
-	JE    zfend
-	MOVQ off_len+80(FP), AX
-	XORQ DX, DX
-	DIVQ R10
-	MOVQ AX, R9
+// fieldF16C with 128 sums in registers, then 16 at a time.
+// Registers: DI f, SI u, DX P, R8 off, R9 len(off), CX the elements left,
+// R11 the group's first element j, R13 m, AX scratch.
+TEXT ·field512(SB), NOSPLIT, $0-96
 	MOVQ f_base+0(FP), DI
+	MOVQ f_len+8(FP), CX
 	MOVQ u_base+24(FP), SI
 	MOVQ P_base+48(FP), DX
 	MOVQ off_base+72(FP), R8
-
-zfblock:
-	TESTQ R10, R10
-	JE    zfend
-	MOVQ  R12, CX
-	XORQ  R11, R11
+	MOVQ off_len+80(FP), R9
+	XORQ R11, R11
 
 zf128:
 	CMPQ    CX, $128
@@ -321,13 +304,6 @@ zf16s:
 	JMP     zf16
 
 zfdone:
-	LEAQ (DI)(R12*4), DI
-	LEAQ (SI)(R12*4), SI
-	LEAQ (R8)(R9*8), R8
-	DECQ R10
-	JMP  zfblock
-
-zfend:
 	VZEROUPPER
 	RET
 

@@ -63,12 +63,10 @@ func icmSweep512(f []float32, P, b []uint16, K int) int
 //go:noescape
 func codewordSumAVX2(s, cb []float32, code []uint16, K, D int)
 
-// field512 is fieldSums for each block of n values of f (n a positive
-// multiple of 16 that divides len(f)) with its own len(off)/(len(f)/n)
-// offsets in turn, by AVX-512.
+// field512 is fieldSums for len(f) a multiple of 16, by AVX-512.
 //
 //go:noescape
-func field512(f, u []float32, P []uint16, off []int, n int)
+func field512(f, u []float32, P []uint16, off []int)
 
 // fieldF16C is fieldSums for len(f) a multiple of 8.
 //

@@ -39,7 +39,7 @@ func codewordSumAVX2(s, cb []float32, code []uint16, K, D int) {
 	panic("learner: no AVX2 kernels on this architecture")
 }
 
-func field512(f, u []float32, P []uint16, off []int, n int) {
+func field512(f, u []float32, P []uint16, off []int) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
 
