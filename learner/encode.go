@@ -26,11 +26,11 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	}
 	V, D, M, MK := a.V, a.D, a.M, a.MK
 	inv := halfScale(a.cb, D)
-	cs := slices.Clone(a.cb)
-	for j := range cs {
-		cs[j] *= inv
+	ct := packPanels(a.cb, MK, D)
+	for j := range ct {
+		ct[j] *= inv
 	}
-	P, norms, err := a.crossTerms(ctx, cs)
+	P, norms, err := a.crossTerms(ctx, ct)
 	if err != nil {
 		return 0, err
 	}
@@ -103,24 +103,21 @@ const uRows = 16
 const encRows = 8
 
 // crossTerms returns P = 2 C C^T, scaled as ct is (see halfScale) and
-// rounded to float16, without its diagonal K x K blocks (a codebook's
-// codes never add up with each other): row m*K+k holds the blocks of the
-// other codebooks in order, (M-1)*K values (see crossRow). It also returns
-// the codewords' squared norms, scaled the same way; cs is the scaled
-// codebook. (Before embshrink-learner-11 the scale was lost where M*K is
-// not a multiple of 8, whose products take cs unpacked.) The products run on every thread through
-// the encoder's own kernel (gonum's Sgemm took 14-20 ms of one core at 512
-// codewords of 100, 4% of a GloVe 50k round). In float16 a field update
-// reads half the bytes: two random rows of a [2048, 2048] table, 8x256's,
-// cost 190-200 ns where float32's 16 MB table took 400-550 ns.
-func (a *aq) crossTerms(ctx context.Context, cs []float32) (P []uint16, norms []float32, err error) {
+// rounded to float16, with its diagonal K x K blocks zeroed (a codebook's
+// codes never add up with each other, and the zeros spare the kernels a
+// test for each codebook's own block), and the codewords' squared norms,
+// scaled the same way; ct is the scaled codebook packed by packPanels. The
+// products run on every thread through the encoder's own kernel (gonum's
+// Sgemm took 14-20 ms of one core at 512 codewords of 100, 4% of a GloVe
+// 50k round). In float16 a field update reads half the bytes: two random
+// rows of a [2048, 2048] table, 8x256's, cost 190-200 ns where float32's
+// 16 MB table took 400-550 ns.
+func (a *aq) crossTerms(ctx context.Context, ct []float32) (P []uint16, norms []float32, err error) {
 	MK, K, D := a.MK, a.K, a.D
-	ct := packPanels(cs, MK, D)
-	W := MK - K
 	// Every value is written below; the space is kept for the next round
-	// (7 MB at 8x256).
-	if len(a.cross) != MK*W {
-		a.cross = make([]uint16, MK*W)
+	// (8 MB at 8x256).
+	if len(a.cross) != MK*MK {
+		a.cross = make([]uint16, MK*MK)
 	}
 	P = a.cross
 	norms = make([]float32, MK)
@@ -130,7 +127,7 @@ func (a *aq) crossTerms(ctx context.Context, cs []float32) (P []uint16, norms []
 			rows[t] = make([]float32, uRows*MK)
 		}
 		buf := rows[t][:(hi-lo)*MK]
-		products(buf, a.cb[lo*D:hi*D], D, cs, ct, MK)
+		products(buf, a.cb[lo*D:hi*D], D, a.cb, ct, MK)
 		for r := lo; r < hi; r++ {
 			row := buf[(r-lo)*MK : (r-lo+1)*MK]
 			norms[r] = row[r]
@@ -138,21 +135,14 @@ func (a *aq) crossTerms(ctx context.Context, cs []float32) (P []uint16, norms []
 				row[c] *= 2
 			}
 			b := r / K * K
-			toHalves(P[r*W:r*W+b], row[:b])
-			toHalves(P[r*W+b:(r+1)*W], row[b+K:])
+			clear(row[b : b+K])
+			toHalves(P[r*MK:(r+1)*MK], row)
 		}
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return P, norms, nil
-}
-
-// crossRow returns the row of P (see crossTerms) of code k of codebook m,
-// for M*K codewords: the values of codebooks before m, then those after.
-func crossRow(P []uint16, MK, K, m, k int) []uint16 {
-	W := MK - K
-	return P[(m*K+k)*W : (m*K+k+1)*W]
 }
 
 // halfScale returns the power of two by which the encoder scales the
@@ -172,29 +162,23 @@ func halfScale(cb []float32, D int) float32 {
 }
 
 // field sets f[m*K+k] = u[m*K+k] + sum_{m' != m} P[m*K+k, m'*K+b[m']],
-// with off as scratch for the rows of P: codebook by codebook, from the
-// other codes' rows, each at its block of codebook m.
+// with off as scratch for the rows of P.
 func (a *aq) field(f, u []float32, P, b []uint16, off []int) {
-	K, W := a.K, a.MK-a.K
-	for m := range b {
-		o := off[:0]
-		for m2, c := range b {
-			switch {
-			case m2 < m: // in row m2, codebook m's block is the (m-1)th
-				o = append(o, (m2*K+int(c))*W+(m-1)*K)
-			case m2 > m:
-				o = append(o, (m2*K+int(c))*W+m*K)
-			}
-		}
-		fieldSums(f[m*K:(m+1)*K], u[m*K:(m+1)*K], P, o)
+	MK, K := a.MK, a.K
+	for m, c := range b {
+		off[m] = (m*K + int(c)) * MK
 	}
+	fieldSums(f, u, P, off)
 }
 
 // setCode changes b[m] to k and updates the field: every other codebook's
-// entries gain the new codeword's cross terms and lose the old one's.
+// entries gain the new codeword's cross terms and lose the old one's (its
+// own block of P is zero).
 func (a *aq) setCode(f []float32, P, b []uint16, m, k int) {
 	MK, K := a.MK, a.K
-	addDiffRows(f, crossRow(P, MK, K, m, k), crossRow(P, MK, K, m, int(b[m])), m*K, K)
+	oldRow := P[(m*K+int(b[m]))*MK : (m*K+int(b[m])+1)*MK]
+	newRow := P[(m*K+k)*MK : (m*K+k+1)*MK]
+	addDiff(f, newRow, oldRow)
 	b[m] = uint16(k)
 }
 

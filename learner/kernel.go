@@ -154,21 +154,12 @@ func axpy(f, a []float32, w float32) {
 	}
 }
 
-// addDiffRows adds to f, the field of M*K values, row a of P less row b
-// (see crossTerms), both of (M-1)*K values without block m: f's values
-// before lo = m*K take the rows' first lo values, those after block m the
-// rest.
-func addDiffRows(f []float32, a, b []uint16, lo, K int) {
-	addDiff(f[:lo], a[:lo], b[:lo])
-	addDiff(f[lo+K:], a[lo:], b[lo:])
-}
-
 // icmSweep runs one ICM sweep over the len(b) codebooks of K codes: for
 // each codebook in turn it moves b[m] to the first code of least field f
-// when that is strictly less than the current code's, and then adds to the
-// other codebooks' fields the new code's row of P less the old one's (P as
-// crossTerms lays it out, [M*K, (M-1)*K] in float16 with M*K = len(f)). It
-// returns how many codes changed.
+// when that is strictly less than the current code's, and then adds to f the
+// new code's row of P less the old one's. P is [M*K, M*K] in float16 with
+// M*K = len(f), and its diagonal K x K blocks are zero, so that a
+// codebook's own field is left as it is. It returns how many codes changed.
 // (One call a sweep instead of one a codebook: the calls and the slicing
 // around them were a quarter of the sweeps' time. The kernel tests first
 // whether any code's field is below the current one's, and only then looks
@@ -177,7 +168,7 @@ func addDiffRows(f []float32, a, b []uint16, lo, K int) {
 // 32x16 took 0.87x the time, medians of 6, go test -bench EncodeRound.)
 func icmSweep(f []float32, P, b []uint16, K int) int {
 	MK := len(b) * K
-	if len(f) != MK || len(P) < MK*(MK-K) {
+	if len(f) != MK || len(P) < MK*MK {
 		panic("learner: icmSweep: field, codes and cross terms disagree in size")
 	}
 	switch {
@@ -201,7 +192,7 @@ func icmSweepGeneric(f []float32, P, b []uint16, K int) int {
 		if k == int(c) || !(fm[k] < fm[c]) {
 			continue
 		}
-		addDiffRows(f, crossRow(P, MK, K, m, k), crossRow(P, MK, K, m, int(c)), lo, K)
+		addDiff(f, P[(lo+k)*MK:(lo+k+1)*MK], P[(lo+int(c))*MK:(lo+int(c)+1)*MK])
 		b[m] = uint16(k)
 		changes++
 	}

@@ -35,20 +35,20 @@
 	VADDPS    (F)(I*4), Z5, Z5; \
 	VMOVUPS   Z5, (F)(I*4)
 
-// UPDATE512 adds to f (F), R13 values, row A less row B, from index R14
-// on; L names its labels.
-#define UPDATE512(A, B, F, L64, L16, LEND) \
+// UPDATE512 adds to f (DI), M*K = R13 values, row A less row B, from index
+// R14 = 0; L names its labels.
+#define UPDATE512(A, B, L64, L16, LEND) \
 L64:                                   \
 	CMPQ       R13, $64;               \
 	JL         L16;                    \
-	ADDDIFF64Z(A, B, F, R14);          \
+	ADDDIFF64Z(A, B, DI, R14);         \
 	ADDQ       $64, R14;               \
 	SUBQ       $64, R13;               \
 	JMP        L64;                    \
 L16:                                   \
 	CMPQ       R13, $16;               \
 	JL         LEND;                   \
-	ADDDIFF16Z(A, B, F, R14);          \
+	ADDDIFF16Z(A, B, DI, R14);         \
 	ADDQ       $16, R14;               \
 	SUBQ       $16, R13;               \
 	JMP        L16
@@ -60,7 +60,7 @@ TEXT ·addDiff512(SB), NOSPLIT, $0-72
 	MOVQ a_base+24(FP), SI
 	MOVQ b_base+48(FP), DX
 	XORQ R14, R14
-	UPDATE512(SI, DX, DI, ad64, ad16, addone)
+	UPDATE512(SI, DX, ad64, ad16, addone)
 
 addone:
 	VZEROUPPER
@@ -69,17 +69,16 @@ addone:
 // func icmSweep512(f []float32, P, b []uint16, K int) int
 //
 // Registers: DI f, SI P, BX b, R8 M, R9 K, R10 m, R11 changes, R12 &f[m*K],
-// R15 the bytes of a row of P ((M-1)*K*2); AX, CX, DX, R13, R14 scratch; K1 to K4
+// R15 the bytes of a row of P (M*K*2); AX, DX, R13, R14 scratch; K1 to K4
 // the tests' masks.
 TEXT ·icmSweep512(SB), NOSPLIT, $0-88
 	MOVQ f_base+0(FP), DI
 	MOVQ f_len+8(FP), R15
-	MOVQ K+72(FP), R9
-	SUBQ R9, R15
 	SHLQ $1, R15
 	MOVQ P_base+24(FP), SI
 	MOVQ b_base+48(FP), BX
 	MOVQ b_len+56(FP), R8
+	MOVQ K+72(FP), R9
 	XORQ R10, R10
 	XORQ R11, R11
 	MOVQ DI, R12
@@ -185,8 +184,7 @@ zfound:
 	VUCOMISS (R12)(DX*4), X4
 	JCC      znext
 
-	// b[m] = k; f += P[m*K+k] - P[m*K+c], the rows' first m*K values to
-	// f's first, the rest to f past block m (CX = &f[K]).
+	// b[m] = k; f += P[m*K+k] - P[m*K+c] (block m of both rows is zero).
 	MOVW  AX, (BX)(R10*2)
 	INCQ  R11
 	MOVQ  R10, R13
@@ -197,15 +195,10 @@ zfound:
 	ADDQ  R13, DX
 	IMULQ R15, DX
 	ADDQ  SI, DX
+	MOVQ  R15, R13
+	SHRQ  $1, R13
 	XORQ  R14, R14
-	UPDATE512(AX, DX, DI, zup64, zup16, zseg2)
-
-zseg2:
-	LEAQ (DI)(R9*4), CX
-	MOVQ R15, R13
-	SHRQ $1, R13
-	SUBQ R14, R13
-	UPDATE512(AX, DX, CX, zupb64, zupb16, znext)
+	UPDATE512(AX, DX, zup64, zup16, znext)
 
 znext:
 	INCQ R10

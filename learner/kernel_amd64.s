@@ -253,37 +253,18 @@ axdone:
 	VZEROUPPER
 	RET
 
-// UPDATEF16C adds to f (F), R13 values, row A less row B, from index R14
-// on; L names its labels.
-#define UPDATEF16C(A, B, F, L32, L8, LEND) \
-L32:                                   \
-	CMPQ       R13, $32;               \
-	JL         L8;                     \
-	ADDDIFF32(A, B, F, R14);           \
-	ADDQ       $32, R14;               \
-	SUBQ       $32, R13;               \
-	JMP        L32;                    \
-L8:                                    \
-	CMPQ       R13, $8;                \
-	JL         LEND;                   \
-	ADDDIFF8(A, B, F, R14);            \
-	ADDQ       $8, R14;                \
-	SUBQ       $8, R13;                \
-	JMP        L8
-
 // func icmSweepF16C(f []float32, P []uint16, b []uint16, K int) int
 //
 // Registers: DI f, SI P, BX b, R8 M, R9 K, R10 m, R11 changes, R12 &f[m*K],
-// R15 the bytes of a row of P ((M-1)*K*2); AX, CX, DX, R13, R14 scratch.
+// R15 the bytes of a row of P (M*K*2); AX, DX, R13, R14 scratch.
 TEXT ·icmSweepF16C(SB), NOSPLIT, $0-88
 	MOVQ f_base+0(FP), DI
 	MOVQ f_len+8(FP), R15
-	MOVQ K+72(FP), R9
-	SUBQ R9, R15
 	SHLQ $1, R15
 	MOVQ P_base+24(FP), SI
 	MOVQ b_base+48(FP), BX
 	MOVQ b_len+56(FP), R8
+	MOVQ K+72(FP), R9
 	XORQ R10, R10
 	XORQ R11, R11
 	MOVQ DI, R12
@@ -390,8 +371,7 @@ sfound:
 	VUCOMISS (R12)(DX*4), X4
 	JCC      snext
 
-	// b[m] = k; f += P[m*K+k] - P[m*K+c], the rows' first m*K values to
-	// f's first, the rest to f past block m (CX = &f[K]).
+	// b[m] = k; f += P[m*K+k] - P[m*K+c] (block m of both rows is zero).
 	MOVW  AX, (BX)(R10*2)
 	INCQ  R11
 	MOVQ  R10, R13
@@ -402,15 +382,25 @@ sfound:
 	ADDQ  R13, DX
 	IMULQ R15, DX
 	ADDQ  SI, DX
+	MOVQ  R15, R13
+	SHRQ  $1, R13
 	XORQ  R14, R14
-	UPDATEF16C(AX, DX, DI, sup32, sup8, sseg2)
 
-sseg2:
-	LEAQ (DI)(R9*4), CX
-	MOVQ R15, R13
-	SHRQ $1, R13
-	SUBQ R14, R13
-	UPDATEF16C(AX, DX, CX, supb32, supb8, snext)
+sup32:
+	CMPQ    R13, $32
+	JL      sup8
+	ADDDIFF32(AX, DX, DI, R14)
+	ADDQ    $32, R14
+	SUBQ    $32, R13
+	JMP     sup32
+
+sup8:
+	CMPQ    R13, $8
+	JL      snext
+	ADDDIFF8(AX, DX, DI, R14)
+	ADDQ    $8, R14
+	SUBQ    $8, R13
+	JMP     sup8
 
 snext:
 	INCQ R10
