@@ -26,11 +26,11 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	}
 	V, D, M, MK := a.V, a.D, a.M, a.MK
 	inv := halfScale(a.cb, D)
-	ct := packPanels(a.cb, MK, D)
-	for j := range ct {
-		ct[j] *= inv
+	cs := slices.Clone(a.cb)
+	for j := range cs {
+		cs[j] *= inv
 	}
-	P, norms, err := a.crossTerms(ctx, ct)
+	P, norms, err := a.crossTerms(ctx, cs)
 	if err != nil {
 		return 0, err
 	}
@@ -102,18 +102,20 @@ const uRows = 16
 // and 128 rows 1.15x.
 const encRows = 8
 
-// crossTerms returns P = 2 C C^T, scaled as ct is (see halfScale) and
-// rounded to float16, with its diagonal K x K blocks zeroed (a codebook's
-// codes never add up with each other, and the zeros spare the kernels a
-// test for each codebook's own block), and the codewords' squared norms,
-// scaled the same way; ct is the scaled codebook packed by packPanels. The
-// products run on every thread through the encoder's own kernel (gonum's
+// crossTerms returns P = 2 C C^T, scaled as cs, the scaled codebook, is
+// (see halfScale) and rounded to float16, with its diagonal K x K blocks
+// zeroed (a codebook's codes never add up with each other, and the zeros
+// spare the kernels a test for each codebook's own block), and the
+// codewords' squared norms, scaled the same way. (Before
+// embshrink-learner-11 the scale was lost where M*K is not a multiple of
+// 8, whose products take the codebook unpacked.) The products run on every thread through the encoder's own kernel (gonum's
 // Sgemm took 14-20 ms of one core at 512 codewords of 100, 4% of a GloVe
 // 50k round). In float16 a field update reads half the bytes: two random
 // rows of a [2048, 2048] table, 8x256's, cost 190-200 ns where float32's
 // 16 MB table took 400-550 ns.
-func (a *aq) crossTerms(ctx context.Context, ct []float32) (P []uint16, norms []float32, err error) {
+func (a *aq) crossTerms(ctx context.Context, cs []float32) (P []uint16, norms []float32, err error) {
 	MK, K, D := a.MK, a.K, a.D
+	ct := packPanels(cs, MK, D)
 	// Every value is written below; the space is kept for the next round
 	// (8 MB at 8x256).
 	if len(a.cross) != MK*MK {
@@ -127,7 +129,7 @@ func (a *aq) crossTerms(ctx context.Context, ct []float32) (P []uint16, norms []
 			rows[t] = make([]float32, uRows*MK)
 		}
 		buf := rows[t][:(hi-lo)*MK]
-		products(buf, a.cb[lo*D:hi*D], D, a.cb, ct, MK)
+		products(buf, a.cb[lo*D:hi*D], D, cs, ct, MK)
 		for r := lo; r < hi; r++ {
 			row := buf[(r-lo)*MK : (r-lo+1)*MK]
 			norms[r] = row[r]
