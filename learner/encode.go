@@ -186,11 +186,7 @@ func (a *aq) setCode(f []float32, P, b []uint16, m, k int) {
 
 // icm runs up to sweeps ICM sweeps on b with field f.
 func (a *aq) icm(f []float32, P, b []uint16, sweeps int) {
-	for s := 0; s < sweeps; s++ {
-		if icmSweep(f, P, b, a.K) == 0 {
-			return
-		}
-	}
+	icmRun(f, P, b, a.K, sweeps*a.M)
 }
 
 // energy returns ||x - y||^2 - ||x||^2 for codes b with field f, in the

@@ -68,7 +68,7 @@ func TestCrossTermsLayout(t *testing.T) {
 				t.Fatalf("M=%d K=%d: field %v, want %v", tc.M, tc.K, f, want)
 			}
 			b2 := slices.Clone(b)
-			icmSweep(f, P, b, tc.K)
+			icmRun(f, P, b, tc.K, tc.M) // one sweep
 			for m, c := range b2 {
 				fm := want[m*tc.K : (m+1)*tc.K]
 				k := slices.Index(fm, slices.Min(fm))

@@ -66,12 +66,13 @@ addone:
 	VZEROUPPER
 	RET
 
-// func icmSweep512(f []float32, P, b []uint16, K int) int
+// func icmRun512(f []float32, P, b []uint16, K, visits int)
 //
-// Registers: DI f, SI P, BX b, R8 M, R9 K, R10 m, R11 changes, R12 &f[m*K],
-// R15 the bytes of a row of P (M*K*2); AX, DX, R13, R14 scratch; K1 to K4
+// Registers: DI f, SI P, BX b, R8 M, R9 K, R10 m, R11 the visits since
+// the last change (counting it), R12 &f[m*K], R15 the bytes of a row of P
+// (M*K*2); visits counts down in its slot; AX, DX, R13, R14 scratch; K1 to K4
 // the tests' masks.
-TEXT ·icmSweep512(SB), NOSPLIT, $0-88
+TEXT ·icmRun512(SB), NOSPLIT, $0-88
 	MOVQ f_base+0(FP), DI
 	MOVQ f_len+8(FP), R15
 	SHLQ $1, R15
@@ -84,8 +85,14 @@ TEXT ·icmSweep512(SB), NOSPLIT, $0-88
 	MOVQ DI, R12
 
 zm:
-	CMPQ R10, R8
-	JGE  zdone
+	CMPQ  R11, R8
+	JGE   zdone
+	MOVQ  visits+80(FP), AX
+	TESTQ AX, AX
+	JLE   zdone
+	DECQ  AX
+	MOVQ  AX, visits+80(FP)
+	INCQ  R11
 
 	// Whether any code's field is below the current one's, 32 codes a
 	// step in two masks.
@@ -186,7 +193,7 @@ zfound:
 
 	// b[m] = k; f += P[m*K+k] - P[m*K+c] (block m of both rows is zero).
 	MOVW  AX, (BX)(R10*2)
-	INCQ  R11
+	MOVQ  $1, R11
 	MOVQ  R10, R13
 	IMULQ R9, R13
 	ADDQ  R13, AX
@@ -203,10 +210,13 @@ zfound:
 znext:
 	INCQ R10
 	LEAQ (R12)(R9*4), R12
+	CMPQ R10, R8
+	JL   zm
+	XORQ R10, R10
+	MOVQ DI, R12
 	JMP  zm
 
 zdone:
-	MOVQ R11, ret+80(FP)
 	VZEROUPPER
 	RET
 

@@ -37,10 +37,10 @@ func dotsAVX2(out, x, c []float32)
 //go:noescape
 func axpyAVX2(f, a []float32, w float32)
 
-// icmSweepF16C is icmSweep for K a positive multiple of 8.
+// icmRunF16C is icmRun for K a positive multiple of 8.
 //
 //go:noescape
-func icmSweepF16C(f []float32, P, b []uint16, K int) int
+func icmRunF16C(f []float32, P, b []uint16, K, visits int)
 
 // accum64AVX2 is accum64 for len(b) a multiple of 4.
 //
@@ -52,10 +52,10 @@ func accum64AVX2(b []float64, x []float32, w float64)
 //go:noescape
 func addDiff512(f []float32, a, b []uint16)
 
-// icmSweep512 is icmSweep for K a positive multiple of 16, by AVX-512.
+// icmRun512 is icmRun for K a positive multiple of 16, by AVX-512.
 //
 //go:noescape
-func icmSweep512(f []float32, P, b []uint16, K int) int
+func icmRun512(f []float32, P, b []uint16, K, visits int)
 
 // codewordSumAVX2 is codewordSum for the first len(s) values, a multiple
 // of 8, of rows of D.

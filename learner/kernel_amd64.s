@@ -253,11 +253,12 @@ axdone:
 	VZEROUPPER
 	RET
 
-// func icmSweepF16C(f []float32, P []uint16, b []uint16, K int) int
+// func icmRunF16C(f []float32, P []uint16, b []uint16, K, visits int)
 //
-// Registers: DI f, SI P, BX b, R8 M, R9 K, R10 m, R11 changes, R12 &f[m*K],
-// R15 the bytes of a row of P (M*K*2); AX, DX, R13, R14 scratch.
-TEXT ·icmSweepF16C(SB), NOSPLIT, $0-88
+// Registers: DI f, SI P, BX b, R8 M, R9 K, R10 m, R11 the visits since
+// the last change (counting it), R12 &f[m*K], R15 the bytes of a row of P
+// (M*K*2); visits counts down in its slot; AX, DX, R13, R14 scratch.
+TEXT ·icmRunF16C(SB), NOSPLIT, $0-88
 	MOVQ f_base+0(FP), DI
 	MOVQ f_len+8(FP), R15
 	SHLQ $1, R15
@@ -270,8 +271,14 @@ TEXT ·icmSweepF16C(SB), NOSPLIT, $0-88
 	MOVQ DI, R12
 
 mloop:
-	CMPQ         R10, R8
-	JGE          sweepdone
+	CMPQ  R11, R8
+	JGE   sweepdone
+	MOVQ  visits+80(FP), AX
+	TESTQ AX, AX
+	JLE   sweepdone
+	DECQ  AX
+	MOVQ  AX, visits+80(FP)
+	INCQ  R11
 
 	// Most codebooks keep their code: test first whether any code's field
 	// is below the current one's, a shorter chain than the argmin.
@@ -373,7 +380,7 @@ sfound:
 
 	// b[m] = k; f += P[m*K+k] - P[m*K+c] (block m of both rows is zero).
 	MOVW  AX, (BX)(R10*2)
-	INCQ  R11
+	MOVQ  $1, R11
 	MOVQ  R10, R13
 	IMULQ R9, R13
 	ADDQ  R13, AX
@@ -405,10 +412,13 @@ sup8:
 snext:
 	INCQ R10
 	LEAQ (R12)(R9*4), R12
+	CMPQ R10, R8
+	JL   mloop
+	XORQ R10, R10
+	MOVQ DI, R12
 	JMP  mloop
 
 sweepdone:
-	MOVQ R11, ret+80(FP)
 	VZEROUPPER
 	RET
 

@@ -19,7 +19,7 @@ func dotsAVX2(out, x, c []float32) { panic("learner: no AVX2 kernels on this arc
 
 func axpyAVX2(f, a []float32, w float32) { panic("learner: no AVX2 kernels on this architecture") }
 
-func icmSweepF16C(f []float32, P, b []uint16, K int) int {
+func icmRunF16C(f []float32, P, b []uint16, K, visits int) {
 	panic("learner: no F16C kernels on this architecture")
 }
 
@@ -31,7 +31,7 @@ func addDiff512(f []float32, a, b []uint16) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
 
-func icmSweep512(f []float32, P, b []uint16, K int) int {
+func icmRun512(f []float32, P, b []uint16, K, visits int) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
 

@@ -152,10 +152,11 @@ func TestToHalvesMatchesGeneric(t *testing.T) {
 	}
 }
 
-// TestICMSweepMatchesGeneric runs sweeps of the AVX-512 and F16C kernels and of the Go
-// loop from the same state and wants the same codes, change counts and
-// field bits, for several codebook sizes (below, at and past the kernel's
-// steps of 32 codes), with ties in the field, signed zeros among them.
+// TestICMSweepMatchesGeneric runs ICM by the AVX-512 and F16C kernels and
+// the Go loop from the same state, and by plain sweeps until one changes
+// nothing (at most 1, 2 or 4), and wants the same codes and field bits,
+// for several codebook sizes (below, at and past the kernel's steps of 32
+// codes), with ties in the field, signed zeros among them.
 func TestICMSweepMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	hasAVX2, has512 := useAVX2, useAVX512
@@ -199,26 +200,50 @@ func TestICMSweepMatchesGeneric(t *testing.T) {
 				}
 			}
 			useAVX512 = has512
-			// The AVX-512 kernel where K allows, then the F16C one.
-			for _, wide := range []bool{has512, false} {
-				useAVX512 = wide
-				f, b := slices.Clone(f), slices.Clone(b)
-				f2, b2 := slices.Clone(f), slices.Clone(b)
-				for s := 0; s < 3; s++ {
-					got, want := icmSweep(f, P, b, tc.K), icmSweepGeneric(f2, P, b2, tc.K)
-					if got != want || !slices.Equal(b, b2) {
-						t.Fatalf("M=%d K=%d wide=%v sweep %d: %d changes, codes %v; want %d, %v", tc.M, tc.K, wide, s, got, b, want, b2)
+			// The AVX-512 kernel where K allows, then the F16C one, then
+			// the Go loop, each against sweeps of the reference.
+			for _, m := range []struct{ avx2, wide bool }{{hasAVX2, has512}, {hasAVX2, false}, {false, false}} {
+				useAVX2, useAVX512 = m.avx2, m.wide
+				for _, sweeps := range []int{1, 2, 4} {
+					f, b := slices.Clone(f), slices.Clone(b)
+					f2, b2 := slices.Clone(f), slices.Clone(b)
+					icmRun(f, P, b, tc.K, sweeps*tc.M)
+					for s := 0; s < sweeps && icmSweepRef(f2, P, b2, tc.K) > 0; s++ {
+					}
+					if !slices.Equal(b, b2) {
+						t.Fatalf("M=%d K=%d %+v, %d sweeps: codes %v, want %v", tc.M, tc.K, m, sweeps, b, b2)
 					}
 					for j := range f {
 						if math.Float32bits(f[j]) != math.Float32bits(f2[j]) {
-							t.Fatalf("M=%d K=%d wide=%v sweep %d: field[%d] %g, want %g", tc.M, tc.K, wide, s, j, f[j], f2[j])
+							t.Fatalf("M=%d K=%d %+v, %d sweeps: field[%d] %g, want %g", tc.M, tc.K, m, sweeps, j, f[j], f2[j])
 						}
 					}
 				}
 			}
-			useAVX512 = has512
+			useAVX2, useAVX512 = hasAVX2, has512
 		}
 	}
+}
+
+// icmSweepRef is one plain ICM sweep (see icmRun) over every codebook in
+// turn; it returns how many codes changed.
+func icmSweepRef(f []float32, P, b []uint16, K int) int {
+	MK := len(f)
+	changes := 0
+	for m, c := range b {
+		lo := m * K
+		fm := f[lo : lo+K]
+		k := minIndexGeneric(fm)
+		if k == int(c) || !(fm[k] < fm[c]) {
+			continue
+		}
+		for j := range f {
+			f[j] += half.ToFloat32(P[(lo+k)*MK+j]) - half.ToFloat32(P[(lo+int(c))*MK+j])
+		}
+		b[m] = uint16(k)
+		changes++
+	}
+	return changes
 }
 
 // BenchmarkDots compares the products of GloVe-sized rows with 512
