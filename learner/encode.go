@@ -12,6 +12,7 @@ type encoder struct {
 	y           []float32 // a row's reconstruction
 	cur, best   []uint16
 	off         []int
+	rows        []int     // a restart's pairs of rows of P
 	xq          []int16   // a block of rows quantised (see i16Book)
 	mr          []float32 // their scales
 }
@@ -46,7 +47,7 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	for t := range encs {
 		encs[t] = &encoder{u: make([]float32, encRows*bk.pad), f: make([]float32, MK), bestF: make([]float32, MK),
 			y: make([]float32, D), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M),
-			xq: make([]int16, i16Rows*bk.Dp), mr: make([]float32, i16Rows)}
+			rows: make([]int, 0, 2*o.perturb), xq: make([]int16, i16Rows*bk.Dp), mr: make([]float32, i16Rows)}
 	}
 	err = forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
 		e := encs[t]
@@ -173,17 +174,6 @@ func (a *aq) field(f, u []float32, P, b []uint16, off []int) {
 	fieldSums(f, u, P, off)
 }
 
-// setCode changes b[m] to k and updates the field: every other codebook's
-// entries gain the new codeword's cross terms and lose the old one's (its
-// own block of P is zero).
-func (a *aq) setCode(f []float32, P, b []uint16, m, k int) {
-	MK, K := a.MK, a.K
-	oldRow := P[(m*K+int(b[m]))*MK : (m*K+int(b[m])+1)*MK]
-	newRow := P[(m*K+k)*MK : (m*K+k+1)*MK]
-	addDiff(f, newRow, oldRow)
-	b[m] = uint16(k)
-}
-
 // icm runs up to sweeps ICM sweeps on b with field f.
 func (a *aq) icm(f []float32, P, b []uint16, sweeps int) {
 	icmRun(f, P, b, a.K, sweeps*a.M)
@@ -294,12 +284,17 @@ func (a *aq) encodeRow(e *encoder, x, u []float32, P, codes []uint16, rng rowRNG
 	bestE := a.energy(e.f, u, e.cur)
 	copy(e.best, e.cur)
 	copy(e.bestF, e.f)
+	MK := a.MK
 	for r := 0; r < restarts; r++ {
 		copy(e.cur, e.best)
-		copy(e.f, e.bestF)
+		// Re-draw perturb codes, then make the field in one pass.
+		rows := e.rows[:0]
 		for p := 0; p < perturb; p++ {
-			a.setCode(e.f, P, e.cur, rng.intn(M), rng.intn(K))
+			m, k := rng.intn(M), rng.intn(K)
+			rows = append(rows, (m*K+k)*MK, (m*K+int(e.cur[m]))*MK)
+			e.cur[m] = uint16(k)
 		}
+		restartField(e.f, e.bestF, P, rows)
 		a.icm(e.f, P, e.cur, sweeps)
 		if en := a.energy(e.f, u, e.cur); en < bestE {
 			bestE = en

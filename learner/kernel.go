@@ -37,6 +37,41 @@ func addDiff(f []float32, a, b []uint16) {
 	}
 }
 
+// restartField sets f[j] = base[j] + (a_0[j] - b_0[j]) + (a_1[j] -
+// b_1[j]) + ..., in that order, for every j < len(f), the rows a_i and b_i
+// of P starting at rows[2i] and rows[2i+1] (float16, widened exactly): a
+// restart's field, the best codes' field with its perturbations' updates,
+// in one pass where a copy and an addDiff each took three (the same sums
+// in the same order).
+func restartField(f, base []float32, P []uint16, rows []int) {
+	n := len(f)
+	base = base[:n]
+	if len(rows)%2 != 0 {
+		panic("learner: restartField: rows do not come in pairs")
+	}
+	for _, o := range rows {
+		if o < 0 || o+n > len(P) {
+			panic("learner: restartField: a row offset is outside the cross terms")
+		}
+	}
+	done := 0
+	switch {
+	case useAVX2 && useAVX512 && n >= 16:
+		done = n &^ 15
+		restart512(f[:done], base, P, rows)
+	case useHalves() && n >= 8:
+		done = n &^ 7
+		restartF16C(f[:done], base, P, rows)
+	}
+	for j := done; j < n; j++ {
+		s := base[j]
+		for i := 0; i < len(rows); i += 2 {
+			s += half.ToFloat32(P[rows[i]+j]) - half.ToFloat32(P[rows[i+1]+j])
+		}
+		f[j] = s
+	}
+}
+
 // codewordSum sets s to the sum of the codewords of code, the rows
 // m*K+code[m] of the [M*K, len(s)] codebook cb, added in order of m to
 // zeros (a row's reconstruction).

@@ -105,3 +105,13 @@ func unaryI16VNNI(out []float32, stride int, xq []int16, Dp int, p []int16, nm, 
 //
 //go:noescape
 func unaryI16AVX2(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32)
+
+// restart512 is restartField for len(f) a multiple of 16, by AVX-512.
+//
+//go:noescape
+func restart512(f, base []float32, P []uint16, rows []int)
+
+// restartF16C is restartField for len(f) a multiple of 8.
+//
+//go:noescape
+func restartF16C(f, base []float32, P []uint16, rows []int)

@@ -68,3 +68,11 @@ func unaryI16VNNI(out []float32, stride int, xq []int16, Dp int, p []int16, nm, 
 func unaryI16AVX2(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32) {
 	panic("learner: no AVX2 kernels on this architecture")
 }
+
+func restart512(f, base []float32, P []uint16, rows []int) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func restartF16C(f, base []float32, P []uint16, rows []int) {
+	panic("learner: no F16C kernels on this architecture")
+}

@@ -343,3 +343,43 @@ func TestHalfScale(t *testing.T) {
 		t.Errorf("zero codebook: scale %g, want 1", inv)
 	}
 }
+
+// TestRestartFieldMatchesGeneric wants the AVX-512, F16C and Go restart
+// fields equal, bit for bit, to a copy of the base followed by one addDiff
+// a pair of rows, over lengths around the kernels' steps.
+func TestRestartFieldMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	hasAVX2, has512 := useAVX2, useAVX512
+	defer func() { useAVX2, useAVX512 = hasAVX2, has512 }()
+	for _, n := range []int{1, 7, 8, 16, 40, 64, 100, 2048} {
+		P := make([]uint16, 8*n)
+		for j := range P {
+			P[j] = half.FromFloat32(float32(rng.NormFloat64()))
+		}
+		base := make([]float32, n)
+		for j := range base {
+			base[j] = float32(rng.NormFloat64())
+		}
+		for pairs := 0; pairs <= 3; pairs++ {
+			rows := make([]int, 2*pairs)
+			for i := range rows {
+				rows[i] = rng.IntN(8) * n
+			}
+			useAVX2, useAVX512 = false, false
+			want := slices.Clone(base)
+			for i := 0; i < len(rows); i += 2 {
+				addDiff(want, P[rows[i]:rows[i]+n], P[rows[i+1]:rows[i+1]+n])
+			}
+			for _, m := range []struct{ avx2, wide bool }{{false, false}, {hasAVX2, false}, {hasAVX2, has512}} {
+				useAVX2, useAVX512 = m.avx2, m.wide
+				f := make([]float32, n)
+				restartField(f, base, P, rows)
+				for j := range f {
+					if math.Float32bits(f[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("n=%d pairs=%d %+v: f[%d] %g, want %g", n, pairs, m, j, f[j], want[j])
+					}
+				}
+			}
+		}
+	}
+}
