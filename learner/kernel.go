@@ -86,7 +86,11 @@ func codewordSum(s, cb []float32, code []uint16, K int) {
 		}
 	}
 	done := 0
-	if useAVX2 {
+	switch {
+	case useAVX2 && useAVX512:
+		codewordSum512(s, cb, code, K, D, uint16(1)<<(D%16)-1)
+		return
+	case useAVX2:
 		done = D &^ 7
 		codewordSumAVX2(s[:done], cb, code, K, D)
 	}

@@ -115,3 +115,9 @@ func restart512(f, base []float32, P []uint16, rows []int)
 //
 //go:noescape
 func restartF16C(f, base []float32, P []uint16, rows []int)
+
+// codewordSum512 is codewordSum for all of s by AVX-512, the last
+// len(s)%16 values under the mask tail (their bits set).
+//
+//go:noescape
+func codewordSum512(s, cb []float32, code []uint16, K, D int, tail uint16)

@@ -76,3 +76,7 @@ func restart512(f, base []float32, P []uint16, rows []int) {
 func restartF16C(f, base []float32, P []uint16, rows []int) {
 	panic("learner: no F16C kernels on this architecture")
 }
+
+func codewordSum512(s, cb []float32, code []uint16, K, D int, tail uint16) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}

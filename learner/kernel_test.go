@@ -97,7 +97,9 @@ func TestKernelsMatchGeneric(t *testing.T) {
 // kernel's groups of 64 and 8, with negative zeros (0 + -0 is +0).
 func TestCodewordSumMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	for _, D := range []int{1, 7, 8, 9, 63, 64, 65, 100, 136} {
+	hasAVX2, has512 := useAVX2, useAVX512
+	defer func() { useAVX2, useAVX512 = hasAVX2, has512 }()
+	for _, D := range []int{1, 7, 8, 9, 16, 63, 64, 65, 100, 112, 113, 128, 136, 255, 300} {
 		const M, K = 5, 12
 		cb := make([]float32, M*K*D)
 		for j := range cb {
@@ -110,15 +112,24 @@ func TestCodewordSumMatchesGeneric(t *testing.T) {
 		for m := range code {
 			code[m] = uint16(rng.IntN(K))
 		}
-		got := make([]float32, D)
-		codewordSum(got, cb, code, K)
-		for j := range got {
-			var want float32
-			for m, c := range code {
-				want += cb[(m*K+int(c))*D+j]
+		for _, m := range []struct{ avx2, wide bool }{{false, false}, {hasAVX2, false}, {hasAVX2, has512}} {
+			useAVX2, useAVX512 = m.avx2, m.wide
+			got := make([]float32, D+17) // past D: a sentinel nothing may write
+			for j := range got {
+				got[j] = 42
 			}
-			if math.Float32bits(got[j]) != math.Float32bits(want) {
-				t.Fatalf("D=%d [%d]: %g, want %g", D, j, got[j], want)
+			codewordSum(got[:D], cb, code, K)
+			for j := range got {
+				want := float32(42)
+				if j < D {
+					want = 0
+					for m, c := range code {
+						want += cb[(m*K+int(c))*D+j]
+					}
+				}
+				if math.Float32bits(got[j]) != math.Float32bits(want) {
+					t.Fatalf("D=%d %+v [%d]: %g, want %g", D, m, j, got[j], want)
+				}
 			}
 		}
 	}

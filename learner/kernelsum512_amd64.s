@@ -1,0 +1,198 @@
+#include "textflag.h"
+
+// func codewordSum512(s, cb []float32, code []uint16, K, D int, tail uint16)
+//
+// codewordSum for all of s by AVX-512: 128 sums in registers, then 16,
+// then the last len(s)%16 under the mask tail. The same sums in the same
+// order as codewordSumAVX2.
+// Registers: DI s, SI cb, BX code, R8 M, R9 K, CX the elements left, R10
+// D*4, R11 the group's first element j, R13 m, AX DX scratch, K1 tail.
+TEXT ·codewordSum512(SB), NOSPLIT, $0-90
+	MOVQ   s_base+0(FP), DI
+	MOVQ   s_len+8(FP), CX
+	MOVQ   cb_base+24(FP), SI
+	MOVQ   code_base+48(FP), BX
+	MOVQ   code_len+56(FP), R8
+	MOVQ   K+72(FP), R9
+	MOVQ   D+80(FP), R10
+	SHLQ   $2, R10
+	MOVWLZX tail+88(FP), AX
+	KMOVW  AX, K1
+	XORQ   R11, R11
+
+ws128:
+	CMPQ   CX, $128
+	JL     ws16
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   R13, R13
+	MOVQ   SI, DX
+
+ws128m:
+	CMPQ    R13, R8
+	JGE     ws128s
+	MOVWQZX (BX)(R13*2), AX
+	IMULQ   R10, AX
+	ADDQ    DX, AX
+	VADDPS  (AX)(R11*4), Z0, Z0
+	VADDPS  64(AX)(R11*4), Z1, Z1
+	VADDPS  128(AX)(R11*4), Z2, Z2
+	VADDPS  192(AX)(R11*4), Z3, Z3
+	VADDPS  256(AX)(R11*4), Z4, Z4
+	VADDPS  320(AX)(R11*4), Z5, Z5
+	VADDPS  384(AX)(R11*4), Z6, Z6
+	VADDPS  448(AX)(R11*4), Z7, Z7
+	MOVQ    R9, AX
+	IMULQ   R10, AX
+	ADDQ    AX, DX
+	INCQ    R13
+	JMP     ws128m
+
+ws128s:
+	VMOVUPS Z0, (DI)(R11*4)
+	VMOVUPS Z1, 64(DI)(R11*4)
+	VMOVUPS Z2, 128(DI)(R11*4)
+	VMOVUPS Z3, 192(DI)(R11*4)
+	VMOVUPS Z4, 256(DI)(R11*4)
+	VMOVUPS Z5, 320(DI)(R11*4)
+	VMOVUPS Z6, 384(DI)(R11*4)
+	VMOVUPS Z7, 448(DI)(R11*4)
+	ADDQ    $128, R11
+	SUBQ    $128, CX
+	JMP     ws128
+
+	// Up to 7 groups of 16 and the masked rest, each codeword's row
+	// address computed once for all of them.
+ws16:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   R13, R13
+	MOVQ   SI, DX
+
+ws16m:
+	CMPQ    R13, R8
+	JGE     ws16s
+	MOVWQZX (BX)(R13*2), AX
+	IMULQ   R10, AX
+	ADDQ    DX, AX
+	LEAQ    (AX)(R11*4), AX
+	CMPQ    CX, $16
+	JL      wt0
+	VADDPS  (AX), Z0, Z0
+	CMPQ    CX, $32
+	JL      wt1
+	VADDPS  64(AX), Z1, Z1
+	CMPQ    CX, $48
+	JL      wt2
+	VADDPS  128(AX), Z2, Z2
+	CMPQ    CX, $64
+	JL      wt3
+	VADDPS  192(AX), Z3, Z3
+	CMPQ    CX, $80
+	JL      wt4
+	VADDPS  256(AX), Z4, Z4
+	CMPQ    CX, $96
+	JL      wt5
+	VADDPS  320(AX), Z5, Z5
+	CMPQ    CX, $112
+	JL      wt6
+	VADDPS  384(AX), Z6, Z6
+	VMOVUPS.Z 448(AX), K1, Z8
+	VADDPS  Z8, Z7, Z7
+	JMP     wnext
+wt0:
+	VMOVUPS.Z (AX), K1, Z8
+	VADDPS  Z8, Z0, Z0
+	JMP     wnext
+wt1:
+	VMOVUPS.Z 64(AX), K1, Z8
+	VADDPS  Z8, Z1, Z1
+	JMP     wnext
+wt2:
+	VMOVUPS.Z 128(AX), K1, Z8
+	VADDPS  Z8, Z2, Z2
+	JMP     wnext
+wt3:
+	VMOVUPS.Z 192(AX), K1, Z8
+	VADDPS  Z8, Z3, Z3
+	JMP     wnext
+wt4:
+	VMOVUPS.Z 256(AX), K1, Z8
+	VADDPS  Z8, Z4, Z4
+	JMP     wnext
+wt5:
+	VMOVUPS.Z 320(AX), K1, Z8
+	VADDPS  Z8, Z5, Z5
+	JMP     wnext
+wt6:
+	VMOVUPS.Z 384(AX), K1, Z8
+	VADDPS  Z8, Z6, Z6
+
+wnext:
+	MOVQ    R9, AX
+	IMULQ   R10, AX
+	ADDQ    AX, DX
+	INCQ    R13
+	JMP     ws16m
+
+ws16s:
+	LEAQ    (DI)(R11*4), DI
+	CMPQ    CX, $16
+	JL      ws0
+	VMOVUPS Z0, (DI)
+	CMPQ    CX, $32
+	JL      ws1
+	VMOVUPS Z1, 64(DI)
+	CMPQ    CX, $48
+	JL      ws2
+	VMOVUPS Z2, 128(DI)
+	CMPQ    CX, $64
+	JL      ws3
+	VMOVUPS Z3, 192(DI)
+	CMPQ    CX, $80
+	JL      ws4
+	VMOVUPS Z4, 256(DI)
+	CMPQ    CX, $96
+	JL      ws5
+	VMOVUPS Z5, 320(DI)
+	CMPQ    CX, $112
+	JL      ws6
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, K1, 448(DI)
+	JMP     wdone
+ws0:
+	VMOVUPS Z0, K1, (DI)
+	JMP     wdone
+ws1:
+	VMOVUPS Z1, K1, 64(DI)
+	JMP     wdone
+ws2:
+	VMOVUPS Z2, K1, 128(DI)
+	JMP     wdone
+ws3:
+	VMOVUPS Z3, K1, 192(DI)
+	JMP     wdone
+ws4:
+	VMOVUPS Z4, K1, 256(DI)
+	JMP     wdone
+ws5:
+	VMOVUPS Z5, K1, 320(DI)
+	JMP     wdone
+ws6:
+	VMOVUPS Z6, K1, 384(DI)
+
+wdone:
+	VZEROUPPER
+	RET
