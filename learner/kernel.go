@@ -2,16 +2,18 @@ package learner
 
 import "github.com/embshrink/embshrink/internal/half"
 
-// The inner loops of the learner (ICM sweeps and field sums, products with
+// The inner loops of the learner (ICM runs and field sums, products with
 // the codebook, k-means and refit sums), each with an AVX2 version on amd64
-// (F16C for the ICM's float16 cross terms; the products' tiles and the
-// ICM's kernels also in AVX-512, where the CPU has it) and a plain Go twin.
+// (F16C for the ICM's float16 cross terms; the products' tiles, the ICM's
+// kernels and the codeword sums also in AVX-512, and the encoder's integer
+// products in AVX-512 VNNI, where the CPU has them) and a plain Go twin.
 // The versions do the same floating-point operations in the same order
 // (products rounded before they are added, so no FMA is fused), so results
-// do not depend on which one runs. On GloVe 10k 32x16
-// the field updates and argmin scans were 51% of the CPU time with gonum's
-// Saxpy and plain loops; in a whole-table round now the ICM sweeps are 44%
-// (bound by reading rows of the cross terms) and the products 15%.
+// do not depend on which one runs. On GloVe 10k 32x16 the field updates and
+// argmin scans were 51% of the CPU time with gonum's Saxpy and plain loops;
+// at 8x256 (GloVe 50k, embshrink-learner-11) the ICM with its field and
+// restarts takes about 45% (bound by reading rows of the cross terms), the
+// integer products 14%, the refit's sums 12% and the initialisation 10%.
 
 // useHalves reports whether the ICM's F16C kernels run: they widen the
 // cross terms' float16 values by F16C, which every AVX2 CPU known has
