@@ -98,7 +98,8 @@ const uRows = 16
 
 // encRows is uRows for the field encoder, whose ICM streams rows of P
 // through the cache between two blocks of products: 8 rows' unary terms
-// (64 KB at 8x256) instead of 16 made an encoding pass 0.915x the time
+// (64 KB at 8x256) instead of 16 made an encoding pass (with the float32
+// products of embshrink-learner-10) 0.915x the time
 // (median of 5 alternated pairs, BenchmarkEncodeRound256), 64 rows 1.2x
 // and 128 rows 1.15x.
 const encRows = 8
@@ -109,11 +110,12 @@ const encRows = 8
 // spare the kernels a test for each codebook's own block), and the
 // codewords' squared norms, scaled the same way. (Before
 // embshrink-learner-11 the scale was lost where M*K is not a multiple of
-// 8, whose products take the codebook unpacked.) The products run on every thread through the encoder's own kernel (gonum's
-// Sgemm took 14-20 ms of one core at 512 codewords of 100, 4% of a GloVe
-// 50k round). In float16 a field update reads half the bytes: two random
-// rows of a [2048, 2048] table, 8x256's, cost 190-200 ns where float32's
-// 16 MB table took 400-550 ns.
+// 8, whose products take the codebook unpacked.) The products run on
+// every thread through the encoder's own kernel (gonum's Sgemm took 14-20
+// ms of one core at 512 codewords of 100, 4% of a GloVe 50k round). In
+// float16 a field update reads half the bytes: two random rows of a [2048,
+// 2048] table, 8x256's, cost 190-200 ns where float32's 16 MB table took
+// 400-550 ns.
 func (a *aq) crossTerms(ctx context.Context, cs []float32) (P []uint16, norms []float32, err error) {
 	MK, K, D := a.MK, a.K, a.D
 	ct := packPanels(cs, MK, D)
