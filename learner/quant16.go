@@ -86,10 +86,10 @@ func quantRow(q []int16, v []float32, b int) float32 {
 // values each: 32 values that one 512-bit register multiplies by the
 // row's pair.
 type i16Book struct {
-	n, pad, Dp, b int
-	p             []int16   // [pad/16][Dp/2][16][2]
-	mul           []float32 // [pad] 2 * scale * the codeword's 2^-e
-	norms         []float32 // [pad] the scaled squared norms
+	pad, Dp, b int
+	p          []int16   // [pad/16][Dp/2][16][2]
+	mul        []float32 // [pad] 2 * scale * the codeword's 2^-e
+	norms      []float32 // [pad] the scaled squared norms
 }
 
 // newI16Book quantises the [n, D] codewords cb for rows quantised to the
@@ -97,7 +97,7 @@ type i16Book struct {
 // scaled norms and cross terms do.
 func newI16Book(cb []float32, n, D int, norms []float32, scale float32) *i16Book {
 	Dp := D + D&1
-	bk := &i16Book{n: n, pad: (n + 15) &^ 15, Dp: Dp, b: i16Bits(D)}
+	bk := &i16Book{pad: (n + 15) &^ 15, Dp: Dp, b: i16Bits(D)}
 	bk.p = make([]int16, bk.pad*Dp)
 	bk.mul = make([]float32, bk.pad)
 	bk.norms = make([]float32, bk.pad)
