@@ -189,6 +189,10 @@ type refinement struct {
 	iters  int
 	anneal float64
 	noisy  bool // the codebook holds annealing noise
+	// The first sampled rounds refit to sampleN rows (refitSample);
+	// partial says the last refit was one of those.
+	sampled, sampleN int
+	partial          bool
 	// clean is the codebook of the last refit, before its noise: the
 	// conjugate-gradient refit starts from it.
 	clean []float32
@@ -201,6 +205,7 @@ func newRefinement(a *aq, st *stopper, cfg Config) *refinement {
 	if rf.anneal == 0 {
 		rf.anneal = def.anneal
 	}
+	rf.sampled, rf.sampleN = a.refitSample(rf.iters)
 	return rf
 }
 
@@ -217,7 +222,7 @@ func (rf *refinement) run(prev float64) (learned, error) {
 		switch {
 		case st.reached(loss):
 			return rf.finish(st.targetMsg())
-		case !rf.noisy && prev-loss <= convergedGain*prev:
+		case !rf.noisy && !rf.partial && prev-loss <= convergedGain*prev:
 			return rf.finish(stoppedConverged)
 		}
 		prev = loss
@@ -264,13 +269,18 @@ func (rf *refinement) refit(ctx context.Context, it int) error {
 		}
 	}
 	rf.noisy = false
+	if rf.partial = it < rf.sampled; rf.partial {
+		w := rf.a.w
+		rf.a.w = rf.a.sampleWeights(rf.sampleN, it)
+		defer func() { rf.a.w = w }()
+	}
 	return rf.a.refitSteps(ctx, steps)
 }
 
-// finish returns the codes; the noise goes before returning early, since a
-// refit for the codes only lowers the error.
+// finish returns the codes; the noise, or a refit to a sample, goes before
+// returning early, since a refit for the codes only lowers the error.
 func (rf *refinement) finish(why string) (learned, error) {
-	if rf.noisy {
+	if rf.noisy || rf.partial {
 		if err := rf.refit(rf.st.parent, rf.iters); err != nil {
 			return learned{}, fmt.Errorf("final codebook refit: %w", err)
 		}
