@@ -127,7 +127,7 @@ type Config struct {
 // keyVersion names the learner's algorithms: it changes whenever a change
 // makes the same Config give different bytes, so cached results keyed by
 // Config.Key are not reused across such changes.
-const keyVersion = "embshrink-learner-12"
+const keyVersion = "embshrink-learner-11"
 
 // Key returns a hex digest of every setting that affects the learned codes
 // and codebook, for caching results: equal keys (and equal tables) give the

@@ -197,18 +197,18 @@ func TestZeroWeightRowsEncoded(t *testing.T) {
 func TestDeterminism(t *testing.T) {
 	const V, D = 700, 16
 	data := gaussian(V, D, 17)
-	w := make([]float32, V)
-	for i := range w {
-		w[i] = float32(i%5) * 0.7
-	}
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 	}{
 		{"aq", Config{M: 4, K: 16, Seed: 9, Iterations: 4}},
-		{"aq-weighted", Config{M: 3, K: 8, Seed: 9, Iterations: 3, Weights: w}},
-		// Its first 2 rounds refit to a sample of the rows (refitSample).
-		{"aq-sampled-refit", Config{M: 3, K: 4, Seed: 9, Iterations: 10, Weights: w}},
+		{"aq-weighted", Config{M: 3, K: 8, Seed: 9, Iterations: 3, Weights: func() []float32 {
+			w := make([]float32, V)
+			for i := range w {
+				w[i] = float32(i%5) * 0.7
+			}
+			return w
+		}()}},
 		// Conjugate-gradient refits (M*K > maxCholeskyMK), plain seeding.
 		{"aq-large-K", Config{M: 5, K: 256, Seed: 9, Iterations: 3}},
 		// The residual encoder (M*K > maxFieldMK).
