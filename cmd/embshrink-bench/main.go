@@ -15,13 +15,13 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		usage()
-	}
 	cmds := map[string]func([]string) error{
 		"glove-npy":      runGloveNpy,
 		"npy-diff":       runNpyDiff,
@@ -31,9 +31,12 @@ func main() {
 		"compress-probe": runCompressProbe,
 		"vibe-npy":       runVibeNpy,
 	}
+	if len(os.Args) < 2 {
+		usage(cmds)
+	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {
-		usage()
+		usage(cmds)
 	}
 	if err := run(os.Args[2:]); err != nil {
 		fmt.Fprintln(os.Stderr, "embshrink-bench:", err)
@@ -41,7 +44,10 @@ func main() {
 	}
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: embshrink-bench glove-npy|npy-diff|table-model|random-codes|learn-probe|compress-probe [flags]")
+// usage names every command of cmds, so that the list cannot fall behind
+// it (vibe-npy had been left out).
+func usage(cmds map[string]func([]string) error) {
+	names := slices.Sorted(maps.Keys(cmds))
+	fmt.Fprintf(os.Stderr, "usage: embshrink-bench %s [flags]\n", strings.Join(names, "|"))
 	os.Exit(2)
 }
