@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -142,4 +144,122 @@ func TestSweepDims(t *testing.T) {
 	if code, _, stderr := runCLI(append(args, "--dim", "bad")...); code != exitInput || !strings.Contains(stderr, `--dim "bad": want NAME=VALUE`) {
 		t.Errorf("--dim bad: exit %d, %q; want 2 naming the flag", code, stderr)
 	}
+}
+
+// TestSweepCommandReproduces runs the recommended compress command that a
+// sweep prints: it must take the sweep's codes from the cache and measure
+// the model on the inputs the sweep measured it on, to the same figures,
+// with --inputs and with the last fifth of --calibration held back.
+func TestSweepCommandReproduces(t *testing.T) {
+	valNeedRuntime(t)
+	ex := filepath.Join("..", "..", "fixtures", "testdata", "example")
+	for _, tc := range []struct {
+		name, on string
+		extra    []string
+	}{
+		{"inputs", "given --inputs", []string{"--inputs", "ids=" + filepath.Join(ex, "heldout_ids.npy")}},
+		{"held-back", "held-back calibration inputs", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"sweep", filepath.Join(ex, "textclf.onnx"), "--calibration", filepath.Join(ex, "calibration_ids.npy"),
+				"-M", "16", "-K", "16", "--iterations", "2", "--references", "none", "--min-agreement", "0.5",
+				"--codes-dir", filepath.Join(dir, "codes"), "--json"}, tc.extra...)
+			code, stdout, stderr := runCLI(args...)
+			if code != exitOK {
+				t.Fatalf("sweep: exit %d: %s", code, stderr)
+			}
+			var sw struct {
+				Points []struct {
+					Compare struct {
+						Outputs json.RawMessage `json:"outputs"`
+					} `json:"compare"`
+				} `json:"points"`
+				Command    string `json:"command"`
+				MeasuredOn string `json:"measured_on"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &sw); err != nil || len(sw.Points) != 1 || sw.Command == "" {
+				t.Fatalf("sweep --json %q: %v; want one point and a command", stdout, err)
+			}
+			if !strings.HasPrefix(sw.MeasuredOn, tc.on) {
+				t.Errorf("measured on %q, want %q", sw.MeasuredOn, tc.on)
+			}
+			words := shellWords(t, sw.Command)
+			for i, w := range words {
+				if w == "-o" {
+					words[i+1] = filepath.Join(dir, "out.onnx")
+				}
+			}
+			if !slices.Contains(words, "--min-agreement") {
+				t.Errorf("command %q lacks the sweep's gate", sw.Command)
+			}
+			code, stdout, stderr = runCLI(append(words[1:], "--json")...)
+			if code != exitOK {
+				t.Fatalf("%s: exit %d: %s", sw.Command, code, stderr)
+			}
+			var cp struct {
+				Tables []struct {
+					Cached bool `json:"cached"`
+				} `json:"tables"`
+				Fidelity *struct {
+					Inputs  string `json:"inputs"`
+					Compare struct {
+						Outputs json.RawMessage `json:"outputs"`
+					} `json:"compare"`
+				} `json:"fidelity"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &cp); err != nil || len(cp.Tables) != 1 || cp.Fidelity == nil {
+				t.Fatalf("compress --json %q: %v; want one table and a figure", stdout, err)
+			}
+			if !cp.Tables[0].Cached {
+				t.Errorf("%s learned its codes anew: the sweep's were learned on other row weights", sw.Command)
+			}
+			if cp.Fidelity.Inputs != sw.MeasuredOn {
+				t.Errorf("compress measured on %q, the sweep on %q", cp.Fidelity.Inputs, sw.MeasuredOn)
+			}
+			if got, want := compactJSON(t, cp.Fidelity.Compare.Outputs), compactJSON(t, sw.Points[0].Compare.Outputs); got != want {
+				t.Errorf("compress's figures differ from the sweep's:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+// compactJSON is raw without its indentation.
+func compactJSON(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	return b.String()
+}
+
+// shellWords splits a command that shellQuote quoted.
+func shellWords(t *testing.T, cmd string) []string {
+	t.Helper()
+	var words []string
+	var w strings.Builder
+	in, started := false, false
+	for _, r := range cmd {
+		switch {
+		case r == '\'':
+			in, started = !in, true
+		case r == ' ' && !in:
+			if started {
+				words = append(words, w.String())
+			}
+			w.Reset()
+			started = false
+		default:
+			w.WriteRune(r)
+			started = true
+		}
+	}
+	if in {
+		t.Fatalf("unbalanced quotes in %q", cmd)
+	}
+	if started {
+		words = append(words, w.String())
+	}
+	return words
 }
