@@ -27,8 +27,9 @@ func compressCommand() *cli.Command {
 			"share bitwise are learned once and every file rewritten with the same codes; -o names the output\n" +
 			"folder (same file names), written all or none; --calibration takes FILE.onnx:SPEC.\n" +
 			"Once the output is saved, compress runs it and the original in ONNX Runtime on held-out inputs\n" +
-			"(--inputs, as for validate; else the last fifth of --calibration, held back from the row weights)\n" +
-			"and prints validate's figures per output. --min-agreement or --min-cosine without -M/-K choose\n" +
+			"(--inputs, as for validate; else the last fifth of --calibration, held back from the row weights;\n" +
+			"else, with --self-calibrate, sequences sampled apart from those counted) and prints validate's\n" +
+			"figures per output. --min-agreement or --min-cosine without -M/-K choose\n" +
 			"the smallest setting of the sweep's grid that meets the gate (none: exit 1, nothing written);\n" +
 			"with -M/-K the gate flags only gate: the model is written and a figure below exits 1.",
 		Flags: append([]cli.Flag{

@@ -75,7 +75,7 @@ func (g *compressGate) needHeld() error {
 }
 
 // notMeasured is the line compress prints when it has no held-out inputs.
-const notMeasured = "fidelity: not measured (no held-out inputs); give --inputs NAME=FILE.npy (held-out inputs like the calibration's), or --calibration, whose last fifth is then held back, or run embshrink validate"
+const notMeasured = "fidelity: not measured (no held-out inputs); give --inputs NAME=FILE.npy (held-out inputs like the calibration's), or --calibration, whose last fifth is then held back, or --self-calibrate (a decoder LM), or run embshrink validate"
 
 // choose runs the sweep over its default grid for the table and sets
 // opts to the smallest setting that meets the gate. Codes go through

@@ -98,6 +98,11 @@ func setupCalibration(c *cli.Context, m *model.Model, opts *compress.Options, ho
 		if held, err = selfCalibrate(c, rt, m, n, h, opts, stderr); err != nil {
 			return fail(err)
 		}
+		if holdBack && heldCal == nil {
+			if heldCal, err = heldSequences(c, rt, m, n, held, opts, stderr); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	if cands > 1 {
 		if err := setupScore(rt, m, held, cands, opts, stderr); err != nil {
@@ -169,6 +174,33 @@ func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, op
 		return nil, nil
 	}
 	return s.Inputs(n, n+h)
+}
+
+// heldSequences returns what a self-calibrated compress given neither
+// --inputs nor --calibration measures its output on: with candidates,
+// the sequences sampled after the n counted, which chose among them
+// (held); else heldBack(n) sequences sampled from another stream of the
+// seed, so that the n counted, and the codes, stay those of n alone.
+func heldSequences(c *cli.Context, rt *ort.Runtime, m *model.Model, n int, held map[string]ort.HostTensor, opts *compress.Options, stderr io.Writer) (*fidelity.Held, error) {
+	h := heldBack(n)
+	if held != nil {
+		return &fidelity.Held{Inputs: held, Source: fmt.Sprintf("%d sequences sampled after the %d of --self-calibrate, held back from the row weights (they also chose among the candidates)", h, n)}, nil
+	}
+	table := ""
+	if len(opts.Tables) > 0 {
+		table = opts.Tables[0]
+	}
+	fmt.Fprintf(stderr, "compress: sampling %d held-out sequences from another stream of --seed, to measure the output on\n", h)
+	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: h, Len: c.Int("self-calibrate-len"), BOS: c.Int64("bos"),
+		Seed: c.Int64("seed"), Table: table, HeldOut: true})
+	if err != nil {
+		return nil, fmt.Errorf("held-out sequences: %w", err)
+	}
+	in, err := s.Inputs(0, h)
+	if err != nil {
+		return nil, fmt.Errorf("held-out sequences: %w", err)
+	}
+	return &fidelity.Held{Inputs: in, Source: fmt.Sprintf("%d held-out sequences sampled from the original (another stream of --seed, not counted in the row weights)", h)}, nil
 }
 
 // setupScore makes Compress choose among cands candidates by the outputs

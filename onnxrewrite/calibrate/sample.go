@@ -21,6 +21,9 @@ type SampleOptions struct {
 	BOS int64
 	// Seed makes the sequences reproducible.
 	Seed int64
+	// HeldOut draws from another random stream of the seed: sequences
+	// apart from the calibration's, to measure a compressed model on.
+	HeldOut bool
 	// Table whose ids are predicted; "" for the largest.
 	Table string
 	// Progress, when set, hears of each forward pass (step of total).
@@ -89,7 +92,11 @@ func Sample(rt *ort.Runtime, m *model.Model, opts SampleOptions) (*Samples, erro
 	for i := 0; i < s.N; i++ {
 		s.IDs[i*s.Len] = s.BOS
 	}
-	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x5a4d91e))
+	stream := uint64(0x5a4d91e)
+	if opts.HeldOut {
+		stream = 0x4e1d0a7
+	}
+	rng := rand.New(rand.NewPCG(uint64(opts.Seed), stream))
 	s.Passes, s.Positions = SampleCost(s.N, s.Len, lm.Cache != nil)
 	var past map[string]ort.HostTensor
 	for t := 1; t < s.Len; t++ {

@@ -24,13 +24,15 @@ func lmModel(t *testing.T, edit func(*onnxpb.ModelProto)) *model.Model {
 }
 
 // Sampled sequences start with the start token, stay in the vocabulary,
-// are the same for a seed and differ across seeds.
+// are the same for a seed and differ across seeds, and the held-out
+// stream of a seed differs from its calibration stream.
 func TestSampleDeterministic(t *testing.T) {
 	rt := rtkit.Runtime(t)
 	m := lmModel(t, nil)
-	draw := func(seed int64) *calibrate.Samples {
+	draw := func(seed int64, heldOut ...bool) *calibrate.Samples {
 		steps := 0
-		s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 6, Len: 12, BOS: -1, Seed: seed, Progress: func(step, total int) { steps++ }})
+		s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: 6, Len: 12, BOS: -1, Seed: seed, HeldOut: len(heldOut) > 0,
+			Progress: func(step, total int) { steps++ }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,6 +47,9 @@ func TestSampleDeterministic(t *testing.T) {
 	}
 	if slices.Equal(a.IDs, c.IDs) {
 		t.Errorf("seeds 1 and 2 drew the same ids %v", a.IDs)
+	}
+	if h, h2 := draw(1, true), draw(1, true); slices.Equal(a.IDs, h.IDs) || !slices.Equal(h.IDs, h2.IDs) {
+		t.Errorf("seed 1: held-out ids %v (again %v), calibration ids %v: want them reproducible and apart", h.IDs, h2.IDs, a.IDs)
 	}
 	if a.BOS != calibrate.DefaultBOS || !strings.Contains(a.BOSFrom, "no bos_token_id") {
 		t.Errorf("start token %d (%s), want the default %d", a.BOS, a.BOSFrom, calibrate.DefaultBOS)
