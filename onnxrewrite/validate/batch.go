@@ -60,7 +60,7 @@ func runChunked(r runner, inputs map[string]ort.HostTensor, major []string, batc
 		for name, t := range inputs {
 			part[name] = t
 			if slices.Contains(major, name) {
-				part[name] = sliceRows(t, lo, hi)
+				part[name] = model.SliceRows(t, lo, hi)
 			}
 		}
 		out, err := r.Run(part)
@@ -74,7 +74,7 @@ func runChunked(r runner, inputs map[string]ort.HostTensor, major []string, batc
 			if len(t.Shape) == 0 || t.Shape[0] != hi-lo {
 				return nil, fmt.Errorf("output %q has shape %v for a chunk of %d samples: it is not batch-major, so --samples above %d cannot be run in chunks", name, t.Shape, hi-lo, chunk)
 			}
-			joined[name] = appendRows(joined[name], t)
+			joined[name] = model.AppendRows(joined[name], t)
 		}
 	}
 	return joined, nil
@@ -95,69 +95,6 @@ func batchOf(inputs map[string]ort.HostTensor, major []string) int64 {
 		b = t.Shape[0]
 	}
 	return b
-}
-
-func rowsOf[T any](d []T, shape []int64, lo, hi int64) []T {
-	per := int64(len(d)) / max(shape[0], 1)
-	return d[lo*per : hi*per]
-}
-
-// sliceRows is rows lo..hi of t along axis 0, sharing t's elements.
-func sliceRows(t ort.HostTensor, lo, hi int64) ort.HostTensor {
-	out := ort.HostTensor{Shape: slices.Clone(t.Shape), Elem: t.Elem}
-	out.Shape[0] = hi - lo
-	switch d := t.Data.(type) {
-	case []float32:
-		out.Data = rowsOf(d, t.Shape, lo, hi)
-	case []float64:
-		out.Data = rowsOf(d, t.Shape, lo, hi)
-	case []int64:
-		out.Data = rowsOf(d, t.Shape, lo, hi)
-	case []int32:
-		out.Data = rowsOf(d, t.Shape, lo, hi)
-	case []uint8:
-		out.Data = rowsOf(d, t.Shape, lo, hi)
-	case []uint16:
-		out.Data = rowsOf(d, t.Shape, lo, hi)
-	case []bool:
-		out.Data = rowsOf(d, t.Shape, lo, hi)
-	case []string:
-		out.Data = rowsOf(d, t.Shape, lo, hi)
-	}
-	return out
-}
-
-func joinData[T any](a any, b []T) []T {
-	prev, _ := a.([]T)
-	return append(prev, b...)
-}
-
-// appendRows appends t's rows to acc (zero: none yet).
-func appendRows(acc, t ort.HostTensor) ort.HostTensor {
-	if acc.Data == nil {
-		acc = ort.HostTensor{Shape: slices.Clone(t.Shape), Elem: t.Elem}
-		acc.Shape[0] = 0
-	}
-	acc.Shape[0] += t.Shape[0]
-	switch d := t.Data.(type) {
-	case []float32:
-		acc.Data = joinData(acc.Data, d)
-	case []float64:
-		acc.Data = joinData(acc.Data, d)
-	case []int64:
-		acc.Data = joinData(acc.Data, d)
-	case []int32:
-		acc.Data = joinData(acc.Data, d)
-	case []uint8:
-		acc.Data = joinData(acc.Data, d)
-	case []uint16:
-		acc.Data = joinData(acc.Data, d)
-	case []bool:
-		acc.Data = joinData(acc.Data, d)
-	case []string:
-		acc.Data = joinData(acc.Data, d)
-	}
-	return acc
 }
 
 // ioBytes is the bytes of the inputs, plus the declared outputs scaled to
