@@ -8,6 +8,7 @@ package calibrate
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/embshrink/embshrink/onnxrewrite"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/roles"
 )
 
 // RowCounts runs the model on calibration inputs and counts, per table, how
@@ -67,7 +69,11 @@ func RowCounts(rt *ort.Runtime, m *model.Model, tables []string, inputs map[stri
 			return nil, fmt.Errorf("%s: the model has no input %q", m.Path, name)
 		}
 	}
-	res, outs, err := runIDs(rt, m, sites, inputs)
+	parts, err := oneByOne(m, inputs)
+	if err != nil {
+		return nil, err
+	}
+	res, outs, err := runIDs(rt, m, sites, parts)
 	if err != nil {
 		return nil, err
 	}
@@ -77,19 +83,59 @@ func RowCounts(rt *ort.Runtime, m *model.Model, tables []string, inputs map[stri
 			counts[tb.Name] = make([]int64, tb.Shape[0])
 		}
 	}
-	for i, s := range sites {
-		if err := countIDs(m, s, res[outs[i]], counts[s.Table]); err != nil {
-			return nil, err
+	for _, r := range res {
+		for i, s := range sites {
+			if err := countIDs(m, s, r[outs[i]], counts[s.Table]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return counts, nil
 }
 
-// runIDs runs the part of m that computes the sites' ids and returns its
-// outputs, named by outs in site order. Only the ids are computed, so only
+// oneByOne splits inputs into their samples where the model's batch is
+// fixed at 1 and they hold more (roles.AnyRows), to run one at a time;
+// otherwise it returns them whole.
+func oneByOne(m *model.Model, inputs map[string]ort.HostTensor) ([]map[string]ort.HostTensor, error) {
+	r, err := roles.Detect(m)
+	if err != nil {
+		return nil, err
+	}
+	n, names := int64(1), slices.Sorted(maps.Keys(inputs))
+	for _, name := range names {
+		if in, ok := r.Get(name); ok && r.AnyRows(in, 0) && len(inputs[name].Shape) > 0 {
+			n = max(n, inputs[name].Shape[0])
+		}
+	}
+	if n == 1 {
+		return []map[string]ort.HostTensor{inputs}, nil
+	}
+	parts := make([]map[string]ort.HostTensor, n)
+	for i := range parts {
+		parts[i] = map[string]ort.HostTensor{}
+	}
+	for _, name := range names {
+		t := inputs[name]
+		in, ok := r.Get(name)
+		split := ok && r.BatchMajor(in)
+		if split && (len(t.Shape) == 0 || t.Shape[0] != n) {
+			return nil, fmt.Errorf("%s: calibration input %q has shape %v, where others hold %d samples: the model's batch is fixed at 1, so they run one at a time and every input must hold them all", m.Path, name, t.Shape, n)
+		}
+		for i := range parts {
+			parts[i][name] = t
+			if split {
+				parts[i][name] = model.SliceRows(t, int64(i), int64(i)+1)
+			}
+		}
+	}
+	return parts, nil
+}
+
+// runIDs runs the part of m that computes the sites' ids on each part of
+// the inputs and returns its outputs, named by outs in site order. Only the ids are computed, so only
 // what they depend on is written: not the tables, which for a large model
 // would be a copy of its data.
-func runIDs(rt *ort.Runtime, m *model.Model, sites []onnxrewrite.IDSite, inputs map[string]ort.HostTensor) (map[string]ort.HostTensor, []string, error) {
+func runIDs(rt *ort.Runtime, m *model.Model, sites []onnxrewrite.IDSite, parts []map[string]ort.HostTensor) ([]map[string]ort.HostTensor, []string, error) {
 	dir, err := os.MkdirTemp("", "embshrink-rowcounts-")
 	if err != nil {
 		return nil, nil, err
@@ -105,17 +151,21 @@ func runIDs(rt *ort.Runtime, m *model.Model, sites []onnxrewrite.IDSite, inputs 
 		return nil, nil, fmt.Errorf("%s: counting rows: %w", m.Path, err)
 	}
 	defer sess.Close()
-	feed := map[string]ort.HostTensor{}
-	for _, in := range sess.Inputs() {
-		t, ok := inputs[in.Name]
-		if !ok {
-			return nil, nil, fmt.Errorf("%s: counting rows needs input %q, which the calibration inputs lack", m.Path, in.Name)
+	var res []map[string]ort.HostTensor
+	for _, inputs := range parts {
+		feed := map[string]ort.HostTensor{}
+		for _, in := range sess.Inputs() {
+			t, ok := inputs[in.Name]
+			if !ok {
+				return nil, nil, fmt.Errorf("%s: counting rows needs input %q, which the calibration inputs lack", m.Path, in.Name)
+			}
+			feed[in.Name] = t
 		}
-		feed[in.Name] = t
-	}
-	res, err := sess.Run(feed)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: counting rows: %w", m.Path, err)
+		out, err := sess.Run(feed)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: counting rows: %w", m.Path, err)
+		}
+		res = append(res, out)
 	}
 	return res, outs, nil
 }

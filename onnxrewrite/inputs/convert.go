@@ -18,11 +18,15 @@ type source struct {
 	file string
 	a    *npy.Array
 	in   roles.Input
+	// anyRows: the first axis takes any number of samples, though the
+	// model fixes it at 1 (roles.AnyRows).
+	anyRows bool
 }
 
-// convert makes a tensor of in's element type and declared shape from a.
-func convert(file string, a *npy.Array, in roles.Input) (model.HostTensor, error) {
-	s := source{file, a, in}
+// convert makes a tensor of in's element type and declared shape from a;
+// the first axis may hold any number of samples where r.AnyRows says so.
+func convert(file string, a *npy.Array, r *roles.Roles, in roles.Input) (model.HostTensor, error) {
+	s := source{file, a, in, r.AnyRows(in, 0)}
 	kind := byte(0)
 	if len(a.DType) == 3 {
 		kind = a.DType[1]
@@ -71,7 +75,7 @@ func (s source) shape() ([]int64, error) {
 		return nil, fmt.Errorf("%s: shape %v does not fit input %q of shape %s: the ranks differ", s.file, s.a.Shape, in.Name, model.DimsString(in.Shape, in.DimParams))
 	default:
 		for i, d := range in.Shape {
-			if d >= 0 && d != shape[i] {
+			if d >= 0 && d != shape[i] && !(i == 0 && s.anyRows) {
 				return nil, fmt.Errorf("%s: shape %v does not fit input %q of shape %s: dimension %d is %d, want %d", s.file, s.a.Shape, in.Name, model.DimsString(in.Shape, in.DimParams), i, shape[i], d)
 			}
 		}

@@ -40,8 +40,9 @@ func Load(m *model.Model, specs []string) (map[string]model.HostTensor, error) {
 // the input and the element.
 //
 // The file's rank must be the input's declared rank, and its sizes must
-// match the input's static dimensions: a [batch, seq] input takes a
-// [rows, seq] file as it is. The one reshape is for a rank-1 input, which
+// match the input's static dimensions (but the first, of any number of
+// samples, where the model's batch is fixed at 1: they run one at a time):
+// a [batch, seq] input takes a [rows, seq] file as it is. The one reshape is for a rank-1 input, which
 // takes a file of any rank flattened in C order. Anything else is an error
 // naming the file and the input.
 func LoadFor(r *roles.Roles, specs []string) (map[string]model.HostTensor, error) {
@@ -54,7 +55,7 @@ func LoadFor(r *roles.Roles, specs []string) (map[string]model.HostTensor, error
 		if _, dup := out[name]; dup {
 			return fmt.Errorf("%s: calibration input %q is given twice", r.Path, name)
 		}
-		t, err := convert(file, a, in)
+		t, err := convert(file, a, r, in)
 		if err != nil {
 			return err
 		}

@@ -127,7 +127,7 @@ func LoadText(r *roles.Roles, t Text) (map[string]model.HostTensor, []Assigned, 
 		if !ok {
 			continue
 		}
-		ht, err := convert(t.File, npy.FromInt64([]int{b.Rows, b.Len}, a.v), in)
+		ht, err := convert(t.File, npy.FromInt64([]int{b.Rows, b.Len}, a.v), r, in)
 		if err != nil {
 			return nil, nil, err
 		}

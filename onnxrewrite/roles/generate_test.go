@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/embshrink/embshrink/fixtures"
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/onnxpb"
 	"github.com/embshrink/embshrink/onnxrewrite/roles"
@@ -176,5 +177,36 @@ func TestGenerateDeterministic(t *testing.T) {
 	_, b := generate(t, r, nil, roles.Sizes{Batch: 4})
 	if !reflect.DeepEqual(a, b) {
 		t.Error("two runs of one seed differ")
+	}
+}
+
+// Given inputs of a model whose batch is fixed at 1 may hold any number of
+// samples along their first axis, which then run one at a time; the
+// batch-major inputs must agree on that number.
+func TestFixedBatchGivenRows(t *testing.T) {
+	withMask := func(mp *onnxpb.ModelProto) {
+		mp.Graph.Input = append(mp.Graph.Input, fixtures.TensorInfo("attention_mask", onnxpb.TensorProto_INT64, 1, 16))
+	}
+	r := detect(t, "roles_fixed_batch", withMask)
+	ids, _ := r.Get("ids")
+	if !r.AnyRows(ids, 0) || r.AnyRows(ids, 1) {
+		t.Errorf("AnyRows(ids): axis 0 %v, axis 1 %v; want true, false", r.AnyRows(ids, 0), r.AnyRows(ids, 1))
+	}
+	if bert := detect(t, "roles_bert", nil); bert.AnyRows(bert.Inputs[0], 0) {
+		t.Error("a dynamic batch is no fixed one")
+	}
+	rows := func(n int) model.HostTensor {
+		return model.HostTensor{Shape: []int64{int64(n), 16}, Data: make([]int64, n*16)}
+	}
+	p, v := generate(t, r, map[string]model.HostTensor{"ids": rows(5)}, roles.Sizes{Batch: 64})
+	if !p.OneByOne || p.Batch != 5 {
+		t.Errorf("five given samples: one by one %v, batch %d; want true, 5", p.OneByOne, p.Batch)
+	}
+	if got := v["attention_mask"].Tensor.Shape; !slices.Equal(got, []int64{5, 16}) {
+		t.Errorf("the generated mask has shape %v, want [5 16] beside the given ids", got)
+	}
+	_, err := r.Plan(map[string]model.HostTensor{"ids": rows(5), "attention_mask": rows(2)}, roles.Sizes{Batch: 64})
+	if err == nil || !strings.Contains(err.Error(), `"attention_mask" has shape [2 16]`) {
+		t.Errorf("5 ids and 2 masks: %v; want an error naming the mask", err)
 	}
 }

@@ -58,9 +58,9 @@ type Plan struct {
 	// but scalars and use_cache_branch, fed whole to each part (an
 	// EmbeddingBag's offsets index its ids, so neither splits alone).
 	Divisible bool
-	// OneByOne says the model's batch is fixed at 1: the generated
-	// batch-major inputs hold Batch samples along axis 0, to be run one
-	// at a time.
+	// OneByOne says the model's batch is fixed at 1: the given and the
+	// generated batch-major inputs hold Batch samples along axis 0, to be
+	// run one at a time.
 	OneByOne bool
 }
 
@@ -94,15 +94,18 @@ func companion(in Input) bool {
 // Sizes.Batch), its ids' size at the same axis for a mask, position ids
 // or token types, DefaultDynamicDim ids per bag for an EmbeddingBag's ids,
 // and DefaultDynamicDim otherwise. A model whose batch is fixed at 1
-// gets Sizes.Batch samples to run one at a time (OneByOne) when nothing is
-// given.
+// runs its samples (the given inputs' rows, else Sizes.Batch) one at a
+// time (OneByOne); the given batch-major inputs must then agree on them.
 func (r *Roles) Plan(given map[string]model.HostTensor, s Sizes) (*Plan, error) {
 	named, batch, err := r.knownDims(given, s)
 	if err != nil {
 		return nil, err
 	}
 	p := &Plan{Shapes: map[string][]int64{}, Batch: batch.v, Divisible: true}
-	p.OneByOne = len(given) == 0 && batch.v > 1 && r.fixedBatchOne()
+	p.OneByOne = batch.v > 1 && r.fixedBatchOne()
+	if err := r.sameRows(given, p); err != nil {
+		return nil, err
+	}
 	for _, in := range r.Inputs {
 		switch {
 		case r.BatchMajor(in):
@@ -201,6 +204,29 @@ func sumOf(name string, named map[string]dimVal) (int64, bool) {
 		}
 	}
 	return sum, true
+}
+
+// sameRows refuses given batch-major inputs that hold different numbers
+// of samples for a model run one at a time, which could not be split.
+func (r *Roles) sameRows(given map[string]model.HostTensor, p *Plan) error {
+	if !p.OneByOne {
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(given)) {
+		in, ok := r.Get(name)
+		if t := given[name]; ok && r.BatchMajor(in) && (len(t.Shape) == 0 || t.Shape[0] != p.Batch) {
+			return fmt.Errorf("%s: given input %q has shape %v, where the others hold %d samples: the model's batch is fixed at 1, so its samples run one at a time and every input must hold them all", r.Path, name, t.Shape, p.Batch)
+		}
+	}
+	return nil
+}
+
+// AnyRows says whether axis j of input in takes any number of samples
+// though the model fixes it at 1: the first axis of a batch-major input of
+// rank 2 or more of a model whose batch is fixed at 1 (torch.onnx.export
+// without dynamic axes), whose samples then run one at a time.
+func (r *Roles) AnyRows(in Input, j int) bool {
+	return j == 0 && len(in.Shape) >= 2 && in.Shape[0] == 1 && r.BatchMajor(in) && r.fixedBatchOne()
 }
 
 // fixedBatchOne says the model's batch is fixed at 1: some batch-major

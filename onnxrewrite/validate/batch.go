@@ -6,6 +6,7 @@ import (
 
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/roles"
 )
 
 // Generated inputs run in chunks along the batch dimension, so that what
@@ -38,6 +39,28 @@ func chunkSize(batch int64, ioBytes uint64) int64 {
 type chunking struct {
 	batch, chunk int64
 	major        []string
+}
+
+// givenChunking runs given inputs whole, or one sample at a time where
+// the model's batch is fixed at 1 and they hold more (roles.AnyRows).
+func givenChunking(r *roles.Roles, inputs map[string]ort.HostTensor) chunking {
+	c := chunking{batch: -1, chunk: -1}
+	for name, t := range inputs {
+		if in, ok := r.Get(name); ok && r.AnyRows(in, 0) && len(t.Shape) > 0 && t.Shape[0] > 1 {
+			c.batch, c.chunk = t.Shape[0], 1
+		}
+	}
+	for _, in := range r.Inputs {
+		if t, ok := inputs[in.Name]; ok && c.chunk == 1 && r.BatchMajor(in) {
+			if len(t.Shape) == 0 || t.Shape[0] != c.batch {
+				// Samples that do not agree cannot be split: whole, the
+				// run's error names the input.
+				return chunking{batch: -1, chunk: -1}
+			}
+			c.major = append(c.major, in.Name)
+		}
+	}
+	return c
 }
 
 func (c chunking) run(r runner, inputs map[string]ort.HostTensor) (map[string]ort.HostTensor, error) {

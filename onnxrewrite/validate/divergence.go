@@ -10,6 +10,7 @@ import (
 
 	"github.com/embshrink/embshrink/onnxrewrite/model"
 	"github.com/embshrink/embshrink/onnxrewrite/ort"
+	"github.com/embshrink/embshrink/onnxrewrite/roles"
 )
 
 // Divergence scores models by how far their outputs on fixed inputs are
@@ -21,6 +22,9 @@ type Divergence struct {
 	rt     *ort.Runtime
 	inputs map[string]ort.HostTensor
 	ref    map[string]ort.HostTensor
+	// runs is how the inputs run: whole, or one sample at a time where
+	// the model's batch is fixed at 1.
+	runs chunking
 	// Kinds maps each compared output to "logits", "probabilities" or
 	// "relative L2".
 	Kinds map[string]string
@@ -32,6 +36,15 @@ type Divergence struct {
 // and sums to 1.
 func NewDivergence(rt *ort.Runtime, reference string, inputs map[string]ort.HostTensor, vocab []int64) (*Divergence, error) {
 	d := &Divergence{rt: rt, inputs: inputs, Kinds: map[string]string{}}
+	m, err := model.Load(reference)
+	if err != nil {
+		return nil, err
+	}
+	r, err := roles.Detect(m)
+	if err != nil {
+		return nil, err
+	}
+	d.runs = givenChunking(r, inputs)
 	ref, err := d.run(reference)
 	if err != nil {
 		return nil, err
@@ -67,7 +80,7 @@ func (d *Divergence) run(path string) (map[string]ort.HostTensor, error) {
 		return nil, err
 	}
 	defer s.Close()
-	return s.Run(d.inputs)
+	return d.runs.run(s, d.inputs)
 }
 
 // Describe says what the score measures, output by output.

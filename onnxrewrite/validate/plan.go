@@ -89,9 +89,10 @@ func checkGiven(file string, r *roles.Roles, infos []ort.IOInfo, opts CompareOpt
 		if in.Unranked {
 			continue
 		}
+		role, _ := r.Get(name)
 		bad := len(t.Shape) != len(in.Shape)
 		for j, d := range in.Shape {
-			bad = bad || (d >= 0 && t.Shape[j] != d)
+			bad = bad || (d >= 0 && t.Shape[j] != d && !r.AnyRows(role, j))
 		}
 		if bad {
 			return fmt.Errorf("%s: given input %q has shape %v, the model wants %s", file, name, t.Shape, model.DimsString(in.Shape, in.DimParams))
