@@ -23,7 +23,7 @@ func calibrationFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "calibration", Usage: "sample inputs: `FILE.npy` of ids, NAME=FILE.npy for a named input in any dtype it holds exactly, or FILE.npz of them all by name (repeatable); inputs not given are made by role (masks of ones, positions, ...); rows are weighted by how often they are read"},
 		&cli.IntFlag{Name: "self-calibrate", Usage: "for a model that predicts the ids it reads (a decoder LM): sample `N` sequences from it in ONNX Runtime (temperature 1, --seed) and count the rows they read too"},
-		&cli.IntFlag{Name: "self-calibrate-len", Value: calibrate.DefaultSampleLen, Usage: "length of the sampled sequences, start token included"},
+		&cli.IntFlag{Name: "self-calibrate-len", Value: calibrate.DefaultSampleLen, Usage: "length of the sampled sequences, start token included (a model whose ids input is fixed at n ids a sequence: n)"},
 		&cli.Int64Flag{Name: "bos", Value: -1, Usage: "start token of sampled sequences (default: the model metadata's bos_token_id, else 1, Llama/SentencePiece's)"},
 		&cli.IntFlag{Name: "candidates", Usage: "learn `N` sets of codes per table (seeds --seed, --seed+1, ...) and keep the one whose model's outputs on held-back inputs are closest to the original's"},
 	}
@@ -133,10 +133,18 @@ func calibrationInputs(r *roles.Roles, f inputs.Files, cmd string, stderr io.Wri
 	return in, nil
 }
 
+// sampleLen is --self-calibrate-len when given, else 0: the default for
+// the model (calibrate.LM.SampleLen).
+func sampleLen(c *cli.Context) int {
+	if c.IsSet("self-calibrate-len") {
+		return c.Int("self-calibrate-len")
+	}
+	return 0
+}
+
 // selfCalibrate samples n+h sequences, counts the rows the first n read
 // and returns the inputs of the other h.
 func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, opts *compress.Options, stderr io.Writer) (map[string]ort.HostTensor, error) {
-	l := c.Int("self-calibrate-len")
 	table := ""
 	if len(opts.Tables) > 0 {
 		table = opts.Tables[0]
@@ -145,16 +153,29 @@ func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, op
 	if err != nil {
 		return nil, err
 	}
-	passes, positions := calibrate.SampleCost(n+h, l, lm.Cache != nil)
+	l, err := lm.SampleLen(sampleLen(c))
+	if err != nil {
+		return nil, fmt.Errorf("%s: --self-calibrate-len: %w", m.Path, err)
+	}
+	passes, positions := lm.SampleCost(n+h, l)
 	how := fmt.Sprintf("[%d, t], t = 1..%d", n+h, l-1)
-	if lm.Cache != nil {
+	switch {
+	case lm.Cache != nil:
 		how = fmt.Sprintf("[%d, 1], one id a step with the key/value cache (each step's present outputs fed back as the past)", n+h)
+	case lm.Batch > 0 || lm.SeqLen > 0:
+		dims := []int64{lm.Batch, lm.SeqLen}
+		for i, d := range dims {
+			if d == 0 {
+				dims[i] = -1 // dynamic
+			}
+		}
+		how = fmt.Sprintf("%s (the model's fixed sizes: a sequence at a time where the batch is 1, prefixes padded to the length)", model.DimsString(dims, []string{"batch", "t"}))
 	}
 	fmt.Fprintf(stderr, "compress: self-calibrating: sampling %d sequences of %d ids (%d held back to choose candidates) in ONNX Runtime: %d forward passes over %s, %d positions in all\n",
 		n+h, l, h, passes, how, positions)
 	lp := newLearnProgress(stderr)
 	start := time.Now()
-	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: n + h, Len: l, BOS: c.Int64("bos"), Seed: c.Int64("seed"), Table: table,
+	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: n + h, Len: sampleLen(c), BOS: c.Int64("bos"), Seed: c.Int64("seed"), Table: table,
 		Progress: func(step, total int) { lp.update(learner.Progress{Phase: "sample", Step: step, Total: total}) }})
 	if err != nil {
 		return nil, err
@@ -191,7 +212,7 @@ func heldSequences(c *cli.Context, rt *ort.Runtime, m *model.Model, n int, held 
 		table = opts.Tables[0]
 	}
 	fmt.Fprintf(stderr, "compress: sampling %d held-out sequences from another stream of --seed, to measure the output on\n", h)
-	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: h, Len: c.Int("self-calibrate-len"), BOS: c.Int64("bos"),
+	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: h, Len: sampleLen(c), BOS: c.Int64("bos"),
 		Seed: c.Int64("seed"), Table: table, HeldOut: true})
 	if err != nil {
 		return nil, fmt.Errorf("held-out sequences: %w", err)

@@ -32,7 +32,11 @@ type LM struct {
 	// makes sampling run one token a step; nil: every step runs the
 	// whole prefix with an empty past.
 	Cache *Cache
-	roles *roles.Roles
+	// Batch and SeqLen are the ids input's fixed sizes (0: dynamic): a
+	// model exported without dynamic axes is sampled a sequence at a time
+	// (a batch fixed at 1), its prefixes padded to SeqLen (see Sample).
+	Batch, SeqLen int64
+	roles         *roles.Roles
 }
 
 // fedByRole are the roles of inputs sampling can feed besides the ids.
@@ -62,6 +66,7 @@ func FindLM(m *model.Model, table string) (*LM, error) {
 	for _, in := range r.Inputs {
 		if lm.IDs == "" && in.Kind == roles.IDs && len(in.Shape) == 2 && feedsGather(m, tb, in.Name) {
 			lm.IDs, lm.IDElem = in.Name, in.Elem
+			lm.Batch, lm.SeqLen = max(in.Shape[0], 0), max(in.Shape[1], 0)
 		}
 	}
 	if lm.IDs == "" {
@@ -95,6 +100,12 @@ func FindLM(m *model.Model, table string) (*LM, error) {
 		return nil, fmt.Errorf("%s: cannot sample from the model: no float output [batch, seq, %d] scores the rows of table %q", m.Path, lm.V, tb.Name)
 	}
 	lm.Cache = findCache(m, lm)
+	switch {
+	case lm.Batch > 1:
+		return nil, fmt.Errorf("%s: cannot sample from the model: input %q has its batch fixed at %d; sampling runs a batch of any size, or one sequence at a time where it is fixed at 1", m.Path, lm.IDs, lm.Batch)
+	case lm.Cache != nil && (lm.Batch > 0 || lm.SeqLen > 0):
+		return nil, fmt.Errorf("%s: cannot sample from the model: input %q has a fixed size and a key/value cache; sampling with a cache needs its batch and sequence dynamic", m.Path, lm.IDs)
+	}
 	return lm, nil
 }
 

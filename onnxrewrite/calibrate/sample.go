@@ -47,12 +47,40 @@ type Samples struct {
 
 // SampleCost is what sampling n sequences of length l costs: l-1 forward
 // passes over [n, t] batches, t = 1..l-1, n*l*(l-1)/2 positions in all;
-// with a key/value cache, l-1 passes over [n, 1], n*(l-1) positions.
-func SampleCost(n, l int, cache bool) (passes int, positions int64) {
-	if cache {
+// with a key/value cache, l-1 passes over [n, 1], n*(l-1) positions; with
+// a fixed shape, l-1 passes over each chunk of Batch sequences (all when
+// dynamic), their prefixes padded to SeqLen.
+func (lm *LM) SampleCost(n, l int) (passes int, positions int64) {
+	switch {
+	case lm.Cache != nil:
 		return l - 1, int64(n) * int64(l-1)
+	case !lm.fixed():
+		return l - 1, int64(n) * int64(l) * int64(l-1) / 2
 	}
-	return l - 1, int64(n) * int64(l) * int64(l-1) / 2
+	b := n
+	if lm.Batch > 0 {
+		b = int(lm.Batch)
+	}
+	runs := (n + b - 1) / b
+	return (l - 1) * runs, int64(runs*b) * int64(l-1) * lm.SeqLen
+}
+
+// fixed says the ids input has a fixed size, so sampling pads (stepFixed).
+func (lm *LM) fixed() bool { return lm.Batch > 0 || lm.SeqLen > 0 }
+
+// SampleLen is the length of the sequences sampled for a requested one (0:
+// the default, DefaultSampleLen, or the ids input's fixed SeqLen, the only
+// length its whole sequences can be counted at).
+func (lm *LM) SampleLen(requested int) (int, error) {
+	switch {
+	case lm.SeqLen > 0 && requested != 0 && int64(requested) != lm.SeqLen:
+		return 0, fmt.Errorf("sequence length %d: input %q is fixed at %d ids a sequence; leave the length to it", requested, lm.IDs, lm.SeqLen)
+	case lm.SeqLen > 0:
+		return int(lm.SeqLen), nil
+	case requested == 0:
+		return DefaultSampleLen, nil
+	}
+	return requested, nil
 }
 
 // Sample draws N sequences from a model that predicts the ids it reads
@@ -65,15 +93,15 @@ func Sample(rt *ort.Runtime, m *model.Model, opts SampleOptions) (*Samples, erro
 	if opts.N <= 0 {
 		return nil, fmt.Errorf("%s: sample %d sequences: want at least 1", m.Path, opts.N)
 	}
-	if opts.Len == 0 {
-		opts.Len = DefaultSampleLen
-	}
-	if opts.Len < 2 {
-		return nil, fmt.Errorf("%s: sequence length %d: want at least 2 (the start token and one sampled id)", m.Path, opts.Len)
-	}
 	lm, err := FindLM(m, opts.Table)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Len, err = lm.SampleLen(opts.Len); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Path, err)
+	}
+	if opts.Len < 2 {
+		return nil, fmt.Errorf("%s: sequence length %d: want at least 2 (the start token and one sampled id)", m.Path, opts.Len)
 	}
 	s := &Samples{LM: lm, N: opts.N, Len: opts.Len, BOS: opts.BOS, BOSFrom: "--bos"}
 	if s.BOS < 0 {
@@ -97,12 +125,15 @@ func Sample(rt *ort.Runtime, m *model.Model, opts SampleOptions) (*Samples, erro
 		stream = 0x4e1d0a7
 	}
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), stream))
-	s.Passes, s.Positions = SampleCost(s.N, s.Len, lm.Cache != nil)
+	s.Passes, s.Positions = lm.SampleCost(s.N, s.Len)
 	var past map[string]ort.HostTensor
 	for t := 1; t < s.Len; t++ {
-		if lm.Cache != nil {
+		switch {
+		case lm.Cache != nil:
 			past, err = s.stepCached(sess, t, past, rng)
-		} else {
+		case lm.fixed():
+			err = s.stepFixed(sess, t, rng)
+		default:
 			err = s.step(sess, t, rng)
 		}
 		if err != nil {
@@ -149,18 +180,25 @@ func (s *Samples) stepCached(sess *ort.Session, t int, past map[string]ort.HostT
 // draw draws id t of every sequence from the last of the seq positions
 // the model's scores output has.
 func (s *Samples) draw(out map[string]ort.HostTensor, t, seq int, rng *rand.Rand) error {
+	return s.drawRows(out, t, 0, s.N, s.N, seq, seq-1, rng)
+}
+
+// drawRows draws id t of sequences lo..hi-1 from position pos of the
+// model's scores output for a batch of b rows (sequence lo first) of seq
+// positions.
+func (s *Samples) drawRows(out map[string]ort.HostTensor, t, lo, hi, b, seq, pos int, rng *rand.Rand) error {
 	res, ok := out[s.LM.Output]
 	if !ok {
 		return fmt.Errorf("no output %q", s.LM.Output)
 	}
 	scores, ok := res.Data.([]float32)
 	v := int(s.LM.V)
-	if !ok || len(res.Shape) != 3 || res.Shape[0] != int64(s.N) || res.Shape[1] != int64(seq) || res.Shape[2] != s.LM.V {
-		return fmt.Errorf("output %q is %T %v, want float32 [%d, %d, %d]", s.LM.Output, res.Data, res.Shape, s.N, seq, v)
+	if !ok || len(res.Shape) != 3 || res.Shape[0] != int64(b) || res.Shape[1] != int64(seq) || res.Shape[2] != s.LM.V {
+		return fmt.Errorf("output %q is %T %v, want float32 [%d, %d, %d]", s.LM.Output, res.Data, res.Shape, b, seq, v)
 	}
-	for i := 0; i < s.N; i++ {
-		row := scores[(i*seq+seq-1)*v : (i*seq+seq)*v]
-		s.IDs[i*s.Len+t] = int64(drawSoftmax(row, rng.Float64()))
+	for i := lo; i < hi; i++ {
+		r := (i-lo)*seq + pos
+		s.IDs[i*s.Len+t] = int64(drawSoftmax(scores[r*v:(r+1)*v], rng.Float64()))
 	}
 	return nil
 }

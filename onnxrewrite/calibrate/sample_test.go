@@ -1,6 +1,7 @@
 package calibrate_test
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -147,5 +148,51 @@ func TestSampleMergedDecoder(t *testing.T) {
 		if id < 0 || id >= 300 {
 			t.Fatalf("sampled id %d outside the table", id)
 		}
+	}
+}
+
+// A model exported without dynamic axes (the zoo's torch-exported
+// gpt2_static, input_ids [1, 12]) is sampled a sequence at a time, its
+// prefixes padded to 12: it draws the ids that the same weights exported
+// with dynamic axes (gpt2) draw, sequences of its 12 ids by default, and
+// refuses another length in one line.
+func TestSampleFixedShape(t *testing.T) {
+	rt := rtkit.Runtime(t)
+	zoo := filepath.Join("..", "..", "fixtures", "testdata", "zoo")
+	load := func(name string) *model.Model {
+		m, err := model.Load(filepath.Join(zoo, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	static, dynamic := load("gpt2_static.onnx"), load("gpt2.onnx")
+	opts := calibrate.SampleOptions{N: 6, BOS: 1, Seed: 3}
+	a, err := calibrate.Sample(rt, static, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Len = 12
+	b, err := calibrate.Sample(rt, dynamic, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Len != 12 || a.Passes != 6*11 || a.Positions != 6*11*12 {
+		t.Errorf("length %d, %d passes, %d positions; want 12, 66, 792", a.Len, a.Passes, a.Positions)
+	}
+	differ := 0
+	for i := 0; i < 6; i++ {
+		if !slices.Equal(a.IDs[i*12:(i+1)*12], b.IDs[i*12:(i+1)*12]) {
+			differ++
+		}
+	}
+	// Rounding in the padded [1, 12] runs may move a draw across a softmax
+	// boundary; more than one sequence in six would be another cause.
+	if differ > 1 {
+		t.Errorf("%d of 6 sequences differ from the dynamic export's:\n%v\n%v", differ, a.IDs, b.IDs)
+	}
+	opts.Len = 20
+	if _, err := calibrate.Sample(rt, static, opts); err == nil || !strings.Contains(err.Error(), "fixed at 12 ids") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("length 20: %v; want one line saying the input is fixed at 12", err)
 	}
 }
