@@ -20,12 +20,19 @@ import (
 )
 
 func calibrationFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringSliceFlag{Name: "calibration", Usage: "sample inputs: `FILE.npy` of ids, NAME=FILE.npy for a named input in any dtype it holds exactly, or FILE.npz of them all by name (repeatable); inputs not given are made by role (masks of ones, positions, ...); rows are weighted by how often they are read"},
+		&cli.IntFlag{Name: "candidates", Usage: "learn `N` sets of codes per table (seeds --seed, --seed+1, ...) and keep the one whose model's outputs on held-back inputs are closest to the original's"},
+	}, selfCalibrateFlags()...)
+}
+
+// selfCalibrateFlags are compress's and sweep's flags for sampling
+// calibration from a decoder LM.
+func selfCalibrateFlags() []cli.Flag {
+	return []cli.Flag{
 		&cli.IntFlag{Name: "self-calibrate", Usage: "for a model that predicts the ids it reads (a decoder LM): sample `N` sequences from it in ONNX Runtime (temperature 1, --seed) and count the rows they read too"},
 		&cli.IntFlag{Name: "self-calibrate-len", Value: calibrate.DefaultSampleLen, Usage: "length of the sampled sequences, start token included (a model whose ids input is fixed at n ids a sequence: n)"},
 		&cli.Int64Flag{Name: "bos", Value: -1, Usage: "start token of sampled sequences (default: the model metadata's bos_token_id, else 1, Llama/SentencePiece's)"},
-		&cli.IntFlag{Name: "candidates", Usage: "learn `N` sets of codes per table (seeds --seed, --seed+1, ...) and keep the one whose model's outputs on held-back inputs are closest to the original's"},
 	}
 }
 
@@ -171,8 +178,8 @@ func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, op
 		}
 		how = fmt.Sprintf("%s (the model's fixed sizes: a sequence at a time where the batch is 1, prefixes padded to the length)", model.DimsString(dims, []string{"batch", "t"}))
 	}
-	fmt.Fprintf(stderr, "compress: self-calibrating: sampling %d sequences of %d ids (%d held back to choose candidates) in ONNX Runtime: %d forward passes over %s, %d positions in all\n",
-		n+h, l, h, passes, how, positions)
+	fmt.Fprintf(stderr, "%s: self-calibrating: sampling %d sequences of %d ids (%d held back to choose candidates) in ONNX Runtime: %d forward passes over %s, %d positions in all\n",
+		c.Command.Name, n+h, l, h, passes, how, positions)
 	lp := newLearnProgress(stderr)
 	start := time.Now()
 	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: n + h, Len: sampleLen(c), BOS: c.Int64("bos"), Seed: c.Int64("seed"), Table: table,
@@ -181,7 +188,7 @@ func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, op
 		return nil, err
 	}
 	lp.done()
-	fmt.Fprintf(stderr, "compress: sampled in %.1fs, start token %d (%s)\n", time.Since(start).Seconds(), s.BOS, s.BOSFrom)
+	fmt.Fprintf(stderr, "%s: sampled in %.1fs, start token %d (%s)\n", c.Command.Name, time.Since(start).Seconds(), s.BOS, s.BOSFrom)
 	in, err := s.Inputs(0, n)
 	if err != nil {
 		return nil, err
@@ -211,7 +218,7 @@ func heldSequences(c *cli.Context, rt *ort.Runtime, m *model.Model, n int, held 
 	if len(opts.Tables) > 0 {
 		table = opts.Tables[0]
 	}
-	fmt.Fprintf(stderr, "compress: sampling %d held-out sequences from another stream of --seed, to measure the output on\n", h)
+	fmt.Fprintf(stderr, "%s: sampling %d held-out sequences from another stream of --seed, to measure the output on\n", c.Command.Name, h)
 	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: h, Len: sampleLen(c), BOS: c.Int64("bos"),
 		Seed: c.Int64("seed"), Table: table, HeldOut: true})
 	if err != nil {

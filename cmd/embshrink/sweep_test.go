@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/embshrink/embshrink/fixtures"
 )
 
 // TestSweepExample sweeps the bundled example on a small grid: the JSON
@@ -153,18 +155,25 @@ func TestSweepDims(t *testing.T) {
 func TestSweepCommandReproduces(t *testing.T) {
 	valNeedRuntime(t)
 	ex := filepath.Join("..", "..", "fixtures", "testdata", "example")
+	lmDir := t.TempDir()
+	lm := fixtures.LMs()[0]
+	if err := fixtures.Write(lmDir, lm); err != nil {
+		t.Fatal(err)
+	}
+	textclf := []string{filepath.Join(ex, "textclf.onnx"), "--calibration", filepath.Join(ex, "calibration_ids.npy"), "--min-agreement", "0.5", "-M", "16"}
 	for _, tc := range []struct {
 		name, on string
-		extra    []string
+		args     []string
 	}{
-		{"inputs", "given --inputs", []string{"--inputs", "ids=" + filepath.Join(ex, "heldout_ids.npy")}},
-		{"held-back", "held-back calibration inputs", nil},
+		{"inputs", "given --inputs", append(textclf, "--inputs", "ids="+filepath.Join(ex, "heldout_ids.npy"))},
+		{"held-back", "held-back calibration inputs", textclf},
+		{"self-calibrated", "8 held-out sequences sampled from the original", []string{filepath.Join(lmDir, lm.FileName()),
+			"--self-calibrate", "12", "--self-calibrate-len", "10", "--min-agreement", "0.01", "--min-cosine", "-1", "-M", "4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			args := append([]string{"sweep", filepath.Join(ex, "textclf.onnx"), "--calibration", filepath.Join(ex, "calibration_ids.npy"),
-				"-M", "16", "-K", "16", "--iterations", "2", "--references", "none", "--min-agreement", "0.5",
-				"--codes-dir", filepath.Join(dir, "codes"), "--json"}, tc.extra...)
+			args := slices.Concat([]string{"sweep"}, tc.args, []string{"-K", "16", "--iterations", "2", "--references", "none",
+				"--codes-dir", filepath.Join(dir, "codes"), "--json"})
 			code, stdout, stderr := runCLI(args...)
 			if code != exitOK {
 				t.Fatalf("sweep: exit %d: %s", code, stderr)
