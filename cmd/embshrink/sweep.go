@@ -97,6 +97,7 @@ func runSweep(c *cli.Context) error {
 		gate = sweep.GateText(res.Points[0].Compare)
 	}
 	rep := res.Report(recommendCommand(c, path, res), toolVersion(), gate)
+	rep.MeasuredOn = measuredOn
 	if file := c.String("report"); file != "" {
 		if err := writeReport(file, rep); err != nil {
 			return inputError(err)

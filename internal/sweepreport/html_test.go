@@ -65,8 +65,9 @@ func TestWriteHTMLDeterministic(t *testing.T) {
 
 func TestWriteHTMLElements(t *testing.T) {
 	r := realisticReport()
+	r.MeasuredOn = "given --inputs"
 	out := render(t, r)
-	want := []string{`class="axis x"`, `class="axis y"`, `class="gate"`, `id="recommendation"`,
+	want := []string{`class="axis x"`, `class="axis y"`, `class="gate"`, `id="recommendation"`, `<span>measured on given --inputs</span>`,
 		`id="recommended-point"`, `class="pareto"`, `>gate 0.99<`, `<code>` + r.Command + `</code>`,
 		`>100 KB<`, `>1 MB<`, `>0.98<`, `class="legend"`}
 	for _, w := range want {

@@ -50,6 +50,7 @@ type Report struct {
 	FidelityName  string // y axis label, e.g. "decision agreement"
 	Gate          float64
 	GateText      string // human text of the gate
+	MeasuredOn    string // what the points were measured on, e.g. "given --inputs"
 	Points        []Point
 	Recommended   int    // index into Points, -1 if none passes
 	Command       string // the exact `embshrink compress ...` command of the recommendation

@@ -54,7 +54,7 @@ pre { background: #f4f4f4; padding: 8px 10px; margin: 8px 0 0 0; white-space: pr
 </head>
 <body>
 <h1>embshrink sweep: {{.R.Model}}</h1>
-<p class="facts">{{if .Original}}<span>original: {{.Original}} ({{.R.OriginalBytes}} bytes)</span>{{end}}{{if .R.Table}}<span>table: {{.R.Table}}{{if .R.TableShape}} {{.R.TableShape}}{{end}}</span>{{end}}{{if .R.GateText}}<span>gate: {{.R.GateText}}</span>{{end}}<span>{{len .R.Points}} point{{if ne (len .R.Points) 1}}s{{end}}</span></p>
+<p class="facts">{{if .Original}}<span>original: {{.Original}} ({{.R.OriginalBytes}} bytes)</span>{{end}}{{if .R.Table}}<span>table: {{.R.Table}}{{if .R.TableShape}} {{.R.TableShape}}{{end}}</span>{{end}}{{if .R.GateText}}<span>gate: {{.R.GateText}}</span>{{end}}{{if .R.MeasuredOn}}<span>measured on {{.R.MeasuredOn}}</span>{{end}}<span>{{len .R.Points}} point{{if ne (len .R.Points) 1}}s{{end}}</span></p>
 {{template "chart" .Chart}}
 <h2>All points, by size</h2>
 <table id="points">
