@@ -18,11 +18,7 @@ import (
 func TestCompressSelfCalibrate(t *testing.T) {
 	valNeedRuntime(t)
 	dir := t.TempDir()
-	f := fixtures.LMs()[0]
-	if err := fixtures.Write(dir, f); err != nil {
-		t.Fatal(err)
-	}
-	in := filepath.Join(dir, f.FileName())
+	in := writeTinyLM(t, dir)
 	var outs [2][]byte
 	for run := range outs {
 		out := filepath.Join(dir, "small"+string(rune('a'+run))+".onnx")
@@ -63,11 +59,7 @@ func TestCompressSelfCalibrate(t *testing.T) {
 func TestCompressSelfCalibrateHeldOut(t *testing.T) {
 	valNeedRuntime(t)
 	dir := t.TempDir()
-	f := fixtures.LMs()[0]
-	if err := fixtures.Write(dir, f); err != nil {
-		t.Fatal(err)
-	}
-	in := filepath.Join(dir, f.FileName())
+	in := writeTinyLM(t, dir)
 	ids := make([]byte, 8*10*8)
 	for i := 0; i < 80; i++ {
 		ids[i*8] = byte(i % 4)
@@ -110,4 +102,15 @@ func TestCompressSelfCalibrateHeldOut(t *testing.T) {
 	if !bytes.Equal(held, given) {
 		t.Error("sampling the held-out sequences changed the model written")
 	}
+}
+
+// writeTinyLM writes the fixtures' first tiny LM into dir and returns its
+// path.
+func writeTinyLM(t *testing.T, dir string) string {
+	t.Helper()
+	f := fixtures.LMs()[0]
+	if err := fixtures.Write(dir, f); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, f.FileName())
 }

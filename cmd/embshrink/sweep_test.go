@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/embshrink/embshrink/fixtures"
 )
 
 // TestSweepExample sweeps the bundled example on a small grid: the JSON
@@ -155,11 +153,7 @@ func TestSweepDims(t *testing.T) {
 func TestSweepCommandReproduces(t *testing.T) {
 	valNeedRuntime(t)
 	ex := filepath.Join("..", "..", "fixtures", "testdata", "example")
-	lmDir := t.TempDir()
-	lm := fixtures.LMs()[0]
-	if err := fixtures.Write(lmDir, lm); err != nil {
-		t.Fatal(err)
-	}
+	lm := writeTinyLM(t, t.TempDir())
 	textclf := []string{filepath.Join(ex, "textclf.onnx"), "--calibration", filepath.Join(ex, "calibration_ids.npy"), "--min-agreement", "0.5", "-M", "16"}
 	for _, tc := range []struct {
 		name, on string
@@ -167,7 +161,7 @@ func TestSweepCommandReproduces(t *testing.T) {
 	}{
 		{"inputs", "given --inputs", append(textclf, "--inputs", "ids="+filepath.Join(ex, "heldout_ids.npy"))},
 		{"held-back", "held-back calibration inputs", textclf},
-		{"self-calibrated", "8 held-out sequences sampled from the original", []string{filepath.Join(lmDir, lm.FileName()),
+		{"self-calibrated", "8 held-out sequences sampled from the original", []string{lm,
 			"--self-calibrate", "12", "--self-calibrate-len", "10", "--min-agreement", "0.01", "--min-cosine", "-1", "-M", "4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
