@@ -94,38 +94,22 @@ func RowCounts(rt *ort.Runtime, m *model.Model, tables []string, inputs map[stri
 }
 
 // oneByOne splits inputs into their samples where the model's batch is
-// fixed at 1 and they hold more (roles.AnyRows), to run one at a time;
+// fixed at 1 and they hold more (roles.SplitRows), to run one at a time;
 // otherwise it returns them whole.
 func oneByOne(m *model.Model, inputs map[string]ort.HostTensor) ([]map[string]ort.HostTensor, error) {
 	r, err := roles.Detect(m)
 	if err != nil {
 		return nil, err
 	}
-	n, names := int64(1), slices.Sorted(maps.Keys(inputs))
-	for _, name := range names {
-		if in, ok := r.Get(name); ok && r.AnyRows(in, 0) && len(inputs[name].Shape) > 0 {
-			n = max(n, inputs[name].Shape[0])
-		}
-	}
-	if n == 1 {
-		return []map[string]ort.HostTensor{inputs}, nil
+	n, major, err := r.SplitRows(inputs)
+	if err != nil || n == 1 {
+		return []map[string]ort.HostTensor{inputs}, err
 	}
 	parts := make([]map[string]ort.HostTensor, n)
 	for i := range parts {
-		parts[i] = map[string]ort.HostTensor{}
-	}
-	for _, name := range names {
-		t := inputs[name]
-		in, ok := r.Get(name)
-		split := ok && r.BatchMajor(in)
-		if split && (len(t.Shape) == 0 || t.Shape[0] != n) {
-			return nil, fmt.Errorf("%s: calibration input %q has shape %v, where others hold %d samples: the model's batch is fixed at 1, so they run one at a time and every input must hold them all", m.Path, name, t.Shape, n)
-		}
-		for i := range parts {
-			parts[i][name] = t
-			if split {
-				parts[i][name] = model.SliceRows(t, int64(i), int64(i)+1)
-			}
+		parts[i] = maps.Clone(inputs)
+		for _, name := range major {
+			parts[i][name] = model.SliceRows(inputs[name], int64(i), int64(i)+1)
 		}
 	}
 	return parts, nil

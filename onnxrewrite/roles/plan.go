@@ -103,7 +103,7 @@ func (r *Roles) Plan(given map[string]model.HostTensor, s Sizes) (*Plan, error) 
 	}
 	p := &Plan{Shapes: map[string][]int64{}, Batch: batch.v, Divisible: true}
 	p.OneByOne = batch.v > 1 && r.fixedBatchOne()
-	if err := r.sameRows(given, p); err != nil {
+	if _, _, err := r.SplitRows(given); err != nil {
 		return nil, err
 	}
 	for _, in := range r.Inputs {
@@ -206,19 +206,31 @@ func sumOf(name string, named map[string]dimVal) (int64, bool) {
 	return sum, true
 }
 
-// sameRows refuses given batch-major inputs that hold different numbers
-// of samples for a model run one at a time, which could not be split.
-func (r *Roles) sameRows(given map[string]model.HostTensor, p *Plan) error {
-	if !p.OneByOne {
-		return nil
-	}
-	for _, name := range slices.Sorted(maps.Keys(given)) {
-		in, ok := r.Get(name)
-		if t := given[name]; ok && r.BatchMajor(in) && (len(t.Shape) == 0 || t.Shape[0] != p.Batch) {
-			return fmt.Errorf("%s: given input %q has shape %v, where the others hold %d samples: the model's batch is fixed at 1, so its samples run one at a time and every input must hold them all", r.Path, name, t.Shape, p.Batch)
+// SplitRows says how given inputs run where the model's batch is fixed at
+// 1 and they hold n > 1 samples (AnyRows): one sample at a time, split
+// along axis 0 of the inputs named in major, which must all hold n; n is
+// 1 (and major nil) where they run whole.
+func (r *Roles) SplitRows(given map[string]model.HostTensor) (n int64, major []string, err error) {
+	n, names := 1, slices.Sorted(maps.Keys(given))
+	for _, name := range names {
+		if in, ok := r.Get(name); ok && r.AnyRows(in, 0) && len(given[name].Shape) > 0 {
+			n = max(n, given[name].Shape[0])
 		}
 	}
-	return nil
+	if n == 1 {
+		return 1, nil, nil
+	}
+	for _, name := range names {
+		in, ok := r.Get(name)
+		if !ok || !r.BatchMajor(in) {
+			continue
+		}
+		if t := given[name]; len(t.Shape) == 0 || t.Shape[0] != n {
+			return 0, nil, fmt.Errorf("%s: given input %q has shape %v, where the others hold %d samples: the model's batch is fixed at 1, so its samples run one at a time and every input must hold them all", r.Path, name, t.Shape, n)
+		}
+		major = append(major, name)
+	}
+	return n, major, nil
 }
 
 // AnyRows says whether axis j of input in takes any number of samples

@@ -42,25 +42,13 @@ type chunking struct {
 }
 
 // givenChunking runs given inputs whole, or one sample at a time where
-// the model's batch is fixed at 1 and they hold more (roles.AnyRows).
-func givenChunking(r *roles.Roles, inputs map[string]ort.HostTensor) chunking {
-	c := chunking{batch: -1, chunk: -1}
-	for name, t := range inputs {
-		if in, ok := r.Get(name); ok && r.AnyRows(in, 0) && len(t.Shape) > 0 && t.Shape[0] > 1 {
-			c.batch, c.chunk = t.Shape[0], 1
-		}
+// the model's batch is fixed at 1 and they hold more (roles.SplitRows).
+func givenChunking(r *roles.Roles, inputs map[string]ort.HostTensor) (chunking, error) {
+	n, major, err := r.SplitRows(inputs)
+	if err != nil || n == 1 {
+		return chunking{batch: -1, chunk: -1}, err
 	}
-	for _, in := range r.Inputs {
-		if t, ok := inputs[in.Name]; ok && c.chunk == 1 && r.BatchMajor(in) {
-			if len(t.Shape) == 0 || t.Shape[0] != c.batch {
-				// Samples that do not agree cannot be split: whole, the
-				// run's error names the input.
-				return chunking{batch: -1, chunk: -1}
-			}
-			c.major = append(c.major, in.Name)
-		}
-	}
-	return c
+	return chunking{batch: n, chunk: 1, major: major}, nil
 }
 
 func (c chunking) run(r runner, inputs map[string]ort.HostTensor) (map[string]ort.HostTensor, error) {

@@ -44,7 +44,9 @@ func NewDivergence(rt *ort.Runtime, reference string, inputs map[string]ort.Host
 	if err != nil {
 		return nil, err
 	}
-	d.runs = givenChunking(r, inputs)
+	if d.runs, err = givenChunking(r, inputs); err != nil {
+		return nil, err
+	}
 	ref, err := d.run(reference)
 	if err != nil {
 		return nil, err
