@@ -212,7 +212,7 @@ func compressProgress(stderr io.Writer) func(compress.Event) {
 		case "learn":
 			if ev.Learn == nil {
 				fmt.Fprintf(stderr, "compress: %s: learning codes\n", ev.Table)
-				lp = newLearnProgress(stderr)
+				lp = newLearnProgress(stderr, "compress")
 				return
 			}
 			lp.update(*ev.Learn)

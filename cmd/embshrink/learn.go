@@ -57,7 +57,7 @@ func runLearn(c *cli.Context) error {
 	if c.Int("threads") < 0 {
 		return inputError(fmt.Errorf("--threads must be >= 0, got %d", c.Int("threads")))
 	}
-	prog := newLearnProgress(c.App.ErrWriter)
+	prog := newLearnProgress(c.App.ErrWriter, c.Command.Name)
 	cfg := learner.Config{
 		M: c.Int("M"), K: c.Int("K"), Method: c.String("method"), Seed: c.Int64("seed"),
 		Threads: c.Int("threads"), Iterations: c.Int("iterations"),
@@ -110,6 +110,7 @@ func printLearnReport(w io.Writer, r *compress.LearnReport) {
 // loss on a terminal, a plain line per phase otherwise.
 type learnProgress struct {
 	w     io.Writer
+	cmd   string // the command the lines are of
 	tty   bool
 	phase string
 	last  learner.Progress
@@ -117,8 +118,8 @@ type learnProgress struct {
 	start time.Time
 }
 
-func newLearnProgress(w io.Writer) *learnProgress {
-	p := &learnProgress{w: w, start: time.Now()}
+func newLearnProgress(w io.Writer, cmd string) *learnProgress {
+	p := &learnProgress{w: w, cmd: cmd, start: time.Now()}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
 	}
@@ -157,7 +158,7 @@ func (p *learnProgress) update(ev learner.Progress) {
 			p.bar = progressbar.NewOptions(max(ev.Total, 1), progressbar.OptionSetWriter(p.w),
 				progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
 		} else {
-			fmt.Fprintf(p.w, "learn: %s (%d steps)\n", label, ev.Total)
+			fmt.Fprintf(p.w, "%s: %s (%d steps)\n", p.cmd, label, ev.Total)
 		}
 	}
 	p.last = ev
@@ -178,10 +179,10 @@ func (p *learnProgress) finishPhase() {
 		p.bar = nil
 	}
 	if p.last.Phase == "sample" {
-		fmt.Fprintf(p.w, "%s done at step %d/%d (%.1fs)\n", p.phase, p.last.Step, p.last.Total, time.Since(p.start).Seconds())
+		fmt.Fprintf(p.w, "%s: %s done at step %d/%d (%.1fs)\n", p.cmd, p.phase, p.last.Step, p.last.Total, time.Since(p.start).Seconds())
 		return
 	}
-	fmt.Fprintf(p.w, "learn: %s done at step %d/%d, error %.4f (%.1fs)\n", p.phase, p.last.Step, p.last.Total, p.last.Loss, time.Since(p.start).Seconds())
+	fmt.Fprintf(p.w, "%s: %s done at step %d/%d, error %.4f (%.1fs)\n", p.cmd, p.phase, p.last.Step, p.last.Total, p.last.Loss, time.Since(p.start).Seconds())
 }
 
 func (p *learnProgress) done() {

@@ -180,7 +180,7 @@ func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, op
 	}
 	fmt.Fprintf(stderr, "%s: self-calibrating: sampling %d sequences of %d ids (%d held back to choose candidates) in ONNX Runtime: %d forward passes over %s, %d positions in all\n",
 		c.Command.Name, n+h, l, h, passes, how, positions)
-	lp := newLearnProgress(stderr)
+	lp := newLearnProgress(stderr, c.Command.Name)
 	start := time.Now()
 	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: n + h, Len: sampleLen(c), BOS: c.Int64("bos"), Seed: c.Int64("seed"), Table: table,
 		Progress: func(step, total int) { lp.update(learner.Progress{Phase: "sample", Step: step, Total: total}) }})

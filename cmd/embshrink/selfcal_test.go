@@ -27,7 +27,7 @@ func TestCompressSelfCalibrate(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		for _, want := range []string{"9 forward passes over [20, t]", "start token 1"} {
+		for _, want := range []string{"9 forward passes over [20, t]", "start token 1", "\ncompress: sample (ONNX Runtime forward passes) done at step 9/9"} {
 			if !strings.Contains(stderr, want) {
 				t.Errorf("stderr lacks %q:\n%s", want, stderr)
 			}
