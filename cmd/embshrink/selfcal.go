@@ -140,6 +140,15 @@ func calibrationInputs(r *roles.Roles, f inputs.Files, cmd string, stderr io.Wri
 	return in, nil
 }
 
+// lmTable is the table self-calibration samples the ids of: the first
+// --table, else "" (the largest).
+func lmTable(opts *compress.Options) string {
+	if len(opts.Tables) > 0 {
+		return opts.Tables[0]
+	}
+	return ""
+}
+
 // sampleLen is --self-calibrate-len when given, else 0: the default for
 // the model (calibrate.LM.SampleLen).
 func sampleLen(c *cli.Context) int {
@@ -152,10 +161,7 @@ func sampleLen(c *cli.Context) int {
 // selfCalibrate samples n+h sequences, counts the rows the first n read
 // and returns the inputs of the other h.
 func selfCalibrate(c *cli.Context, rt *ort.Runtime, m *model.Model, n, h int, opts *compress.Options, stderr io.Writer) (map[string]ort.HostTensor, error) {
-	table := ""
-	if len(opts.Tables) > 0 {
-		table = opts.Tables[0]
-	}
+	table := lmTable(opts)
 	lm, err := calibrate.FindLM(m, table)
 	if err != nil {
 		return nil, err
@@ -214,10 +220,7 @@ func heldSequences(c *cli.Context, rt *ort.Runtime, m *model.Model, n int, held 
 	if held != nil {
 		return &fidelity.Held{Inputs: held, Source: fmt.Sprintf("%d sequences sampled after the %d of --self-calibrate, held back from the row weights (they also chose among the candidates)", h, n)}, nil
 	}
-	table := ""
-	if len(opts.Tables) > 0 {
-		table = opts.Tables[0]
-	}
+	table := lmTable(opts)
 	fmt.Fprintf(stderr, "%s: sampling %d held-out sequences from another stream of --seed, to measure the output on\n", c.Command.Name, h)
 	s, err := calibrate.Sample(rt, m, calibrate.SampleOptions{N: h, Len: sampleLen(c), BOS: c.Int64("bos"),
 		Seed: c.Int64("seed"), Table: table, HeldOut: true})

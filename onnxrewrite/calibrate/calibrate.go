@@ -116,9 +116,9 @@ func oneByOne(m *model.Model, inputs map[string]ort.HostTensor) ([]map[string]or
 }
 
 // runIDs runs the part of m that computes the sites' ids on each part of
-// the inputs and returns its outputs, named by outs in site order. Only the ids are computed, so only
-// what they depend on is written: not the tables, which for a large model
-// would be a copy of its data.
+// the inputs and returns its outputs, named by outs in site order. Only
+// the ids are computed, so only what they depend on is written: not the
+// tables, which for a large model would be a copy of its data.
 func runIDs(rt *ort.Runtime, m *model.Model, sites []onnxrewrite.IDSite, parts []map[string]ort.HostTensor) ([]map[string]ort.HostTensor, []string, error) {
 	dir, err := os.MkdirTemp("", "embshrink-rowcounts-")
 	if err != nil {

@@ -41,10 +41,10 @@ func Load(m *model.Model, specs []string) (map[string]model.HostTensor, error) {
 //
 // The file's rank must be the input's declared rank, and its sizes must
 // match the input's static dimensions (but the first, of any number of
-// samples, where the model's batch is fixed at 1: they run one at a time):
-// a [batch, seq] input takes a [rows, seq] file as it is. The one reshape is for a rank-1 input, which
-// takes a file of any rank flattened in C order. Anything else is an error
-// naming the file and the input.
+// samples, where the model's batch is fixed at 1: they run one at a
+// time): a [batch, seq] input takes a [rows, seq] file as it is. The one
+// reshape is for a rank-1 input, which takes a file of any rank flattened
+// in C order. Anything else is an error naming the file and the input.
 func LoadFor(r *roles.Roles, specs []string) (map[string]model.HostTensor, error) {
 	out := map[string]model.HostTensor{}
 	add := func(name, file string, a *npy.Array) error {
