@@ -126,8 +126,9 @@ type Config struct {
 
 // keyVersion names the learner's algorithms: it changes whenever a change
 // makes the same Config give different bytes, so cached results keyed by
-// Config.Key are not reused across such changes.
-const keyVersion = "embshrink-learner-11"
+// Config.Key are not reused across such changes (12 named a build that was
+// reverted, and is not reused).
+const keyVersion = "embshrink-learner-13"
 
 // Key returns a hex digest of every setting that affects the learned codes
 // and codebook, for caching results: equal keys (and equal tables) give the

@@ -206,19 +206,25 @@ func axpy(f, a []float32, w float32) {
 // codes and field, but without the sweeps' visits after the last change
 // (GloVe 50k at 8x256 makes about 7 sweeps a row a round).
 // (One call a run instead of one a codebook: the calls and the slicing
-// around them were a quarter of the sweeps' time. The kernel tests first
-// whether any code's field is below the current one's, and only then looks
-// for the least: most codebooks keep their code, and the test is a shorter
-// chain than the argmin's lane reduction; an encoding pass of GloVe 10k
-// 32x16 took 0.87x the time, medians of 6, go test -bench EncodeRound.)
+// around them were a quarter of the sweeps' time. The F16C kernel tests
+// first whether any code's field is below the current one's, and only then
+// looks for the least: most codebooks keep their code, and the test is a
+// shorter chain than the argmin's lane reduction; an encoding pass of GloVe
+// 10k 32x16 took 0.87x the time, medians of 6, go test -bench EncodeRound.
+// The AVX-512 kernel keeps each codebook's least field, taken as each
+// update writes the field, so that such a visit reads two values: the
+// kernel took 0.91x its time in BenchmarkEncodeRound256's profiles, 2
+// alternated pairs at 8x256.)
 func icmRun(f []float32, P, b []uint16, K, visits int) {
+	const maxMinsM = 64
 	MK := len(b) * K
 	if len(f) != MK || len(P) < MK*MK {
 		panic("learner: icmRun: field, codes and cross terms disagree in size")
 	}
 	switch {
-	case useAVX2 && useAVX512 && K%16 == 0:
-		icmRun512(f, P, b, K, visits)
+	case useAVX2 && useAVX512 && K%16 == 0 && len(b) <= maxMinsM:
+		var mins [maxMinsM]float32
+		icmRun512(f, P, b, mins[:len(b)], K, visits)
 	case useHalves() && K%8 == 0:
 		icmRunF16C(f, P, b, K, visits)
 	default:

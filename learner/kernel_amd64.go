@@ -55,7 +55,7 @@ func addDiff512(f []float32, a, b []uint16)
 // icmRun512 is icmRun for K a positive multiple of 16, by AVX-512.
 //
 //go:noescape
-func icmRun512(f []float32, P, b []uint16, K, visits int)
+func icmRun512(f []float32, P, b []uint16, mins []float32, K, visits int)
 
 // codewordSumAVX2 is codewordSum for the first len(s) values, a multiple
 // of 8, of rows of D.

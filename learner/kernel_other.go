@@ -31,7 +31,7 @@ func addDiff512(f []float32, a, b []uint16) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
 
-func icmRun512(f []float32, P, b []uint16, K, visits int) {
+func icmRun512(f []float32, P, b []uint16, mins []float32, K, visits int) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
 

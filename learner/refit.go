@@ -150,10 +150,12 @@ const refitParts = 8
 // rows whose code m is k. Each part of the rows is read once, every row
 // adding into its M rows of the part's sums (one task a codebook read the
 // whole table M times: 4.4 GB a round for the whole GloVe table). The sums
-// run in float32 over blocks of sumRows rows and the blocks add in float64:
-// the part's float32 sums (200 KB at 32x16 and D=100) stay in a core's L2,
-// where the float64 ones did not (GloVe 50k 32x16, one thread: the sums
-// took 0.64x the time, medians of 15 in one process).
+// run in float32 over blocks of sumRowsPerCode*K rows and the blocks add in
+// float64: the part's float32 sums (200 KB at 32x16 and D=100) stay in a
+// core's L2, where the float64 ones did not (GloVe 50k 32x16, one thread:
+// the sums took 0.64x the time, medians of 15 in one process). A block is
+// about 32 rows a codeword whatever K: at 8x256 blocks of 512 rows, 2 a
+// codeword, added and cleared 800 KB of sums every 512 rows.
 func (a *aq) codewordSums(ctx context.Context) ([]float64, error) {
 	D := a.D
 	return a.scatterSums(ctx, func(i int, _ []float32) []float32 { return a.x[i*D : (i+1)*D] })
@@ -174,14 +176,15 @@ func (a *aq) scatterSums(ctx context.Context, row func(i int, buf []float32) []f
 		}
 	}
 	parts := make([][]float64, n)
+	blockRows := sumRowsPerCode * K
 	err := forChunks(ctx, n, 1, a.threads, func(_, p, _ int) {
 		b, b32 := a.sums[p].b, a.sums[p].b32
 		clear(b)
 		clear(b32)
 		buf := make([]float32, D)
 		lo, hi := p*V/n, (p+1)*V/n
-		for s := lo; s < hi; s += sumRows {
-			for i := s; i < min(s+sumRows, hi); i++ {
+		for s := lo; s < hi; s += blockRows {
+			for i := s; i < min(s+blockRows, hi); i++ {
 				w := a.weight(i)
 				if w == 0 {
 					continue
@@ -221,9 +224,9 @@ func addParts(parts [][]float64) []float64 {
 	return B
 }
 
-// sumRows is the number of rows whose codeword sums add in float32 before
-// they go into the float64 sums.
-const sumRows = 512
+// sumRowsPerCode*K rows' codeword sums add in float32 before they go into
+// the float64 sums: about 32 rows a codeword, whatever K.
+const sumRowsPerCode = 32
 
 func orDefaultF(v, d float64) float64 {
 	if v <= 0 {
