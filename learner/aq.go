@@ -45,8 +45,12 @@ type aq struct {
 	cross          []uint16  // crossTerms' result, kept between rounds
 	xq             []int16   // the table quantised (quantTable), kept
 	xmul           []float32 // its rows' scales
-	cfg            Config
-	progress       func(Progress)
+	xqBits         int       // their bits
+	// byteProducts says the unary terms' products take byteBits bits (see
+	// learnAQ).
+	byteProducts bool
+	cfg          Config
+	progress     func(Progress)
 }
 
 func (a *aq) weight(i int) float64 {
@@ -170,6 +174,7 @@ func learnAQ(st *stopper, data []float32, V, D int, cfg Config) (learned, error)
 	if st.reached(prev) {
 		return learned{a.codes, a.cb, st.targetMsg()}, nil
 	}
+	a.byteProducts = prev >= byteMinError
 	return newRefinement(a, st, cfg).run(prev)
 }
 

@@ -15,6 +15,7 @@ type encoder struct {
 	rows        []int     // a restart's pairs of rows of P
 	xq          []int16   // a block of rows quantised (see i16Book)
 	mr          []float32 // their scales
+	x8          byteRows  // the block as bytes (see unaryI8VNNI)
 }
 
 // encode re-encodes every row against the current codebook, starting from
@@ -35,7 +36,11 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	if err != nil {
 		return 0, err
 	}
-	bk := newI16Book(a.cb, MK, D, norms, inv)
+	b := i16Bits(D)
+	if a.byteProducts {
+		b = min(b, byteBits)
+	}
+	bk := newI16Book(a.cb, MK, D, norms, inv, b)
 	xq, xmul, err := a.quantTable(ctx, bk)
 	if err != nil {
 		return 0, err
@@ -58,10 +63,10 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 			r := (i - lo) % encRows
 			if r == 0 {
 				if xq != nil {
-					bk.unaryI16(e.u, xq[i*bk.Dp:(i+i16Rows)*bk.Dp], xmul[i:i+i16Rows])
+					bk.unaryI16(e.u, xq[i*bk.Dp:(i+i16Rows)*bk.Dp], xmul[i:i+i16Rows], &e.x8)
 				} else {
 					bk.quantBlock(e.xq, e.mr, a.x[i*D:min(i+i16Rows, hi)*D], D)
-					bk.unaryI16(e.u, e.xq, e.mr)
+					bk.unaryI16(e.u, e.xq, e.mr, &e.x8)
 				}
 			}
 			ur := e.u[r*bk.pad : r*bk.pad+MK]

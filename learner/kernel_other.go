@@ -80,3 +80,7 @@ func restartF16C(f, base []float32, P []uint16, rows []int) {
 func codewordSum512(s, cb []float32, code []uint16, K, D int, tail uint16) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
+
+func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}

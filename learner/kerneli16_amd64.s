@@ -157,3 +157,75 @@ ystore:
 	STOREI16Y(Y6, Y7, 12)
 	VZEROUPPER
 	RET
+
+// func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32)
+//
+// unaryI16VNNI from bytes: VPDPBUSD adds the products of four dimensions
+// of the row (signed, broadcast) with the panel's 16 codewords' four
+// (unsigned: each value plus 128), four pairs an instruction where
+// VPDPWSSD takes two; then each row's sums less corr[r], 128 times the
+// sum of its values, are the same exact sums. Registers as there, R9 a
+// row's bytes.
+TEXT ·unaryI8VNNI(SB), NOSPLIT, $0-184
+	MOVQ   out_base+0(FP), DI
+	MOVQ   stride+24(FP), R8
+	SHLQ   $2, R8
+	MOVQ   x8_base+32(FP), SI
+	MOVQ   Dq+56(FP), R9
+	MOVQ   R9, CX
+	SHRQ   $2, CX
+	MOVQ   p8_base+64(FP), BX
+	LEAQ   (R9)(R9*2), R11
+	LEAQ   (SI)(R11*1), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+v8quad:
+	TESTQ         CX, CX
+	JE            v8store
+	VMOVDQU32     (BX), Z8
+	VPDPBUSD.BCST (SI), Z8, Z0
+	VPDPBUSD.BCST (SI)(R9*1), Z8, Z1
+	VPDPBUSD.BCST (SI)(R9*2), Z8, Z2
+	VPDPBUSD.BCST (R12), Z8, Z3
+	VPDPBUSD.BCST (SI)(R9*4), Z8, Z4
+	VPDPBUSD.BCST (R12)(R9*2), Z8, Z5
+	VPDPBUSD.BCST (SI)(R11*2), Z8, Z6
+	VPDPBUSD.BCST (R12)(R9*4), Z8, Z7
+	ADDQ          $64, BX
+	ADDQ          $4, SI
+	ADDQ          $4, R12
+	DECQ          CX
+	JMP           v8quad
+
+v8store:
+	MOVQ        corr_base+160(FP), DX
+	VPSUBD.BCST (DX), Z0, Z0
+	VPSUBD.BCST 4(DX), Z1, Z1
+	VPSUBD.BCST 8(DX), Z2, Z2
+	VPSUBD.BCST 12(DX), Z3, Z3
+	VPSUBD.BCST 16(DX), Z4, Z4
+	VPSUBD.BCST 20(DX), Z5, Z5
+	VPSUBD.BCST 24(DX), Z6, Z6
+	VPSUBD.BCST 28(DX), Z7, Z7
+	MOVQ        nm_base+88(FP), AX
+	VMOVUPS     (AX), Z10
+	MOVQ        mul_base+112(FP), AX
+	VMOVUPS     (AX), Z11
+	MOVQ        mr_base+136(FP), AX
+	STOREI16Z(Z0, 0)
+	STOREI16Z(Z1, 4)
+	STOREI16Z(Z2, 8)
+	STOREI16Z(Z3, 12)
+	STOREI16Z(Z4, 16)
+	STOREI16Z(Z5, 20)
+	STOREI16Z(Z6, 24)
+	STOREI16Z(Z7, 28)
+	VZEROUPPER
+	RET

@@ -13,14 +13,21 @@ import (
 func TestUnaryI16MatchesGeneric(t *testing.T) {
 	hasAVX2, has512 := useAVX2, useAVX512
 	defer func() { useAVX2, useAVX512 = hasAVX2, has512 }()
-	for _, tc := range []struct{ n, D int }{{16, 2}, {48, 100}, {40, 37}, {7, 5}, {32, 2048}} {
+	type tcase struct{ n, D, b int }
+	var cases []tcase
+	// Each size with the int16 products' bits and with bytes' (the VNNI
+	// kernel's unaryI8VNNI).
+	for _, c := range []tcase{{16, 2, 0}, {48, 100, 0}, {40, 37, 0}, {7, 5, 0}, {32, 2048, 0}} {
+		cases = append(cases, tcase{c.n, c.D, i16Bits(c.D)}, tcase{c.n, c.D, byteBits})
+	}
+	for _, tc := range cases {
 		cb := gaussian(tc.n, tc.D, 3)
 		x := gaussian(i16Rows-1, tc.D, 4) // a short block: the last row is padding
 		norms := make([]float32, tc.n)
 		for k := range norms {
 			norms[k] = float32(sqNorm(cb[k*tc.D : (k+1)*tc.D]))
 		}
-		bk := newI16Book(cb, tc.n, tc.D, norms, 1)
+		bk := newI16Book(cb, tc.n, tc.D, norms, 1, tc.b)
 		xq, mr := make([]int16, i16Rows*bk.Dp), make([]float32, i16Rows)
 		bk.quantBlock(xq, mr, x, tc.D)
 		var got [][]float32
@@ -30,13 +37,13 @@ func TestUnaryI16MatchesGeneric(t *testing.T) {
 			}
 			useAVX2, useAVX512 = m.avx2, m.avx512
 			u := make([]float32, i16Rows*bk.pad)
-			bk.unaryI16(u, xq, mr)
+			bk.unaryI16(u, xq, mr, &byteRows{})
 			got = append(got, u)
 		}
 		useAVX2, useAVX512 = hasAVX2, has512
 		for i := 1; i < len(got); i++ {
 			if !slices.Equal(got[0], got[i]) {
-				t.Fatalf("n=%d D=%d: kernel %d's unary terms differ from the plain loops'", tc.n, tc.D, i)
+				t.Fatalf("n=%d D=%d b=%d: kernel %d's unary terms differ from the plain loops'", tc.n, tc.D, tc.b, i)
 			}
 		}
 		// Each value is off by at most half a step of its grid, a step
