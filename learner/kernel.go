@@ -2,6 +2,13 @@ package learner
 
 import "github.com/embshrink/embshrink/internal/half"
 
+// minsK is the least K for which the AVX-512 ICM keeps each codebook's least
+// field (icmRunMins512): a codebook's K fields then take a few registers'
+// reduction at each update. At 32x16 (GloVe 50k, 32 rounds) it took 13.5 s
+// of CPU where the scan took 11.6 and 12.3; at 12x64 12.3 and 12.1 against
+// 13.1 and 12.2; at 8x256 (48 rounds, 4 pairs run side by side) 0.95x.
+const minsK = 64
+
 // The inner loops of the learner (ICM runs and field sums, products with
 // the codebook, k-means and refit sums), each with an AVX2 version on amd64
 // (F16C for the ICM's float16 cross terms; the products' tiles, the ICM's
@@ -11,9 +18,10 @@ import "github.com/embshrink/embshrink/internal/half"
 // (products rounded before they are added, so no FMA is fused), so results
 // do not depend on which one runs. On GloVe 10k 32x16 the field updates and
 // argmin scans were 51% of the CPU time with gonum's Saxpy and plain loops;
-// at 8x256 (GloVe 50k, embshrink-learner-11) the ICM with its field and
-// restarts takes about 45% (bound by reading rows of the cross terms), the
-// integer products 14%, the refit's sums 12% and the initialisation 10%.
+// at 8x256 (GloVe 50k, embshrink-learner-14, 50 s of CPU) the ICM with its
+// field and restarts takes about 49% (bound by reading rows of the cross
+// terms), the integer products 12%, the refit's sums 10% and the
+// initialisation 12%.
 
 // useHalves reports whether the ICM's F16C kernels run: they widen the
 // cross terms' float16 values by F16C, which every AVX2 CPU known has
@@ -211,10 +219,10 @@ func axpy(f, a []float32, w float32) {
 // looks for the least: most codebooks keep their code, and the test is a
 // shorter chain than the argmin's lane reduction; an encoding pass of GloVe
 // 10k 32x16 took 0.87x the time, medians of 6, go test -bench EncodeRound.
-// The AVX-512 kernel keeps each codebook's least field, taken as each
-// update writes the field, so that such a visit reads two values: the
-// kernel took 0.91x its time in BenchmarkEncodeRound256's profiles, 2
-// alternated pairs at 8x256.)
+// For K >= minsK the AVX-512 kernel keeps each codebook's least field,
+// taken as each update writes the field, so that such a visit reads two
+// values: the kernel took 0.91x its time in BenchmarkEncodeRound256's
+// profiles, 2 alternated pairs at 8x256.)
 func icmRun(f []float32, P, b []uint16, K, visits int) {
 	const maxMinsM = 64
 	MK := len(b) * K
@@ -222,9 +230,11 @@ func icmRun(f []float32, P, b []uint16, K, visits int) {
 		panic("learner: icmRun: field, codes and cross terms disagree in size")
 	}
 	switch {
-	case useAVX2 && useAVX512 && K%16 == 0 && len(b) <= maxMinsM:
+	case useAVX2 && useAVX512 && K%16 == 0 && K >= minsK && len(b) <= maxMinsM:
 		var mins [maxMinsM]float32
-		icmRun512(f, P, b, mins[:len(b)], K, visits)
+		icmRunMins512(f, P, b, mins[:len(b)], K, visits)
+	case useAVX2 && useAVX512 && K%16 == 0:
+		icmRun512(f, P, b, K, visits)
 	case useHalves() && K%8 == 0:
 		icmRunF16C(f, P, b, K, visits)
 	default:

@@ -4,36 +4,7 @@
 // comparisons, minima and float32 sums as the F16C kernels, sixteen lanes
 // an instruction), and the sum of a row's codewords in AVX2.
 
-// ADDDIFF64Z sets F[I:I+64] += A[I:I+64] - B[I:I+64] for float32 F and
-// float16 A and B (I an index register); ADDDIFF16Z the same for 16.
-#define ADDDIFF64Z(A, B, F, I) \
-	VCVTPH2PS (A)(I*2), Z5;     \
-	VCVTPH2PS 32(A)(I*2), Z6;   \
-	VCVTPH2PS 64(A)(I*2), Z7;   \
-	VCVTPH2PS 96(A)(I*2), Z8;   \
-	VCVTPH2PS (B)(I*2), Z9;     \
-	VCVTPH2PS 32(B)(I*2), Z10;  \
-	VCVTPH2PS 64(B)(I*2), Z11;  \
-	VCVTPH2PS 96(B)(I*2), Z12;  \
-	VSUBPS    Z9, Z5, Z5;       \
-	VSUBPS    Z10, Z6, Z6;      \
-	VSUBPS    Z11, Z7, Z7;      \
-	VSUBPS    Z12, Z8, Z8;      \
-	VADDPS    (F)(I*4), Z5, Z5;    \
-	VADDPS    64(F)(I*4), Z6, Z6;  \
-	VADDPS    128(F)(I*4), Z7, Z7; \
-	VADDPS    192(F)(I*4), Z8, Z8; \
-	VMOVUPS   Z5, (F)(I*4);        \
-	VMOVUPS   Z6, 64(F)(I*4);      \
-	VMOVUPS   Z7, 128(F)(I*4);     \
-	VMOVUPS   Z8, 192(F)(I*4)
-
-#define ADDDIFF16Z(A, B, F, I) \
-	VCVTPH2PS (A)(I*2), Z5;     \
-	VCVTPH2PS (B)(I*2), Z9;     \
-	VSUBPS    Z9, Z5, Z5;       \
-	VADDPS    (F)(I*4), Z5, Z5; \
-	VMOVUPS   Z5, (F)(I*4)
+#include "kernel512.h"
 
 // UPDATE512 adds to f (DI), M*K = R13 values, row A less row B, from index
 // R14 = 0; L names its labels.
@@ -66,74 +37,20 @@ addone:
 	VZEROUPPER
 	RET
 
-// HMIN leaves in X0's lowest lane the least of Z0's sixteen (Z1 scratch).
-#define HMIN                      \
-	VEXTRACTF32X8 $1, Z0, Y1; \
-	VMINPS        Y1, Y0, Y0; \
-	VEXTRACTF128  $1, Y0, X1; \
-	VMINPS        X1, X0, X0; \
-	VPERMILPS     $0x4E, X0, X1; \
-	VMINPS        X1, X0, X0; \
-	VPERMILPS     $0xB1, X0, X1; \
-	VMINPS        X1, X0, X0
-
-// func icmRun512(f []float32, P, b []uint16, mins []float32, K, visits int)
+// func icmRun512(f []float32, P, b []uint16, K, visits int)
 //
-// The least field of every codebook is kept in mins: taken once, then
-// brought up to date by each change's update as it writes the field, so
-// that a visit that changes nothing compares two values instead of
-// reading the codebook's K fields. Registers: DI f, SI P, BX b, CX mins,
-// R8 M, R9 K, R10 m, R11 the visits since the last change (counting it),
-// R12 &f[m*K], R15 the bytes of a row of P (M*K*2), Z15 +Inf; visits counts
-// down in its slot; AX, DX, R13, R14 scratch.
-TEXT ·icmRun512(SB), NOSPLIT, $0-112
-	MOVQ         f_base+0(FP), DI
-	MOVQ         f_len+8(FP), R15
-	SHLQ         $1, R15
-	MOVQ         P_base+24(FP), SI
-	MOVQ         b_base+48(FP), BX
-	MOVQ         b_len+56(FP), R8
-	MOVQ         mins_base+72(FP), CX
-	MOVQ         K+96(FP), R9
-	MOVL         $0x7f800000, AX
-	VPBROADCASTD AX, Z15
-	XORQ         R10, R10
-	MOVQ         DI, R12
-
-zinit:
-	CMPQ    R10, R8
-	JGE     zinitd
-	VMOVAPS Z15, Z0
-	VMOVAPS Z15, Z1
-	XORQ    AX, AX
-
-zinit64:
-	LEAQ   64(AX), R13
-	CMPQ   R13, R9
-	JG     zinit16
-	VMINPS (R12)(AX*4), Z0, Z0
-	VMINPS 64(R12)(AX*4), Z1, Z1
-	VMINPS 128(R12)(AX*4), Z0, Z0
-	VMINPS 192(R12)(AX*4), Z1, Z1
-	MOVQ   R13, AX
-	JMP    zinit64
-
-zinit16:
-	CMPQ   AX, R9
-	JGE    zinitr
-	VMINPS (R12)(AX*4), Z0, Z0
-	ADDQ   $16, AX
-	JMP    zinit16
-
-zinitr:
-	VMINPS Z1, Z0, Z0
-	HMIN
-	VMOVSS X0, (CX)(R10*4)
-	INCQ   R10
-	LEAQ   (R12)(R9*4), R12
-	JMP    zinit
-
-zinitd:
+// Registers: DI f, SI P, BX b, R8 M, R9 K, R10 m, R11 the visits since
+// the last change (counting it), R12 &f[m*K], R15 the bytes of a row of P
+// (M*K*2); visits counts down in its slot; AX, DX, R13, R14 scratch; K1 to K4
+// the tests' masks.
+TEXT ·icmRun512(SB), NOSPLIT, $0-88
+	MOVQ f_base+0(FP), DI
+	MOVQ f_len+8(FP), R15
+	SHLQ $1, R15
+	MOVQ P_base+24(FP), SI
+	MOVQ b_base+48(FP), BX
+	MOVQ b_len+56(FP), R8
+	MOVQ K+72(FP), R9
 	XORQ R10, R10
 	XORQ R11, R11
 	MOVQ DI, R12
@@ -141,39 +58,111 @@ zinitd:
 zm:
 	CMPQ  R11, R8
 	JGE   zdone
-	MOVQ  visits+104(FP), AX
+	MOVQ  visits+80(FP), AX
 	TESTQ AX, AX
 	JLE   zdone
 	DECQ  AX
-	MOVQ  AX, visits+104(FP)
+	MOVQ  AX, visits+80(FP)
 	INCQ  R11
 
-	// Nothing to do unless the least field is below the current code's
-	// (ordered); else its first code (-0 equals 0 there).
+	// Whether any code's field is below the current one's, 32 codes a
+	// step in two masks.
 	MOVWQZX      (BX)(R10*2), DX
-	VMOVSS       (CX)(R10*4), X2
-	VUCOMISS     (R12)(DX*4), X2
-	JCC          znext
-	VBROADCASTSS X2, Z2
+	VBROADCASTSS (R12)(DX*4), Z2
+	KXORW        K1, K1, K1
+	KXORW        K2, K2, K2
 	XORQ         AX, AX
 
+zany32:
+	LEAQ   32(AX), R13
+	CMPQ   R13, R9
+	JG     zany
+	VCMPPS $0x1e, (R12)(AX*4), Z2, K3   // f[c] > f[k], ordered
+	VCMPPS $0x1e, 64(R12)(AX*4), Z2, K4
+	KORW   K3, K1, K1
+	KORW   K4, K2, K2
+	MOVQ   R13, AX
+	JMP    zany32
+
+zany:
+	CMPQ   AX, R9
+	JGE    zanyd
+	VCMPPS $0x1e, (R12)(AX*4), Z2, K3
+	KORW   K3, K1, K1
+	ADDQ   $16, AX
+	JMP    zany
+
+zanyd:
+	KORTESTW K1, K2
+	JZ       znext
+
+	// The least field in four chains of 64 codes a step, then its first
+	// code (-0 equals 0 there).
+	VMOVUPS (R12), Z0
+	MOVQ    $16, AX
+	CMPQ    R9, $64
+	JL      zmin
+	VMOVUPS 64(R12), Z1
+	VMOVUPS 128(R12), Z6
+	VMOVUPS 192(R12), Z7
+	MOVQ    $64, AX
+
+zmin64:
+	LEAQ   64(AX), R13
+	CMPQ   R13, R9
+	JG     zmin64d
+	VMINPS (R12)(AX*4), Z0, Z0
+	VMINPS 64(R12)(AX*4), Z1, Z1
+	VMINPS 128(R12)(AX*4), Z6, Z6
+	VMINPS 192(R12)(AX*4), Z7, Z7
+	MOVQ   R13, AX
+	JMP    zmin64
+
+zmin64d:
+	VMINPS Z1, Z0, Z0
+	VMINPS Z7, Z6, Z6
+	VMINPS Z6, Z0, Z0
+
+zmin:
+	CMPQ   AX, R9
+	JGE    zred
+	VMINPS (R12)(AX*4), Z0, Z0
+	ADDQ   $16, AX
+	JMP    zmin
+
+zred:
+	VEXTRACTF32X8 $1, Z0, Y1
+	VMINPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VMINPS        X1, X0, X0
+	VPERMILPS     $0x4E, X0, X1
+	VMINPS        X1, X0, X0
+	VPERMILPS     $0xB1, X0, X1
+	VMINPS        X1, X0, X0
+	VBROADCASTSS  X0, Z2
+	XORQ          AX, AX
+
 zfind:
+	CMPQ   AX, R9
+	JGE    znext
 	VCMPPS $0, (R12)(AX*4), Z2, K3
-	KMOVW  K3, R13
-	TESTL  R13, R13
+	KMOVW  K3, DX
+	TESTL  DX, DX
 	JNZ    zfound
 	ADDQ   $16, AX
-	CMPQ   AX, R9
-	JL     zfind
-	JMP    znext // not reached: the least field is in the block
+	JMP    zfind
 
 zfound:
-	BSFL R13, R13
-	ADDQ R13, AX
+	BSFL     DX, DX
+	ADDQ     DX, AX
+	MOVWQZX  (BX)(R10*2), DX
+	CMPQ     AX, DX
+	JEQ      znext
+	VMOVSS   (R12)(AX*4), X4
+	VUCOMISS (R12)(DX*4), X4
+	JCC      znext
 
-	// b[m] = k; f += P[m*K+k] - P[m*K+c] outside block m, which is zero
-	// in both rows (skipping it spares 1/M of the bytes a change reads),
-	// each other block's least field taken as it is written.
+	// b[m] = k; f += P[m*K+k] - P[m*K+c] (block m of both rows is zero).
 	MOVW  AX, (BX)(R10*2)
 	MOVQ  $1, R11
 	MOVQ  R10, R13
@@ -184,52 +173,10 @@ zfound:
 	ADDQ  R13, DX
 	IMULQ R15, DX
 	ADDQ  SI, DX
+	MOVQ  R15, R13
+	SHRQ  $1, R13
 	XORQ  R14, R14
-
-zub:
-	LEAQ    (DI)(R14*4), R13
-	CMPQ    R13, R12
-	JEQ     zuown
-	MOVQ    R9, R13
-	VMOVAPS Z15, Z3
-	VMOVAPS Z15, Z13
-
-zub64:
-	CMPQ       R13, $64
-	JL         zub16
-	ADDDIFF64Z(AX, DX, DI, R14)
-	VMINPS     Z5, Z3, Z3
-	VMINPS     Z6, Z13, Z13
-	VMINPS     Z7, Z3, Z3
-	VMINPS     Z8, Z13, Z13
-	ADDQ       $64, R14
-	SUBQ       $64, R13
-	JMP        zub64
-
-zub16:
-	CMPQ       R13, $16
-	JL         zubmin
-	ADDDIFF16Z(AX, DX, DI, R14)
-	VMINPS     Z5, Z3, Z3
-	ADDQ       $16, R14
-	SUBQ       $16, R13
-	JMP        zub16
-
-zubmin:
-	VMINPS Z13, Z3, Z0
-	HMIN
-	VMOVSS X0, (CX)
-	JMP    zubnext
-
-zuown:
-	ADDQ R9, R14
-
-zubnext:
-	ADDQ $4, CX
-	LEAQ (R14)(R14*1), R13
-	CMPQ R13, R15
-	JL   zub
-	MOVQ mins_base+72(FP), CX
+	UPDATE512(AX, DX, zup64, zup16, znext)
 
 znext:
 	INCQ R10

@@ -55,7 +55,13 @@ func addDiff512(f []float32, a, b []uint16)
 // icmRun512 is icmRun for K a positive multiple of 16, by AVX-512.
 //
 //go:noescape
-func icmRun512(f []float32, P, b []uint16, mins []float32, K, visits int)
+func icmRun512(f []float32, P, b []uint16, K, visits int)
+
+// icmRunMins512 is icmRun512 keeping each codebook's least field in mins
+// (len(b) values).
+//
+//go:noescape
+func icmRunMins512(f []float32, P, b []uint16, mins []float32, K, visits int)
 
 // codewordSumAVX2 is codewordSum for the first len(s) values, a multiple
 // of 8, of rows of D.

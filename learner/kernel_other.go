@@ -31,7 +31,11 @@ func addDiff512(f []float32, a, b []uint16) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
 
-func icmRun512(f []float32, P, b []uint16, mins []float32, K, visits int) {
+func icmRun512(f []float32, P, b []uint16, K, visits int) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func icmRunMins512(f []float32, P, b []uint16, mins []float32, K, visits int) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
 

@@ -172,7 +172,7 @@ func TestICMSweepMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	hasAVX2, has512 := useAVX2, useAVX512
 	defer func() { useAVX2, useAVX512 = hasAVX2, has512 }()
-	for _, tc := range []struct{ M, K int }{{1, 8}, {2, 8}, {5, 16}, {32, 16}, {3, 24}, {4, 64}, {3, 5}, {7, 12}, {2, 256}, {3, 40}, {2, 72}} {
+	for _, tc := range []struct{ M, K int }{{1, 8}, {2, 8}, {5, 16}, {32, 16}, {3, 24}, {4, 64}, {3, 5}, {7, 12}, {2, 256}, {3, 80}, {3, 40}, {2, 72}} {
 		MK := tc.M * tc.K
 		for trial := 0; trial < 20; trial++ {
 			P := make([]uint16, MK*MK)

@@ -1,0 +1,33 @@
+// Macros of the AVX-512 field kernels, kernel512_amd64.s and
+// kernelmins512_amd64.s.
+
+// ADDDIFF64Z sets F[I:I+64] += A[I:I+64] - B[I:I+64] for float32 F and
+// float16 A and B (I an index register); ADDDIFF16Z the same for 16.
+#define ADDDIFF64Z(A, B, F, I) \
+	VCVTPH2PS (A)(I*2), Z5;     \
+	VCVTPH2PS 32(A)(I*2), Z6;   \
+	VCVTPH2PS 64(A)(I*2), Z7;   \
+	VCVTPH2PS 96(A)(I*2), Z8;   \
+	VCVTPH2PS (B)(I*2), Z9;     \
+	VCVTPH2PS 32(B)(I*2), Z10;  \
+	VCVTPH2PS 64(B)(I*2), Z11;  \
+	VCVTPH2PS 96(B)(I*2), Z12;  \
+	VSUBPS    Z9, Z5, Z5;       \
+	VSUBPS    Z10, Z6, Z6;      \
+	VSUBPS    Z11, Z7, Z7;      \
+	VSUBPS    Z12, Z8, Z8;      \
+	VADDPS    (F)(I*4), Z5, Z5;    \
+	VADDPS    64(F)(I*4), Z6, Z6;  \
+	VADDPS    128(F)(I*4), Z7, Z7; \
+	VADDPS    192(F)(I*4), Z8, Z8; \
+	VMOVUPS   Z5, (F)(I*4);        \
+	VMOVUPS   Z6, 64(F)(I*4);      \
+	VMOVUPS   Z7, 128(F)(I*4);     \
+	VMOVUPS   Z8, 192(F)(I*4)
+
+#define ADDDIFF16Z(A, B, F, I) \
+	VCVTPH2PS (A)(I*2), Z5;     \
+	VCVTPH2PS (B)(I*2), Z9;     \
+	VSUBPS    Z9, Z5, Z5;       \
+	VADDPS    (F)(I*4), Z5, Z5; \
+	VMOVUPS   Z5, (F)(I*4)
