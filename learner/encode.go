@@ -282,6 +282,17 @@ func (a *aq) rowError(e *encoder, x []float32, b []uint16) float64 {
 // cost 176 ns from a 1 MB table, 240 ns from 4 MB, 400 ns from 16 MB, 580
 // from 32. Nor did visiting the rows in the order of their first two codes
 // (for rows of P still in L2): an encoding pass took 1.08 to 1.23x the time.
+//
+// Nor, at embshrink-learner-13 (8x256 on GloVe 50k): P in huge pages (mmap
+// and MADV_HUGEPAGE, 8 MB of them in use), 30.4 s against 30.1, and at
+// 16x256 (24 rounds, P of 32 MB) 24.7 and 27.0 s against 25.6 and 26.8;
+// restarts whose ICM leaves the re-drawn codebooks alone for its first
+// sweep, so that the others follow them (24 rounds: 0.2461 in 21.0 to 23.8
+// s of CPU, where plain restarts gave 0.2492 in 18.5 s and over 30 rounds
+// 0.2465 in 21.6 s: the same curve). Skipping the update of the changed
+// codebook's own block (zero in P) paid only with the least fields kept:
+// the kernel's profile 4.18, 3.91 and 3.85 s against 4.15, 4.52 and 4.31
+// (without them, 4.96 and 4.75 against 4.61 and 4.58).
 func (a *aq) encodeRow(e *encoder, x, u []float32, P, codes []uint16, rng rowRNG, o encodeOpts) float64 {
 	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K
