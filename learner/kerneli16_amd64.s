@@ -14,6 +14,47 @@
 	VMOVUPS     A, (DI);       \
 	ADDQ        R8, DI
 
+// ZERO8Z clears the 8 rows' sums, Z0 to Z7.
+#define ZERO8Z \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7
+
+// DOT8Z adds by OP (VNNI) the products of the panel's next step at BX with
+// the 8 rows' (SI and R12 rows 0 and 3, R9 a row's bytes, R11 three rows')
+// into Z0 to Z7.
+#define DOT8Z(OP) \
+	VMOVDQU32 (BX), Z8; \
+	OP.BCST   (SI), Z8, Z0; \
+	OP.BCST   (SI)(R9*1), Z8, Z1; \
+	OP.BCST   (SI)(R9*2), Z8, Z2; \
+	OP.BCST   (R12), Z8, Z3; \
+	OP.BCST   (SI)(R9*4), Z8, Z4; \
+	OP.BCST   (R12)(R9*2), Z8, Z5; \
+	OP.BCST   (SI)(R11*2), Z8, Z6; \
+	OP.BCST   (R12)(R9*4), Z8, Z7
+
+// STORE8Z stores the 8 rows' terms from their sums Z0 to Z7 (see STOREI16Z).
+#define STORE8Z \
+	MOVQ    nm_base+88(FP), AX; \
+	VMOVUPS (AX), Z10; \
+	MOVQ    mul_base+112(FP), AX; \
+	VMOVUPS (AX), Z11; \
+	MOVQ    mr_base+136(FP), AX; \
+	STOREI16Z(Z0, 0); \
+	STOREI16Z(Z1, 4); \
+	STOREI16Z(Z2, 8); \
+	STOREI16Z(Z3, 12); \
+	STOREI16Z(Z4, 16); \
+	STOREI16Z(Z5, 20); \
+	STOREI16Z(Z6, 24); \
+	STOREI16Z(Z7, 28)
+
 // func unaryI16VNNI(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32)
 //
 // 8 rows and a panel of 16 codewords: a row's 16 sums in the lanes of one
@@ -34,27 +75,12 @@ TEXT ·unaryI16VNNI(SB), NOSPLIT, $0-160
 	MOVQ p_base+64(FP), BX
 	LEAQ (R9)(R9*2), R11
 	LEAQ (SI)(R11*1), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	ZERO8Z
 
 vpair:
 	TESTQ         CX, CX
 	JE            vstore
-	VMOVDQU32     (BX), Z8
-	VPDPWSSD.BCST (SI), Z8, Z0
-	VPDPWSSD.BCST (SI)(R9*1), Z8, Z1
-	VPDPWSSD.BCST (SI)(R9*2), Z8, Z2
-	VPDPWSSD.BCST (R12), Z8, Z3
-	VPDPWSSD.BCST (SI)(R9*4), Z8, Z4
-	VPDPWSSD.BCST (R12)(R9*2), Z8, Z5
-	VPDPWSSD.BCST (SI)(R11*2), Z8, Z6
-	VPDPWSSD.BCST (R12)(R9*4), Z8, Z7
+	DOT8Z(VPDPWSSD)
 	ADDQ          $64, BX
 	ADDQ          $4, SI
 	ADDQ          $4, R12
@@ -62,19 +88,7 @@ vpair:
 	JMP           vpair
 
 vstore:
-	MOVQ    nm_base+88(FP), AX
-	VMOVUPS (AX), Z10
-	MOVQ    mul_base+112(FP), AX
-	VMOVUPS (AX), Z11
-	MOVQ    mr_base+136(FP), AX
-	STOREI16Z(Z0, 0)
-	STOREI16Z(Z1, 4)
-	STOREI16Z(Z2, 8)
-	STOREI16Z(Z3, 12)
-	STOREI16Z(Z4, 16)
-	STOREI16Z(Z5, 20)
-	STOREI16Z(Z6, 24)
-	STOREI16Z(Z7, 28)
+	STORE8Z
 	VZEROUPPER
 	RET
 
@@ -177,27 +191,12 @@ TEXT ·unaryI8VNNI(SB), NOSPLIT, $0-184
 	MOVQ   p8_base+64(FP), BX
 	LEAQ   (R9)(R9*2), R11
 	LEAQ   (SI)(R11*1), R12
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	ZERO8Z
 
 v8quad:
 	TESTQ         CX, CX
 	JE            v8store
-	VMOVDQU32     (BX), Z8
-	VPDPBUSD.BCST (SI), Z8, Z0
-	VPDPBUSD.BCST (SI)(R9*1), Z8, Z1
-	VPDPBUSD.BCST (SI)(R9*2), Z8, Z2
-	VPDPBUSD.BCST (R12), Z8, Z3
-	VPDPBUSD.BCST (SI)(R9*4), Z8, Z4
-	VPDPBUSD.BCST (R12)(R9*2), Z8, Z5
-	VPDPBUSD.BCST (SI)(R11*2), Z8, Z6
-	VPDPBUSD.BCST (R12)(R9*4), Z8, Z7
+	DOT8Z(VPDPBUSD)
 	ADDQ          $64, BX
 	ADDQ          $4, SI
 	ADDQ          $4, R12
@@ -214,18 +213,6 @@ v8store:
 	VPSUBD.BCST 20(DX), Z5, Z5
 	VPSUBD.BCST 24(DX), Z6, Z6
 	VPSUBD.BCST 28(DX), Z7, Z7
-	MOVQ        nm_base+88(FP), AX
-	VMOVUPS     (AX), Z10
-	MOVQ        mul_base+112(FP), AX
-	VMOVUPS     (AX), Z11
-	MOVQ        mr_base+136(FP), AX
-	STOREI16Z(Z0, 0)
-	STOREI16Z(Z1, 4)
-	STOREI16Z(Z2, 8)
-	STOREI16Z(Z3, 12)
-	STOREI16Z(Z4, 16)
-	STOREI16Z(Z5, 20)
-	STOREI16Z(Z6, 24)
-	STOREI16Z(Z7, 28)
+	STORE8Z
 	VZEROUPPER
 	RET
