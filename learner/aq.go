@@ -46,11 +46,11 @@ type aq struct {
 	xq             []int16   // the table quantised (quantTable), kept
 	xmul           []float32 // its rows' scales
 	xqBits         int       // their bits
-	// byteProducts says the unary terms' products take byteBits bits (see
-	// learnAQ).
-	byteProducts bool
-	cfg          Config
-	progress     func(Progress)
+	// prodBits is the bits of the encoder's products (productBits); 0:
+	// i16Bits(D).
+	prodBits int
+	cfg      Config
+	progress func(Progress)
 }
 
 func (a *aq) weight(i int) float64 {
@@ -174,7 +174,7 @@ func learnAQ(st *stopper, data []float32, V, D int, cfg Config) (learned, error)
 	if st.reached(prev) {
 		return learned{a.codes, a.cb, st.targetMsg()}, nil
 	}
-	a.byteProducts = prev >= byteMinError
+	a.prodBits = productBits(D, prev)
 	return newRefinement(a, st, cfg).run(prev)
 }
 

@@ -36,9 +36,9 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	if err != nil {
 		return 0, err
 	}
-	b := i16Bits(D)
-	if a.byteProducts {
-		b = min(b, byteBits)
+	b := a.prodBits
+	if b == 0 {
+		b = i16Bits(D)
 	}
 	bk := newI16Book(a.cb, MK, D, norms, inv, b)
 	xq, xmul, err := a.quantTable(ctx, bk)

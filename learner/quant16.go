@@ -103,7 +103,7 @@ type i16Book struct {
 const byteBits = 7
 
 // byteMinError is the least relative error of the initialisation from
-// which the encoder's products take byteBits bits (aq.byteProducts), on
+// which the encoder's products take byteBits bits (productBits), on
 // every CPU, so that the bytes do not depend on it. Their steps, 2^-6 of
 // a row's largest value, are coarse beside a small residual (GloVe 50k,
 // seed 1, 128 rounds, bytes against 12 or 13 bits; the initial error in
@@ -114,6 +114,16 @@ const byteBits = 7
 // the instructions: 8x256 on 100 columns took 0.87 to 0.91x the CPU time
 // (3 pairs run side by side).
 const byteMinError = 0.1
+
+// productBits returns the bits of the encoder's products for a table of D
+// columns whose initialisation left the relative error initErr: byteBits
+// from byteMinError, else i16Bits(D).
+func productBits(D int, initErr float64) int {
+	if initErr >= byteMinError {
+		return min(byteBits, i16Bits(D))
+	}
+	return i16Bits(D)
+}
 
 // newI16Book quantises the [n, D] codewords cb to b bits (at most
 // i16Bits(D)) for rows quantised to the same bits; the unary terms come

@@ -127,3 +127,20 @@ func TestQuantTableSameCodes(t *testing.T) {
 		t.Fatalf("kept and per-block quantisation learned different results (errors %g and %g)", got[0].Metrics.RelSqErr, got[1].Metrics.RelSqErr)
 	}
 }
+
+// TestProductBits pins the rule of the encoder's bits: bytes from an
+// initial error of byteMinError, the int16 products' bits below it.
+func TestProductBits(t *testing.T) {
+	for _, tc := range []struct {
+		D       int
+		initErr float64
+		want    int
+	}{
+		{100, 0.28, byteBits}, {100, byteMinError, byteBits}, {100, 0.0999, 12},
+		{16, 0.5, byteBits}, {16, 0.015, 13}, {2048, 0.2, byteBits}, {2048, 0.01, 10},
+	} {
+		if got := productBits(tc.D, tc.initErr); got != tc.want {
+			t.Errorf("productBits(%d, %g) = %d, want %d", tc.D, tc.initErr, got, tc.want)
+		}
+	}
+}
