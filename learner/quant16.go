@@ -108,11 +108,11 @@ const byteBits = 7
 // a row's largest value, are coarse beside a small residual (GloVe 50k,
 // seed 1, 128 rounds, bytes against 12 or 13 bits; the initial error in
 // brackets): 100 columns 8x256 (0.28) 0.2299 against 0.2297, 32x16
-// 0.1449 against 0.1448, 16x16 0.3159 either way; the first 64 columns at
+// 0.1449 against 0.1448, 16x16 0.3159 either way; the first 64 (0.21) at
 // 8x256 0.1683 against 0.1682; the first 32 (0.082) 0.0675 against
-// 0.0674, the first 16 0.0083 against 0.0082. On VNNI the bytes take half
-// the instructions: 8x256 on 100 columns took 0.87 to 0.91x the CPU time
-// (3 pairs run side by side).
+// 0.0674, the first 16 (0.011) 0.0083 against 0.0082. On VNNI the bytes
+// take half the instructions: 8x256 on 100 columns took 0.87 to 0.91x the
+// CPU time (3 pairs run side by side).
 const byteMinError = 0.1
 
 // productBits returns the bits of the encoder's products for a table of D
