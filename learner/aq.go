@@ -46,8 +46,8 @@ type aq struct {
 	xq             []int16   // the table quantised (quantTable), kept
 	xmul           []float32 // its rows' scales
 	xqBits         int       // their bits
-	// prodBits is the bits of the encoder's products (productBits); 0:
-	// i16Bits(D).
+	// prodBits is the bits of the encoder's products: i16Bits(D) until
+	// learnAQ chooses them by productBits.
 	prodBits int
 	cfg      Config
 	progress func(Progress)
@@ -64,7 +64,7 @@ func (a *aq) weight(i int) float64 {
 // codes 0 and a zero codebook.
 func newAQ(x []float32, V, D int, cfg Config) *aq {
 	a := &aq{V: V, D: D, M: cfg.M, K: cfg.K, MK: cfg.M * cfg.K, x: x,
-		codes: make([]uint16, V*cfg.M), cb: make([]float32, cfg.M*cfg.K*D),
+		codes: make([]uint16, V*cfg.M), cb: make([]float32, cfg.M*cfg.K*D), prodBits: i16Bits(D),
 		threads: cfg.Threads, seed: cfg.Seed, cfg: cfg, progress: cfg.Progress}
 	if a.progress == nil {
 		a.progress = func(Progress) {}

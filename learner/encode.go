@@ -36,11 +36,7 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	if err != nil {
 		return 0, err
 	}
-	b := a.prodBits
-	if b == 0 {
-		b = i16Bits(D)
-	}
-	bk := newI16Book(a.cb, MK, D, norms, inv, b)
+	bk := newI16Book(a.cb, MK, D, norms, inv, a.prodBits)
 	xq, xmul, err := a.quantTable(ctx, bk)
 	if err != nil {
 		return 0, err

@@ -2,13 +2,6 @@ package learner
 
 import "github.com/embshrink/embshrink/internal/half"
 
-// minsK is the least K for which the AVX-512 ICM keeps each codebook's least
-// field (icmRunMins512): a codebook's K fields then take a few registers'
-// reduction at each update. At 32x16 (GloVe 50k, 32 rounds) it took 13.5 s
-// of CPU where the scan took 11.6 and 12.3; at 12x64 12.3 and 12.1 against
-// 13.1 and 12.2; at 8x256 (48 rounds, 4 pairs run side by side) 0.95x.
-const minsK = 64
-
 // The inner loops of the learner (ICM runs and field sums, products with
 // the codebook, k-means and refit sums), each with an AVX2 version on amd64
 // (F16C for the ICM's float16 cross terms; the products' tiles, the ICM's
@@ -202,6 +195,13 @@ func axpy(f, a []float32, w float32) {
 		f[j] += float32(w * a[j])
 	}
 }
+
+// minsK is the least K for which the AVX-512 ICM keeps each codebook's least
+// field (icmRunMins512): a codebook's K fields then take a few registers'
+// reduction at each update. At 32x16 (GloVe 50k, 32 rounds) it took 13.5 s
+// of CPU where the scan took 11.6 and 12.3; at 12x64 12.3 and 12.1 against
+// 13.1 and 12.2; at 8x256 (48 rounds, 4 pairs run side by side) 0.95x.
+const minsK = 64
 
 // icmRun runs ICM on codes b, of len(b) codebooks of K codes, with field
 // f: it visits the codebooks in turn, moving b[m] to the first code of

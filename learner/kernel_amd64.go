@@ -108,7 +108,7 @@ func unaryAVX2(u, norms []float32)
 func unaryI16VNNI(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32)
 
 // unaryI8VNNI is unaryI16VNNI for values of at most 7 bits, packed as
-// bytes (see i16Book.p8 and rowBytes).
+// bytes (see i16Book.p8 and byteRows).
 //
 //go:noescape
 func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32)
