@@ -159,7 +159,7 @@ func (a *aq) crossTerms(ctx context.Context, cs []float32) (P []uint16, norms []
 func halfScale(cb []float32, D int) float32 {
 	var most float64
 	for j := 0; j+D <= len(cb); j += D {
-		most = math.Max(most, sqNorm(cb[j:j+D]))
+		most = max(most, sqNorm(cb[j:j+D]))
 	}
 	if most == 0 || math.IsInf(most, 0) || math.IsNaN(most) {
 		return 1

@@ -178,7 +178,7 @@ func nearest(pts []float32, pnorm []float64, D int, cent, ct, cnorm []float32, K
 				assign[i] = int32(k)
 				changed++
 			}
-			dist[i] = math.Max(pnorm[i]+float64(row[k]), 0)
+			dist[i] = max(pnorm[i]+float64(row[k]), 0)
 		}
 	}
 	return changed
@@ -250,6 +250,7 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 	for t := range nd {
 		dot[t], nd[t] = make([]float32, len(cand)), make([]float64, len(cand))
 	}
+	var mass []float64 // d2's weighted sums by seedChunk candidates
 	for k := 0; k < K; k++ {
 		tries := 1
 		if k > 0 && l.greedy {
@@ -261,7 +262,7 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 		// to 4.7 s in one).
 		picks := picked[:tries]
 		for t := range picks {
-			picks[t] = a.pickSeed(cand, d2, k == 0, rng)
+			picks[t] = a.pickSeed(cand, d2, mass, rng)
 		}
 		pots, err := l.seedDists(ctx, pts, picks, cand, rows, pn, d2, nd[:tries], dot[:tries])
 		if err != nil {
@@ -269,12 +270,13 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 		}
 		t := 0
 		for u := range pots {
-			if pots[u] < pots[t] {
+			if pots[u].sum < pots[t].sum {
 				t = u
 			}
 		}
 		copy(cent[k*D:(k+1)*D], pts[picks[t]*D:(picks[t]+1)*D])
 		d2, nd[t] = nd[t], d2
+		mass = pots[t].chunks
 	}
 	return cent, nil
 }
@@ -303,21 +305,23 @@ func seedTries(K int) int {
 // seedDists sets out[t] to the candidates' squared distances to their
 // nearest centre once row picks[t] of pts is added (d2 holds them without
 // it; rows and pn hold the candidates' rows and squared norms, dot is
-// scratch) and returns their weighted sums, each added by fixed chunks in
-// order. Two ways of reading fewer bytes did not pay (GloVe 50k at 8x256,
-// embshrink-learner-11, initialisation 3.8 to 5.1 s): the candidates'
+// scratch) and returns their weighted sums, by seedChunk candidates and
+// in all (the chunks' added in order). Two ways of reading fewer bytes did
+// not pay (GloVe 50k at 8x256, embshrink-learner-11, initialisation 3.8 to 5.1 s): the candidates'
 // rows as int16 for the integer products of the encoder (4.1 to 4.4 s,
 // and an initial error of 0.2836, not 0.2822); and the triangle
 // inequality, a candidate's row skipped when its nearest centre is at
 // least twice as far from the draw as from it (5.3 and 5.4 s).
-func (l *lloyd) seedDists(ctx context.Context, pts []float32, picks, cand []int, rows []float32, pn, d2 []float64, out [][]float64, dot [][]float32) ([]float64, error) {
+func (l *lloyd) seedDists(ctx context.Context, pts []float32, picks, cand []int, rows []float32, pn, d2 []float64, out [][]float64, dot [][]float32) ([]seedMass, error) {
 	a, D := l.a, l.a.D
-	const chunk = 1024
-	nc := (len(cand) + chunk - 1) / chunk
-	part := make([]float64, len(picks)*nc)
+	nc := (len(cand) + seedChunk - 1) / seedChunk
+	pots := make([]seedMass, len(picks))
+	for t := range pots {
+		pots[t].chunks = make([]float64, nc)
+	}
 	// Each candidate's distance is its own: the chunks change nothing but
 	// the time. A chunk's rows stay in cache for every pick.
-	err := forChunks(ctx, len(cand), chunk, a.threads, func(_, lo, hi int) {
+	err := forChunks(ctx, len(cand), seedChunk, a.threads, func(_, lo, hi int) {
 		for t, i := range picks {
 			c := pts[i*D : (i+1)*D]
 			cn := sqNorm(c)
@@ -325,56 +329,87 @@ func (l *lloyd) seedDists(ctx context.Context, pts []float32, picks, cand []int,
 			dots(dt[lo:hi], c, rows[lo*D:hi*D])
 			var s float64
 			for ci := lo; ci < hi; ci++ {
-				d := math.Max(pn[ci]+cn-2*float64(dt[ci]), 0)
+				d := max(pn[ci]+cn-2*float64(dt[ci]), 0)
 				o[ci] = min(d2[ci], d)
 				s += a.weight(cand[ci]) * o[ci]
 			}
-			part[t*nc+lo/chunk] = s
+			pots[t].chunks[lo/seedChunk] = s
 		}
 	})
-	pots := make([]float64, len(picks))
 	for t := range pots {
-		for _, v := range part[t*nc : (t+1)*nc] {
-			pots[t] += v
+		for _, v := range pots[t].chunks {
+			pots[t].sum += v
 		}
 	}
 	return pots, err
 }
 
+// seedChunk is the number of candidates whose weighted squared distances
+// the seeding sums apart.
+const seedChunk = 1024
+
+// seedMass is a seeding's weighted squared distances: their sum, and
+// their sums by seedChunk candidates, by which the next draw finds its
+// chunk before it walks the candidates (drawing from every candidate's
+// running sum took 0.5 s of one core, one ninth of the initialisation of
+// GloVe 50k at 8x256).
+type seedMass struct {
+	sum    float64
+	chunks []float64
+}
+
 // pickSeed draws the next k-means++ centre among cand with probability
-// proportional to weight times squared distance d2 (weighted uniform for the
-// first centre, or when no mass is left).
-func (a *aq) pickSeed(cand []int, d2 []float64, first bool, rng *rand.Rand) int {
+// proportional to weight times squared distance d2, whose sums by
+// seedChunk candidates are mass (weighted uniform for the first centre,
+// when mass is nil, or when no mass is left).
+func (a *aq) pickSeed(cand []int, d2, mass []float64, rng *rand.Rand) int {
 	var tot float64
-	for ci, i := range cand {
-		if !math.IsInf(d2[ci], 1) {
-			tot += a.weight(i) * d2[ci]
-		}
+	for _, v := range mass {
+		tot += v
 	}
-	if first || !(tot > 0) {
-		var wt float64
-		for _, i := range cand {
-			wt += a.weight(i)
+	if !(tot > 0) {
+		return a.pickUniform(cand, rng)
+	}
+	r := rng.Float64() * tot
+	last := len(mass) - 1
+	for c, v := range mass {
+		if r >= v && c < last {
+			r -= v
+			continue
 		}
-		if wt > 0 {
-			r := rng.Float64() * wt
-			for _, i := range cand {
-				r -= a.weight(i)
-				if r < 0 {
-					return i
+		lo, hi := c*seedChunk, min((c+1)*seedChunk, len(cand))
+		pick := -1
+		for ci := lo; ci < hi; ci++ {
+			if p := a.weight(cand[ci]) * d2[ci]; p > 0 {
+				pick = ci
+				if r -= p; r < 0 {
+					break
 				}
 			}
 		}
-		return cand[rng.IntN(len(cand))]
-	}
-	r := rng.Float64() * tot
-	for ci, i := range cand {
-		r -= a.weight(i) * d2[ci]
-		if r < 0 {
-			return i
+		if pick >= 0 {
+			return cand[pick] // the last with mass when rounding left r >= 0
 		}
 	}
 	return cand[len(cand)-1]
+}
+
+// pickUniform draws among cand with probability proportional to weight.
+func (a *aq) pickUniform(cand []int, rng *rand.Rand) int {
+	var wt float64
+	for _, i := range cand {
+		wt += a.weight(i)
+	}
+	if wt > 0 {
+		r := rng.Float64() * wt
+		for _, i := range cand {
+			r -= a.weight(i)
+			if r < 0 {
+				return i
+			}
+		}
+	}
+	return cand[rng.IntN(len(cand))]
 }
 
 // lloyd holds the scratch space of Lloyd iterations on pts.
