@@ -197,15 +197,34 @@ func (a *aq) energy(f, u []float32, b []uint16) float64 {
 
 // rowError returns ||x - y||^2 for the reconstruction y of codes b, the
 // codewords added in order in float32 (into e.y) and the squares summed in
-// float64.
+// float64 in four lanes, d mod 4, then added as (0+2) + (1+3): one running
+// sum, 100 additions in a chain at D = 100, took 3% of an 8x256 run.
 func (a *aq) rowError(e *encoder, x []float32, b []uint16) float64 {
 	codewordSum(e.y, a.cb, b, a.K)
-	var s float64
-	for d, v := range x {
-		r := float64(v) - float64(e.y[d])
-		s += r * r
+	return sqDiff(x, e.y)
+}
+
+// sqDiff returns the squared distance of x and y as rowError sums it.
+func sqDiff(x, y []float32) float64 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float64
+	d := 0
+	for ; d+4 <= len(x); d += 4 {
+		r0 := float64(x[d]) - float64(y[d])
+		r1 := float64(x[d+1]) - float64(y[d+1])
+		r2 := float64(x[d+2]) - float64(y[d+2])
+		r3 := float64(x[d+3]) - float64(y[d+3])
+		// The conversions round the products: no multiply-add is fused.
+		s0 += float64(r0 * r0)
+		s1 += float64(r1 * r1)
+		s2 += float64(r2 * r2)
+		s3 += float64(r3 * r3)
 	}
-	return s
+	for ; d < len(x); d++ {
+		r := float64(x[d]) - float64(y[d])
+		s0 += float64(r * r)
+	}
+	return (s0 + s2) + (s1 + s3)
 }
 
 // encodeRow improves codes in place for one row x with unary terms u and
@@ -292,6 +311,7 @@ func (a *aq) rowError(e *encoder, x []float32, b []uint16) float64 {
 func (a *aq) encodeRow(e *encoder, x, u []float32, P, codes []uint16, rng rowRNG, o encodeOpts) float64 {
 	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K
+	prefetchCodewords(a.cb, codes, K, a.D)
 	copy(e.cur, codes)
 	a.field(e.f, u, P, e.cur, e.off)
 	a.icm(e.f, P, e.cur, sweeps)

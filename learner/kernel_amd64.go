@@ -133,3 +133,9 @@ func restartF16C(f, base []float32, P []uint16, rows []int)
 //
 //go:noescape
 func codewordSum512(s, cb []float32, code []uint16, K, D int, tail uint16)
+
+// prefetchCodewords asks the CPU to bring into cache the codewords code
+// selects, rows of D values of cb, which must hold them.
+//
+//go:noescape
+func prefetchCodewords(cb []float32, code []uint16, K, D int)

@@ -365,3 +365,39 @@ unloop:
 undone:
 	VZEROUPPER
 	RET
+
+// func prefetchCodewords(cb []float32, code []uint16, K, D int)
+//
+// PREFETCHT0 on every cache line of the codewords code selects (row
+// m*K+code[m] of D values each, inside cb: the caller checks).
+TEXT ·prefetchCodewords(SB), NOSPLIT, $0-64
+	MOVQ cb_base+0(FP), SI
+	MOVQ code_base+24(FP), BX
+	MOVQ code_len+32(FP), CX
+	MOVQ K+48(FP), R8
+	MOVQ D+56(FP), R9
+	SHLQ $2, R9
+	XORQ R10, R10 // m
+
+pfrow:
+	CMPQ    R10, CX
+	JGE     pfdone
+	MOVWQZX (BX)(R10*2), AX
+	MOVQ    R10, DX
+	IMULQ   R8, DX
+	ADDQ    DX, AX
+	IMULQ   R9, AX
+	ADDQ    SI, AX     // the row's first byte
+	LEAQ    -1(AX)(R9*1), DX // its last
+	PREFETCHT0 (DX)
+
+pfline:
+	PREFETCHT0 (AX)
+	ADDQ       $64, AX
+	CMPQ       AX, DX
+	JLE        pfline
+	INCQ       R10
+	JMP        pfrow
+
+pfdone:
+	RET

@@ -88,3 +88,6 @@ func codewordSum512(s, cb []float32, code []uint16, K, D int, tail uint16) {
 func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
+
+// prefetchCodewords does nothing here: it is only a hint.
+func prefetchCodewords(cb []float32, code []uint16, K, D int) {}
