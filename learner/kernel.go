@@ -415,3 +415,29 @@ func products(out, x []float32, D int, c, ct []float32, n int) {
 		dots(out[r*n:(r+1)*n], x[r*D:(r+1)*D], c)
 	}
 }
+
+// dotsCols sets out[j] to the dot product of x with column j of cols, a
+// [len(x), n] matrix (so that sixteen columns' sums go in the lanes of one
+// register, without the horizontal sums of dots): each product rounded to
+// float32, then added in order of the dimension. len(out) <= n.
+func dotsCols(out, x, cols []float32, n int) {
+	if len(out) > n || len(cols) < len(x)*n {
+		panic("learner: dotsCols: the columns are fewer than asked")
+	}
+	done := 0
+	if useAVX2 && useAVX512 {
+		done = len(out) &^ 15
+		dotsCols512(out[:done], x, cols, n)
+	}
+	dotsColsGeneric(out[done:], x, cols[done:], n)
+}
+
+func dotsColsGeneric(out, x, cols []float32, n int) {
+	for j := range out {
+		var s float32
+		for d, v := range x {
+			s += float32(v * cols[d*n+j])
+		}
+		out[j] = s
+	}
+}

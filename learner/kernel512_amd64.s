@@ -374,3 +374,238 @@ cs8s:
 csdone:
 	VZEROUPPER
 	RET
+
+// func dotsCols512(out []float32, x []float32, cols []float32, n int)
+//
+// out[j] = sum over d of x[d]*cols[d*n+j], for j < len(out) (a multiple of
+// 16), each product rounded, then added in order of d from 0 (as
+// dotsColsGeneric): 128 columns at a time in Z0 to Z7, then 16.
+// Registers: DI out, SI x, DX cols, R8 len(out), R9 len(x), R10 n*4,
+// AX the column, BX &cols[d*n+j], CX d.
+TEXT ·dotsCols512(SB), NOSPLIT, $0-80
+	MOVQ out_base+0(FP), DI
+	MOVQ out_len+8(FP), R8
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), R9
+	MOVQ cols_base+48(FP), DX
+	MOVQ n+72(FP), R10
+	SHLQ $2, R10
+	XORQ AX, AX
+
+dc128:
+	LEAQ   128(AX), R11
+	CMPQ   R11, R8
+	JG     dc16
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	LEAQ   (DX)(AX*4), BX
+	XORQ   CX, CX
+
+dc128d:
+	CMPQ         CX, R9
+	JGE          dc128s
+	VBROADCASTSS (SI)(CX*4), Z8
+	VMULPS       (BX), Z8, Z9
+	VMULPS       64(BX), Z8, Z10
+	VMULPS       128(BX), Z8, Z11
+	VMULPS       192(BX), Z8, Z12
+	VMULPS       256(BX), Z8, Z13
+	VMULPS       320(BX), Z8, Z14
+	VMULPS       384(BX), Z8, Z15
+	VMULPS       448(BX), Z8, Z16
+	VADDPS       Z9, Z0, Z0
+	VADDPS       Z10, Z1, Z1
+	VADDPS       Z11, Z2, Z2
+	VADDPS       Z12, Z3, Z3
+	VADDPS       Z13, Z4, Z4
+	VADDPS       Z14, Z5, Z5
+	VADDPS       Z15, Z6, Z6
+	VADDPS       Z16, Z7, Z7
+	ADDQ         R10, BX
+	INCQ         CX
+	JMP          dc128d
+
+dc128s:
+	VMOVUPS Z0, (DI)(AX*4)
+	VMOVUPS Z1, 64(DI)(AX*4)
+	VMOVUPS Z2, 128(DI)(AX*4)
+	VMOVUPS Z3, 192(DI)(AX*4)
+	VMOVUPS Z4, 256(DI)(AX*4)
+	VMOVUPS Z5, 320(DI)(AX*4)
+	VMOVUPS Z6, 384(DI)(AX*4)
+	VMOVUPS Z7, 448(DI)(AX*4)
+	MOVQ    R11, AX
+	JMP     dc128
+
+dc16:
+	CMPQ   AX, R8
+	JGE    dcdone
+	VPXORD Z0, Z0, Z0
+	LEAQ   (DX)(AX*4), BX
+	XORQ   CX, CX
+
+dc16d:
+	CMPQ         CX, R9
+	JGE          dc16s
+	VBROADCASTSS (SI)(CX*4), Z8
+	VMULPS       (BX), Z8, Z9
+	VADDPS       Z9, Z0, Z0
+	ADDQ         R10, BX
+	INCQ         CX
+	JMP          dc16d
+
+dc16s:
+	VMOVUPS Z0, (DI)(AX*4)
+	ADDQ    $16, AX
+	JMP     dc16
+
+dcdone:
+	VZEROUPPER
+	RET
+
+// func dotsCols3x512(out []float32, ostride int, x []float32, D int, cols []float32, n, cnt int)
+//
+// dotsCols512 for three vectors at once, x's thirds (D values each), so that
+// each column is read once for the three: out[p*ostride+j] = sum over d of
+// x[p*D+d]*cols[d*n+j] for j < cnt, a multiple of 16; 64 columns at a time
+// in Z0 to Z11 (vector p, columns g*16: Z(4p+g)), then 16 in Z0 to Z2.
+// Registers: DI out, R12 ostride*4, SI x, R13 D*4, DX cols, R8 cnt, R9 D,
+// R10 n*4, AX the column, BX &cols[d*n+j], CX d, R14 &x[D+d].
+TEXT ·dotsCols3x512(SB), NOSPLIT, $0-104
+	MOVQ out_base+0(FP), DI
+	MOVQ ostride+24(FP), R12
+	SHLQ $2, R12
+	MOVQ x_base+32(FP), SI
+	MOVQ D+56(FP), R9
+	LEAQ (R9*4), R13
+	MOVQ cols_base+64(FP), DX
+	MOVQ n+88(FP), R10
+	SHLQ $2, R10
+	MOVQ cnt+96(FP), R8
+	XORQ AX, AX
+
+d3c64:
+	LEAQ   64(AX), R11
+	CMPQ   R11, R8
+	JG     d3c16
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	LEAQ   (DX)(AX*4), BX
+	LEAQ   (SI)(R13*1), R14
+	XORQ   CX, CX
+
+d3c64d:
+	CMPQ         CX, R9
+	JGE          d3c64s
+	VMOVUPS      (BX), Z12
+	VMOVUPS      64(BX), Z13
+	VMOVUPS      128(BX), Z14
+	VMOVUPS      192(BX), Z15
+	VBROADCASTSS (SI)(CX*4), Z16
+	VBROADCASTSS (R14), Z17
+	VBROADCASTSS (R14)(R13*1), Z18
+	VMULPS       Z12, Z16, Z19
+	VMULPS       Z13, Z16, Z20
+	VMULPS       Z14, Z16, Z21
+	VMULPS       Z15, Z16, Z22
+	VMULPS       Z12, Z17, Z23
+	VMULPS       Z13, Z17, Z24
+	VMULPS       Z14, Z17, Z25
+	VMULPS       Z15, Z17, Z26
+	VMULPS       Z12, Z18, Z27
+	VMULPS       Z13, Z18, Z28
+	VMULPS       Z14, Z18, Z29
+	VMULPS       Z15, Z18, Z30
+	VADDPS       Z19, Z0, Z0
+	VADDPS       Z20, Z1, Z1
+	VADDPS       Z21, Z2, Z2
+	VADDPS       Z22, Z3, Z3
+	VADDPS       Z23, Z4, Z4
+	VADDPS       Z24, Z5, Z5
+	VADDPS       Z25, Z6, Z6
+	VADDPS       Z26, Z7, Z7
+	VADDPS       Z27, Z8, Z8
+	VADDPS       Z28, Z9, Z9
+	VADDPS       Z29, Z10, Z10
+	VADDPS       Z30, Z11, Z11
+	ADDQ         R10, BX
+	ADDQ         $4, R14
+	INCQ         CX
+	JMP          d3c64d
+
+d3c64s:
+	LEAQ    (DI)(AX*4), BX
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	VMOVUPS Z2, 128(BX)
+	VMOVUPS Z3, 192(BX)
+	ADDQ    R12, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	VMOVUPS Z6, 128(BX)
+	VMOVUPS Z7, 192(BX)
+	ADDQ    R12, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	VMOVUPS Z10, 128(BX)
+	VMOVUPS Z11, 192(BX)
+	MOVQ    R11, AX
+	JMP     d3c64
+
+d3c16:
+	CMPQ   AX, R8
+	JGE    d3done
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	LEAQ   (DX)(AX*4), BX
+	LEAQ   (SI)(R13*1), R14
+	XORQ   CX, CX
+
+d3c16d:
+	CMPQ         CX, R9
+	JGE          d3c16s
+	VMOVUPS      (BX), Z12
+	VBROADCASTSS (SI)(CX*4), Z16
+	VBROADCASTSS (R14), Z17
+	VBROADCASTSS (R14)(R13*1), Z18
+	VMULPS       Z12, Z16, Z19
+	VMULPS       Z12, Z17, Z20
+	VMULPS       Z12, Z18, Z21
+	VADDPS       Z19, Z0, Z0
+	VADDPS       Z20, Z1, Z1
+	VADDPS       Z21, Z2, Z2
+	ADDQ         R10, BX
+	ADDQ         $4, R14
+	INCQ         CX
+	JMP          d3c16d
+
+d3c16s:
+	LEAQ    (DI)(AX*4), BX
+	VMOVUPS Z0, (BX)
+	ADDQ    R12, BX
+	VMOVUPS Z1, (BX)
+	ADDQ    R12, BX
+	VMOVUPS Z2, (BX)
+	ADDQ    $16, AX
+	JMP     d3c16
+
+d3done:
+	VZEROUPPER
+	RET

@@ -139,3 +139,16 @@ func codewordSum512(s, cb []float32, code []uint16, K, D int, tail uint16)
 //
 //go:noescape
 func prefetchCodewords(cb []float32, code []uint16, K, D int)
+
+// dotsCols512 is dotsCols for the first len(out) columns, a multiple of
+// 16, by AVX-512.
+//
+//go:noescape
+func dotsCols512(out []float32, x []float32, cols []float32, n int)
+
+// dotsCols3x512 is dotsCols for the three vectors of D values in x, into
+// out's rows of ostride, for the first cnt columns, a multiple of 16, by
+// AVX-512: each column is read once for the three.
+//
+//go:noescape
+func dotsCols3x512(out []float32, ostride int, x []float32, D int, cols []float32, n, cnt int)

@@ -91,3 +91,11 @@ func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, m
 
 // prefetchCodewords does nothing here: it is only a hint.
 func prefetchCodewords(cb []float32, code []uint16, K, D int) {}
+
+func dotsCols512(out []float32, x []float32, cols []float32, n int) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func dotsCols3x512(out []float32, ostride int, x []float32, D int, cols []float32, n, cnt int) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}

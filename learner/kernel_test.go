@@ -394,3 +394,40 @@ func TestRestartFieldMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedDotsMatchGeneric wants the seeding's products with columns, by
+// AVX-512 one vector or three at a time, equal bit for bit to the generic
+// loop, for column counts around the kernels' blocks of 128, 64 and 16 and
+// every count of vectors up to maxSeedTries+1.
+func TestSeedDotsMatchGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, D := range []int{1, 7, 100} {
+		for _, n := range []int{1, 15, 16, 17, 63, 64, 100, 129, 200} {
+			cols := make([]float32, D*n)
+			for j := range cols {
+				cols[j] = float32(rng.NormFloat64())
+			}
+			for tries := 1; tries <= maxSeedTries+1; tries++ {
+				xs := make([]float32, tries*D)
+				for j := range xs {
+					xs[j] = float32(rng.NormFloat64())
+				}
+				stride := n + 3
+				got := make([]float32, tries*stride)
+				seedDots(got, stride, xs, D, cols, n)
+				for u := 0; u < tries; u++ {
+					want := make([]float32, n)
+					dotsColsGeneric(want, xs[u*D:(u+1)*D], cols, n)
+					for j, w := range want {
+						if g := got[u*stride+j]; math.Float32bits(g) != math.Float32bits(w) {
+							t.Fatalf("D=%d n=%d tries=%d vector %d column %d: %g, want %g", D, n, tries, u, j, g, w)
+						}
+					}
+				}
+			}
+		}
+	}
+	if seedTries(64) != maxSeedTries || seedTries(65536) > maxSeedTries {
+		t.Errorf("seedTries(64) = %d, seedTries(65536) = %d; maxSeedTries %d", seedTries(64), seedTries(65536), maxSeedTries)
+	}
+}
