@@ -41,6 +41,7 @@ type aq struct {
 	threads        int
 	seed           int64
 	sqErr          float64   // the weighted squared error of the last encoding
+	normSum        []float64 // chunkNorms' result, kept
 	sums           []sumPart // scatterSums' parts, kept between calls
 	cross          []uint16  // crossTerms' result, kept between rounds
 	xq             []int16   // the table quantised (quantTable), kept

@@ -35,7 +35,6 @@ func (a *aq) encodeRes(ctx context.Context, round int, o encodeOpts) (float64, e
 	}
 	nChunks := (V + chunkRows - 1) / chunkRows
 	errSum := make([]float64, nChunks)
-	normSum := make([]float64, nChunks)
 	encs := make([]*resEncoder, a.threads)
 	for t := range encs {
 		encs[t] = &resEncoder{r: make([]float32, D), bestR: make([]float32, D), dot: make([]float32, K),
@@ -43,21 +42,18 @@ func (a *aq) encodeRes(ctx context.Context, round int, o encodeOpts) (float64, e
 	}
 	err := forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
 		e := encs[t]
-		var es, ns float64
+		var es float64
 		for i := lo; i < hi; i++ {
 			codes := a.codes[i*M : (i+1)*M]
 			en := a.encodeRowRes(e, norms, i, codes, newRowRNG(a.seed, round, i), o)
-			w := a.weight(i)
-			es += w * en
-			ns += w * sqNorm(a.x[i*D:(i+1)*D])
+			es += a.weight(i) * en
 		}
-		c := lo / chunkRows
-		errSum[c], normSum[c] = es, ns
+		errSum[lo/chunkRows] = es
 	})
 	if err != nil {
 		return 0, err
 	}
-	return a.setError(errSum, normSum), nil
+	return a.setError(ctx, errSum)
 }
 
 // setResidual sets r to row i less the sum of its codewords for codes.

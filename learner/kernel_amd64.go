@@ -152,3 +152,8 @@ func dotsCols512(out []float32, x []float32, cols []float32, n int)
 //
 //go:noescape
 func dotsCols3x512(out []float32, ostride int, x []float32, D int, cols []float32, n, cnt int)
+
+// prefetchFloats asks the CPU to bring v, not empty, into cache.
+//
+//go:noescape
+func prefetchFloats(v []float32)

@@ -401,3 +401,19 @@ pfline:
 
 pfdone:
 	RET
+
+// func prefetchFloats(v []float32)
+//
+// PREFETCHT0 on every cache line of v (not empty).
+TEXT ·prefetchFloats(SB), NOSPLIT, $0-24
+	MOVQ       v_base+0(FP), AX
+	MOVQ       v_len+8(FP), DX
+	LEAQ       -4(AX)(DX*4), DX // the last value
+	PREFETCHT0 (DX)
+
+pffline:
+	PREFETCHT0 (AX)
+	ADDQ       $64, AX
+	CMPQ       AX, DX
+	JLE        pffline
+	RET

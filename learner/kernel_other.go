@@ -99,3 +99,6 @@ func dotsCols512(out []float32, x []float32, cols []float32, n int) {
 func dotsCols3x512(out []float32, ostride int, x []float32, D int, cols []float32, n, cnt int) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
+
+// prefetchFloats does nothing here: it is only a hint.
+func prefetchFloats(v []float32) {}
