@@ -441,3 +441,28 @@ func dotsColsGeneric(out, x, cols []float32, n int) {
 		out[j] = s
 	}
 }
+
+// scatterAdd adds v into row m*K+code[m] of b, rows of len(v) values, for
+// each codebook m: a row's share of the codebook refit's sums.
+func scatterAdd(b, v []float32, code []uint16, K int) {
+	D := len(v)
+	if len(b) < len(code)*K*D {
+		panic("learner: scatterAdd: the sums are fewer than the codes")
+	}
+	for _, c := range code {
+		if int(c) >= K {
+			panic("learner: scatterAdd: a code is out of range")
+		}
+	}
+	if useAVX2 && useAVX512 && D > 0 {
+		scatterAdd512(b, v, code, K, uint16(1)<<(D%16)-1)
+		return
+	}
+	for m, c := range code {
+		r := (m*K + int(c)) * D
+		row := b[r : r+D]
+		for j, x := range v {
+			row[j] += x
+		}
+	}
+}

@@ -157,3 +157,9 @@ func dotsCols3x512(out []float32, ostride int, x []float32, D int, cols []float3
 //
 //go:noescape
 func prefetchFloats(v []float32)
+
+// scatterAdd512 is scatterAdd by AVX-512, the last len(v)%16 values under
+// the mask tail (their bits set).
+//
+//go:noescape
+func scatterAdd512(b, v []float32, code []uint16, K int, tail uint16)

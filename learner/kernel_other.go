@@ -102,3 +102,7 @@ func dotsCols3x512(out []float32, ostride int, x []float32, D int, cols []float3
 
 // prefetchFloats does nothing here: it is only a hint.
 func prefetchFloats(v []float32) {}
+
+func scatterAdd512(b, v []float32, code []uint16, K int, tail uint16) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}

@@ -431,3 +431,33 @@ func TestSeedDotsMatchGeneric(t *testing.T) {
 		t.Errorf("seedTries(64) = %d, seedTries(65536) = %d; maxSeedTries %d", seedTries(64), seedTries(65536), maxSeedTries)
 	}
 }
+
+// TestScatterAddMatchesAxpy wants a row's share of the refit's sums, by
+// AVX-512 with its masked tail, equal bit for bit to adding it codeword by
+// codeword, and no other value touched, for widths around the groups of 16.
+func TestScatterAddMatchesAxpy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const M, K = 3, 5
+	for _, D := range []int{1, 15, 16, 17, 31, 100} {
+		b := make([]float32, M*K*D)
+		for j := range b {
+			b[j] = float32(rng.NormFloat64())
+		}
+		v := make([]float32, D)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		code := []uint16{4, 0, 2}
+		want := slices.Clone(b)
+		for m, c := range code {
+			r := (m*K + int(c)) * D
+			axpy(want[r:r+D], v, 1)
+		}
+		scatterAdd(b, v, code, K)
+		for j := range b {
+			if math.Float32bits(b[j]) != math.Float32bits(want[j]) {
+				t.Fatalf("D=%d [%d]: %g, want %g", D, j, b[j], want[j])
+			}
+		}
+	}
+}

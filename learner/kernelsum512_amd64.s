@@ -196,3 +196,58 @@ ws6:
 wdone:
 	VZEROUPPER
 	RET
+
+// func scatterAdd512(b, v []float32, code []uint16, K int, tail uint16)
+//
+// scatterAdd by AVX-512: v's 16-value groups, the last len(v)%16 values
+// under the mask tail, added into row m*K+code[m] of b (rows of len(v)) for
+// each m. Registers: DI b, SI v, BX code, R8 M, R9 K*D*4, R10 D*4, CX D,
+// R13 m, DX &b[m*K*D], AX the row, R11 the value j, K1 tail.
+TEXT ·scatterAdd512(SB), NOSPLIT, $0-82
+	MOVQ    b_base+0(FP), DX
+	MOVQ    v_base+24(FP), SI
+	MOVQ    v_len+32(FP), CX
+	MOVQ    code_base+48(FP), BX
+	MOVQ    code_len+56(FP), R8
+	MOVQ    K+72(FP), R9
+	MOVQ    CX, R10
+	SHLQ    $2, R10
+	IMULQ   R10, R9
+	MOVWLZX tail+80(FP), AX
+	KMOVW   AX, K1
+	XORQ    R13, R13
+
+sam:
+	CMPQ    R13, R8
+	JGE     sadone
+	MOVWQZX (BX)(R13*2), AX
+	IMULQ   R10, AX
+	ADDQ    DX, AX
+	XORQ    R11, R11
+
+sa16:
+	LEAQ    16(R11), DI
+	CMPQ    DI, CX
+	JG      satail
+	VMOVUPS (SI)(R11*4), Z0
+	VADDPS  (AX)(R11*4), Z0, Z0
+	VMOVUPS Z0, (AX)(R11*4)
+	MOVQ    DI, R11
+	JMP     sa16
+
+satail:
+	CMPQ      R11, CX
+	JGE       sanext
+	VMOVUPS.Z (SI)(R11*4), K1, Z0
+	VMOVUPS.Z (AX)(R11*4), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (AX)(R11*4)
+
+sanext:
+	ADDQ R9, DX
+	INCQ R13
+	JMP  sam
+
+sadone:
+	VZEROUPPER
+	RET

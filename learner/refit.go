@@ -181,7 +181,7 @@ func (a *aq) scatterSums(ctx context.Context, row func(i int, buf []float32) []f
 		b, b32 := a.sums[p].b, a.sums[p].b32
 		clear(b)
 		clear(b32)
-		buf := make([]float32, D)
+		buf, wv := make([]float32, D), make([]float32, D)
 		lo, hi := p*V/n, (p+1)*V/n
 		for s := lo; s < hi; s += blockRows {
 			for i := s; i < min(s+blockRows, hi); i++ {
@@ -190,10 +190,14 @@ func (a *aq) scatterSums(ctx context.Context, row func(i int, buf []float32) []f
 					continue
 				}
 				v := row(i, buf)
-				for m, c := range a.codes[i*M : (i+1)*M] {
-					r := m*K + int(c)
-					axpy(b32[r*D:(r+1)*D], v, float32(w))
+				if w != 1 {
+					// w*v rounded once, as it would be for each codeword.
+					for j, x := range v {
+						wv[j] = float32(w) * x
+					}
+					v = wv
 				}
+				scatterAdd(b32, v, a.codes[i*M:(i+1)*M], K)
 			}
 			accum64(b, b32, 1)
 			clear(b32)
