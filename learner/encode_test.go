@@ -89,28 +89,40 @@ func TestCrossTermsLayout(t *testing.T) {
 	}
 }
 
-// TestSqDiff checks the four-lane squared distance of rowError against a
-// plain sum at every length of tail, and its lane order on values whose
-// float64 sum depends on it.
+// TestSqDiff checks rowError's squared distance against a plain sum at
+// every length of tail, the AVX-512 kernel against the Go lanes bit for
+// bit, and the lanes' order on values whose float64 sum depends on it.
 func TestSqDiff(t *testing.T) {
-	for _, n := range []int{0, 1, 3, 4, 5, 7, 8, 100, 101} {
+	rng := rand.New(rand.NewPCG(15, 16))
+	has512 := useAVX512
+	defer func() { useAVX512 = has512 }()
+	for _, n := range []int{0, 1, 3, 7, 8, 9, 15, 16, 17, 100, 101} {
 		x, y := make([]float32, n), make([]float32, n)
 		var want float64
 		for d := range x {
-			x[d] = float32(d%7) - 2.5
-			y[d] = float32(d%3) * 0.25
+			x[d] = float32(rng.NormFloat64())
+			y[d] = float32(rng.NormFloat64())
 			r := float64(x[d]) - float64(y[d])
 			want += r * r
 		}
-		if got := sqDiff(x, y); math.Abs(got-want) > 1e-9*want {
+		useAVX512 = false
+		generic := sqDiff(x, y)
+		useAVX512 = has512
+		got := sqDiff(x, y)
+		if math.Abs(got-want) > 1e-12*want {
 			t.Errorf("n=%d: sqDiff %g, want %g", n, got, want)
+		}
+		if math.Float64bits(got) != math.Float64bits(generic) {
+			t.Errorf("n=%d: sqDiff %v, in Go %v", n, got, generic)
 		}
 	}
 	// Squares 2^52, 1, 2^52, 1: (0+2) + (1+3) is 2^53+2 exactly, where a
 	// running sum in order rounds 2^53+1 to 2^53 and loses both 1s.
 	x := []float32{1 << 26, 1, 1 << 26, 1}
-	y := []float32{0, 0, 0, 0}
-	if got := sqDiff(x, y); got != float64(1<<53)+2 {
-		t.Errorf("sqDiff %v = %v, want 2^53+2", x, got)
+	for _, avx := range []bool{false, has512} {
+		useAVX512 = avx
+		if got := sqDiff(x, make([]float32, 4)); got != float64(1<<53)+2 {
+			t.Errorf("AVX-512 %v: sqDiff %v = %v, want 2^53+2", avx, x, got)
+		}
 	}
 }

@@ -163,3 +163,9 @@ func prefetchFloats(v []float32)
 //
 //go:noescape
 func scatterAdd512(b, v []float32, code []uint16, K int, tail uint16)
+
+// sqDiff512 is sqDiff for len(x) > 0 by AVX-512, the last len(x)%8 values
+// under the mask tail (their bits set).
+//
+//go:noescape
+func sqDiff512(x, y []float32, tail uint8) float64

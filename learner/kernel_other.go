@@ -106,3 +106,7 @@ func prefetchFloats(v []float32) {}
 func scatterAdd512(b, v []float32, code []uint16, K int, tail uint16) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
+
+func sqDiff512(x, y []float32, tail uint8) float64 {
+	panic("learner: no AVX-512 kernels on this architecture")
+}

@@ -251,3 +251,53 @@ sanext:
 sadone:
 	VZEROUPPER
 	RET
+
+// func sqDiff512(x, y []float32, tail uint8) float64
+//
+// sqDiff by AVX-512: eight differences at a time widened to float64 in Z0's
+// lanes, the last len(x)%8 under the mask tail, their squares added into
+// Z1; then the lanes added as sqDiff adds them. Registers: SI x, DX y, CX
+// len(x), AX the value d, K1 tail.
+TEXT ·sqDiff512(SB), NOSPLIT, $0-64
+	MOVQ    x_base+0(FP), SI
+	MOVQ    x_len+8(FP), CX
+	MOVQ    y_base+24(FP), DX
+	MOVBLZX tail+48(FP), AX
+	KMOVW   AX, K1
+	VPXORQ  Z1, Z1, Z1
+	XORQ    AX, AX
+
+sd8:
+	LEAQ      8(AX), BX
+	CMPQ      BX, CX
+	JG        sdtail
+	VCVTPS2PD (SI)(AX*4), Z0
+	VCVTPS2PD (DX)(AX*4), Z2
+	VSUBPD    Z2, Z0, Z0
+	VMULPD    Z0, Z0, Z0
+	VADDPD    Z0, Z1, Z1
+	MOVQ      BX, AX
+	JMP       sd8
+
+sdtail:
+	CMPQ      AX, CX
+	JGE       sdsum
+	VMOVUPS.Z (SI)(AX*4), K1, Y0
+	VMOVUPS.Z (DX)(AX*4), K1, Y2
+	VCVTPS2PD Y0, Z0
+	VCVTPS2PD Y2, Z2
+	VSUBPD    Z2, Z0, Z0
+	VMULPD    Z0, Z0, Z0
+	VADDPD    Z0, Z1, Z1
+
+sdsum:
+	// ((0+4) + (2+6)) + ((1+5) + (3+7)).
+	VEXTRACTF64X4 $1, Z1, Y2
+	VADDPD        Y2, Y1, Y1 // lanes 0+4, 1+5, 2+6, 3+7
+	VEXTRACTF128  $1, Y1, X2
+	VADDPD        X2, X1, X1 // (0+4)+(2+6), (1+5)+(3+7)
+	VPERMILPD     $1, X1, X2
+	VADDSD        X2, X1, X1
+	VMOVSD        X1, ret+56(FP)
+	VZEROUPPER
+	RET
