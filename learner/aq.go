@@ -47,6 +47,8 @@ type aq struct {
 	xq             []int16   // the table quantised (quantTable), kept
 	xmul           []float32 // its rows' scales
 	xqBits         int       // their bits
+	x8             []int8    // xq as bytes (byteTable), kept
+	xcorr          []int32   // their rows' corrections
 	// prodBits is the bits of the encoder's products: i16Bits(D) until
 	// learnAQ chooses them by productBits.
 	prodBits int

@@ -16,6 +16,7 @@ type encoder struct {
 	xq          []int16   // a block of rows quantised (see i16Book)
 	mr          []float32 // their scales
 	x8          byteRows  // the block as bytes (see unaryI8VNNI)
+	b8          byteRows  // a block of the table's bytes (byteTable)
 }
 
 // encode re-encodes every row against the current codebook, starting from
@@ -41,6 +42,13 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	if err != nil {
 		return 0, err
 	}
+	var x8 []int8
+	var xcorr []int32
+	if xq != nil {
+		if x8, xcorr, err = a.byteTable(ctx, bk, xq); err != nil {
+			return 0, err
+		}
+	}
 	errSum := make([]float64, (V+chunkRows-1)/chunkRows)
 	encs := make([]*encoder, a.threads)
 	for t := range encs {
@@ -56,9 +64,14 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 			// products (see i16Book).
 			r := (i - lo) % encRows
 			if r == 0 {
-				if xq != nil {
+				switch {
+				case x8 != nil:
+					e.b8.x8 = x8[i*bk.Dq : (i+i16Rows)*bk.Dq]
+					copy(e.b8.corr[:], xcorr[i:i+i16Rows])
+					bk.unaryI8(e.u, &e.b8, xmul[i:i+i16Rows])
+				case xq != nil:
 					bk.unaryI16(e.u, xq[i*bk.Dp:(i+i16Rows)*bk.Dp], xmul[i:i+i16Rows], &e.x8)
-				} else {
+				default:
 					bk.quantBlock(e.xq, e.mr, a.x[i*D:min(i+i16Rows, hi)*D], D)
 					bk.unaryI16(e.u, e.xq, e.mr, &e.x8)
 				}

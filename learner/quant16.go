@@ -192,7 +192,35 @@ func (a *aq) quantTable(ctx context.Context, bk *i16Book) ([]int16, []float32, e
 		return nil, nil, err
 	}
 	a.xq, a.xmul, a.xqBits = xq, mul, bk.b
+	a.x8, a.xcorr = nil, nil
 	return xq, mul, nil
+}
+
+// byteTable returns the quantised table xq (from quantTable, not nil) as
+// bytes for bk.unaryI8, [rows, Dq], and each row's correction (see
+// byteRows), made once and kept in a beside xq: each round's conversion of
+// every block was 1% of an 8x256 run. Nil when bk does not take bytes.
+func (a *aq) byteTable(ctx context.Context, bk *i16Book, xq []int16) ([]int8, []int32, error) {
+	if !bk.bytes() {
+		return nil, nil, nil
+	}
+	rows := len(xq) / bk.Dp
+	if len(a.x8) == rows*bk.Dq {
+		return a.x8, a.xcorr, nil
+	}
+	x8, corr := make([]int8, rows*bk.Dq), make([]int32, rows)
+	err := forChunks(ctx, rows, chunkRows, a.threads, func(_, lo, hi int) {
+		for i := lo; i < hi; i += i16Rows {
+			sc := byteRows{x8: x8[i*bk.Dq : (i+i16Rows)*bk.Dq]}
+			sc.set(xq[i*bk.Dp:(i+i16Rows)*bk.Dp], bk.Dp, bk.Dq)
+			copy(corr[i:i+i16Rows], sc.corr[:])
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	a.x8, a.xcorr = x8, corr
+	return x8, corr, nil
 }
 
 // quantBlock quantises the rows of x, [rows, D] with rows <= i16Rows, into
@@ -215,11 +243,9 @@ func (bk *i16Book) quantBlock(xq []int16, mr []float32, x []float32, D int) {
 // float32(<xq_r, cq_k>) * mul[k] * mr[r], the dot product exact in int32
 // and rounded once, the two scales exact.
 func (bk *i16Book) unaryI16(u []float32, xq []int16, mr []float32, sc *byteRows) {
-	if useAVX2 && useAVX512 && bk.p8 != nil {
+	if bk.bytes() {
 		sc.set(xq, bk.Dp, bk.Dq)
-		for c := 0; c < bk.pad; c += 16 {
-			unaryI8VNNI(u[c:], bk.pad, sc.x8, bk.Dq, bk.p8[c*bk.Dq:(c+16)*bk.Dq], bk.norms[c:c+16], bk.mul[c:c+16], mr, sc.corr[:])
-		}
+		bk.unaryI8(u, sc, mr)
 		return
 	}
 	for c := 0; c < bk.pad; c += 16 {
@@ -234,6 +260,16 @@ func (bk *i16Book) unaryI16(u []float32, xq []int16, mr []float32, sc *byteRows)
 		default:
 			bk.unaryPanel(out, xq, p, c, mr)
 		}
+	}
+}
+
+// bytes says whether the products take bytes, by unaryI8.
+func (bk *i16Book) bytes() bool { return useAVX2 && useAVX512 && bk.p8 != nil }
+
+// unaryI8 is unaryI16 for the block as bytes, when bk.bytes().
+func (bk *i16Book) unaryI8(u []float32, sc *byteRows, mr []float32) {
+	for c := 0; c < bk.pad; c += 16 {
+		unaryI8VNNI(u[c:], bk.pad, sc.x8, bk.Dq, bk.p8[c*bk.Dq:(c+16)*bk.Dq], bk.norms[c:c+16], bk.mul[c:c+16], mr, sc.corr[:])
 	}
 }
 
