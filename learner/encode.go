@@ -339,6 +339,25 @@ func sqDiff(x, y []float32) float64 {
 // codebook's own block (zero in P) paid only with the least fields kept:
 // the kernel's profile 4.18, 3.91 and 3.85 s against 4.15, 4.52 and 4.31
 // (without them, 4.96 and 4.75 against 4.61 and 4.58).
+//
+// Nor, at embshrink-learner-15 (8x256 on GloVe 50k, 24 rounds: 0.2492),
+// where restarts make most of the work (the first descent changes 1.08
+// codes a row, each restart's 4.8 after its 2 re-drawn; of 2.4 million
+// restarts 54% end at the best codes again, 28% at worse, 18% lower the
+// energy):
+//   - candidates pruned to a few groups of similar codewords a codebook
+//     (each codebook's codewords split in halves along their principal
+//     direction down to groups of 32, the 64 codes of the row's 2 groups of
+//     least field its candidates, so that an update would read 2 cache lines
+//     of each block instead of 8): 0.2560; 4 groups 0.2516, 8 groups of 8
+//     0.2522, 4 of 16 0.2535: the best code falls outside;
+//   - ICM moving the codebook of largest gain first instead of each in
+//     turn: half the changes (1.71 against 3.54 a descent), but 0.2583, as
+//     it undoes the re-drawn codes first; in the first descent alone, 0.96
+//     against 1.08 changes and the same 0.2492;
+//   - the restarts' re-drawn rows of P, or their first 512 bytes, or the
+//     next row's field rows prefetched as a row begins: restart512 took
+//     0.3 to 0.6 s less of 30 rounds' 10 s, and the prefetches as much.
 func (a *aq) encodeRow(e *encoder, x, u []float32, P, codes []uint16, rng rowRNG, o encodeOpts) float64 {
 	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K
