@@ -107,12 +107,6 @@ func unaryAVX2(u, norms []float32)
 //go:noescape
 func unaryI16VNNI(out []float32, stride int, xq []int16, Dp int, p []int16, nm, mul, mr []float32)
 
-// unaryI8VNNI is unaryI16VNNI for values of at most 7 bits, packed as
-// bytes (see i16Book.p8 and byteRows).
-//
-//go:noescape
-func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32)
-
 // unaryI16AVX2 is unaryI16's panel of 16 codewords for 4 rows, by AVX2.
 //
 //go:noescape
@@ -169,3 +163,10 @@ func scatterAdd512(b, v []float32, code []uint16, K int, tail uint16)
 //
 //go:noescape
 func sqDiff512(x, y []float32, tail uint8) float64
+
+// unaryI8VNNI is unaryI16VNNI's panels of 16 codewords for values of at
+// most 7 bits, packed as bytes (see i16Book.p8 and byteRows), panels of
+// them in one call.
+//
+//go:noescape
+func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32, panels int)

@@ -85,10 +85,6 @@ func codewordSum512(s, cb []float32, code []uint16, K, D int, tail uint16) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
 
-func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32) {
-	panic("learner: no AVX-512 kernels on this architecture")
-}
-
 // prefetchCodewords does nothing here: it is only a hint.
 func prefetchCodewords(cb []float32, code []uint16, K, D int) {}
 
@@ -108,5 +104,9 @@ func scatterAdd512(b, v []float32, code []uint16, K int, tail uint16) {
 }
 
 func sqDiff512(x, y []float32, tail uint8) float64 {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32, panels int) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }

@@ -172,38 +172,47 @@ ystore:
 	VZEROUPPER
 	RET
 
-// func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32)
+// func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32, panels int)
 //
-// unaryI16VNNI from bytes: VPDPBUSD adds the products of four dimensions
-// of the row (signed, broadcast) with the panel's 16 codewords' four
-// (unsigned: each value plus 128), four pairs an instruction where
-// VPDPWSSD takes two; then each row's sums less corr[r], 128 times the
-// sum of its values, are the same exact sums. Registers as there, R9 a
-// row's bytes.
-TEXT ·unaryI8VNNI(SB), NOSPLIT, $0-184
-	MOVQ   out_base+0(FP), DI
-	MOVQ   stride+24(FP), R8
-	SHLQ   $2, R8
+// unaryI16VNNI from bytes, for panels panels of 16 codewords in turn (p8's
+// one after another; out, nm and mul move 16 values a panel, nm_base and
+// mul_base in their slots, where STORE8Z reads them): VPDPBUSD adds the
+// products of four dimensions of the row (signed, broadcast) with the
+// panel's 16 codewords' four (unsigned: each value plus 128), four pairs
+// an instruction where VPDPWSSD takes two; then each row's sums less
+// corr[r], 128 times the sum of its values, are the same exact sums. A
+// Go loop of calls, a panel each, took a tenth of the kernel's time.
+// Registers as there, R9 a row's bytes, R10 the panels left, R13 the
+// panel's out.
+TEXT ·unaryI8VNNI(SB), NOSPLIT, $0-192
+	MOVQ out_base+0(FP), R13
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	MOVQ Dq+56(FP), R9
+	MOVQ p8_base+64(FP), BX
+	LEAQ (R9)(R9*2), R11
+	MOVQ panels+184(FP), R10
+
+v8panel:
+	TESTQ  R10, R10
+	JE     v8pdone
 	MOVQ   x8_base+32(FP), SI
-	MOVQ   Dq+56(FP), R9
+	LEAQ   (SI)(R11*1), R12
 	MOVQ   R9, CX
 	SHRQ   $2, CX
-	MOVQ   p8_base+64(FP), BX
-	LEAQ   (R9)(R9*2), R11
-	LEAQ   (SI)(R11*1), R12
 	ZERO8Z
 
-v8quad:
+v8pquad:
 	TESTQ         CX, CX
-	JE            v8store
+	JE            v8pstore
 	DOT8Z(VPDPBUSD)
 	ADDQ          $64, BX
 	ADDQ          $4, SI
 	ADDQ          $4, R12
 	DECQ          CX
-	JMP           v8quad
+	JMP           v8pquad
 
-v8store:
+v8pstore:
 	MOVQ        corr_base+160(FP), DX
 	VPSUBD.BCST (DX), Z0, Z0
 	VPSUBD.BCST 4(DX), Z1, Z1
@@ -213,6 +222,14 @@ v8store:
 	VPSUBD.BCST 20(DX), Z5, Z5
 	VPSUBD.BCST 24(DX), Z6, Z6
 	VPSUBD.BCST 28(DX), Z7, Z7
+	MOVQ        R13, DI
 	STORE8Z
+	ADDQ        $64, R13
+	ADDQ        $64, nm_base+88(FP)
+	ADDQ        $64, mul_base+112(FP)
+	DECQ        R10
+	JMP         v8panel
+
+v8pdone:
 	VZEROUPPER
 	RET

@@ -268,9 +268,11 @@ func (bk *i16Book) bytes() bool { return useAVX2 && useAVX512 && bk.p8 != nil }
 
 // unaryI8 is unaryI16 for the block as bytes, when bk.bytes().
 func (bk *i16Book) unaryI8(u []float32, sc *byteRows, mr []float32) {
-	for c := 0; c < bk.pad; c += 16 {
-		unaryI8VNNI(u[c:], bk.pad, sc.x8, bk.Dq, bk.p8[c*bk.Dq:(c+16)*bk.Dq], bk.norms[c:c+16], bk.mul[c:c+16], mr, sc.corr[:])
+	if len(u) < (i16Rows-1)*bk.pad+bk.pad || len(bk.p8) < bk.pad*bk.Dq || len(bk.norms) < bk.pad ||
+		len(bk.mul) < bk.pad || len(mr) < i16Rows || len(sc.x8) < i16Rows*bk.Dq {
+		panic("learner: unaryI8: a block or the codebook is short")
 	}
+	unaryI8VNNI(u, bk.pad, sc.x8, bk.Dq, bk.p8, bk.norms, bk.mul, mr, sc.corr[:], bk.pad/16)
 }
 
 // unaryPanel is unaryI16's panel of 16 codewords from c in Go.
