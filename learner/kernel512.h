@@ -1,5 +1,4 @@
-// Macros of the AVX-512 field kernels, kernel512_amd64.s and
-// kernelmins512_amd64.s.
+// Macros of the AVX-512 kernels.
 
 // ADDDIFF64Z sets F[I:I+64] += A[I:I+64] - B[I:I+64] for float32 F and
 // float16 A and B (I an index register); ADDDIFF16Z the same for 16.
@@ -31,3 +30,25 @@
 	VSUBPS    Z9, Z5, Z5;       \
 	VADDPS    (F)(I*4), Z5, Z5; \
 	VMOVUPS   Z5, (F)(I*4)
+
+// ZERO8Z clears Z0 to Z7.
+#define ZERO8Z \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7
+
+// STORE8Z128 stores Z0 to Z7 as the 128 float32 values from (B)(I*4).
+#define STORE8Z128(B, I) \
+	VMOVUPS Z0, (B)(I*4);     \
+	VMOVUPS Z1, 64(B)(I*4);   \
+	VMOVUPS Z2, 128(B)(I*4);  \
+	VMOVUPS Z3, 192(B)(I*4);  \
+	VMOVUPS Z4, 256(B)(I*4);  \
+	VMOVUPS Z5, 320(B)(I*4);  \
+	VMOVUPS Z6, 384(B)(I*4);  \
+	VMOVUPS Z7, 448(B)(I*4)

@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "kernel512.h"
 
 // The integer products of the field encoder's unary terms (see
 // quant16.go): exact int32 sums of int16 pairs, then one rounding to
@@ -13,17 +14,6 @@
 	VSUBPS      A, Z10, A;     \
 	VMOVUPS     A, (DI);       \
 	ADDQ        R8, DI
-
-// ZERO8Z clears the 8 rows' sums, Z0 to Z7.
-#define ZERO8Z \
-	VPXORD Z0, Z0, Z0; \
-	VPXORD Z1, Z1, Z1; \
-	VPXORD Z2, Z2, Z2; \
-	VPXORD Z3, Z3, Z3; \
-	VPXORD Z4, Z4, Z4; \
-	VPXORD Z5, Z5, Z5; \
-	VPXORD Z6, Z6, Z6; \
-	VPXORD Z7, Z7, Z7
 
 // DOT8Z adds by OP (VNNI) the products of the panel's next step at BX with
 // the 8 rows' (SI and R12 rows 0 and 3, R9 a row's bytes, R11 three rows')

@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "kernel512.h"
 
 // func codewordSum512(s, cb []float32, code []uint16, K, D int, tail uint16)
 //
@@ -23,14 +24,7 @@ TEXT ·codewordSum512(SB), NOSPLIT, $0-90
 ws128:
 	CMPQ   CX, $128
 	JL     ws16
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	ZERO8Z
 	XORQ   R13, R13
 	MOVQ   SI, DX
 
@@ -55,14 +49,7 @@ ws128m:
 	JMP     ws128m
 
 ws128s:
-	VMOVUPS Z0, (DI)(R11*4)
-	VMOVUPS Z1, 64(DI)(R11*4)
-	VMOVUPS Z2, 128(DI)(R11*4)
-	VMOVUPS Z3, 192(DI)(R11*4)
-	VMOVUPS Z4, 256(DI)(R11*4)
-	VMOVUPS Z5, 320(DI)(R11*4)
-	VMOVUPS Z6, 384(DI)(R11*4)
-	VMOVUPS Z7, 448(DI)(R11*4)
+	STORE8Z128(DI, R11)
 	ADDQ    $128, R11
 	SUBQ    $128, CX
 	JMP     ws128
@@ -70,14 +57,7 @@ ws128s:
 	// Up to 7 groups of 16 and the masked rest, each codeword's row
 	// address computed once for all of them.
 ws16:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	ZERO8Z
 	XORQ   R13, R13
 	MOVQ   SI, DX
 
