@@ -362,8 +362,8 @@ func sqDiff(x, y []float32) float64 {
 //     changes (24%, 6% and 1.5% the next three): the share of its
 //     perturbation's energy left then barely tells the 18% that will gain
 //     (22% of those with none left gain, 13% of those with 0.2 to 0.3
-//     left), so cutting at 0.3 would have spared 17% of the restarts'
-//     later sweeps and lost 12% of the gains.
+//     left), so cutting at 0.3 would have spared the later sweeps of 17%
+//     of the restarts and lost 12% of the gains.
 func (a *aq) encodeRow(e *encoder, x, u []float32, P, codes []uint16, rng rowRNG, o encodeOpts) float64 {
 	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K
