@@ -246,7 +246,7 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 	for t := range nd {
 		nd[t] = make([]float64, len(cand))
 	}
-	var mass []float64 // d2's weighted sums by seedChunk candidates
+	var mass seedMass // d2's weighted sums; none before the first centre
 	for k := 0; k < K; k++ {
 		tries := 1
 		if k > 0 && l.greedy {
@@ -272,7 +272,7 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 		}
 		copy(cent[k*D:(k+1)*D], pts[picks[t]*D:(picks[t]+1)*D])
 		d2, nd[t] = nd[t], d2
-		mass = pots[t].chunks
+		mass = pots[t]
 	}
 	return cent, nil
 }
@@ -326,10 +326,11 @@ const maxSeedTries = 6
 
 // seedDists sets out[t] to the candidates' squared distances to their
 // nearest centre once row picks[t] of pts is added (d2 holds them without
-// it; rows and pn hold the candidates' rows and squared norms, dot is
-// scratch) and returns their weighted sums, by seedChunk candidates and
-// in all (the chunks' added in order). Two ways of reading fewer bytes did
-// not pay (GloVe 50k at 8x256, embshrink-learner-11, initialisation 3.8 to 5.1 s): the candidates'
+// it; rows holds the candidates as seedColumns lays them out, pn their
+// squared norms; dot is scratch) and returns their weighted sums, by
+// seedChunk candidates and in all (the chunks' added in order). Two ways
+// of reading fewer bytes did not pay (GloVe 50k at 8x256,
+// embshrink-learner-11, initialisation 3.8 to 5.1 s): the candidates'
 // rows as int16 for the integer products of the encoder (4.1 to 4.4 s,
 // and an initial error of 0.2836, not 0.2822); and the triangle
 // inequality, a candidate's row skipped when its nearest centre is at
@@ -413,20 +414,16 @@ type seedMass struct {
 }
 
 // pickSeed draws the next k-means++ centre among cand with probability
-// proportional to weight times squared distance d2, whose sums by
-// seedChunk candidates are mass (weighted uniform for the first centre,
-// when mass is nil, or when no mass is left).
-func (a *aq) pickSeed(cand []int, d2, mass []float64, rng *rand.Rand) int {
-	var tot float64
-	for _, v := range mass {
-		tot += v
-	}
-	if !(tot > 0) {
+// proportional to weight times squared distance d2, whose weighted sums
+// are mass (weighted uniform for the first centre, when mass is the zero
+// value, or when no mass is left).
+func (a *aq) pickSeed(cand []int, d2 []float64, mass seedMass, rng *rand.Rand) int {
+	if !(mass.sum > 0) {
 		return a.pickUniform(cand, rng)
 	}
-	r := rng.Float64() * tot
-	last := len(mass) - 1
-	for c, v := range mass {
+	r := rng.Float64() * mass.sum
+	last := len(mass.chunks) - 1
+	for c, v := range mass.chunks {
 		if r >= v && c < last {
 			r -= v
 			continue

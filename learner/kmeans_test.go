@@ -36,12 +36,14 @@ func TestPickSeedFollowsMass(t *testing.T) {
 			d2 := make([]float64, n)
 			d2[5], d2[1500], d2[1600], d2[n-1] = 2, 2, 2, 4 // chunks 0, 1, 1 and 3
 			want := map[int]float64{5: a.weight(5) * 2, 1500: a.weight(1500) * 2, 1600: a.weight(1600) * 2, n - 1: a.weight(n-1) * 4}
-			mass := make([]float64, (n+seedChunk-1)/seedChunk)
-			var tot float64
+			mass := seedMass{chunks: make([]float64, (n+seedChunk-1)/seedChunk)}
 			for i, v := range d2 {
-				mass[i/seedChunk] += a.weight(i) * v
-				tot += a.weight(i) * v
+				mass.chunks[i/seedChunk] += a.weight(i) * v
 			}
+			for _, v := range mass.chunks {
+				mass.sum += v
+			}
+			tot := mass.sum
 			rng := rand.New(rand.NewPCG(1, 2))
 			const draws = 12000
 			got := map[int]int{}
@@ -78,7 +80,7 @@ func TestPickSeedUniformWithoutMass(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	got := map[int]int{}
 	for range 4000 {
-		got[a.pickSeed(cand, make([]float64, n), nil, rng)]++
+		got[a.pickSeed(cand, make([]float64, n), seedMass{}, rng)]++
 	}
 	if len(got) != 2 || got[1999] < 2800 || got[1999] > 3200 {
 		t.Errorf("draws %v, want rows 7 and 1999 about 1000 and 3000 times", got)
