@@ -222,7 +222,13 @@ const minsK = 64
 // For K >= minsK the AVX-512 kernel keeps each codebook's least field,
 // taken as each update writes the field, so that such a visit reads two
 // values: the kernel took 0.91x its time in BenchmarkEncodeRound256's
-// profiles, 2 alternated pairs at 8x256.)
+// profiles, 2 alternated pairs at 8x256. Kept as 16 lanes a codebook
+// instead, reduced across lanes only when a visit finds one below the
+// current code's field rather than at each block of each update (7
+// reductions a change at 8x256, a sixth of the kernel's samples), they
+// made an encoding pass 1.06x the time, medians of 5 alternated pairs: the
+// reductions overlap the updates' loads, and the visits, four for each
+// change, grew.)
 func icmRun(f []float32, P, b []uint16, K, visits int) {
 	const maxMinsM = 64
 	MK := len(b) * K
