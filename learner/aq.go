@@ -43,7 +43,9 @@ type aq struct {
 	sqErr          float64   // the weighted squared error of the last encoding
 	normSum        []float64 // chunkNorms' result, kept
 	sums           []sumPart // scatterSums' parts, kept between calls
-	cross          []uint16  // crossTerms' result, kept between rounds
+	cross          []uint16  // crossTerms' float16 result, kept between rounds
+	cross8         []int8    // or its int8 values (crossTab)
+	scale8         []float32 // and their scales
 	xq             []int16   // the table quantised (quantTable), kept
 	xmul           []float32 // its rows' scales
 	xqBits         int       // their bits

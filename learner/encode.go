@@ -11,8 +11,8 @@ type encoder struct {
 	u, f, bestF []float32
 	y           []float32 // a row's reconstruction
 	cur, best   []uint16
-	off         []int
-	rows        []int     // a restart's pairs of rows of P
+	off, soff   []int     // the rows of P of a field, and of their scales
+	rows, srows []int     // a restart's pairs of rows of P, and of scales
 	xq          []int16   // a block of rows quantised (see i16Book)
 	mr          []float32 // their scales
 	x8          byteRows  // the block as bytes (see unaryI8VNNI)
@@ -53,8 +53,8 @@ func (a *aq) encode(ctx context.Context, round int, o encodeOpts) (float64, erro
 	encs := make([]*encoder, a.threads)
 	for t := range encs {
 		encs[t] = &encoder{u: make([]float32, encRows*bk.pad), f: make([]float32, MK), bestF: make([]float32, MK),
-			y: make([]float32, D), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M),
-			rows: make([]int, 0, 2*o.perturb), xq: make([]int16, i16Rows*bk.Dp), mr: make([]float32, i16Rows)}
+			y: make([]float32, D), cur: make([]uint16, M), best: make([]uint16, M), off: make([]int, M), soff: make([]int, M),
+			rows: make([]int, 0, 2*o.perturb), srows: make([]int, 2*o.perturb), xq: make([]int16, i16Rows*bk.Dp), mr: make([]float32, i16Rows)}
 	}
 	err = forChunks(ctx, V, chunkRows, a.threads, func(t, lo, hi int) {
 		e := encs[t]
@@ -141,8 +141,8 @@ const uRows = 16
 // and 128 rows 1.15x.
 const encRows = 8
 
-// crossTerms returns P = 2 C C^T, scaled as cs, the scaled codebook, is
-// (see halfScale) and rounded to float16, with its diagonal K x K blocks
+// crossTerms returns the cross terms P = 2 C C^T, scaled as cs, the scaled
+// codebook, is (see halfScale) and rounded to float16, with its diagonal K x K blocks
 // zeroed (a codebook's codes never add up with each other, and the zeros
 // spare the kernels a test for each codebook's own block), and the
 // codewords' squared norms, scaled the same way. (Before
@@ -154,28 +154,44 @@ const encRows = 8
 // 2048] table, 8x256's, cost 190-200 ns where float32's 16 MB table took
 // 400-550 ns.
 //
-// In int8 they would pay only where P is large (embshrink-learner-15,
-// GloVe 50k, 24 rounds, the values rounded to q*2^e, |q| <= 127, in
-// float16): with a power of two a row of P and codebook block, 8x256 gave
-// the same 0.2492 and 16x256 0.1174 against 0.1171 (a power a row: 0.2492,
-// 0.1179; a power a K x K block: 8x256 0.2765; one for all of P 0.2803).
-// An update from int8 rows (widened, converted, scaled: three times the
-// instructions) took, with two threads at once, 74 to 85 ns from 4 MB
-// where float16's 8 MB took 74; from 16 MB, 16x256's, 100 ns where 32 MB
-// took 190. Not built: every kernel that reads P (field, restart, ICM, in
-// AVX-512, AVX2 and Go) would need an int8 twin for 16x256 and larger.
-func (a *aq) crossTerms(ctx context.Context, cs []float32) (P []uint16, norms []float32, err error) {
+// Where M*K >= q8MinMK (P over 16 MB in float16) the values are rounded
+// to int8 ones (roundQ8), kept as int8 where the AVX-512 kernels run
+// (crossTab), since from there an update is bound by reading P: GloVe 50k
+// at 16x256 (embshrink-learner-16), 0.1110 in 69.8 s where float16 gave
+// 0.1106 in 104.7 s, and over 96 rounds 0.1120 in 78.7 s; side by side,
+// 165 s of CPU against 223. The ICM kernel took 0.68x its time, the field
+// 0.59x, the restarts 0.62x (24 rounds' profiles). 12x256 (18 MB in
+// float16): 0.1689 in 10.9 s against 0.1688 in 11.8 (24 rounds). Below,
+// int8 does not pay: emulated at 8x256 it gave the same 0.2492 (24
+// rounds), but an update from int8 rows (widened, converted, scaled: three
+// times the instructions) took, two threads at once, 74 to 85 ns from 4
+// MB where float16's 8 MB took 74 (from 16 MB 100 ns where 32 MB took
+// 190). One power of two a row and block: a power a row gave 16x256
+// 0.1179 against 0.1174 (24 rounds), a power a K x K block 8x256 0.2765
+// against 0.2492, one for all of P 0.2803.
+func (a *aq) crossTerms(ctx context.Context, cs []float32) (*crossTab, []float32, error) {
 	MK, K, D := a.MK, a.K, a.D
 	ct := packPanels(cs, MK, D)
+	// Rounded where large; kept as int8 where the kernels for them run.
+	// A codebook that is not finite keeps float16 this round (on every CPU).
+	round := MK >= q8MinMK && finite(cs)
+	P := &crossTab{M: a.M, K: K}
 	// Every value is written below; the space is kept for the next round
 	// (8 MB at 8x256).
-	if len(a.cross) != MK*MK {
-		a.cross = make([]uint16, MK*MK)
+	if round && storesQ8(a.M, K) {
+		if len(a.cross8) != MK*MK {
+			a.cross8, a.scale8 = make([]int8, MK*MK), make([]float32, MK*a.M)
+		}
+		P.q, P.s = a.cross8, a.scale8
+	} else {
+		if len(a.cross) != MK*MK {
+			a.cross = make([]uint16, MK*MK)
+		}
+		P.h = a.cross
 	}
-	P = a.cross
-	norms = make([]float32, MK)
+	norms := make([]float32, MK)
 	rows := make([][]float32, a.threads)
-	err = forChunks(ctx, MK, uRows, a.threads, func(t, lo, hi int) {
+	err := forChunks(ctx, MK, uRows, a.threads, func(t, lo, hi int) {
 		if rows[t] == nil {
 			rows[t] = make([]float32, uRows*MK)
 		}
@@ -189,7 +205,15 @@ func (a *aq) crossTerms(ctx context.Context, cs []float32) (P []uint16, norms []
 			}
 			b := r / K * K
 			clear(row[b : b+K])
-			toHalves(P[r*MK:(r+1)*MK], row)
+			switch {
+			case P.q != nil:
+				roundQ8(row, K, P.q[r*MK:(r+1)*MK], P.s[r*a.M:(r+1)*a.M])
+			case round:
+				roundQ8(row, K, nil, nil)
+				fallthrough
+			default:
+				toHalves(P.h[r*MK:(r+1)*MK], row)
+			}
 		}
 	})
 	if err != nil {
@@ -212,21 +236,6 @@ func halfScale(cb []float32, D int) float32 {
 		return 1
 	}
 	return float32(math.Ldexp(1, 14-math.Ilogb(2*most)))
-}
-
-// field sets f[m*K+k] = u[m*K+k] + sum_{m' != m} P[m*K+k, m'*K+b[m']],
-// with off as scratch for the rows of P.
-func (a *aq) field(f, u []float32, P, b []uint16, off []int) {
-	MK, K := a.MK, a.K
-	for m, c := range b {
-		off[m] = (m*K + int(c)) * MK
-	}
-	fieldSums(f, u, P, off)
-}
-
-// icm runs up to sweeps ICM sweeps on b with field f.
-func (a *aq) icm(f []float32, P, b []uint16, sweeps int) {
-	icmRun(f, P, b, a.K, sweeps*a.M)
 }
 
 // energy returns ||x - y||^2 - ||x||^2 for codes b with field f, in the
@@ -383,14 +392,14 @@ func sqDiff(x, y []float32) float64 {
 //     given to the rows in proportion to their last weighted error (its
 //     square root, its square) gave 0.2490 (0.2491, 0.2495); at 1 restart
 //     on average 0.2527 against 0.2529.
-func (a *aq) encodeRow(e *encoder, x, u []float32, P, codes []uint16, rng rowRNG, o encodeOpts) float64 {
+func (a *aq) encodeRow(e *encoder, x, u []float32, P *crossTab, codes []uint16, rng rowRNG, o encodeOpts) float64 {
 	sweeps, restarts, perturb := o.sweeps, o.restarts, o.perturb
 	M, K := a.M, a.K
 	prefetchCodewords(a.cb, codes, K, a.D)
 	prefetchFloats(x)
 	copy(e.cur, codes)
-	a.field(e.f, u, P, e.cur, e.off)
-	a.icm(e.f, P, e.cur, sweeps)
+	P.field(e.f, u, e.cur, e.off, e.soff)
+	P.icm(e.f, e.cur, sweeps*M)
 	bestE := a.energy(e.f, u, e.cur)
 	copy(e.best, e.cur)
 	// Swapped, not copied: each restart writes all of f (the copies of 8 KB
@@ -406,8 +415,8 @@ func (a *aq) encodeRow(e *encoder, x, u []float32, P, codes []uint16, rng rowRNG
 			rows = append(rows, (m*K+k)*MK, (m*K+int(e.cur[m]))*MK)
 			e.cur[m] = uint16(k)
 		}
-		restartField(e.f, e.bestF, P, rows)
-		a.icm(e.f, P, e.cur, sweeps)
+		P.restart(e.f, e.bestF, rows, e.srows)
+		P.icm(e.f, e.cur, sweeps*M)
 		if en := a.energy(e.f, u, e.cur); en < bestE {
 			bestE = en
 			copy(e.best, e.cur)

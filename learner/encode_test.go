@@ -28,12 +28,12 @@ func TestCrossTermsLayout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		full := P
+		full := P.h
 		for i := 0; i < MK; i++ {
 			for j := 0; j < MK; j++ {
 				if i/tc.K == j/tc.K {
-					if P[i*MK+j] != 0 {
-						t.Fatalf("M=%d K=%d: cross term (%d, %d) of one codebook is %#04x, not 0", tc.M, tc.K, i, j, P[i*MK+j])
+					if full[i*MK+j] != 0 {
+						t.Fatalf("M=%d K=%d: cross term (%d, %d) of one codebook is %#04x, not 0", tc.M, tc.K, i, j, full[i*MK+j])
 					}
 					continue
 				}
@@ -55,7 +55,7 @@ func TestCrossTermsLayout(t *testing.T) {
 				b[m] = uint16(rng.IntN(tc.K))
 			}
 			f, want := make([]float32, MK), make([]float32, MK)
-			a.field(f, u, P, b, make([]int, tc.M))
+			P.field(f, u, b, make([]int, tc.M), make([]int, tc.M))
 			for j := range want {
 				want[j] = u[j]
 				for m, c := range b {
@@ -68,7 +68,7 @@ func TestCrossTermsLayout(t *testing.T) {
 				t.Fatalf("M=%d K=%d: field %v, want %v", tc.M, tc.K, f, want)
 			}
 			b2 := slices.Clone(b)
-			icmRun(f, P, b, tc.K, tc.M) // one sweep
+			P.icm(f, b, tc.M) // one sweep
 			for m, c := range b2 {
 				fm := want[m*tc.K : (m+1)*tc.K]
 				k := slices.Index(fm, slices.Min(fm))

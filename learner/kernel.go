@@ -203,6 +203,10 @@ func axpy(f, a []float32, w float32) {
 // 13.1 and 12.2; at 8x256 (48 rounds, 4 pairs run side by side) 0.95x.
 const minsK = 64
 
+// maxMinsM is the most codebooks for which that kernel runs (their least
+// fields are kept on the caller's stack).
+const maxMinsM = 64
+
 // icmRun runs ICM on codes b, of len(b) codebooks of K codes, with field
 // f: it visits the codebooks in turn, moving b[m] to the first code of
 // least field when that is strictly less than the current code's, and
@@ -230,7 +234,6 @@ const minsK = 64
 // reductions overlap the updates' loads, and the visits, four for each
 // change, grew.)
 func icmRun(f []float32, P, b []uint16, K, visits int) {
-	const maxMinsM = 64
 	MK := len(b) * K
 	if len(f) != MK || len(P) < MK*MK {
 		panic("learner: icmRun: field, codes and cross terms disagree in size")

@@ -52,3 +52,14 @@
 	VMOVUPS Z5, 320(B)(I*4);  \
 	VMOVUPS Z6, 384(B)(I*4);  \
 	VMOVUPS Z7, 448(B)(I*4)
+
+// HMIN leaves in X0's lowest lane the least of Z0's sixteen (Z1 scratch).
+#define HMIN                      \
+	VEXTRACTF32X8 $1, Z0, Y1; \
+	VMINPS        Y1, Y0, Y0; \
+	VEXTRACTF128  $1, Y0, X1; \
+	VMINPS        X1, X0, X0; \
+	VPERMILPS     $0x4E, X0, X1; \
+	VMINPS        X1, X0, X0; \
+	VPERMILPS     $0xB1, X0, X1; \
+	VMINPS        X1, X0, X0

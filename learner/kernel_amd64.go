@@ -170,3 +170,32 @@ func sqDiff512(x, y []float32, tail uint8) float64
 //
 //go:noescape
 func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32, panels int)
+
+// fieldQ8512 is fieldQ8 by AVX-512.
+//
+//go:noescape
+func fieldQ8512(f, u []float32, q []int8, s []float32, off, soff []int, K int)
+
+// restartQ8512 is restartQ8 by AVX-512.
+//
+//go:noescape
+func restartQ8512(f, base []float32, q []int8, s []float32, rows, srows []int, K int)
+
+// icmRunMinsQ8512 is icmRunMins512 for int8 cross terms q with scales s
+// (see crossTab).
+//
+//go:noescape
+func icmRunMinsQ8512(f []float32, q []int8, s []float32, b []uint16, mins []float32, K, visits int)
+
+// absMax512 returns the largest magnitude in v (len(v) a positive multiple
+// of 16, no NaN), by AVX-512.
+//
+//go:noescape
+func absMax512(v []float32) float32
+
+// quantQ8512 sets q[j] to v[j]*inv rounded to the nearest integer, ties to
+// even (the CPU's rounding, which Go keeps), for len(v) a multiple of 16
+// and every product within int8, by AVX-512.
+//
+//go:noescape
+func quantQ8512(q []int8, v []float32, inv float32)

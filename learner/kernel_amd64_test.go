@@ -17,8 +17,9 @@ func TestGenericKernelsSameCodes(t *testing.T) {
 	data := gaussian(V, D, 5)
 	defer func() { useAVX2 = true }()
 	// 8x256 runs the AVX-512 tiles (where the CPU has them) and the ICM's
-	// steps of 32 codes.
-	for _, cfg := range []Config{{M: 6, K: 16, Seed: 3, Iterations: 4}, {M: 8, K: 256, Seed: 3, Iterations: 2, KMeansIters: 2}} {
+	// steps of 32 codes; 12x256 the int8 cross terms (q8MinMK).
+	for _, cfg := range []Config{{M: 6, K: 16, Seed: 3, Iterations: 4}, {M: 8, K: 256, Seed: 3, Iterations: 2, KMeansIters: 2},
+		{M: 12, K: 256, Seed: 3, Iterations: 2, KMeansIters: 2}} {
 		learn := func(avx bool) *Result {
 			t.Helper()
 			useAVX2 = avx

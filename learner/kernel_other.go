@@ -110,3 +110,21 @@ func sqDiff512(x, y []float32, tail uint8) float64 {
 func unaryI8VNNI(out []float32, stride int, x8 []int8, Dq int, p8 []uint8, nm, mul, mr []float32, corr []int32, panels int) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
+
+func fieldQ8512(f, u []float32, q []int8, s []float32, off, soff []int, K int) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func restartQ8512(f, base []float32, q []int8, s []float32, rows, srows []int, K int) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func icmRunMinsQ8512(f []float32, q []int8, s []float32, b []uint16, mins []float32, K, visits int) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}
+
+func absMax512(v []float32) float32 { panic("learner: no AVX-512 kernels on this architecture") }
+
+func quantQ8512(q []int8, v []float32, inv float32) {
+	panic("learner: no AVX-512 kernels on this architecture")
+}

@@ -3,17 +3,6 @@
 
 // The AVX-512 ICM for K >= minsK (see icmRun).
 
-// HMIN leaves in X0's lowest lane the least of Z0's sixteen (Z1 scratch).
-#define HMIN                      \
-	VEXTRACTF32X8 $1, Z0, Y1; \
-	VMINPS        Y1, Y0, Y0; \
-	VEXTRACTF128  $1, Y0, X1; \
-	VMINPS        X1, X0, X0; \
-	VPERMILPS     $0x4E, X0, X1; \
-	VMINPS        X1, X0, X0; \
-	VPERMILPS     $0xB1, X0, X1; \
-	VMINPS        X1, X0, X0
-
 // func icmRunMins512(f []float32, P, b []uint16, mins []float32, K, visits int)
 //
 // The least field of every codebook is kept in mins: taken once, then
