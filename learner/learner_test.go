@@ -211,6 +211,8 @@ func TestDeterminism(t *testing.T) {
 		}()}},
 		// Conjugate-gradient refits (M*K > maxCholeskyMK), plain seeding.
 		{"aq-large-K", Config{M: 5, K: 256, Seed: 9, Iterations: 3}},
+		// Int8 cross terms (M*K >= q8MinMK).
+		{"aq-int8-cross", Config{M: 12, K: 256, Seed: 9, Iterations: 2, KMeansIters: 2}},
 		// The residual encoder (M*K > maxFieldMK).
 		{"aq-huge-K", Config{M: 2, K: 4200, Seed: 9, Iterations: 2, KMeansIters: 2}},
 		{"dccl", Config{M: 4, K: 8, Seed: 9, Method: MethodDCCL, Epochs: 2, Batch: 32}},
