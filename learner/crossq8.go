@@ -20,24 +20,26 @@ type crossTab struct {
 }
 
 // storesQ8 reports whether cross terms of M codebooks of K codes rounded
-// to int8 values are kept as int8 here: the AVX-512 ICM that keeps least
-// fields must run (see icmRun).
-func storesQ8(M, K int) bool {
-	return useAVX2 && useAVX512 && K%16 == 0 && K >= minsK && M <= maxMinsM
-}
+// to int8 values are kept as int8 here: where the kernels for them run,
+// AVX2 for K a multiple of 8 (AVX-512 where it and K allow).
+func storesQ8(K int) bool { return useAVX2 && K%8 == 0 }
+
+// wideQ8 reports whether the AVX-512 kernels take blocks of K.
+func wideQ8(K int) bool { return useAVX512 && K%16 == 0 }
 
 // roundQ8 rounds each block of K values of row to q*2^e, q an integer of
 // magnitude at most 127 (to even), e the least power (at least -24) for
 // which the block's largest magnitude rounds within that. With q8 nil the
 // row takes the values, still float32; else q and 2^e are written to q8
-// and s (K a multiple of 16, by AVX-512) and the row is left as it is.
+// and s (K a multiple of 8; by AVX-512 where wideQ8) and the row is left
+// as it is.
 // Such a value is exact in float32 and float16 alike (|q| < 2^7, a
 // multiple of 2^-24, below 2^16), and a zero is +0. The row must be finite.
 func roundQ8(row []float32, K int, q8 []int8, s []float32) {
 	for m := 0; m*K < len(row); m++ {
 		blk := row[m*K : (m+1)*K]
 		var most float32
-		if q8 != nil {
+		if q8 != nil && wideQ8(K) {
 			most = absMax512(blk)
 		} else {
 			for _, v := range blk {
@@ -51,13 +53,19 @@ func roundQ8(row []float32, K int, q8 []int8, s []float32) {
 		}
 		// v/2^e is exact in float32, or below 2^-126 and so rounds to 0.
 		inv, sc := float32(math.Ldexp(1, -e)), float32(math.Ldexp(1, e))
-		if q8 != nil {
+		switch {
+		case q8 != nil && wideQ8(K):
 			quantQ8512(q8[m*K:(m+1)*K], blk, inv)
 			s[m] = sc
-			continue
-		}
-		for j, v := range blk {
-			blk[j] = float32(int32(math.RoundToEven(float64(v*inv)))) * sc
+		case q8 != nil:
+			for j, v := range blk {
+				q8[m*K+j] = int8(math.RoundToEven(float64(v * inv)))
+			}
+			s[m] = sc
+		default:
+			for j, v := range blk {
+				blk[j] = float32(int32(math.RoundToEven(float64(v*inv)))) * sc
+			}
 		}
 	}
 }
@@ -114,39 +122,51 @@ func (c *crossTab) icm(f []float32, b []uint16, visits int) {
 }
 
 // fieldQ8 is fieldSums for int8 rows of P at off with scales from soff
-// (row*M), blocks of K a multiple of 16.
+// (row*M), blocks of K a multiple of 8.
 func fieldQ8(f, u []float32, q []int8, s []float32, off, soff []int, K int) {
 	n := len(f)
 	u = u[:n]
 	checkQ8Rows(q, s, off, soff, n, len(off))
-	fieldQ8512(f, u, q, s, off, soff, K)
+	if wideQ8(K) {
+		fieldQ8512(f, u, q, s, off, soff, K)
+	} else {
+		fieldQ8AVX2(f, u, q, s, off, soff, K)
+	}
 }
 
 // restartQ8 is restartField for int8 rows of P at rows with scales from
-// srows (row*M), blocks of K a multiple of 16.
+// srows (row*M), blocks of K a multiple of 8.
 func restartQ8(f, base []float32, q []int8, s []float32, rows, srows []int, K int) {
 	n := len(f)
 	base = base[:n]
 	checkQ8Rows(q, s, rows, srows, n, n/K)
-	restartQ8512(f, base, q, s, rows, srows, K)
+	if wideQ8(K) {
+		restartQ8512(f, base, q, s, rows, srows, K)
+	} else {
+		restartQ8AVX2(f, base, q, s, rows, srows, K)
+	}
 }
 
 // icmRunQ8 is icmRun for int8 cross terms: the AVX-512 ICM that keeps
-// least fields (storesQ8), reading q and s.
+// least fields where it runs (see icmRun), else the AVX2 one.
 func icmRunQ8(f []float32, q []int8, s []float32, b []uint16, K, visits int) {
 	M := len(b)
 	MK := M * K
-	if len(f) != MK || len(q) < MK*MK || len(s) < MK*M || M > maxMinsM {
+	if len(f) != MK || len(q) < MK*MK || len(s) < MK*M {
 		panic("learner: icmRunQ8: field, codes and cross terms disagree in size")
 	}
-	var mins [maxMinsM]float32
-	icmRunMinsQ8512(f, q, s, b, mins[:M], K, visits)
+	if wideQ8(K) && K >= minsK && M <= maxMinsM {
+		var mins [maxMinsM]float32
+		icmRunMinsQ8512(f, q, s, b, mins[:M], K, visits)
+		return
+	}
+	icmRunQ8AVX2(f, q, s, b, K, visits)
 }
 
 // checkQ8Rows panics unless every row of n values at off, and its M scales
 // at soff, lie inside q and s.
 func checkQ8Rows(q []int8, s []float32, off, soff []int, n, M int) {
-	if len(soff) != len(off) || n%16 != 0 {
+	if len(soff) != len(off) || n%8 != 0 {
 		panic("learner: int8 cross terms: rows, scales and field disagree")
 	}
 	for i, o := range off {

@@ -10,7 +10,8 @@ import (
 
 // BenchmarkDevGlove learns one configuration on GloVe, chosen by environment
 // variables (FILE, a .npy table instead of the shared GloVe 50k; ROWS, M, K, SEED, METHOD, ITERS, SWEEPS, RESTARTS, PERTURB, KMI, TRIALS,
-// EPOCHS, BATCH, LR, TARGET, LIMIT, DTYPE, ANNEAL), and reports its error and time;
+// EPOCHS, BATCH, LR, TARGET, LIMIT, DTYPE, ANNEAL; AVX512=0 runs the AVX2 kernels instead), and
+// reports its error and time;
 // with -v it logs every progress report:
 //
 //	M=16 K=16 go test ./learner/ -run '^$' -bench DevGlove -benchtime 1x -v
@@ -20,6 +21,11 @@ func BenchmarkDevGlove(b *testing.B) {
 			return v
 		}
 		return d
+	}
+	if os.Getenv("AVX512") == "0" {
+		has512 := useAVX512
+		useAVX512 = false
+		defer func() { useAVX512 = has512 }()
 	}
 	var data []float32
 	var V, D int

@@ -178,7 +178,7 @@ func (a *aq) crossTerms(ctx context.Context, cs []float32) (*crossTab, []float32
 	P := &crossTab{M: a.M, K: K}
 	// Every value is written below; the space is kept for the next round
 	// (8 MB at 8x256).
-	if round && storesQ8(a.M, K) {
+	if round && storesQ8(K) {
 		if len(a.cross8) != MK*MK {
 			a.cross8, a.scale8 = make([]int8, MK*MK), make([]float32, MK*a.M)
 		}

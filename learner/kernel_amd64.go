@@ -199,3 +199,25 @@ func absMax512(v []float32) float32
 //
 //go:noescape
 func quantQ8512(q []int8, v []float32, inv float32)
+
+// fieldQ8AVX2 is fieldQ8 by AVX2, for blocks of K a multiple of 8.
+//
+//go:noescape
+func fieldQ8AVX2(f, u []float32, q []int8, s []float32, off, soff []int, K int)
+
+// restartQ8AVX2 is restartQ8 by AVX2, for blocks of K a multiple of 8.
+//
+//go:noescape
+func restartQ8AVX2(f, base []float32, q []int8, s []float32, rows, srows []int, K int)
+
+// icmRunQ8AVX2 is icmRunF16C for int8 cross terms q with scales s (see
+// crossTab).
+//
+//go:noescape
+func icmRunQ8AVX2(f []float32, q []int8, s []float32, b []uint16, K, visits int)
+
+// dotsColsAVX2 is dotsCols for the first len(out) columns, a multiple of 8,
+// by AVX2.
+//
+//go:noescape
+func dotsColsAVX2(out []float32, x []float32, cols []float32, n int)

@@ -417,3 +417,96 @@ pffline:
 	CMPQ       AX, DX
 	JLE        pffline
 	RET
+
+// func dotsColsAVX2(out []float32, x []float32, cols []float32, n int)
+//
+// dotsCols512 in AVX2: 64 columns' sums in eight registers, then 8.
+// Registers: DI out, R8 len(out), SI x, R9 len(x), DX cols, R10 a row's
+// bytes, AX the first column, BX its address in row d, CX d.
+TEXT ·dotsColsAVX2(SB), NOSPLIT, $0-80
+	MOVQ out_base+0(FP), DI
+	MOVQ out_len+8(FP), R8
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), R9
+	MOVQ cols_base+48(FP), DX
+	MOVQ n+72(FP), R10
+	SHLQ $2, R10
+	XORQ AX, AX
+
+dy64:
+	LEAQ   64(AX), R11
+	CMPQ   R11, R8
+	JG     dy8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	LEAQ   (DX)(AX*4), BX
+	XORQ   CX, CX
+
+dy64d:
+	CMPQ         CX, R9
+	JGE          dy64s
+	VBROADCASTSS (SI)(CX*4), Y8
+	VMULPS       (BX), Y8, Y9
+	VMULPS       32(BX), Y8, Y10
+	VMULPS       64(BX), Y8, Y11
+	VMULPS       96(BX), Y8, Y12
+	VADDPS       Y9, Y0, Y0
+	VADDPS       Y10, Y1, Y1
+	VADDPS       Y11, Y2, Y2
+	VADDPS       Y12, Y3, Y3
+	VMULPS       128(BX), Y8, Y9
+	VMULPS       160(BX), Y8, Y10
+	VMULPS       192(BX), Y8, Y11
+	VMULPS       224(BX), Y8, Y12
+	VADDPS       Y9, Y4, Y4
+	VADDPS       Y10, Y5, Y5
+	VADDPS       Y11, Y6, Y6
+	VADDPS       Y12, Y7, Y7
+	ADDQ         R10, BX
+	INCQ         CX
+	JMP          dy64d
+
+dy64s:
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	VMOVUPS Y4, 128(DI)(AX*4)
+	VMOVUPS Y5, 160(DI)(AX*4)
+	VMOVUPS Y6, 192(DI)(AX*4)
+	VMOVUPS Y7, 224(DI)(AX*4)
+	MOVQ    R11, AX
+	JMP     dy64
+
+dy8:
+	LEAQ   8(AX), R11
+	CMPQ   R11, R8
+	JG     dydone
+	VXORPS Y0, Y0, Y0
+	LEAQ   (DX)(AX*4), BX
+	XORQ   CX, CX
+
+dy8d:
+	CMPQ         CX, R9
+	JGE          dy8s
+	VBROADCASTSS (SI)(CX*4), Y8
+	VMULPS       (BX), Y8, Y9
+	VADDPS       Y9, Y0, Y0
+	ADDQ         R10, BX
+	INCQ         CX
+	JMP          dy8d
+
+dy8s:
+	VMOVUPS Y0, (DI)(AX*4)
+	MOVQ    R11, AX
+	JMP     dy8
+
+dydone:
+	VZEROUPPER
+	RET

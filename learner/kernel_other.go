@@ -128,3 +128,19 @@ func absMax512(v []float32) float32 { panic("learner: no AVX-512 kernels on this
 func quantQ8512(q []int8, v []float32, inv float32) {
 	panic("learner: no AVX-512 kernels on this architecture")
 }
+
+func fieldQ8AVX2(f, u []float32, q []int8, s []float32, off, soff []int, K int) {
+	panic("learner: no AVX2 kernels on this architecture")
+}
+
+func restartQ8AVX2(f, base []float32, q []int8, s []float32, rows, srows []int, K int) {
+	panic("learner: no AVX2 kernels on this architecture")
+}
+
+func icmRunQ8AVX2(f []float32, q []int8, s []float32, b []uint16, K, visits int) {
+	panic("learner: no AVX2 kernels on this architecture")
+}
+
+func dotsColsAVX2(out []float32, x []float32, cols []float32, n int) {
+	panic("learner: no AVX2 kernels on this architecture")
+}

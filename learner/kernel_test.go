@@ -397,13 +397,26 @@ func TestRestartFieldMatchesGeneric(t *testing.T) {
 }
 
 // TestSeedDotsMatchGeneric wants the seeding's products with columns, by
-// AVX-512 one vector or three at a time, equal bit for bit to the generic
-// loop, for column counts around the kernels' blocks of 128, 64 and 16 and
-// every count of vectors up to maxSeedTries+1.
+// AVX-512 one vector or three at a time and by AVX2, equal bit for bit to
+// the generic loop, for column counts around the kernels' blocks of 128,
+// 64, 16 and 8 and every count of vectors up to maxSeedTries+1.
 func TestSeedDotsMatchGeneric(t *testing.T) {
+	has512 := useAVX512
+	defer func() { useAVX512 = has512 }()
+	for _, wide := range []bool{has512, false} {
+		useAVX512 = wide
+		checkSeedDots(t)
+	}
+	if seedTries(64) != maxSeedTries || seedTries(65536) > maxSeedTries {
+		t.Errorf("seedTries(64) = %d, seedTries(65536) = %d; maxSeedTries %d", seedTries(64), seedTries(65536), maxSeedTries)
+	}
+}
+
+func checkSeedDots(t *testing.T) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, D := range []int{1, 7, 100} {
-		for _, n := range []int{1, 15, 16, 17, 63, 64, 100, 129, 200} {
+		for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 129, 200} {
 			cols := make([]float32, D*n)
 			for j := range cols {
 				cols[j] = float32(rng.NormFloat64())
@@ -421,25 +434,33 @@ func TestSeedDotsMatchGeneric(t *testing.T) {
 					dotsColsGeneric(want, xs[u*D:(u+1)*D], cols, n)
 					for j, w := range want {
 						if g := got[u*stride+j]; math.Float32bits(g) != math.Float32bits(w) {
-							t.Fatalf("D=%d n=%d tries=%d vector %d column %d: %g, want %g", D, n, tries, u, j, g, w)
+							t.Fatalf("AVX-512 %v D=%d n=%d tries=%d vector %d column %d: %g, want %g", useAVX512, D, n, tries, u, j, g, w)
 						}
 					}
 				}
 			}
 		}
 	}
-	if seedTries(64) != maxSeedTries || seedTries(65536) > maxSeedTries {
-		t.Errorf("seedTries(64) = %d, seedTries(65536) = %d; maxSeedTries %d", seedTries(64), seedTries(65536), maxSeedTries)
-	}
 }
 
 // TestScatterAddMatchesAxpy wants a row's share of the refit's sums, by
-// AVX-512 with its masked tail, equal bit for bit to adding it codeword by
-// codeword, and no other value touched, for widths around the groups of 16.
+// AVX-512 with its masked tail, by AVX2 and by Go, equal bit for bit to
+// adding it codeword by codeword, and no other value touched, for widths
+// around the groups of 16 and 8.
 func TestScatterAddMatchesAxpy(t *testing.T) {
+	hasAVX2, has512 := useAVX2, useAVX512
+	defer func() { useAVX2, useAVX512 = hasAVX2, has512 }()
+	for _, m := range []struct{ avx2, wide bool }{{hasAVX2, has512}, {hasAVX2, false}, {false, false}} {
+		useAVX2, useAVX512 = m.avx2, m.wide
+		checkScatterAdd(t)
+	}
+}
+
+func checkScatterAdd(t *testing.T) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(13, 14))
 	const M, K = 3, 5
-	for _, D := range []int{1, 15, 16, 17, 31, 100} {
+	for _, D := range []int{1, 7, 8, 9, 15, 16, 17, 31, 100} {
 		b := make([]float32, M*K*D)
 		for j := range b {
 			b[j] = float32(rng.NormFloat64())
@@ -452,12 +473,14 @@ func TestScatterAddMatchesAxpy(t *testing.T) {
 		want := slices.Clone(b)
 		for m, c := range code {
 			r := (m*K + int(c)) * D
-			axpy(want[r:r+D], v, 1)
+			for j, x := range v {
+				want[r+j] += x
+			}
 		}
 		scatterAdd(b, v, code, K)
 		for j := range b {
 			if math.Float32bits(b[j]) != math.Float32bits(want[j]) {
-				t.Fatalf("D=%d [%d]: %g, want %g", D, j, b[j], want[j])
+				t.Fatalf("AVX2 %v AVX-512 %v D=%d [%d]: %g, want %g", useAVX2, useAVX512, D, j, b[j], want[j])
 			}
 		}
 	}

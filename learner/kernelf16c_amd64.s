@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "kernelavx2.h"
 
 // The AVX2 and F16C kernels of the ICM over float16 cross terms: the
 // field, its updates, a run of visits, the least of a vector and the
@@ -35,17 +36,6 @@
 	VSUBPS    Y9, Y5, Y5;     \
 	VADDPS    (F)(I*4), Y5, Y5; \
 	VMOVUPS   Y5, (F)(I*4)
-
-// MINLANES broadcasts to every lane of Y2 the least of the 8 lanes of Y0
-// (X1 is scratch).
-#define MINLANES \
-	VEXTRACTF128 $1, Y0, X1;   \
-	VMINPS       X1, X0, X0;   \
-	VPERMILPS    $0x4E, X0, X1; \
-	VMINPS       X1, X0, X0;   \
-	VPERMILPS    $0xB1, X0, X1; \
-	VMINPS       X1, X0, X0;   \
-	VBROADCASTSS X0, Y2
 
 // func addDiffF16C(f []float32, a, b []uint16)
 TEXT ·addDiffF16C(SB), NOSPLIT, $0-72
