@@ -11,7 +11,7 @@ const q8MinMK = 2897
 // or the int8 values q with a power-of-two scale s a row and codebook block
 // (row r's block m is q[r*M*K+m*K:][:K] times s[r*M+m]). Both hold the same
 // numbers (roundQ8), so that every kernel, and so every CPU, finds the
-// same codes; q is used where the AVX-512 kernels for it run.
+// same codes; q is used where the AVX2 or AVX-512 kernels for it run.
 type crossTab struct {
 	h    []uint16
 	q    []int8

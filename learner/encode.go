@@ -155,12 +155,14 @@ const encRows = 8
 // 400-550 ns.
 //
 // Where M*K >= q8MinMK (P over 16 MB in float16) the values are rounded
-// to int8 ones (roundQ8), kept as int8 where the AVX-512 kernels run
-// (crossTab), since from there an update is bound by reading P: GloVe 50k
+// to int8 ones (roundQ8), kept as int8 where the AVX2 or AVX-512 kernels
+// run (crossTab), since from there an update is bound by reading P: GloVe 50k
 // at 16x256 (embshrink-learner-16), 0.1110 in 69.8 s where float16 gave
 // 0.1106 in 104.7 s, and over 96 rounds 0.1120 in 78.7 s; side by side,
 // 165 s of CPU against 223. The ICM kernel took 0.68x its time, the field
-// 0.59x, the restarts 0.62x (24 rounds' profiles). 12x256 (18 MB in
+// 0.59x, the restarts 0.62x (24 rounds' profiles); without AVX-512, the
+// AVX2 kernels took 24 rounds to 0.93x the CPU time (60.9 and 57.7 s
+// against 65.6 and 62.7). 12x256 (18 MB in
 // float16): 0.1689 in 10.9 s against 0.1688 in 11.8 (24 rounds). Below,
 // int8 does not pay: emulated at 8x256 it gave the same 0.2492 (24
 // rounds), but an update from int8 rows (widened, converted, scaled: three
