@@ -235,113 +235,17 @@ TEXT ·icmRunQ8AVX2(SB), NOSPLIT, $0-112
 	XORQ R11, R11
 	MOVQ DI, R12
 
-ymloop:
+mloop:
 	CMPQ  R11, R8
-	JGE   ysweepdone
+	JGE   sweepdone
 	MOVQ  visits+104(FP), AX
 	TESTQ AX, AX
-	JLE   ysweepdone
+	JLE   sweepdone
 	DECQ  AX
 	MOVQ  AX, visits+104(FP)
 	INCQ  R11
 
-	// Most codebooks keep their code: test first whether any code's field
-	// is below the current one's, a shorter chain than the argmin.
-	MOVWQZX      (BX)(R10*2), DX
-	VBROADCASTSS (R12)(DX*4), Y2
-	VXORPS       Y3, Y3, Y3
-	VXORPS       Y1, Y1, Y1
-	XORQ         AX, AX
-
-	// 32 codes a step, in two chains, while 32 are left (at K = 256 the
-	// tests and the argmin were a fifth of a round, bound by their chains'
-	// latency).
-ysany32:
-	LEAQ   32(AX), R13
-	CMPQ   R13, R9
-	JG     ysany
-	VCMPPS $0x1e, (R12)(AX*4), Y2, Y4 // f[c] > f[k], ordered
-	VCMPPS $0x1e, 32(R12)(AX*4), Y2, Y5
-	VCMPPS $0x1e, 64(R12)(AX*4), Y2, Y6
-	VCMPPS $0x1e, 96(R12)(AX*4), Y2, Y7
-	VORPS  Y4, Y3, Y3
-	VORPS  Y5, Y1, Y1
-	VORPS  Y6, Y3, Y3
-	VORPS  Y7, Y1, Y1
-	MOVQ   R13, AX
-	JMP    ysany32
-
-ysany:
-	CMPQ   AX, R9
-	JGE    ysanyd
-	VCMPPS $0x1e, (R12)(AX*4), Y2, Y4
-	VORPS  Y4, Y3, Y3
-	ADDQ   $8, AX
-	JMP    ysany
-
-ysanyd:
-	VORPS   Y1, Y3, Y3
-	VPTEST  Y3, Y3
-	JZ      ysnext
-	VMOVUPS (R12), Y0
-	MOVQ    $8, AX
-	CMPQ    R9, $32
-	JL      ysmin
-
-	// Four chains of minima over 32 codes a step; the least value is the
-	// same whatever the order (the first code equal to it is found below,
-	// and -0 equals 0 there).
-	VMOVUPS 32(R12), Y1
-	VMOVUPS 64(R12), Y6
-	VMOVUPS 96(R12), Y7
-	MOVQ    $32, AX
-
-ysmin32:
-	LEAQ   32(AX), R13
-	CMPQ   R13, R9
-	JG     ysmin32d
-	VMINPS (R12)(AX*4), Y0, Y0
-	VMINPS 32(R12)(AX*4), Y1, Y1
-	VMINPS 64(R12)(AX*4), Y6, Y6
-	VMINPS 96(R12)(AX*4), Y7, Y7
-	MOVQ   R13, AX
-	JMP    ysmin32
-
-ysmin32d:
-	VMINPS Y1, Y0, Y0
-	VMINPS Y7, Y6, Y6
-	VMINPS Y6, Y0, Y0
-
-ysmin:
-	CMPQ   AX, R9
-	JGE    ysred
-	VMINPS (R12)(AX*4), Y0, Y0
-	ADDQ   $8, AX
-	JMP    ysmin
-
-ysred:
-	MINLANES
-	XORQ         AX, AX
-
-ysfind:
-	CMPQ      AX, R9
-	JGE       ysnext
-	VCMPPS    $0, (R12)(AX*4), Y2, Y3
-	VMOVMSKPS Y3, DX
-	TESTL     DX, DX
-	JNZ       ysfound
-	ADDQ      $8, AX
-	JMP       ysfind
-
-ysfound:
-	BSFL     DX, DX
-	ADDQ     DX, AX
-	MOVWQZX  (BX)(R10*2), DX
-	CMPQ     AX, DX
-	JEQ      ysnext
-	VMOVSS   (R12)(AX*4), X4
-	VUCOMISS (R12)(DX*4), X4
-	JCC      ysnext
+	ICMVISITAVX2
 
 	// b[m] = k; rows a = m*K+k and b = m*K+c; f += a - b block by block
 	// (block m of both rows is zero).
@@ -411,15 +315,15 @@ yubnext:
 	MOVQ q_base+24(FP), SI
 	MOVQ b_base+72(FP), BX
 
-ysnext:
+snext:
 	INCQ R10
 	LEAQ (R12)(R9*4), R12
 	CMPQ R10, R8
-	JL   ymloop
+	JL   mloop
 	XORQ R10, R10
 	MOVQ DI, R12
-	JMP  ymloop
+	JMP  mloop
 
-ysweepdone:
+sweepdone:
 	VZEROUPPER
 	RET
