@@ -63,3 +63,61 @@
 	VMINPS        X1, X0, X0; \
 	VPERMILPS     $0xB1, X0, X1; \
 	VMINPS        X1, X0, X0
+
+// ICMMINSINIT sets mins (CX) to the least field of each of the M (R8)
+// codebooks of K (R9) codes of f (R12 = DI), R10 from 0 (Z15 +Inf), in
+// the AVX-512 ICMs that keep least fields.
+#define ICMMINSINIT \
+zinit: \
+	CMPQ    R10, R8; \
+	JGE     zinitd; \
+	VMOVAPS Z15, Z0; \
+	VMOVAPS Z15, Z1; \
+	XORQ    AX, AX; \
+zinit64: \
+	LEAQ   64(AX), R13; \
+	CMPQ   R13, R9; \
+	JG     zinit16; \
+	VMINPS (R12)(AX*4), Z0, Z0; \
+	VMINPS 64(R12)(AX*4), Z1, Z1; \
+	VMINPS 128(R12)(AX*4), Z0, Z0; \
+	VMINPS 192(R12)(AX*4), Z1, Z1; \
+	MOVQ   R13, AX; \
+	JMP    zinit64; \
+zinit16: \
+	CMPQ   AX, R9; \
+	JGE    zinitr; \
+	VMINPS (R12)(AX*4), Z0, Z0; \
+	ADDQ   $16, AX; \
+	JMP    zinit16; \
+zinitr: \
+	VMINPS Z1, Z0, Z0; \
+	HMIN; \
+	VMOVSS X0, (CX)(R10*4); \
+	INCQ   R10; \
+	LEAQ   (R12)(R9*4), R12; \
+	JMP    zinit; \
+zinitd:
+
+// ICMMINSVISIT is a visit of codebook m (R10) in those ICMs: on to znext
+// unless the least field is below the current code's (ordered); else AX
+// is its first code (-0 equals 0 there), DX the current code.
+#define ICMMINSVISIT \
+	MOVWQZX      (BX)(R10*2), DX; \
+	VMOVSS       (CX)(R10*4), X2; \
+	VUCOMISS     (R12)(DX*4), X2; \
+	JCC          znext; \
+	VBROADCASTSS X2, Z2; \
+	XORQ         AX, AX; \
+zfind: \
+	VCMPPS $0, (R12)(AX*4), Z2, K3; \
+	KMOVW  K3, R13; \
+	TESTL  R13, R13; \
+	JNZ    zfound; \
+	ADDQ   $16, AX; \
+	CMPQ   AX, R9; \
+	JL     zfind; \
+	JMP    znext; \
+zfound: \
+	BSFL R13, R13; \
+	ADDQ R13, AX

@@ -26,40 +26,7 @@ TEXT ·icmRunMins512(SB), NOSPLIT, $0-112
 	XORQ         R10, R10
 	MOVQ         DI, R12
 
-zinit:
-	CMPQ    R10, R8
-	JGE     zinitd
-	VMOVAPS Z15, Z0
-	VMOVAPS Z15, Z1
-	XORQ    AX, AX
-
-zinit64:
-	LEAQ   64(AX), R13
-	CMPQ   R13, R9
-	JG     zinit16
-	VMINPS (R12)(AX*4), Z0, Z0
-	VMINPS 64(R12)(AX*4), Z1, Z1
-	VMINPS 128(R12)(AX*4), Z0, Z0
-	VMINPS 192(R12)(AX*4), Z1, Z1
-	MOVQ   R13, AX
-	JMP    zinit64
-
-zinit16:
-	CMPQ   AX, R9
-	JGE    zinitr
-	VMINPS (R12)(AX*4), Z0, Z0
-	ADDQ   $16, AX
-	JMP    zinit16
-
-zinitr:
-	VMINPS Z1, Z0, Z0
-	HMIN
-	VMOVSS X0, (CX)(R10*4)
-	INCQ   R10
-	LEAQ   (R12)(R9*4), R12
-	JMP    zinit
-
-zinitd:
+	ICMMINSINIT
 	XORQ R10, R10
 	XORQ R11, R11
 	MOVQ DI, R12
@@ -74,28 +41,7 @@ zm:
 	MOVQ  AX, visits+104(FP)
 	INCQ  R11
 
-	// Nothing to do unless the least field is below the current code's
-	// (ordered); else its first code (-0 equals 0 there).
-	MOVWQZX      (BX)(R10*2), DX
-	VMOVSS       (CX)(R10*4), X2
-	VUCOMISS     (R12)(DX*4), X2
-	JCC          znext
-	VBROADCASTSS X2, Z2
-	XORQ         AX, AX
-
-zfind:
-	VCMPPS $0, (R12)(AX*4), Z2, K3
-	KMOVW  K3, R13
-	TESTL  R13, R13
-	JNZ    zfound
-	ADDQ   $16, AX
-	CMPQ   AX, R9
-	JL     zfind
-	JMP    znext // not reached: the least field is in the block
-
-zfound:
-	BSFL R13, R13
-	ADDQ R13, AX
+	ICMMINSVISIT
 
 	// b[m] = k; f += P[m*K+k] - P[m*K+c] outside block m, which is zero
 	// in both rows (skipping it spares 1/M of the bytes a change reads),

@@ -246,40 +246,7 @@ TEXT ·icmRunMinsQ8512(SB), NOSPLIT, $0-136
 	XORQ         R10, R10
 	MOVQ         DI, R12
 
-qinit:
-	CMPQ    R10, R8
-	JGE     qinitd
-	VMOVAPS Z15, Z0
-	VMOVAPS Z15, Z1
-	XORQ    AX, AX
-
-qinit64:
-	LEAQ   64(AX), R13
-	CMPQ   R13, R9
-	JG     qinit16
-	VMINPS (R12)(AX*4), Z0, Z0
-	VMINPS 64(R12)(AX*4), Z1, Z1
-	VMINPS 128(R12)(AX*4), Z0, Z0
-	VMINPS 192(R12)(AX*4), Z1, Z1
-	MOVQ   R13, AX
-	JMP    qinit64
-
-qinit16:
-	CMPQ   AX, R9
-	JGE    qinitr
-	VMINPS (R12)(AX*4), Z0, Z0
-	ADDQ   $16, AX
-	JMP    qinit16
-
-qinitr:
-	VMINPS Z1, Z0, Z0
-	HMIN
-	VMOVSS X0, (CX)(R10*4)
-	INCQ   R10
-	LEAQ   (R12)(R9*4), R12
-	JMP    qinit
-
-qinitd:
+	ICMMINSINIT
 	XORQ R10, R10
 	XORQ R11, R11
 	MOVQ DI, R12
@@ -294,28 +261,7 @@ qm:
 	MOVQ  AX, visits+128(FP)
 	INCQ  R11
 
-	// As icmRunMins512: nothing to do unless the least field is below the
-	// current code's; else its first code.
-	MOVWQZX      (BX)(R10*2), DX
-	VMOVSS       (CX)(R10*4), X2
-	VUCOMISS     (R12)(DX*4), X2
-	JCC          qnext
-	VBROADCASTSS X2, Z2
-	XORQ         AX, AX
-
-qfind:
-	VCMPPS $0, (R12)(AX*4), Z2, K3
-	KMOVW  K3, R13
-	TESTL  R13, R13
-	JNZ    qfound
-	ADDQ   $16, AX
-	CMPQ   AX, R9
-	JL     qfind
-	JMP    qnext // not reached: the least field is in the block
-
-qfound:
-	BSFL R13, R13
-	ADDQ R13, AX
+	ICMMINSVISIT
 
 	// b[m] = k; rows a = m*K+k and b = m*K+c; f += a - b outside block m.
 	MOVW  AX, (BX)(R10*2)
@@ -405,7 +351,7 @@ qubnext:
 	MOVQ q_base+24(FP), SI
 	MOVQ b_base+72(FP), BX
 
-qnext:
+znext:
 	INCQ R10
 	LEAQ (R12)(R9*4), R12
 	CMPQ R10, R8
