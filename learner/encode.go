@@ -141,11 +141,11 @@ const uRows = 16
 // and 128 rows 1.15x.
 const encRows = 8
 
-// crossTerms returns the cross terms P = 2 C C^T, scaled as cs, the scaled
-// codebook, is (see halfScale) and rounded to float16, with its diagonal K x K blocks
-// zeroed (a codebook's codes never add up with each other, and the zeros
-// spare the kernels a test for each codebook's own block), and the
-// codewords' squared norms, scaled the same way. (Before
+// crossTerms returns the cross terms P = 2 C C^T, scaled as cs, the
+// scaled codebook, is (see halfScale) and rounded to float16, with its
+// diagonal K x K blocks zeroed (a codebook's codes never add up with each
+// other, and the zeros spare the kernels a test for each codebook's own
+// block), and the codewords' squared norms, scaled the same way. (Before
 // embshrink-learner-11 the scale was lost where M*K is not a multiple of
 // 8, whose products take the codebook unpacked.) The products run on
 // every thread through the encoder's own kernel (gonum's Sgemm took 14-20
@@ -156,21 +156,21 @@ const encRows = 8
 //
 // Where M*K >= q8MinMK (P over 16 MB in float16) the values are rounded
 // to int8 ones (roundQ8), kept as int8 where the AVX2 or AVX-512 kernels
-// run (crossTab), since from there an update is bound by reading P: GloVe 50k
-// at 16x256 (embshrink-learner-16), 0.1110 in 69.8 s where float16 gave
-// 0.1106 in 104.7 s, and over 96 rounds 0.1120 in 78.7 s; side by side,
-// 165 s of CPU against 223. The ICM kernel took 0.68x its time, the field
-// 0.59x, the restarts 0.62x (24 rounds' profiles); without AVX-512, the
-// AVX2 kernels took 24 rounds to 0.93x the CPU time (60.9 and 57.7 s
-// against 65.6 and 62.7). 12x256 (18 MB in
-// float16): 0.1689 in 10.9 s against 0.1688 in 11.8 (24 rounds). Below,
-// int8 does not pay: emulated at 8x256 it gave the same 0.2492 (24
-// rounds), but an update from int8 rows (widened, converted, scaled: three
-// times the instructions) took, two threads at once, 74 to 85 ns from 4
-// MB where float16's 8 MB took 74 (from 16 MB 100 ns where 32 MB took
-// 190). One power of two a row and block: a power a row gave 16x256
-// 0.1179 against 0.1174 (24 rounds), a power a K x K block 8x256 0.2765
-// against 0.2492, one for all of P 0.2803.
+// run (crossTab), since from there an update is bound by reading P. GloVe
+// 50k at 16x256 (embshrink-learner-16): 0.1110 in 69.8 s where float16
+// gave 0.1106 in 104.7 s, and over 96 rounds 0.1120 in 78.7 s; side by
+// side, 165 s of CPU against 223. The ICM kernel took 0.68x its time, the
+// field 0.59x, the restarts 0.62x (24 rounds' profiles); without AVX-512,
+// the AVX2 kernels took 24 rounds to 0.93x the CPU time (60.9 and 57.7 s
+// against 65.6 and 62.7). 12x256 (18 MB in float16): 0.1689 in 10.9 s
+// against 0.1688 in 11.8 (24 rounds). Below, int8 does not pay: emulated
+// at 8x256 it gave the same 0.2492 (24 rounds), but an update from int8
+// rows (widened, converted, scaled: three times the instructions) took,
+// two threads at once, 74 to 85 ns from 4 MB where float16's 8 MB took 74
+// (from 16 MB 100 ns where 32 MB took 190). One power of two a row and
+// block: a power a row gave 16x256 0.1179 against 0.1174 (24 rounds), a
+// power a K x K block 8x256 0.2765 against 0.2492, one for all of P
+// 0.2803.
 func (a *aq) crossTerms(ctx context.Context, cs []float32) (*crossTab, []float32, error) {
 	MK, K, D := a.MK, a.K, a.D
 	ct := packPanels(cs, MK, D)
@@ -241,7 +241,7 @@ func halfScale(cb []float32, D int) float32 {
 }
 
 // energy returns ||x - y||^2 - ||x||^2 for codes b with field f, in the
-// field's scale and with its float16 cross terms: the restarts compare by
+// field's scale and with its rounded cross terms: the restarts compare by
 // it, and rowError decides.
 func (a *aq) energy(f, u []float32, b []uint16) float64 {
 	K := a.K
