@@ -33,21 +33,21 @@ func wideQ8(K int) bool { return useAVX512 && K%16 == 0 }
 // magnitude at most 127 (to even), e the least power (at least -24) for
 // which the block's largest magnitude rounds within that. With q8 nil the
 // row takes the values, still float32; else q and 2^e are written to q8
-// and s (K a multiple of 8; by AVX-512 where wideQ8) and the row is left
-// as it is.
+// and s (K a multiple of 8; by AVX-512 where wideQ8, else AVX2, where
+// storesQ8) and the row is left as it is.
 // Such a value is exact in float32 and float16 alike (|q| < 2^7, a
 // multiple of 2^-24, below 2^16), and a zero is +0. The row must be finite.
 func roundQ8(row []float32, K int, q8 []int8, s []float32) {
+	absMax, quant := absMaxGo, func([]int8, []float32, float32) {}
+	switch {
+	case q8 != nil && wideQ8(K):
+		absMax, quant = absMax512, quantQ8512
+	case q8 != nil:
+		absMax, quant = absMaxAVX2, quantQ8AVX2
+	}
 	for m := 0; m*K < len(row); m++ {
 		blk := row[m*K : (m+1)*K]
-		var most float32
-		if q8 != nil && wideQ8(K) {
-			most = absMax512(blk)
-		} else {
-			for _, v := range blk {
-				most = max(most, math.Float32frombits(math.Float32bits(v)&^(1<<31)))
-			}
-		}
+		most := absMax(blk)
 		e := -24
 		if most > 0 {
 			// The least e with most/2^e < 127.5, which rounds to 127.
@@ -55,21 +55,24 @@ func roundQ8(row []float32, K int, q8 []int8, s []float32) {
 		}
 		// v/2^e is exact in float32, or below 2^-126 and so rounds to 0.
 		inv, sc := float32(math.Ldexp(1, -e)), float32(math.Ldexp(1, e))
-		switch {
-		case q8 != nil && wideQ8(K):
-			quantQ8512(q8[m*K:(m+1)*K], blk, inv)
+		if q8 != nil {
+			quant(q8[m*K:(m+1)*K], blk, inv)
 			s[m] = sc
-		case q8 != nil:
-			for j, v := range blk {
-				q8[m*K+j] = int8(math.RoundToEven(float64(v * inv)))
-			}
-			s[m] = sc
-		default:
-			for j, v := range blk {
-				blk[j] = float32(int32(math.RoundToEven(float64(v*inv)))) * sc
-			}
+			continue
+		}
+		for j, v := range blk {
+			blk[j] = float32(int32(math.RoundToEven(float64(v*inv)))) * sc
 		}
 	}
+}
+
+// absMaxGo returns the largest magnitude in v (no NaN), 0 for none.
+func absMaxGo(v []float32) float32 {
+	var most float32
+	for _, x := range v {
+		most = max(most, math.Float32frombits(math.Float32bits(x)&^(1<<31)))
+	}
+	return most
 }
 
 // finite reports whether every value of v is finite.

@@ -221,3 +221,13 @@ func icmRunQ8AVX2(f []float32, q []int8, s []float32, b []uint16, K, visits int)
 //
 //go:noescape
 func dotsColsAVX2(out []float32, x []float32, cols []float32, n int)
+
+// absMaxAVX2 is absMax512 for len(v) a positive multiple of 8, by AVX2.
+//
+//go:noescape
+func absMaxAVX2(v []float32) float32
+
+// quantQ8AVX2 is quantQ8512 for len(v) a multiple of 8, by AVX2.
+//
+//go:noescape
+func quantQ8AVX2(q []int8, v []float32, inv float32)

@@ -144,3 +144,9 @@ func icmRunQ8AVX2(f []float32, q []int8, s []float32, b []uint16, K, visits int)
 func dotsColsAVX2(out []float32, x []float32, cols []float32, n int) {
 	panic("learner: no AVX2 kernels on this architecture")
 }
+
+func absMaxAVX2(v []float32) float32 { panic("learner: no AVX2 kernels on this architecture") }
+
+func quantQ8AVX2(q []int8, v []float32, inv float32) {
+	panic("learner: no AVX2 kernels on this architecture")
+}

@@ -327,3 +327,60 @@ snext:
 sweepdone:
 	VZEROUPPER
 	RET
+
+// func absMaxAVX2(v []float32) float32
+TEXT ·absMaxAVX2(SB), NOSPLIT, $0-28
+	MOVQ         v_base+0(FP), SI
+	MOVQ         v_len+8(FP), CX
+	MOVL         $0x7fffffff, AX
+	MOVL         AX, X2
+	VPBROADCASTD X2, Y2
+	VXORPS       Y0, Y0, Y0
+	XORQ         R11, R11
+
+aymloop:
+	CMPQ   R11, CX
+	JGE    aymdone
+	VANDPS (SI)(R11*4), Y2, Y1
+	VMAXPS Y1, Y0, Y0
+	ADDQ   $8, R11
+	JMP    aymloop
+
+aymdone:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4E, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xB1, X0, X1
+	VMAXPS       X1, X0, X0
+	VMOVSS       X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func quantQ8AVX2(q []int8, v []float32, inv float32)
+//
+// Eight at a time: v*inv converted to int32 by the CPU's rounding (to
+// nearest, ties to even), packed to int16 and then int8 (within range,
+// so the saturation never acts).
+TEXT ·quantQ8AVX2(SB), NOSPLIT, $0-52
+	MOVQ         q_base+0(FP), DI
+	MOVQ         v_base+24(FP), SI
+	MOVQ         v_len+32(FP), CX
+	VBROADCASTSS inv+48(FP), Y2
+	XORQ         R11, R11
+
+qyloop:
+	CMPQ         R11, CX
+	JGE          qydone
+	VMULPS       (SI)(R11*4), Y2, Y0
+	VCVTPS2DQ    Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSDW    X1, X0, X0
+	VPACKSSWB    X0, X0, X0
+	MOVQ         X0, (DI)(R11*1)
+	ADDQ         $8, R11
+	JMP          qyloop
+
+qydone:
+	VZEROUPPER
+	RET
