@@ -38,7 +38,8 @@ func wideQ8(K int) bool { return useAVX512 && K%16 == 0 }
 // Such a value is exact in float32 and float16 alike (|q| < 2^7, a
 // multiple of 2^-24, below 2^16), and a zero is +0. The row must be finite.
 func roundQ8(row []float32, K int, q8 []int8, s []float32) {
-	absMax, quant := absMaxGo, func([]int8, []float32, float32) {}
+	absMax := absMaxGo
+	var quant func([]int8, []float32, float32) // with q8
 	switch {
 	case q8 != nil && wideQ8(K):
 		absMax, quant = absMax512, quantQ8512
@@ -160,7 +161,7 @@ func icmRunQ8(f []float32, q []int8, s []float32, b []uint16, K, visits int) {
 	if len(f) != MK || len(q) < MK*MK || len(s) < MK*M {
 		panic("learner: icmRunQ8: field, codes and cross terms disagree in size")
 	}
-	if wideQ8(K) && K >= minsK && M <= maxMinsM {
+	if keepsMins(M, K) {
 		var mins [maxMinsM]float32
 		icmRunMinsQ8512(f, q, s, b, mins[:M], K, visits)
 		return

@@ -207,6 +207,12 @@ const minsK = 64
 // fields are kept on the caller's stack).
 const maxMinsM = 64
 
+// keepsMins reports whether the AVX-512 ICM that keeps least fields runs
+// for M codebooks of K codes, over float16 or int8 cross terms.
+func keepsMins(M, K int) bool {
+	return useAVX2 && useAVX512 && K%16 == 0 && K >= minsK && M <= maxMinsM
+}
+
 // icmRun runs ICM on codes b, of len(b) codebooks of K codes, with field
 // f: it visits the codebooks in turn, moving b[m] to the first code of
 // least field when that is strictly less than the current code's, and
@@ -239,7 +245,7 @@ func icmRun(f []float32, P, b []uint16, K, visits int) {
 		panic("learner: icmRun: field, codes and cross terms disagree in size")
 	}
 	switch {
-	case useAVX2 && useAVX512 && K%16 == 0 && K >= minsK && len(b) <= maxMinsM:
+	case keepsMins(len(b), K):
 		var mins [maxMinsM]float32
 		icmRunMins512(f, P, b, mins[:len(b)], K, visits)
 	case useAVX2 && useAVX512 && K%16 == 0:

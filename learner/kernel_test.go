@@ -182,13 +182,7 @@ func TestICMSweepMatchesGeneric(t *testing.T) {
 					P[j] = half.FromFloat32(float32(rng.IntN(7)-3) / 4) // small integers: ties
 				}
 			}
-			f := make([]float32, MK)
-			for j := range f {
-				f[j] = float32(rng.IntN(9)) / 2
-				if f[j] == 0 && rng.IntN(2) == 0 {
-					f[j] = float32(math.Copysign(0, -1)) // -0 ties 0
-				}
-			}
+			f := tiedField(rng, MK) // -0 ties 0
 			b := make([]uint16, tc.M)
 			for m := range b {
 				b[m] = uint16(rng.IntN(tc.K))
