@@ -197,6 +197,7 @@ type refinement struct {
 	st     *stopper
 	opts   encodeOpts
 	iters  int
+	pace   pace
 	anneal float64
 	noisy  bool // the codebook holds annealing noise
 	// clean is the codebook of the last refit, before its noise: the
@@ -208,6 +209,7 @@ func newRefinement(a *aq, st *stopper, cfg Config) *refinement {
 	def := defaultSchedule(a.V, a.D)
 	rf := &refinement{a: a, st: st, opts: cfg.encodeOpts(def.restarts),
 		iters: orDefault(cfg.Iterations, def.rounds), anneal: cfg.Anneal}
+	rf.pace = newPace(st, rf.iters, cfg.Iterations <= 0)
 	if rf.anneal == 0 {
 		rf.anneal = def.anneal
 	}
@@ -223,6 +225,7 @@ func (rf *refinement) run(prev float64) (learned, error) {
 		} else if err != nil {
 			return learned{}, err
 		}
+		rf.iters = rf.pace.rounds(it + 1)
 		rf.a.progress(Progress{Phase: "refine", Step: it + 1, Total: rf.iters, Loss: loss})
 		switch {
 		case st.reached(loss):
@@ -232,7 +235,7 @@ func (rf *refinement) run(prev float64) (learned, error) {
 		}
 		prev = loss
 	}
-	return rf.finish(fmt.Sprintf("completed %d rounds", rf.iters))
+	return rf.finish(rf.pace.stopped(rf.iters, st.limit))
 }
 
 // round refits the codebook, adds the round's annealing noise and

@@ -69,8 +69,9 @@ type Result struct {
 	// Elapsed is the wall time spent in Learn.
 	Elapsed time.Duration
 	// Stopped says why learning stopped: "completed 16 rounds" or
-	// "completed 200 epochs", "converged", "target error 0.15 reached" or
-	// "time limit 30s".
+	// "completed 200 epochs", "completed 58 rounds, fitted to the time
+	// limit 15s (128 without it)", "converged", "target error 0.15
+	// reached" or "time limit 30s".
 	Stopped string
 }
 
