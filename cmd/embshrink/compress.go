@@ -42,7 +42,7 @@ func compressCommand() *cli.Command {
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed (same seed, same output)"},
 			&cli.IntFlag{Name: "threads", Usage: "learner threads (0: all CPUs; the output does not depend on it)"},
 			&cli.StringFlag{Name: "metric", Value: "auto", Usage: "auto: learn in the readout metric when the model reads rows through a linear map, else in relative error (weights / |row|^2) when it reads them through a norm or the table is tied; euclidean: plain squared error"},
-			&cli.DurationFlag{Name: "time-limit", Usage: "learn each table for at most this `DURATION`, keeping the best codes found (0: no limit)"},
+			&cli.DurationFlag{Name: "time-limit", Usage: "learn each table for at most this `DURATION`, keeping the best codes found, aq fitting its default rounds to it (0: no limit)"},
 			&cli.Float64Flag{Name: "target-error", Usage: "stop learning a table once its (weighted) relative squared error reaches this (0: none)"},
 			&cli.StringFlag{Name: "codebook-dtype", Value: "auto", Usage: "store codebooks as float32, float16, bfloat16 or auto (float16 for float32, float16 and quantized tables unless the error grows > 1%)"},
 			&cli.StringFlag{Name: "codes-dir", Usage: "keep learned codes in `DIR` and reuse them when the table and settings are unchanged"},

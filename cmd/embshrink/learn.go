@@ -31,7 +31,7 @@ func learnCommand() *cli.Command {
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed (same seed, same output)"},
 			&cli.IntFlag{Name: "threads", Usage: "threads (0: all CPUs; the output does not depend on it)"},
 			&cli.IntFlag{Name: "epochs", Usage: "dccl maximum epochs (0: the paper's 200)"},
-			&cli.DurationFlag{Name: "time-limit", Aliases: []string{"time-budget"}, Usage: "return the best codes found within this `DURATION` (0: no limit)"},
+			&cli.DurationFlag{Name: "time-limit", Aliases: []string{"time-budget"}, Usage: "return the best codes found within this `DURATION`, aq fitting its default rounds to it (0: no limit)"},
 			&cli.Float64Flag{Name: "target-error", Usage: "stop as soon as the (weighted) relative squared error reaches this (0: none)"},
 			&cli.StringFlag{Name: "codebook-dtype", Value: learner.DTypeFloat32, Usage: "store the codebook as float32, float16 or bfloat16: the last step re-encodes against the rounded codebook"},
 			&cli.StringFlag{Name: "codes", Required: true, Usage: "output `.npy` of codes [V, M] (uint8 when K <= 256, else uint16)"},
