@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/embshrink/embshrink/internal/freemem"
 )
@@ -242,8 +243,12 @@ func (rf *refinement) run(prev float64) (learned, error) {
 // re-encodes the rows, returning their error.
 func (rf *refinement) round(it int) (float64, error) {
 	a := rf.a
+	t0 := time.Now()
 	if err := rf.refit(rf.st.ctx, it); err != nil {
 		return 0, fmt.Errorf("codebook refit %d: %w", it+1, err)
+	}
+	if it == 0 {
+		rf.pace.refit = time.Since(t0)
 	}
 	if T := math.Sqrt(1 - float64(it+1)/float64(rf.iters)); rf.anneal > 0 && T > 0 {
 		if a.MK > maxCholeskyMK {
