@@ -10,9 +10,9 @@ import (
 // ended at 0.2490 after 62 of 128 rounds, where 56 rounds planned as such
 // end at 0.2388 in 14.2 s. So with a time limit and the default rounds, the
 // rounds are fitted to the time left, and the noise decays over them: the
-// same 15 s, 0.2383 and 0.2384 in 58 rounds and 14.4 s, where cutting them
-// short gave 0.2505 and 0.2496 that day; 16x256 in 60 s, 0.1133 in 75
-// rounds against 0.1162.
+// same 15 s, 0.2407 and 0.2412 in 48 and 46 rounds, where cutting them
+// short gave 0.2535 and 0.2546 (alternated runs, in a slow hour); 16x256 in
+// 60 s, 0.1133 in 75 rounds against 0.1162.
 
 // fitRounds returns the rounds to plan after done rounds that took spent,
 // with left before the deadline: those that end before it at the same
