@@ -54,9 +54,8 @@ type Config struct {
 	// for, runs after it); 0 means no limit. With the default Iterations,
 	// aq fits its rounds to the limit (the pace of those done sets how many
 	// more end in the time left) so that their annealing noise decays before
-	// it: GloVe 50k at 8x256 with 15 s, 0.2386 in 58 rounds, where cutting
-	// the 128 rounds short gave 0.2490. With a limit the result depends on
-	// the machine's speed.
+	// it (figures in learner/timefit.go). With a limit the result depends
+	// on the machine's speed.
 	TimeLimit time.Duration
 	// CodebookDType is the type the codebook will be stored in: "" or
 	// "float32", or "float16" or "bfloat16", in which case the learner rounds
