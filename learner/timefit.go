@@ -13,6 +13,15 @@ import (
 // same 15 s, 0.2407 and 0.2412 in 48 and 46 rounds, where cutting them
 // short gave 0.2535 and 0.2546 (alternated runs, in a slow hour); 16x256 in
 // 60 s, 0.1133 in 75 rounds against 0.1162.
+//
+// The fitted rounds keep the default restarts and anneal: trading one for
+// the other does not pay in a short time either. GloVe 50k at 8x256 in 14
+// s: 48 rounds of 2 restarts 0.2408, 66 of 1 0.2404, 36 of 4 0.2408; 48
+// rounds at anneal 0.3 0.2450, 0.45 0.2408, 0.6 0.2424. The whole table
+// (341,479 rows) at 16x256, about a minute after 13 s of initialisation: 3
+// rounds of 8 restarts (the default) 0.1833 in 69.0 s, 5 of 4 0.1840 in
+// 65.5 s, 9 of 2 0.1838 in 77.3 s, 6 of 2 0.1863 in 50.6 s, 8 of 1 0.1874
+// in 45.4 s.
 
 // fitRounds returns the rounds to plan after done rounds that took spent,
 // with left before the deadline: those that end before it at the same
