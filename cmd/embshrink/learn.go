@@ -161,6 +161,10 @@ func (p *learnProgress) update(ev learner.Progress) {
 			fmt.Fprintf(p.w, "%s: %s (%d steps)\n", p.cmd, label, ev.Total)
 		}
 	}
+	if p.bar != nil && ev.Total > 0 && ev.Total != p.last.Total {
+		// A time limit re-plans the rounds after each one.
+		p.bar.ChangeMax(ev.Total)
+	}
 	p.last = ev
 	if p.bar != nil && ev.Phase == "sample" {
 		p.bar.Describe(label)

@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/embshrink/embshrink/internal/npy"
+	"github.com/embshrink/embshrink/learner"
 )
 
 // TestLearnSearchFlags wants each of learn's search flags to reach the
@@ -103,5 +105,23 @@ func TestCompressSearchFlags(t *testing.T) {
 		if got := compressWith(tc[len(tc)-2][2:], tc...); got == base {
 			t.Errorf("compress %v: error %g, the same as without it: the flag did not reach the learner", tc, got)
 		}
+	}
+}
+
+// TestProgressFollowsReplannedRounds checks that the terminal's bar takes
+// the rounds a time limit re-plans after each round, and the plain lines
+// the last plan.
+func TestProgressFollowsReplannedRounds(t *testing.T) {
+	var w strings.Builder
+	p := &learnProgress{w: &w, cmd: "learn", tty: true, start: time.Now()}
+	for _, ev := range []learner.Progress{{Phase: "refine", Step: 1, Total: 58}, {Phase: "refine", Step: 2, Total: 56}, {Phase: "refine", Step: 3, Total: 57}} {
+		p.update(ev)
+		if got := p.bar.GetMax(); got != ev.Total {
+			t.Errorf("after step %d of %d: the bar's end is %d", ev.Step, ev.Total, got)
+		}
+	}
+	p.done()
+	if want := "done at step 3/57"; !strings.Contains(w.String(), want) {
+		t.Errorf("progress %q lacks %q", w.String(), want)
 	}
 }
