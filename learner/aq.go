@@ -194,13 +194,17 @@ func learnAQ(st *stopper, data []float32, V, D int, cfg Config) (learned, error)
 
 // refinement holds the state of the rounds.
 type refinement struct {
-	a      *aq
-	st     *stopper
-	opts   encodeOpts
-	iters  int
-	pace   pace
-	anneal float64
-	noisy  bool // the codebook holds annealing noise
+	a     *aq
+	st    *stopper
+	opts  encodeOpts
+	iters int
+	pace  pace
+	// last is the last round's restarts, fewer than opts' where the pace
+	// fits a shorter round in the time left; ran is those of the round run
+	// last.
+	last, ran int
+	anneal    float64
+	noisy     bool // the codebook holds annealing noise
 	// clean is the codebook of the last refit, before its noise: the
 	// conjugate-gradient refit starts from it.
 	clean []float32
@@ -211,6 +215,7 @@ func newRefinement(a *aq, st *stopper, cfg Config) *refinement {
 	rf := &refinement{a: a, st: st, opts: cfg.encodeOpts(def.restarts),
 		iters: orDefault(cfg.Iterations, def.rounds), anneal: cfg.Anneal}
 	rf.pace = newPace(st, rf.iters, cfg.Iterations <= 0)
+	rf.last = rf.opts.restarts
 	if rf.anneal == 0 {
 		rf.anneal = def.anneal
 	}
@@ -226,7 +231,8 @@ func (rf *refinement) run(prev float64) (learned, error) {
 		} else if err != nil {
 			return learned{}, err
 		}
-		rf.iters = rf.pace.rounds(it + 1)
+		pl := rf.pace.plan(it+1, rf.opts.restarts)
+		rf.iters, rf.last = pl.rounds, pl.last
 		rf.a.progress(Progress{Phase: "refine", Step: it + 1, Total: rf.iters, Loss: loss})
 		switch {
 		case st.reached(loss):
@@ -236,7 +242,7 @@ func (rf *refinement) run(prev float64) (learned, error) {
 		}
 		prev = loss
 	}
-	return rf.finish(rf.pace.stopped(rf.iters, st.limit))
+	return rf.finish(rf.pace.stopped(plan{rf.iters, rf.ran}, rf.opts.restarts))
 }
 
 // round refits the codebook, adds the round's annealing noise and
@@ -257,7 +263,12 @@ func (rf *refinement) round(it int) (float64, error) {
 		a.perturbCodebook(rf.anneal*T, it)
 		rf.noisy = true
 	}
-	loss, err := a.encode(rf.st.ctx, it+1, rf.opts)
+	o := rf.opts
+	if it == rf.iters-1 {
+		o.restarts = rf.last
+	}
+	rf.ran = o.restarts
+	loss, err := a.encode(rf.st.ctx, it+1, o)
 	if err != nil {
 		return 0, fmt.Errorf("encoding round %d: %w", it+1, err)
 	}
