@@ -70,8 +70,9 @@ type Result struct {
 	Elapsed time.Duration
 	// Stopped says why learning stopped: "completed 16 rounds" or
 	// "completed 200 epochs", "completed 58 rounds, fitted to the time
-	// limit 15s (128 without it)", "converged", "target error 0.15
-	// reached" or "time limit 30s".
+	// limit 15s (128 without it)" (with "(the last of 3 restarts)" after
+	// "rounds" when the last round had fewer), "converged", "target error
+	// 0.15 reached" or "time limit 30s".
 	Stopped string
 }
 
