@@ -214,7 +214,7 @@ func newRefinement(a *aq, st *stopper, cfg Config) *refinement {
 	def := defaultSchedule(a.V, a.D)
 	rf := &refinement{a: a, st: st, opts: cfg.encodeOpts(def.restarts),
 		iters: orDefault(cfg.Iterations, def.rounds), anneal: cfg.Anneal}
-	rf.pace = newPace(st, rf.iters, cfg.Iterations <= 0)
+	rf.pace = newPace(st, rf.iters, cfg.Iterations <= 0, tailPasses(cfg, rf.opts.restarts))
 	rf.last = rf.opts.restarts
 	if rf.anneal == 0 {
 		rf.anneal = def.anneal

@@ -50,13 +50,18 @@ type Config struct {
 	// after every epoch); 0 means no target. Result.Stopped says so.
 	TargetError float64
 	// TimeLimit stops learning once it has run this long and returns the
-	// best codes found until then (a final CodebookDType step, when asked
-	// for, runs after it); 0 means no limit. With the default Iterations,
-	// aq fits its rounds to the limit (the pace of those done sets how many
-	// more end in the time left) so that their annealing noise decays before
-	// it (figures in learner/timefit.go). With a limit the result depends
-	// on the machine's speed.
+	// best codes found until then; 0 means no limit. With the default
+	// Iterations, aq fits its rounds to the limit (the pace of those done
+	// sets how many more end in the time left) so that their annealing noise
+	// decays before it (figures in learner/timefit.go), and keeps time in it
+	// for a final CodebookDType step and for ReencodeAfter's pass; otherwise
+	// those run after it. With a limit the result depends on the machine's
+	// speed.
 	TimeLimit time.Duration
+	// ReencodeAfter says the caller encodes the rows once more after Learn
+	// returns (Reencode, as compress does against a codebook it rounded
+	// itself), so that a time limit keeps time for that pass.
+	ReencodeAfter bool
 	// CodebookDType is the type the codebook will be stored in: "" or
 	// "float32", or "float16" or "bfloat16", in which case the learner rounds
 	// the codebook to it (round to nearest, ties to even), re-encodes the
@@ -144,6 +149,9 @@ func (c Config) Key() string {
 	fmt.Fprintf(h, "%s\nM=%d K=%d method=%s seed=%d\n", keyVersion, c.M, c.K, methodName(c.Method), c.Seed)
 	hashWeights(h, c.Weights)
 	fmt.Fprintf(h, "target=%v limit=%d dtype=%s\n", c.TargetError, int64(c.timeLimit()), c.CodebookDType)
+	if c.timeLimit() > 0 && c.ReencodeAfter { // it changes nothing without a limit
+		fmt.Fprint(h, "reencode-after\n")
+	}
 	fmt.Fprintf(h, "aq: iters=%d sweeps=%d restarts=%d perturb=%d kmi=%d trials=%d ridge=%v anneal=%v\n",
 		c.Iterations, c.ICMSweeps, c.Restarts, c.Perturb, c.KMeansIters, c.KMeansTrials, c.Ridge, c.Anneal)
 	fmt.Fprintf(h, "dccl: lr=%v batch=%d tau=%v epochs=%d val=%v clip=%v hidden=%d\n",

@@ -262,9 +262,14 @@ var keyExcluded = map[string]string{
 	"ScaleInPlace": "where the scaled table lives, not what is learned",
 }
 
+// keyWithLimit lists the fields that change what is learned only under a
+// time limit, which Key counts only then.
+var keyWithLimit = map[string]bool{"ReencodeAfter": true}
+
 // TestKeyCoversConfig sets every exported field of Config in turn to a
 // non-zero value and checks that Key changes, unless the field is listed in
-// keyExcluded (where it must not change).
+// keyExcluded (where it must not change); a field of keyWithLimit must
+// change it with a time limit and not without.
 func TestKeyCoversConfig(t *testing.T) {
 	zero := Config{}.Key()
 	typ := reflect.TypeOf(Config{})
@@ -290,6 +295,16 @@ func TestKeyCoversConfig(t *testing.T) {
 			v.Set(reflect.MakeFunc(v.Type(), func([]reflect.Value) []reflect.Value { return nil }))
 		default:
 			t.Fatalf("field %s has kind %s: extend this test", f.Name, v.Kind())
+		}
+		if keyWithLimit[f.Name] {
+			if c.Key() != zero {
+				t.Errorf("Config.%s changes Key without a time limit", f.Name)
+			}
+			c.TimeLimit = time.Second
+			if c.Key() == (Config{TimeLimit: time.Second}).Key() {
+				t.Errorf("Config.%s does not change Key under a time limit", f.Name)
+			}
+			continue
 		}
 		changed := c.Key() != zero
 		if _, excl := keyExcluded[f.Name]; excl && changed {

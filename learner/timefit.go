@@ -75,13 +75,32 @@ type pace struct {
 	refit time.Duration
 	most  int // the rounds without a limit
 	limit time.Duration
+	// tail is the encoding passes after the rounds, in rounds' time.
+	tail float64
+}
+
+// tailPasses returns the time of the encoding passes that follow the
+// rounds, in rounds of restarts restarts: a CodebookDType step's two and
+// the caller's one after Learn (ReencodeAfter), each of the re-encoding's
+// restarts, a round's time taken as proportional to one plus its restarts
+// (see fitRounds).
+func tailPasses(cfg Config, restarts int) float64 {
+	passes := 0
+	if isRounded(cfg.CodebookDType) {
+		passes += 2
+	}
+	if cfg.ReencodeAfter {
+		passes++
+	}
+	return float64(passes) * float64(1+cfg.encodeOpts(reencodeRestarts).restarts) / float64(1+restarts)
 }
 
 // newPace returns the pace for a refinement of most rounds begun now: it
 // fits them to deadline when the rounds are the default ones (rounds
-// asked for are run as asked, and the limit only stops them).
-func newPace(st *stopper, most int, defaultRounds bool) pace {
-	p := pace{begun: time.Now(), most: most, limit: st.limit}
+// asked for are run as asked, and the limit only stops them), keeping tail
+// rounds' time for the passes after them.
+func newPace(st *stopper, most int, defaultRounds bool, tail float64) pace {
+	p := pace{begun: time.Now(), most: most, limit: st.limit, tail: tail}
 	if d, ok := st.ctx.Deadline(); ok && st.limit > 0 && defaultRounds {
 		p.deadline, p.spare = d, st.limit/spareShare
 	}
@@ -89,11 +108,16 @@ func newPace(st *stopper, most int, defaultRounds bool) pace {
 }
 
 // plan returns the plan once done rounds of restarts restarts are over.
-func (p pace) plan(done, restarts int) plan {
+func (p pace) plan(done, restarts int) plan { return p.planAt(done, restarts, time.Now()) }
+
+// planAt is plan at the time now.
+func (p pace) planAt(done, restarts int, now time.Time) plan {
 	if p.deadline.IsZero() {
 		return plan{p.most, restarts}
 	}
-	return fitRounds(done, p.most, restarts, time.Since(p.begun), time.Until(p.deadline), p.refit+p.spare)
+	spent := now.Sub(p.begun)
+	tail := time.Duration(p.tail * float64(spent) / float64(max(done, 1)))
+	return fitRounds(done, p.most, restarts, spent, p.deadline.Sub(now), p.refit+p.spare+tail)
 }
 
 // stopped is Result.Stopped after the rounds of pl, completed.

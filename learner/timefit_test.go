@@ -2,6 +2,7 @@ package learner
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -81,5 +82,41 @@ func TestTimeLimitFitsRounds(t *testing.T) {
 	cut := strings.HasPrefix(res.Stopped, "time limit") && step >= total-1
 	if !regexp.MustCompile(want).MatchString(res.Stopped) && !cut {
 		t.Errorf("limit %v: stopped %q after %d of %d planned rounds, want %s", cfg.TimeLimit, res.Stopped, step, total, want)
+	}
+}
+
+func TestTailPasses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want float64 // in rounds of 2 restarts
+	}{
+		{"nothing after the rounds", Config{}, 0},
+		{"the CodebookDType step's two passes of 12 restarts", Config{CodebookDType: DTypeFloat16}, 2 * 13.0 / 3},
+		{"the caller's pass", Config{ReencodeAfter: true}, 13.0 / 3},
+		{"both", Config{CodebookDType: DTypeBFloat16, ReencodeAfter: true}, 3 * 13.0 / 3},
+		{"passes of the restarts asked for", Config{Restarts: 2, ReencodeAfter: true}, 1},
+		{"a float32 codebook is not rounded", Config{CodebookDType: DTypeFloat32}, 0},
+	} {
+		if got := tailPasses(tc.cfg, 2); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: tailPasses = %g, want %g", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestPaceKeepsTail checks that the plan keeps the passes after the rounds
+// in the time left: 10 rounds took 100 ms and 205 ms are left, so 20 more
+// rounds fit and, with 2 rounds' time kept, 18, each then with a last
+// round of no restarts in the 5 ms over.
+func TestPaceKeepsTail(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		tail float64
+		want plan
+	}{{0, plan{10 + 20 + 1, 0}}, {2, plan{10 + 18 + 1, 0}}} {
+		p := pace{begun: now.Add(-100 * time.Millisecond), deadline: now.Add(205 * time.Millisecond), most: 128, tail: tc.tail}
+		if got := p.planAt(10, 2, now); got != tc.want {
+			t.Errorf("tail %g: plan = %+v, want %+v", tc.tail, got, tc.want)
+		}
 	}
 }
