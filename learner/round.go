@@ -49,7 +49,8 @@ const roundRound = 1 << 24
 // the codes against the rounded codebook; then it tries one least-squares
 // refit, rounded and re-encoded in turn, and keeps it if it measures better.
 // Re-encoding only ever lowers a row's error, so the result is never worse
-// than the learned codes with a naively rounded codebook.
+// than the learned codes with a naively rounded codebook. (tailPasses
+// counts its two encoding passes.)
 func roundCodebook(ctx context.Context, sc *scaling, out *learned, V, D int, cfg Config) error {
 	a := newAQ(sc.x, V, D, cfg)
 	copy(a.codes, out.codes)

@@ -67,7 +67,6 @@ const spareShare = 50
 type pace struct {
 	deadline time.Time // zero: no fitting
 	begun    time.Time
-	spare    time.Duration
 	// refit is the time of the first round's refit, which takes as many
 	// steps as the final one: what is kept for the final refit, rather
 	// than a whole round (on the whole GloVe table at 16x256 a round takes
@@ -102,7 +101,7 @@ func tailPasses(cfg Config, restarts int) float64 {
 func newPace(st *stopper, most int, defaultRounds bool, tail float64) pace {
 	p := pace{begun: time.Now(), most: most, limit: st.limit, tail: tail}
 	if d, ok := st.ctx.Deadline(); ok && st.limit > 0 && defaultRounds {
-		p.deadline, p.spare = d, st.limit/spareShare
+		p.deadline = d
 	}
 	return p
 }
@@ -117,7 +116,7 @@ func (p pace) planAt(done, restarts int, now time.Time) plan {
 	}
 	spent := now.Sub(p.begun)
 	tail := time.Duration(p.tail * float64(spent) / float64(max(done, 1)))
-	return fitRounds(done, p.most, restarts, spent, p.deadline.Sub(now), p.refit+p.spare+tail)
+	return fitRounds(done, p.most, restarts, spent, p.deadline.Sub(now), p.refit+p.limit/spareShare+tail)
 }
 
 // stopped is Result.Stopped after the rounds of pl, completed.

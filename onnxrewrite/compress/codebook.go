@@ -39,6 +39,11 @@ func codebookChoice(tb *onnxrewrite.Table, want string) (string, int, error) {
 	return "", 8, nil // float64: the table's own type
 }
 
+// reencodes reports whether roundCodebook rounds a codebook stored as
+// dtype and re-encodes the rows against it: all but float32 and the
+// table's own type ("").
+func reencodes(dtype string) bool { return dtype != "" && dtype != onnxrewrite.CodebookFloat32 }
+
 // roundCodebook stores the codebook in a 16-bit type: it rounds the
 // codebook and then re-encodes every row against the rounded one, so that
 // rounding does not undo the learning. data are the rows the learner saw
@@ -52,7 +57,7 @@ func roundCodebook(ctx context.Context, data []float32, c codes.Codes, b codes.C
 	dtype string, auto bool, tr *TableReport) (codes.Codes, codes.Codebook, error) {
 	weights := cfg.Weights
 	tr.CodebookDType = dtype
-	if dtype == onnxrewrite.CodebookFloat32 || dtype == "" {
+	if !reencodes(dtype) {
 		tr.CodebookReason = "the table's type"
 		if dtype != "" {
 			tr.CodebookReason = "float32"

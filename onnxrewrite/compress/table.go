@@ -182,7 +182,7 @@ func learnTable(ctx context.Context, m *model.Model, tb *onnxrewrite.Table, mat 
 	v, d := mat.Rows, mat.Cols
 	cfg := learner.Config{M: tr.M, K: tr.K, Method: opts.Method, Seed: opts.Seed, Weights: weights, Threads: opts.Threads,
 		TargetError: opts.TargetError, TimeLimit: opts.TimeLimit, ScaleInPlace: true, // data is compress's own
-		ReencodeAfter: tr.CodebookDType != "" && tr.CodebookDType != onnxrewrite.CodebookFloat32, // roundCodebook's pass
+		ReencodeAfter: reencodes(tr.CodebookDType), // roundCodebook's pass
 		Iterations:    opts.Iterations, Restarts: opts.Restarts, Perturb: opts.Perturb, Anneal: opts.Anneal,
 		Progress: func(p learner.Progress) { progress(Event{Table: tb.Name, Phase: "learn", Learn: &p}) }}
 	var key string
