@@ -256,12 +256,8 @@ func (rf *refinement) round(it int) (float64, error) {
 	if it == 0 {
 		rf.pace.refit = time.Since(t0)
 	}
-	if T := math.Sqrt(1 - float64(it+1)/float64(rf.iters)); rf.anneal > 0 && T > 0 {
-		if a.MK > maxCholeskyMK {
-			rf.clean = append(rf.clean[:0], a.cb...)
-		}
-		a.perturbCodebook(rf.anneal*T, it)
-		rf.noisy = true
+	if err := rf.disturb(it); err != nil {
+		return 0, err
 	}
 	o := rf.opts
 	if it == rf.iters-1 {
@@ -275,10 +271,40 @@ func (rf *refinement) round(it int) (float64, error) {
 	return loss, nil
 }
 
+// disturb splits thin codewords in the first half of the rounds (see
+// splitThin) and adds round it's annealing noise to the refit codebook,
+// keeping a copy of it for the next refit.
+func (rf *refinement) disturb(it int) error {
+	a := rf.a
+	split := false
+	if 2*it < rf.iters {
+		n, err := a.splitThin(rf.st.ctx, it)
+		if err != nil {
+			return fmt.Errorf("codebook split %d: %w", it+1, err)
+		}
+		split = n > 0
+	}
+	T := math.Sqrt(1 - float64(it+1)/float64(rf.iters))
+	noise := rf.anneal > 0 && T > 0
+	if !noise && !split {
+		return nil
+	}
+	if a.MK > maxCholeskyMK {
+		rf.clean = append(rf.clean[:0], a.cb...)
+	}
+	if noise {
+		a.perturbCodebook(rf.anneal*T, it)
+	}
+	// The codebook is no longer the refit's: the next round or finish
+	// refits it.
+	rf.noisy = true
+	return nil
+}
+
 // refit refits the codebook to the codes of round it (rf.iters: after the
 // last), without its noise. The conjugate gradients start from the last
-// refit's codebook, the one the noise was added to, which is nearer the
-// new solution than its noisy copy: then warmCGSteps steps do what
+// refit's codebook (with its splits), the one the noise was added to,
+// which is nearer the new solution than its noisy copy: then warmCGSteps steps do what
 // cgIters did from the noisy codebook (GloVe 50k at 8x256, 48 rounds:
 // 0.2405 with 6 steps from the noisy codebook, 3 steps 0.2411, 2 steps
 // 0.2423; from the last refit's, 6 steps 0.2405, 3 0.2406, 2 0.2404, 1
@@ -327,7 +353,7 @@ func (rf *refinement) finish(why string) (learned, error) {
 func (a *aq) perturbCodebook(scale float64, round int) {
 	// The error is the last encoding's (the refit since lowered it by a
 	// few percent): recomputing it took 6% of a round.
-	sd := scale * math.Sqrt(a.sqErr/(a.sumRows(func(int) float64 { return 1 })*float64(a.D))/float64(a.M))
+	sd := scale * a.errorScale()
 	rng := rand.New(rand.NewPCG(uint64(a.seed), uint64(round)+0xa11ea1))
 	for i := range a.cb {
 		a.cb[i] += float32(rng.NormFloat64() * sd)
