@@ -105,20 +105,28 @@ func (l *lloyd) seedColumns(ctx context.Context, cand []int) ([]float32, error) 
 // seedTries is the number of k-means++ draws of which the seeding keeps
 // the one that leaves the least weighted squared distance (greedy
 // k-means++, 2 + ln K draws as in Arthur and Vassilvitskii's analysis), but
-// 3 above K = 64, where the draws cost more than they give (GloVe 50k at
-// 8x256, seed 1, initial error: 7 draws 0.2886 in about 25 s of CPU; 3
-// 0.2822 in 17 s; 2 0.2900; 1 0.2907 in 11 s; 7 draws from 16,384
-// candidate rows instead of every row, 0.3032; training on 16,384 rows,
-// 0.3844; 4 Lloyd iterations instead of 8, 0.3085. After 24 rounds, 1
-// draw 0.2544 where 7 gave 0.2535, and after 128 rounds 0.2353 where 7
-// gave 0.2340). The draws' products as one tile over the candidate rows
-// packed as panels (dotsT) did not pay either: 4 draws so, 3.8 s of wall
-// time for the initialisation, as 3 draws one by one, and an initial error
-// of 0.2999 (5 draws 0.2814, 8 0.2860: the draws vary more than their
-// number tells).
+// one above K = 64 (plain k-means++). There the draws cost more than they
+// give: the least distance favours outlying rows, whose clusters keep only
+// them, and since the rounds split such thin codewords (see splitThin) one
+// draw ends lower (embshrink-learner-18, 128 rounds, seed 1, one draw
+// against three): GloVe 50k 8x256 0.2265 against 0.2271, 16x256 0.1018
+// against 0.1015; its first 64 columns at 8x256 0.1673 against 0.1678,
+// its first 16 0.0080 against 0.0081, 4x256 0.0728 against 0.0730; vibe's
+// [15000, 64] 8x256 0.1937 against 0.1977, 16x256 0.0433 against 0.0488,
+// 4x256 0.4298 against 0.4300; and the initialisation of 8x256 takes
+// 0.6 s less. (Before the splits, GloVe 50k at 8x256, initial error: 7
+// draws 0.2886 in about 25 s of CPU; 3 0.2822 in 17 s; 2 0.2900; 1 0.2907
+// in 11 s; after 24 rounds, 1 draw 0.2544 where 7 gave 0.2535, and after
+// 128 rounds 0.2353 where 7 gave 0.2340. 7 draws from 16,384 candidate
+// rows instead of every row, 0.3032; training on 16,384 rows, 0.3844; 4
+// Lloyd iterations instead of 8, 0.3085.) The draws' products as one tile
+// over the candidate rows packed as panels (dotsT) did not pay either: 4
+// draws so, 3.8 s of wall time for the initialisation, as 3 draws one by
+// one, and an initial error of 0.2999 (5 draws 0.2814, 8 0.2860: the
+// draws vary more than their number tells).
 func seedTries(K int) int {
 	if K > 64 {
-		return 3
+		return 1
 	}
 	return 2 + int(math.Log(float64(K)))
 }
