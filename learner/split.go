@@ -47,14 +47,18 @@ import (
 // codeword's rows carry an error of 0.2), and on GloVe they are not (36
 // against 187).
 //
-// Measured and not kept beside it, as the splits make the initialisation's
-// thin clusters harmless: a cheaper initialisation at K = 256 (one
-// k-means++ draw, 4 Lloyd iterations, the assignment's products in 12-bit
-// integers: 2.0 s instead of 4.0 at 8x256) ended 128 rounds at 0.2267
-// against 0.2272 on GloVe 50k but lost elsewhere (16x256 0.1040 against
-// 0.1016, its first 16 columns 0.0084 against 0.0081, vibe 0.1981 against
-// 0.1977); the integer products alone saved 0.6 s and gave 0.0082 and
-// 0.1677 on the first 16 and 64 columns.
+// With the splits, one k-means++ draw a centre ends lower than the three
+// greedy ones before (see seedTries). A cheaper initialisation still (one
+// draw, 4 Lloyd iterations and the assignment's products in 12-bit
+// integers together: 2.0 s instead of 4.0 at 8x256) ended 128 rounds at
+// 0.2267 against 0.2272 (three draws, 8 iterations) on GloVe 50k but lost
+// elsewhere (16x256 0.1040 against 0.1016, its first 16 columns 0.0084
+// against 0.0081, vibe 0.1981 against 0.1977); the integer products alone
+// saved 0.6 s and gave 0.0082 and 0.1677 on the first 16 and 64 columns.
+// Nor did noise for each codeword in proportion to (mean rows / its
+// rows)^p, as noise added to the rows would give (48 rounds at 8x256,
+// 0.2380 with the same noise for all): p = 0.5 0.2414, 0.25 0.2378, -0.25
+// 0.2382, -0.5 0.2379.
 const (
 	// thinShare: a codeword is thin when the weight of its rows is below
 	// 1/thinShare of its codebook's mean (GloVe 50k at 8x256: 12 rows of
