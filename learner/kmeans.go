@@ -225,6 +225,9 @@ type lloyd struct {
 	greedy bool
 	// seedRows holds the seeding's candidate rows.
 	seedRows []float32
+	// ip holds the points quantised for the assignment's integer
+	// products, or nil (see assignInt).
+	ip *intPoints
 }
 
 // updateRows is the number of rows per chunk of the assignment and the
@@ -248,7 +251,8 @@ func newLloyd(a *aq, pts []float32) *lloyd {
 	return l
 }
 
-// setNorms computes the squared norms of l's points.
+// setNorms computes the squared norms of l's points (and quantises them
+// for assignInt).
 func (l *lloyd) setNorms() {
 	a := l.a
 	// Each norm is its own; without cancellation the error is nil.
@@ -257,6 +261,7 @@ func (l *lloyd) setNorms() {
 			l.pnorm[i] = sqNorm(l.pts[i*a.D : (i+1)*a.D])
 		}
 	})
+	l.quantisePoints()
 }
 
 // assign finds every row's nearest centroid and returns how many rows
@@ -267,6 +272,9 @@ func (l *lloyd) assign(ctx context.Context, cent []float32, assign []int32, dist
 	a := l.a
 	for k := range l.cnorm {
 		l.cnorm[k] = float32(sqNorm(cent[k*a.D : (k+1)*a.D]))
+	}
+	if l.ip != nil {
+		return l.assignInt(ctx, cent, assign, dist, sums)
 	}
 	ct := packPanels(cent, a.K, a.D)
 	var changed atomic.Int64
