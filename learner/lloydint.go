@@ -11,7 +11,7 @@ import (
 // 8x256 (embshrink-learner-20): the initialisation took 2.4 to 2.5 s where
 // float32 products took 3.1 to 3.3 (three runs each, alternated), and 128
 // rounds ended where they did with float32 products (0.2265; 16x256
-// 0.1018; the first 16 and 64 columns 0.0080 and 0.1673, 4x256 0.0729
+// 0.1018; the first 16 and 64 columns 0.0080 and 0.1673, 4x256 0.0730
 // against 0.0728; vibe's [15000, 64] 8x256 0.1938 against 0.1937, 16x256
 // 0.0436 against 0.0433). The assignments differ from float32's for a few
 // rows in ten thousand, nearly tied ones.
