@@ -311,24 +311,24 @@ func (rf *refinement) disturb(it int) error {
 // refit refits the codebook to the codes of round it (rf.iters: after the
 // last), without its noise. The conjugate gradients start from the last
 // refit's codebook (with its splits), the one the noise was added to,
-// which is nearer the new solution than its noisy copy: then warmCGSteps steps do what
-// cgIters did from the noisy codebook (GloVe 50k at 8x256, 48 rounds:
-// 0.2405 with 6 steps from the noisy codebook, 3 steps 0.2411, 2 steps
-// 0.2423; from the last refit's, 6 steps 0.2405, 3 0.2406, 2 0.2404, 1
-// 0.2446; a round took 0.34 s instead of 0.41). The last round's refit,
-// which the result keeps, takes all cgIters steps.
+// which is nearer the new solution than its noisy copy: then warmCGSteps
+// steps do what cgIters did from the noisy codebook (GloVe 50k at 8x256,
+// 48 rounds: 0.2405 with 6 steps from the noisy codebook, 3 steps 0.2411,
+// 2 steps 0.2423; from the last refit's, 6 steps 0.2405, 3 0.2406, 2
+// 0.2404, 1 0.2446; a round took 0.34 s instead of 0.41). The last round's
+// refit, which the result keeps, takes all cgIters steps.
 //
 // Every refit takes every row. Refits to a random half of the rows, a new
 // half a round, in all but the last quarter of the rounds (embshrink-
 // learner-12, reverted) paid on GloVe 100-d only, as noise: 50k 8x256
 // 0.2282 in 25.5 s against 0.2299 in 28.6 s (medians of 4 alternated
-// pairs; seeds 2, 3: 0.2280, 0.2282 against 0.2297, 0.2305), 16x256
-// 0.1067 in 105 s against 0.1105 in 121 s, the whole table at 32x16
-// 0.1806 in 72 s against 0.1826 in 78 s. The same rows' first 16, 32 and
-// 64 columns at 8x256 lost: 0.0088, 0.0702, 0.1693 against 0.0082,
-// 0.0674, 0.1682, in 20.4, 19.9, 31.0 s against 20.0, 23.2, 30.2 s;
-// vibe's [15000, 64] 16x16 0.2783 against 0.2774. Those want less noise
-// (16 columns: anneal 0.3 0.0076, 0.6 0.0104; sampled 0.0079, 0.0118).
+// pairs; seeds 2, 3: 0.2280, 0.2282 against 0.2297, 0.2305), 16x256 0.1067
+// in 105 s against 0.1105 in 121 s, the whole table at 32x16 0.1806 in 72
+// s against 0.1826 in 78 s. The same rows' first 16, 32 and 64 columns at
+// 8x256 lost: 0.0088, 0.0702, 0.1693 against 0.0082, 0.0674, 0.1682, in
+// 20.4, 19.9, 31.0 s against 20.0, 23.2, 30.2 s; vibe's [15000, 64] 16x16
+// 0.2783 against 0.2774. Those want less noise (16 columns: anneal 0.3
+// 0.0076, 0.6 0.0104; sampled 0.0079, 0.0118).
 func (rf *refinement) refit(ctx context.Context, it int) error {
 	steps := cgIters
 	if rf.noisy && rf.clean != nil {

@@ -10,8 +10,7 @@ import (
 // TestAssignInt: above intLloydK codewords Lloyd's assignment from integer
 // products picks the float32 products' nearest centroid but for near ties,
 // with the same distances to within the quantisation (a thousandth of a
-// point's squared norm), and the same bytes
-// on any number of threads.
+// point's squared norm), and the same bytes on any number of threads.
 func TestAssignInt(t *testing.T) {
 	V, D, K := 2000, 100, 128
 	x := gaussian(V, D, 7)

@@ -11,34 +11,35 @@ import (
 // Codewords that serve almost no row waste their codebook's entries, and
 // the rounds do not move them: each round's encoding keeps a row's codes
 // unless its error falls, so a codeword far from every row stays unused.
-// The residual k-means of the initialisation leaves many such codewords
-// at K = 256, most in its last stages, where the residuals are like noise
-// and a k-means++ seed drawn at an outlying row keeps only that row (GloVe
-// 50k at 8x256, seed 1: 223 of the 2,048 codewords served fewer than 10
-// rows, 36 to 60 of each last three codebooks' 256; with the products of
-// Lloyd's assignment in 12-bit integers, 507, 213 of the last codebook's).
-// How many there are decides much of the error the rounds end at: after 48
-// rounds, 0.2408 from 223 such codewords, 0.2441 from 399 (30 Lloyd
-// iterations a stage) and 0.2501 from 507, one run each.
+// The residual k-means of the initialisation leaves many such codewords at
+// K = 256, most in its last stages, where the residuals are like noise and
+// a k-means++ seed drawn at an outlying row keeps only that row (GloVe 50k
+// at 8x256, seed 1: 223 of the 2,048 codewords served fewer than 10 rows,
+// 36 to 60 of each last three codebooks' 256; with the products of Lloyd's
+// assignment in 12-bit integers and three greedy k-means++ draws, 507, 213
+// of the last codebook's). How many there are decides much of the error
+// the rounds end at: after 48 rounds, 0.2408 from 223 such codewords,
+// 0.2441 from 399 (30 Lloyd iterations a stage) and 0.2501 from 507, one
+// run each.
 //
 // So in the first half of the rounds (until one finds none to move),
-// splitThin moves each thin codeword
-// next to the most used codeword of its codebook (LBG's splitting): a copy
-// plus Gaussian noise of splitNoise times the encoding's error per
-// coordinate, so that the next encoding shares that codeword's rows
-// between the two. After 48 rounds the three runs above end at 0.2378,
-// 0.2378 and 0.2380, none with a thin codeword left (the first had none
-// after its first round). Half the noise, or twice it, gave the same
-// 0.2378; moving a thin codeword onto the residual of the row served worst
-// instead (as k-means repairs an empty cluster) gave 0.2400, since that
-// codeword again serves that row alone, and onto a row drawn by its error
-// 0.2422. Over the default 128 rounds (embshrink-learner-18 against 17,
-// seed 1): GloVe 50k 8x256 0.2271 against 0.2299, 16x256 0.1015 against
-// 0.1110, 16x16 0.3155 against 0.3159, 32x16 0.1447 against 0.1449; its
-// first 64 columns at 8x256 0.1678 against 0.1683, its first 16 0.0081
-// against 0.0082 (4x256 0.0730 either way); vibe's [15000, 64] at 8x256
-// 0.1977 against 0.2534 (16x16 0.2775 either way); stories260K's [512,
-// 64] at 8x16 0.0619 against 0.0779, 16x16 0.0041 either way.
+// splitThin moves each thin codeword next to the most used codeword of its
+// codebook (LBG's splitting): a copy plus Gaussian noise of splitNoise
+// times the encoding's error per coordinate, so that the next encoding
+// shares that codeword's rows between the two. After 48 rounds the three
+// runs above end at 0.2378, 0.2378 and 0.2380, none with a thin codeword
+// left (the first had none after its first round). Half the noise, or
+// twice it, gave the same 0.2378; moving a thin codeword onto the residual
+// of the row served worst instead (as k-means repairs an empty cluster)
+// gave 0.2400, since that codeword again serves that row alone, and onto a
+// row drawn by its error 0.2422. Over the default 128 rounds
+// (embshrink-learner-18 against 17, seed 1): GloVe 50k 8x256 0.2271
+// against 0.2299, 16x256 0.1015 against 0.1110, 16x16 0.3155 against
+// 0.3159, 32x16 0.1447 against 0.1449; its first 64 columns at 8x256
+// 0.1678 against 0.1683, its first 16 0.0081 against 0.0082 (4x256 0.0730
+// either way); vibe's [15000, 64] at 8x256 0.1977 against 0.2534 (16x16
+// 0.2775 either way); stories260K's [512, 64] at 8x16 0.0619 against
+// 0.0779, 16x16 0.0041 either way.
 //
 // A split must cost less than it can gain (splitCosts): on stories260K at
 // 16x16, where 170 of the 256 codewords serve one row or none, moving all
