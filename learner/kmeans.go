@@ -173,15 +173,23 @@ func nearest(pts []float32, pnorm []float64, D int, cent, ct, cnorm []float32, K
 		for i := b; i < b+n; i++ {
 			row := buf[(i-b)*K : (i-b+1)*K]
 			unary(row, cnorm)
-			k := minIndex(row)
-			if assign[i] != int32(k) {
-				assign[i] = int32(k)
-				changed++
-			}
-			dist[i] = max(pnorm[i]+float64(row[k]), 0)
+			changed += settle(row, i, pnorm, assign, dist)
 		}
 	}
 	return changed
+}
+
+// settle assigns row i to the centroid of least term in row (its
+// centroids' ||c||^2 - 2<p, c>), sets its squared distance from pnorm[i],
+// and returns 1 if its centroid changed, else 0.
+func settle(row []float32, i int, pnorm []float64, assign []int32, dist []float64) int {
+	k := minIndex(row)
+	dist[i] = max(pnorm[i]+float64(row[k]), 0)
+	if assign[i] == int32(k) {
+		return 0
+	}
+	assign[i] = int32(k)
+	return 1
 }
 
 // kmeans clusters l's points into K weighted clusters with k-means++

@@ -70,13 +70,7 @@ func (l *lloyd) assignInt(ctx context.Context, cent []float32, assign []int32, d
 		for b := lo; b < hi; b += i16Rows {
 			bk.unaryI16(u, ip.xq[b*ip.Dp:(b+i16Rows)*ip.Dp], ip.mr[b:b+i16Rows], ip.sc[t])
 			for i := b; i < min(b+i16Rows, hi); i++ {
-				row := u[(i-b)*bk.pad : (i-b)*bk.pad+K]
-				k := minIndex(row)
-				if assign[i] != int32(k) {
-					assign[i] = int32(k)
-					n++
-				}
-				dist[i] = max(l.pnorm[i]+float64(row[k]), 0)
+				n += settle(u[(i-b)*bk.pad:(i-b)*bk.pad+K], i, l.pnorm, assign, dist)
 			}
 		}
 		changed.Add(int64(n))
