@@ -240,7 +240,10 @@ func (rf *refinement) run(prev float64) (learned, error) {
 		switch {
 		case st.reached(loss):
 			return rf.finish(st.targetMsg())
-		case !rf.noisy && prev-loss <= convergedGain*prev:
+		case !rf.noisy && prev-loss <= convergedGain*prev && it+1 < rf.iters:
+			// Only a round that stops the run early converged: a last
+			// round that gains nothing (fitted to a time limit, often of
+			// no restarts) still completed the rounds.
 			return rf.finish(stoppedConverged)
 		}
 		prev = loss

@@ -308,7 +308,7 @@ func learnDCCL(st *stopper, data []float32, V, D int, cfg Config) (learned, erro
 	tr.stepsPerE = len(train) / B
 	tr.validate()
 	tr.progress(Progress{Phase: "validate", Step: 0, Total: tr.epochs, Loss: tr.bestErr})
-	stopped := fmt.Sprintf("completed %d epochs", tr.epochs)
+	stopped := "completed " + counted(tr.epochs, "epoch")
 	order := append([]int(nil), train...)
 	for ep := 1; ep <= tr.epochs; ep++ {
 		err := tr.epoch(st.ctx, ep, order)

@@ -123,9 +123,18 @@ func (p pace) planAt(done, restarts int, now time.Time) plan {
 func (p pace) stopped(pl plan, restarts int) string {
 	switch {
 	case pl.rounds >= p.most:
-		return fmt.Sprintf("completed %d rounds", pl.rounds)
+		return "completed " + counted(pl.rounds, "round")
 	case pl.last < restarts:
-		return fmt.Sprintf("completed %d rounds (the last of %d restarts), fitted to the time limit %v (%d without it)", pl.rounds, pl.last, p.limit, p.most)
+		return fmt.Sprintf("completed %s (the last of %s), fitted to the time limit %v (%d without it)",
+			counted(pl.rounds, "round"), counted(pl.last, "restart"), p.limit, p.most)
 	}
-	return fmt.Sprintf("completed %d rounds, fitted to the time limit %v (%d without it)", pl.rounds, p.limit, p.most)
+	return fmt.Sprintf("completed %s, fitted to the time limit %v (%d without it)", counted(pl.rounds, "round"), p.limit, p.most)
+}
+
+// counted returns n and the noun, in the plural unless n is 1.
+func counted(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

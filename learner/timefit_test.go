@@ -43,6 +43,8 @@ func TestPaceStopped(t *testing.T) {
 		{plan{28, 8}, "completed 28 rounds"},
 		{plan{3, 8}, "completed 3 rounds, fitted to the time limit 1m10s (28 without it)"},
 		{plan{4, 0}, "completed 4 rounds (the last of 0 restarts), fitted to the time limit 1m10s (28 without it)"},
+		{plan{2, 1}, "completed 2 rounds (the last of 1 restart), fitted to the time limit 1m10s (28 without it)"},
+		{plan{1, 8}, "completed 1 round, fitted to the time limit 1m10s (28 without it)"},
 	} {
 		if got := p.stopped(tc.pl, 8); got != tc.want {
 			t.Errorf("stopped(%+v, 8) = %q, want %q", tc.pl, got, tc.want)
@@ -77,7 +79,7 @@ func TestTimeLimitFitsRounds(t *testing.T) {
 	if total <= 0 || total >= most {
 		t.Fatalf("limit %v of a %v run: %d rounds planned, want fewer than %d", cfg.TimeLimit, full.Elapsed, total, most)
 	}
-	want := fmt.Sprintf(`^completed %d rounds( \(the last of [0-%d] restarts\))?, fitted to the time limit %s \(%d without it\)$`,
+	want := fmt.Sprintf(`^completed %d rounds( \(the last of [0-%d] restarts?\))?, fitted to the time limit %s \(%d without it\)$`,
 		total, defaultSchedule(V, D).restarts-1, regexp.QuoteMeta(cfg.TimeLimit.String()), most)
 	cut := strings.HasPrefix(res.Stopped, "time limit") && step >= total-1
 	if !regexp.MustCompile(want).MatchString(res.Stopped) && !cut {
@@ -117,6 +119,38 @@ func TestPaceKeepsTail(t *testing.T) {
 		p := pace{begun: now.Add(-100 * time.Millisecond), deadline: now.Add(205 * time.Millisecond), most: 128, tail: tc.tail}
 		if got := p.planAt(10, 2, now); got != tc.want {
 			t.Errorf("tail %g: plan = %+v, want %+v", tc.tail, got, tc.want)
+		}
+	}
+}
+
+// TestConvergedOnlyEarly checks that "converged" names a run that a round
+// without gain stopped before its last round, and that a last round
+// without gain (as a round fitted to a time limit under load, of no
+// restarts, can be) still completed the rounds. Four distinct rows, each
+// eight times, at one codebook of 4: the initialisation fits them exactly,
+// and no round gains.
+func TestConvergedOnlyEarly(t *testing.T) {
+	const D = 8
+	base := gaussian(4, D, 11)
+	var data []float32
+	for range 8 {
+		data = append(data, base...)
+	}
+	V := len(data) / D
+	for _, tc := range []struct {
+		rounds int
+		want   string
+	}{
+		{1, "completed 1 round"},
+		{3, stoppedConverged},
+	} {
+		cfg := Config{M: 1, K: 4, Seed: 1, Iterations: tc.rounds, Anneal: -1}
+		res := mustLearn(t, data, V, D, cfg)
+		if res.Metrics.RelSqErr > 1e-12 {
+			t.Fatalf("%d rounds: error %g, want the rows fitted exactly", tc.rounds, res.Metrics.RelSqErr)
+		}
+		if res.Stopped != tc.want {
+			t.Errorf("%d rounds without gain: Stopped = %q, want %q", tc.rounds, res.Stopped, tc.want)
 		}
 	}
 }
