@@ -10,6 +10,7 @@
 //	embshrink-bench random-codes --rows V --M M --K K --dim D --codes FILE.npy --codebook FILE.npy [--seed S]
 //	embshrink-bench learn-probe --model MODEL.onnx | TABLE.npy -M M -K K [--for DURATION]
 //	embshrink-bench vibe-npy [--dir DIR --calibration N --heldout N]
+//	embshrink-bench wide-npy --in N.npy --out W.npy [--rows R --dim D --noise F --seed S]
 //	embshrink-bench compress-probe [-M M -K K --metric auto|euclidean --for DURATION --cpuprofile FILE] MODEL.onnx
 package main
 
@@ -30,6 +31,7 @@ func main() {
 		"learn-probe":    runLearnProbe,
 		"compress-probe": runCompressProbe,
 		"vibe-npy":       runVibeNpy,
+		"wide-npy":       runWideNpy,
 	}
 	if len(os.Args) < 2 {
 		usage(cmds)
