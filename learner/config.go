@@ -136,7 +136,7 @@ type Config struct {
 // makes the same Config give different bytes, so cached results keyed by
 // Config.Key are not reused across such changes (12 named a build that was
 // reverted, and is not reused).
-const keyVersion = "embshrink-learner-20"
+const keyVersion = "embshrink-learner-21"
 
 // Key returns a hex digest of every setting that affects the learned codes
 // and codebook, for caching results: equal keys (and equal tables) give the

@@ -73,7 +73,9 @@ func (a *aq) newStages(res []float32, train []int) *stages {
 		return &stages{l: newLloyd(a, res)}
 	}
 	km := a.prefix(res, train)
-	return &stages{l: newLloyd(km, km.x), full: newLloyd(a, res)}
+	full := newLloyd(a, res)
+	full.once = true
+	return &stages{l: newLloyd(km, km.x), full: full}
 }
 
 // initStage fits the K centroids of stage m by k-means on the residuals,
@@ -236,6 +238,9 @@ type lloyd struct {
 	// ip holds the points quantised for the assignment's integer
 	// products, or nil (see assignInt).
 	ip *intPoints
+	// once says the state assigns its points once a stage (every row,
+	// after Lloyd's iterations on a sample): they are not quantised.
+	once bool
 }
 
 // updateRows is the number of rows per chunk of the assignment and the

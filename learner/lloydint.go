@@ -18,19 +18,21 @@ import (
 const (
 	intLloydK = 64
 	// maxIntPoints bounds the bytes of the quantised points a Lloyd state
-	// keeps; larger ones take float32 products. 256 MiB, so that the
-	// 65,536 training rows of a [250000, 768] table (GloVe's rows through
-	// a random projection, with noise; 100 MB quantised) took them, made
-	// its 8x256 initialisation 34.1 s instead of 40.8 and ended its 28
-	// rounds at 0.4457 against 0.4456, in 174.7 s against 172.2: not
-	// kept, as the rounds gained nothing and the whole GloVe table's full
-	// assignments (68 MB) would change with it. (There one stage's
-	// k-means in three, with float32 products or integer ones alike,
-	// draws a row of small residual, 6.9 against a mean squared norm of
-	// 125, as a centre; at D = 768 it is nearest to 99.6% of the rows,
-	// and Lloyd's 8 iterations leave the stage at 0.6522 instead of about
-	// 0.627. The rounds make up for it.)
-	maxIntPoints = 1 << 26
+	// keeps; larger ones take float32 products. 256 MiB since
+	// embshrink-learner-21, so that the 65,536 training rows of a wide
+	// table take them ([250000, 768], from embshrink-bench wide-npy: 100
+	// MB quantised; the initialisation of 8x256 in 34.1 s instead of 40.8
+	// with float32 seeding), and the one assignment of every row after a
+	// sample's iterations keeps float32 products (once: quantising the
+	// rows would take a pass of its own), as the whole GloVe table's did.
+	// (On that wide table one stage's k-means in three, with float32
+	// products or integer ones alike, draws a row of small residual, 6.9
+	// against a mean squared norm of 125, as a centre; at D = 768 it is
+	// nearest to 99.6% of the rows, and Lloyd's 8 iterations leave the
+	// stage at 0.6522 instead of about 0.627. The rounds make up for it:
+	// 0.4456 and 0.4457 after 28 rounds where runs without it gave 0.4449
+	// to 0.4451.)
+	maxIntPoints = 1 << 28
 )
 
 // intPoints holds a Lloyd state's points quantised for integer products.
@@ -48,7 +50,7 @@ func (l *lloyd) quantisePoints() {
 	a := l.a
 	D, Dp := a.D, a.D+a.D&1
 	rows := (a.V + i16Rows - 1) / i16Rows * i16Rows
-	if a.K <= intLloydK || rows*Dp*2 > maxIntPoints {
+	if a.K <= intLloydK || l.once || rows*Dp*2 > maxIntPoints {
 		return
 	}
 	ip := l.ip

@@ -59,3 +59,23 @@ func TestAssignInt(t *testing.T) {
 		t.Errorf("K = %d: the points were quantised", intLloydK)
 	}
 }
+
+// TestFullStateNotQuantised: where the initialisation trains on a sample,
+// its iterations take integer products and the one assignment of every
+// row after them float32 ones (quantising every row took a pass for it).
+func TestFullStateNotQuantised(t *testing.T) {
+	const V, D, K = 70000, 4, 128
+	x := gaussian(V, D, 5)
+	a := newAQ(x, V, D, Config{M: 1, K: K, Threads: 2})
+	train := a.sampleRows(initSampleRows(K), 0x1417)
+	if train == nil {
+		t.Fatalf("%d rows: no sample for K = %d", V, K)
+	}
+	res, _ := a.residualRows(train)
+	st := a.newStages(res, train)
+	st.l.setNorms()
+	st.full.setNorms()
+	if st.l.ip == nil || st.full.ip != nil {
+		t.Errorf("quantised: the sample's %v, every row's %v; want true, false", st.l.ip != nil, st.full.ip != nil)
+	}
+}

@@ -33,13 +33,9 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 	for i := range d2 {
 		d2[i] = math.Inf(1)
 	}
-	rows, err := l.seedColumns(ctx, cand)
+	sp, err := l.seedSpace(ctx, cand, rng)
 	if err != nil {
 		return nil, err
-	}
-	pn := make([]float64, len(cand))
-	for ci, j := range cand {
-		pn[ci] = l.pnorm[j]
 	}
 	tries := seedTries(K)
 	picked := make([]int, tries)
@@ -62,7 +58,7 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 		for t := range picks {
 			picks[t] = a.pickSeed(cand, d2, mass, rng)
 		}
-		pots, err := l.seedDists(ctx, pts, picks, cand, rows, pn, d2, nd[:tries], dot)
+		pots, err := l.seedDists(ctx, sp, picks, cand, d2, nd[:tries], dot)
 		if err != nil {
 			return nil, err
 		}
@@ -72,30 +68,30 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 				t = u
 			}
 		}
-		copy(cent[k*D:(k+1)*D], pts[picks[t]*D:(picks[t]+1)*D])
+		i := cand[picks[t]]
+		copy(cent[k*D:(k+1)*D], pts[i*D:(i+1)*D])
 		d2, nd[t] = nd[t], d2
 		mass = pots[t]
 	}
 	return cent, nil
 }
 
-// seedColumns returns the rows cand of l's points by seedChunk
-// candidates, each chunk's as the columns of a [D, its rows] matrix, so
-// that seedDots takes their products with three new centres at once in
+// seedColumns returns n rows of D values, row(c) for c in [0, n), by
+// seedChunk rows, each chunk's as the columns of a [D, its rows] matrix,
+// so that seedDots takes their products with three new centres at once in
 // the lanes of registers, with no sums across lanes. They are kept for the
-// next seeding (134 MB at D = 2048).
-func (l *lloyd) seedColumns(ctx context.Context, cand []int) ([]float32, error) {
-	D := l.a.D
-	if len(l.seedRows) != len(cand)*D {
-		l.seedRows = make([]float32, len(cand)*D)
+// next seeding (33.5 MB at K = 256: 65,536 rows of seedDims).
+func (l *lloyd) seedColumns(ctx context.Context, n, D int, row func(c int) []float32) ([]float32, error) {
+	if len(l.seedRows) != n*D {
+		l.seedRows = make([]float32, n*D)
 	}
 	rows := l.seedRows
-	err := forChunks(ctx, len(cand), seedChunk, l.a.threads, func(_, lo, hi int) {
-		n := hi - lo
+	err := forChunks(ctx, n, seedChunk, l.a.threads, func(_, lo, hi int) {
+		w := hi - lo
 		blk := rows[lo*D : hi*D]
-		for c, j := range cand[lo:hi] {
-			for d, v := range l.pts[j*D : (j+1)*D] {
-				blk[d*n+c] = v
+		for c := lo; c < hi; c++ {
+			for d, v := range row(c) {
+				blk[d*w+c-lo] = v
 			}
 		}
 	})
@@ -136,10 +132,9 @@ func seedTries(K int) int {
 // maxSeedTries is seedTries' most, at K = 64.
 const maxSeedTries = 6
 
-// seedDists sets out[t] to the candidates' squared distances to their
-// nearest centre once row picks[t] of pts is added (d2 holds them without
-// it; rows holds the candidates as seedColumns lays them out, pn their
-// squared norms; dot is scratch) and returns their weighted sums, by
+// seedDists sets out[t] to the candidates' squared distances in sp to
+// their nearest centre once candidate picks[t] is added (d2 holds them
+// without it; dot is scratch) and returns their weighted sums, by
 // seedChunk candidates and in all (the chunks' added in order). Two ways
 // of reading fewer bytes did not pay (GloVe 50k at 8x256,
 // embshrink-learner-11, initialisation 3.8 to 5.1 s): the candidates'
@@ -147,18 +142,19 @@ const maxSeedTries = 6
 // and an initial error of 0.2836, not 0.2822); and the triangle
 // inequality, a candidate's row skipped when its nearest centre is at
 // least twice as far from the draw as from it (5.3 and 5.4 s).
-func (l *lloyd) seedDists(ctx context.Context, pts []float32, picks, cand []int, rows []float32, pn, d2 []float64, out [][]float64, dot []float32) ([]seedMass, error) {
-	a, D := l.a, l.a.D
+func (l *lloyd) seedDists(ctx context.Context, sp *seedSpace, picks, cand []int, d2 []float64, out [][]float64, dot []float32) ([]seedMass, error) {
+	a, D := l.a, sp.D
 	pots := make([]seedMass, len(picks))
 	for t := range pots {
 		pots[t].chunks = make([]float64, (len(cand)+seedChunk-1)/seedChunk)
 	}
 	xs := make([]float32, len(picks)*D)
 	cn := make([]float64, len(picks))
-	for t, i := range picks {
-		copy(xs[t*D:(t+1)*D], pts[i*D:(i+1)*D])
-		cn[t] = sqNorm(xs[t*D : (t+1)*D])
+	for t, c := range picks {
+		copy(xs[t*D:(t+1)*D], sp.row(c))
+		cn[t] = sp.pn[c]
 	}
+	rows, pn := sp.cols, sp.pn
 	nc := len(cand)
 	// Each candidate's distance is its own: the chunks change nothing but
 	// the time.
@@ -228,7 +224,7 @@ type seedMass struct {
 // pickSeed draws the next k-means++ centre among cand with probability
 // proportional to weight times squared distance d2, whose weighted sums
 // are mass (weighted uniform for the first centre, when mass is the zero
-// value, or when no mass is left).
+// value, or when no mass is left), and returns its place in cand.
 func (a *aq) pickSeed(cand []int, d2 []float64, mass seedMass, rng *rand.Rand) int {
 	if !(mass.sum > 0) {
 		return a.pickUniform(cand, rng)
@@ -251,13 +247,14 @@ func (a *aq) pickSeed(cand []int, d2 []float64, mass seedMass, rng *rand.Rand) i
 			}
 		}
 		if pick >= 0 {
-			return cand[pick] // the last with mass when rounding left r >= 0
+			return pick // the last with mass when rounding left r >= 0
 		}
 	}
-	return cand[len(cand)-1]
+	return len(cand) - 1
 }
 
-// pickUniform draws among cand with probability proportional to weight.
+// pickUniform draws among cand with probability proportional to weight
+// and returns the place in cand drawn.
 func (a *aq) pickUniform(cand []int, rng *rand.Rand) int {
 	var wt float64
 	for _, i := range cand {
@@ -265,12 +262,12 @@ func (a *aq) pickUniform(cand []int, rng *rand.Rand) int {
 	}
 	if wt > 0 {
 		r := rng.Float64() * wt
-		for _, i := range cand {
+		for c, i := range cand {
 			r -= a.weight(i)
 			if r < 0 {
-				return i
+				return c
 			}
 		}
 	}
-	return cand[rng.IntN(len(cand))]
+	return rng.IntN(len(cand))
 }
