@@ -37,6 +37,10 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 	if err != nil {
 		return nil, err
 	}
+	var mass seedMass // d2's weighted sums; none before the first centre
+	if sp.y != nil {
+		mass = a.fromMean(sp, cand, d2)
+	}
 	tries := seedTries(K)
 	picked := make([]int, tries)
 	dot := make([]float32, tries*len(cand)) // pick t's products at t*len(cand)
@@ -44,7 +48,6 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 	for t := range nd {
 		nd[t] = make([]float64, len(cand))
 	}
-	var mass seedMass // d2's weighted sums; none before the first centre
 	for k := 0; k < K; k++ {
 		tries := 1
 		if k > 0 && l.greedy {

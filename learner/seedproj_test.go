@@ -73,3 +73,35 @@ func TestSeedProjection(t *testing.T) {
 		t.Error("1 and 3 threads learned other bytes from wide rows")
 	}
 }
+
+// TestSeedFromMean: wide rows are drawn as centres by their distance from
+// the rows' mean as well as from the centres drawn, so that a row at the
+// mean, which in many dimensions is nearest to most rows, is never drawn.
+func TestSeedFromMean(t *testing.T) {
+	const half, D, K = 200, 2 * seedDims, 64
+	g := gaussian(half, D, 29)
+	x := make([]float32, 0, (2*half+1)*D)
+	x = append(x, make([]float32, D)...) // row 0, at the mean
+	for i := 0; i < half; i++ {
+		r := g[i*D : (i+1)*D]
+		x = append(x, r...)
+		for _, v := range r {
+			x = append(x, -v)
+		}
+	}
+	V := len(x) / D
+	a := newAQ(x, V, D, Config{M: 1, K: K, Threads: 2, Seed: 1})
+	l := newLloyd(a, x)
+	l.setNorms()
+	for s := uint64(0); s < 20; s++ {
+		cent, err := l.seedPlusPlus(context.Background(), rand.New(rand.NewPCG(s, 9)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k < K; k++ {
+			if sqNorm(cent[k*D:(k+1)*D]) == 0 {
+				t.Fatalf("seed %d: centre %d is the row at the mean", s, k)
+			}
+		}
+	}
+}
