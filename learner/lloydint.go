@@ -25,13 +25,8 @@ const (
 	// with float32 seeding), and the one assignment of every row after a
 	// sample's iterations keeps float32 products (once: quantising the
 	// rows would take a pass of its own), as the whole GloVe table's did.
-	// (On that wide table one stage's k-means in three, with float32
-	// products or integer ones alike, draws a row of small residual, 6.9
-	// against a mean squared norm of 125, as a centre; at D = 768 it is
-	// nearest to 99.6% of the rows, and Lloyd's 8 iterations leave the
-	// stage at 0.6522 instead of about 0.627. The rounds make up for it:
-	// 0.4456 and 0.4457 after 28 rounds where runs without it gave 0.4449
-	// to 0.4451.)
+	// (In one of those runs a stage's seeding drew a row near the mean,
+	// as float32 runs with other seeds did; see fromMean.)
 	maxIntPoints = 1 << 28
 )
 
