@@ -79,7 +79,7 @@ func TestTimeLimitFitsRounds(t *testing.T) {
 	if total <= 0 || total >= most {
 		t.Fatalf("limit %v of a %v run: %d rounds planned, want fewer than %d", cfg.TimeLimit, full.Elapsed, total, most)
 	}
-	want := fmt.Sprintf(`^completed %d rounds( \(the last of [0-%d] restarts?\))?, fitted to the time limit %s \(%d without it\)$`,
+	want := fmt.Sprintf(`^completed %d rounds?( \(the last of [0-%d] restarts?\))?, fitted to the time limit %s \(%d without it\)$`,
 		total, defaultSchedule(V, D).restarts-1, regexp.QuoteMeta(cfg.TimeLimit.String()), most)
 	cut := strings.HasPrefix(res.Stopped, "time limit") && step >= total-1
 	if !regexp.MustCompile(want).MatchString(res.Stopped) && !cut {
