@@ -233,8 +233,9 @@ type lloyd struct {
 	// greedy says the seeding is greedy k-means++ (a single trial on an
 	// unweighted table).
 	greedy bool
-	// seedRows holds the seeding's candidate rows.
-	seedRows []float32
+	// seedRows holds the seeding's candidate rows, and seedY their
+	// projections where they are wide (see seedSpace).
+	seedRows, seedY []float32
 	// ip holds the points quantised for the assignment's integer
 	// products, or nil (see assignInt).
 	ip *intPoints

@@ -78,7 +78,11 @@ func (l *lloyd) project(ctx context.Context, cand []int, rng *rand.Rand) ([]floa
 		m[j] = float32(rng.NormFloat64() * sd)
 	}
 	mt := packPanels(m, P, D)
-	y := make([]float32, len(cand)*P)
+	// Kept for the next stage's seeding, as seedRows is.
+	if len(l.seedY) != len(cand)*P {
+		l.seedY = make([]float32, len(cand)*P)
+	}
+	y := l.seedY
 	const block = 64 // rows gathered a product
 	bufs := make([][]float32, a.threads)
 	err := forChunks(ctx, len(cand), block, a.threads, func(t, lo, hi int) {

@@ -44,3 +44,11 @@ const (
 	stoppedConverged = "converged"
 	convergedGain    = 1e-7
 )
+
+// counted returns n and the noun, in the plural unless n is 1.
+func counted(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

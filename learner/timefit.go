@@ -130,11 +130,3 @@ func (p pace) stopped(pl plan, restarts int) string {
 	}
 	return fmt.Sprintf("completed %s, fitted to the time limit %v (%d without it)", counted(pl.rounds, "round"), p.limit, p.most)
 }
-
-// counted returns n and the noun, in the plural unless n is 1.
-func counted(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
