@@ -114,7 +114,7 @@ func Learn(ctx context.Context, data []float32, V, D int, cfg Config) (*Result, 
 	}
 	sc.restore()
 	res := &Result{V: V, D: D, M: cfg.M, K: cfg.K, Codes: out.codes, Codebook: codebook, Stopped: out.stopped}
-	res.Metrics = Measure(data, V, D, Encoded{M: cfg.M, K: cfg.K, Codes: out.codes, Codebook: codebook}, cfg.Weights)
+	res.Metrics = measure(data, V, D, Encoded{M: cfg.M, K: cfg.K, Codes: out.codes, Codebook: codebook}, cfg.Weights, cfg.Threads)
 	if isRounded(cfg.CodebookDType) { // stored in two bytes a value
 		mt := &res.Metrics
 		mt.CodebookBytes /= 2

@@ -366,3 +366,43 @@ func TestDefaultSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasureThreads: Measure's sums do not depend on the thread count,
+// and a table of up to measureRows rows is summed in row order as one.
+func TestMeasureThreads(t *testing.T) {
+	const V, D, M, K = 3*measureRows + 17, 6, 2, 4
+	data := gaussian(V, D, 41)
+	cb := gaussian(M*K, D, 43)
+	codes := make([]uint16, V*M)
+	w := make([]float32, V)
+	for i := range codes {
+		codes[i] = uint16(i * 7 % K)
+	}
+	for i := range w {
+		w[i] = float32(i%3) + 0.5
+	}
+	enc := Encoded{M: M, K: K, Codes: codes, Codebook: cb}
+	one := measure(data, V, D, enc, w, 1)
+	for _, threads := range []int{2, 5} {
+		if got := measure(data, V, D, enc, w, threads); got != one {
+			t.Errorf("%d threads: %+v, one thread %+v", threads, got, one)
+		}
+	}
+	// One chunk: the row-order sums themselves.
+	n := measureRows
+	var num, den float64
+	for i := 0; i < n; i++ {
+		var e, s float64
+		for d := 0; d < D; d++ {
+			y := float64(cb[int(codes[i*M])*D+d]) + float64(cb[(K+int(codes[i*M+1]))*D+d])
+			r := y - float64(data[i*D+d])
+			e += r * r
+			s += float64(data[i*D+d]) * float64(data[i*D+d])
+		}
+		num += float64(w[i]) * e
+		den += float64(w[i]) * s
+	}
+	if got := measure(data[:n*D], n, D, Encoded{M: M, K: K, Codes: codes[:n*M], Codebook: cb}, w[:n], 2); got.RelSqErr != num/den {
+		t.Errorf("%d rows: RelSqErr %v, summed in row order %v", n, got.RelSqErr, num/den)
+	}
+}
