@@ -39,7 +39,7 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 	}
 	var mass seedMass // d2's weighted sums; none before the first centre
 	if sp.y != nil {
-		mass = a.fromMean(sp, cand, d2)
+		mass = a.fromMean(sp, d2)
 	}
 	tries := seedTries(K)
 	picked := make([]int, tries)
@@ -61,7 +61,7 @@ func (l *lloyd) seedPlusPlus(ctx context.Context, rng *rand.Rand) ([]float32, er
 		for t := range picks {
 			picks[t] = a.pickSeed(cand, d2, mass, rng)
 		}
-		pots, err := l.seedDists(ctx, sp, picks, cand, d2, nd[:tries], dot)
+		pots, err := l.seedDists(ctx, sp, picks, d2, nd[:tries], dot)
 		if err != nil {
 			return nil, err
 		}
@@ -145,8 +145,8 @@ const maxSeedTries = 6
 // and an initial error of 0.2836, not 0.2822); and the triangle
 // inequality, a candidate's row skipped when its nearest centre is at
 // least twice as far from the draw as from it (5.3 and 5.4 s).
-func (l *lloyd) seedDists(ctx context.Context, sp *seedSpace, picks, cand []int, d2 []float64, out [][]float64, dot []float32) ([]seedMass, error) {
-	a, D := l.a, sp.D
+func (l *lloyd) seedDists(ctx context.Context, sp *seedSpace, picks []int, d2 []float64, out [][]float64, dot []float32) ([]seedMass, error) {
+	a, D, cand := l.a, sp.D, sp.cand
 	pots := make([]seedMass, len(picks))
 	for t := range pots {
 		pots[t].chunks = make([]float64, (len(cand)+seedChunk-1)/seedChunk)
